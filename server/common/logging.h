@@ -1,0 +1,22 @@
+#pragma once
+// One named spdlog logger per subsystem: "net", "storage", "api", "server" (and later
+// "cluster", "repl", "ae"). Lines carry context (node=, peer=, key_hash=), never values.
+// Levels: error = an operator must act; warn = degraded but handled; info = lifecycle;
+// debug = per request; trace = per message.
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace dialkv {
+
+// The logger for `subsystem`, created on first use with the process-wide level and sink.
+std::shared_ptr<spdlog::logger> Logger(std::string_view subsystem);
+
+// Sets the level of every logger: "trace".."off", optionally followed by per-subsystem
+// overrides as in SPDLOG_LEVEL ("info,repl=debug"). Returns false for an unknown level.
+bool SetLogLevels(const std::string& spec);
+
+}  // namespace dialkv

@@ -1,0 +1,82 @@
+#pragma once
+// The storage seam: everything a node keeps on disk goes through Engine. Nothing in storage/
+// knows about the network.
+//
+// Three keyspaces, mirroring RocksDB column families:
+//   data  — the newest known version of each key (tombstones included);
+//   hints — versions owed to replicas that were unreachable, keyed by (peer, sequence);
+//   meta  — small named values: node identity, cluster name, counters.
+//
+// Thread-safe: every method may be called from any thread concurrently. Methods may block on
+// disk I/O (fsync with Options::sync), so callers on an io thread decide where to run them.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "dialkv/types.h"
+#include "server/common/status.h"
+
+namespace dialkv::storage {
+
+// What ApplyIfNewer did.
+enum class ApplyOutcome : uint8_t {
+  kApplied,     // The version was stored: its timestamp was greater than the stored one.
+  kSuperseded,  // Nothing changed: the stored version's timestamp is greater or equal.
+};
+
+// Called for each entry of a scan, in key order; return false to stop early.
+using ScanFn = std::function<bool(std::string_view key, const Version& version)>;
+// Called for each hint of a peer, in sequence order; return false to stop early.
+using HintScanFn = std::function<bool(uint64_t sequence, std::string_view payload)>;
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // The stored version of `key`, tombstones included.
+  // Errors: kNotFound (no version at all), kCorruption, kIOError.
+  virtual Result<Version> Get(std::string_view key) = 0;
+
+  // Stores `version` iff its timestamp is strictly greater than the stored version's (or
+  // nothing is stored). Atomic with respect to concurrent ApplyIfNewer on the same key: of
+  // any set of versions applied in any order and from any threads, the greatest remains.
+  // Applying the same version twice is a no-op the second time (kSuperseded).
+  // Errors: kCorruption (the stored version does not decode), kIOError.
+  virtual Result<ApplyOutcome> ApplyIfNewer(std::string_view key, const Version& version) = 0;
+
+  // Visits every stored version whose key is in [start, end), in key order. An empty `end`
+  // means "to the last key". Sees a consistent snapshot taken when the scan starts.
+  // Errors: kCorruption, kIOError.
+  virtual Status Scan(std::string_view start, std::string_view end, const ScanFn& fn) = 0;
+
+  // Number of keys whose stored version is not a tombstone. Maintained on every apply; exact
+  // in the memory engine and in the RocksDB engine (counted by a scan when it opens).
+  virtual uint64_t LiveKeyCount() const = 0;
+
+  // Hints: opaque payloads owed to `peer`, kept in sequence order until deleted.
+  // Errors: kIOError.
+  virtual Status PutHint(NodeId peer, uint64_t sequence, std::string_view payload) = 0;
+  virtual Status ScanHints(NodeId peer, const HintScanFn& fn) = 0;
+  virtual Status DeleteHint(NodeId peer, uint64_t sequence) = 0;
+
+  // Meta: small named values. GetMeta errors: kNotFound, kIOError. PutMeta errors: kIOError.
+  virtual Result<std::string> GetMeta(std::string_view name) = 0;
+  virtual Status PutMeta(std::string_view name, std::string_view value) = 0;
+};
+
+// The process-independent parts of a node's identity, checked against what the data dir
+// recorded the first time it was opened.
+struct Identity {
+  NodeId node_id = 0;
+  std::string cluster_name;
+};
+
+// Records `identity` in `engine`'s meta if the engine holds none yet; otherwise verifies it.
+// Errors: kInvalidArgument naming both identities when the engine belongs to another node or
+// cluster (`where` names the data dir in the message), kIOError, kCorruption.
+Status ClaimIdentity(Engine& engine, const Identity& identity, std::string_view where);
+
+}  // namespace dialkv::storage
