@@ -1,5 +1,6 @@
 #include "server/net/frame.h"
 
+#include <algorithm>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/read.hpp>
 #include <asio/use_awaitable.hpp>
@@ -12,6 +13,8 @@ static_assert(v1::STATUS_INTERNAL == static_cast<int>(Code::kInternal));
 static_assert(v1::STATUS_UNKNOWN == static_cast<int>(Code::kUnknown));
 
 constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
+// The first read of a frame body is at most this big; later reads double the buffer.
+constexpr size_t kInitialBodyBytes = 64 << 10;
 
 bool HasUnknownFields(const google::protobuf::Message& message) {
   return !message.GetReflection()->GetUnknownFields(message).empty();
@@ -69,11 +72,19 @@ asio::awaitable<Status> ReadFrame(asio::ip::tcp::socket& socket, uint32_t max_fr
                                       " bytes is over the limit of " +
                                       std::to_string(max_frame_bytes) + " bytes");
   }
-  body->resize(length);
-  auto [ec2, n2] = co_await asio::async_read(socket, asio::buffer(body->data(), length), kAsTuple);
-  if (ec2) {
-    co_return Status::Unavailable(ec2 == asio::error::eof ? "connection closed mid-frame"
-                                                          : "read failed: " + ec2.message());
+  // The buffer grows as bytes arrive rather than to the announced length at once: a header
+  // alone must not make the server allocate max_frame_bytes. Small frames take one read.
+  size_t have = 0;
+  while (have < length) {  // Each turn reads at least one byte or returns.
+    const size_t target = std::min<size_t>(length, std::max(kInitialBodyBytes, 2 * have));
+    body->resize(target);
+    auto [ec2, n2] = co_await asio::async_read(
+        socket, asio::buffer(body->data() + have, target - have), kAsTuple);
+    if (ec2) {
+      co_return Status::Unavailable(ec2 == asio::error::eof ? "connection closed mid-frame"
+                                                            : "read failed: " + ec2.message());
+    }
+    have = target;
   }
   co_return Status::Ok();
 }

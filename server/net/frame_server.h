@@ -4,11 +4,20 @@
 // they finish out of order), each carrying its request's id.
 //
 // A frame that is over max_frame_bytes or does not parse gets an ErrorReply
-// (INVALID_ARGUMENT, id 0 unless the id could be read) and that connection is closed; every
-// other connection is unaffected. An envelope that parses but carries no request the handler
-// knows is answered by the handler (it returns an ErrorReply), and the connection stays open.
-// Past max_inflight_per_connection, the connection stops reading until a reply is written
-// (back-pressure; nothing is refused).
+// (INVALID_ARGUMENT, id 0 unless the id could be read), written after the replies already
+// queued; then that connection is closed (replies of requests still in flight are dropped).
+// Every other connection is unaffected. An envelope that parses but carries no request the
+// handler knows is answered by the handler (it returns an ErrorReply), and the connection
+// stays open. Past max_inflight_per_connection, the connection stops reading until a reply is
+// written (back-pressure; nothing is refused).
+//
+// When the client closes its side, the replies of requests already read are still written,
+// then the connection is closed. Replies are coalesced: all replies that finish while a write
+// is in progress go out in the next single write.
+//
+// Threading: each connection lives on one io_context of the pool (round-robin), and its
+// reader, writer and request handlers run there, so they never race; the acceptor lives on
+// one io_context of the pool too. The pool must outlive the server.
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -24,7 +33,10 @@
 namespace dialkv::net {
 
 // Serves one request; returns the reply. The connection sets the reply's id. Runs on the
-// connection's executor; may co_await. Must not throw.
+// connection's executor, many at once per connection; may co_await. Must not throw (if it
+// does, the exception is logged and the connection closed). It may finish after the
+// connection closed: its reply is then dropped. The server keeps a copy until its last
+// connection is gone.
 using RequestHandler = std::function<asio::awaitable<v1::Envelope>(v1::Envelope request)>;
 
 class FrameServer {
@@ -32,21 +44,35 @@ class FrameServer {
   struct Options {
     uint32_t max_frame_bytes = kDefaultMaxFrameBytes;  // Larger frames close the connection.
     uint32_t max_inflight_per_connection = 1024;       // Then reading pauses.
+    // A connection with nothing in flight that sends no frame for this long is closed
+    // (0: never). A client must treat a close without reply as it treats any lost
+    // connection: a write sent just as the server closed may or may not have been read.
+    uint32_t idle_timeout_ms = 600'000;
+    // A connection where no reply byte could be written for this long (the client stopped
+    // reading) is closed, so it cannot pin the replies' memory forever (0: never).
+    uint32_t write_timeout_ms = 30'000;
   };
 
   // Binds and listens on `endpoint` (port 0 picks a free port). Accepting starts at Start().
-  // Errors: kUnavailable with the address and the OS reason (e.g. "address already in use").
+  // Errors: kUnavailable with the address and the OS reason
+  // ("cannot listen on 127.0.0.1:7379: Address already in use"); kInvalidArgument for an
+  // empty handler or a zero limit.
   static Result<std::unique_ptr<FrameServer>> Listen(IoContextPool& pool,  // Not owned.
                                                      const asio::ip::tcp::endpoint& endpoint,
                                                      Options options, RequestHandler handler);
-  ~FrameServer();
 
+  ~FrameServer();  // Stop()s; REQUIRES: the pool is still alive.
+
+  // The bound address (with the port chosen when Listen() was given port 0).
   asio::ip::tcp::endpoint local_endpoint() const;
+  // Starts accepting. A second call, or a call after Stop(), does nothing. Thread-safe.
   void Start();
   // Stops accepting and closes every connection; in-flight handlers finish but their replies
-  // are dropped. Thread-safe; returns without waiting.
+  // are dropped. Thread-safe and idempotent; returns without waiting (the closes run on the
+  // connections' io threads).
   void Stop();
 
+  // Connections accepted and not yet closed. Thread-safe.
   uint64_t open_connections() const;
 
  private:

@@ -1,9 +1,18 @@
 #pragma once
 // A minimal HTTP/1.1 server for operators: GET requests only, one response per request,
-// "Connection: close". Serves /metrics and /health (routes supplied by the caller). Requests
-// over 8 KiB of headers or slower than the read deadline are answered 400/408 and closed.
+// "Connection: close". Serves /metrics and /health (routes supplied by the caller).
+//
+// The request line is parsed; headers are read but ignored; a request body is never read.
+// Answers, besides the handler's: 400 for a malformed request line, 405 (with "Allow: GET")
+// for any method but GET, 408 when the request head has not arrived within the read timeout,
+// 431 when it is over max_header_bytes. Every response carries Content-Length and
+// "Connection: close", and the connection is closed after it.
+//
+// Threading: each connection lives on one io_context of the pool (round-robin), where the
+// handler runs. The pool must outlive the server.
 
 #include <asio/ip/tcp.hpp>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,20 +28,40 @@ struct HttpResponse {
   std::string body;
 };
 
-// Maps a request path ("/metrics") to a response. Called on an io thread; must be quick and
-// must not throw. Unknown paths should answer 404.
+// Maps a request path ("/metrics", query string removed) to a response. Called on an io
+// thread, possibly on several at once; must be quick and must not throw (if it does, the
+// exception is logged and the connection closed). Unknown paths should answer 404.
 using HttpHandler = std::function<HttpResponse(const std::string& path)>;
 
 class HttpServer {
  public:
-  // Errors: kUnavailable with the address and the OS reason.
+  struct Options {
+    uint32_t read_timeout_ms = 5'000;     // For the whole request head; then 408.
+    uint32_t write_timeout_ms = 5'000;    // For the response; then the connection is dropped.
+    uint32_t max_header_bytes = 8 << 10;  // Request line and headers; more is answered 431.
+  };
+
+  // Binds and listens on `endpoint` (port 0 picks a free port), with default Options.
+  // Accepting starts at Start().
+  // Errors: kUnavailable with the address and the OS reason
+  // ("cannot listen on 127.0.0.1:7381: Address already in use"); kInvalidArgument for an
+  // empty handler.
   static Result<std::unique_ptr<HttpServer>> Listen(IoContextPool& pool,  // Not owned.
                                                     const asio::ip::tcp::endpoint& endpoint,
                                                     HttpHandler handler);
-  ~HttpServer();
+  // As above, with explicit options. Errors also: kInvalidArgument for a zero option.
+  static Result<std::unique_ptr<HttpServer>> Listen(IoContextPool& pool,  // Not owned.
+                                                    const asio::ip::tcp::endpoint& endpoint,
+                                                    Options options, HttpHandler handler);
+  ~HttpServer();  // Stop()s; REQUIRES: the pool is still alive.
+
+  // The bound address (with the port chosen when Listen() was given port 0).
   asio::ip::tcp::endpoint local_endpoint() const;
+  // Starts accepting. A second call, or a call after Stop(), does nothing. Thread-safe.
   void Start();
-  void Stop();  // Thread-safe; returns without waiting.
+  // Stops accepting and closes every open connection. Thread-safe and idempotent; returns
+  // without waiting.
+  void Stop();
 
  private:
   struct Impl;

@@ -13,7 +13,10 @@
 namespace dialkv::net {
 
 // Thread-compatible: construct, Start(), Stop() and Join() from one owning thread.
-// Next() is thread-safe.
+// Next(), At() and size() are thread-safe.
+// Every object bound to one of these io_contexts (a server, a socket, a timer) must be
+// destroyed before the pool; handlers and coroutines still pending when the pool is
+// destroyed are destroyed with it, without running.
 class IoContextPool {
  public:
   // REQUIRES: threads >= 1.
@@ -27,11 +30,14 @@ class IoContextPool {
   asio::io_context& At(size_t i) { return *contexts_[i]; }
   size_t size() const { return contexts_.size(); }
 
-  // Starts one thread per io_context. Each keeps running until Stop().
+  // Starts one thread per io_context. Each keeps running until Stop(). A second call does
+  // nothing.
   void Start();
-  // Makes every run() return once its queued handlers ran; does not wait.
+  // Makes every run() return once the handlers queued before this call ran (so work posted
+  // by a server's Stop() just before is done); operations still outstanding then are
+  // abandoned. Does not wait. The pool cannot be restarted.
   void Stop();
-  // Waits for the threads to exit.
+  // Waits for the threads to exit. REQUIRES: not called from one of the pool's threads.
   void Join();
 
  private:

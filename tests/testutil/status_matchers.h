@@ -17,8 +17,8 @@
     EXPECT_TRUE(_s.ok()) << #expr << " failed: " << _s.ToString(); \
   } while (false)
 // Asserts that a Status or Result carries `code` (a dialkv::Code).
-#define ASSERT_CODE(expr, code)                                             \
-  do {                                                                      \
-    const ::dialkv::Status _s = DIALKV_TESTUTIL_STATUS_OF(expr);            \
-    ASSERT_EQ(_s.code(), (code)) << #expr << " returned " << _s.ToString(); \
+#define ASSERT_CODE(expr, expected_code)                                             \
+  do {                                                                               \
+    const ::dialkv::Status _s = DIALKV_TESTUTIL_STATUS_OF(expr);                     \
+    ASSERT_EQ(_s.code(), (expected_code)) << #expr << " returned " << _s.ToString(); \
   } while (false)

@@ -1,0 +1,259 @@
+#include "client/connection.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/connect.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <exception>
+#include <unordered_map>
+#include <utility>
+
+#include "server/common/logging.h"
+#include "server/net/frame.h"
+
+namespace dialkv::client_internal {
+namespace {
+
+constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+std::string ExceptionMessage(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+}  // namespace
+
+// One TCP connection, from connect to failure. A new connection to the same endpoint is a new
+// Session, so coroutines still finishing on a failed one never touch its successor.
+struct Connection::Session {
+  explicit Session(const asio::any_io_executor& executor) : socket(executor) {}
+
+  asio::ip::tcp::socket socket;
+  std::unordered_map<uint64_t, Call*> pending;  // Sent, waiting for their replies.
+  std::string outbox;    // Frames queued while a write is in progress, written as one.
+  std::string in_write;  // The bytes of the write in progress.
+  bool writing = false;  // A WriteLoop is running.
+  bool dead = false;     // Failed; every call it carried was woken.
+};
+
+asio::awaitable<bool> Waiter::Wait() {
+  while (!woken_) {
+    auto [ec] = co_await timer_.async_wait(kAsTuple);
+    if (!ec) break;  // The deadline. Cancellation without Wake() waits again.
+  }
+  co_return woken_;
+}
+
+void Waiter::Wake() {
+  woken_ = true;
+  timer_.cancel();
+}
+
+Connection::Connection(asio::any_io_executor executor, Endpoint endpoint, Options options)
+    : executor_(std::move(executor)),
+      endpoint_(std::move(endpoint)),
+      options_(options),
+      resolver_(executor_) {}
+
+// Every coroutine that uses `this` has finished by now: the client joins its I/O thread,
+// whose run() returns only once no work is left, before destroying its connections.
+Connection::~Connection() = default;
+
+asio::awaitable<Status> Connection::Connect(Waiter* waiter) {
+  if (session_ != nullptr) co_return Status::Ok();
+  if (closed_) co_return Status::Unavailable("client is shut down");
+  if (dialing_ == nullptr) {
+    dialing_ = std::make_shared<Session>(executor_);
+    auto session = dialing_;
+    asio::co_spawn(executor_, Dial(session), [this, session](std::exception_ptr e) {
+      if (!e) return;
+      Logger("client")->error("endpoint={} connect failed: {}", name(), ExceptionMessage(e));
+      if (dialing_ == session) dialing_.reset();
+      last_error_ = Status::Internal("connect failed: " + ExceptionMessage(e));
+      for (Waiter* w : std::exchange(connect_waiters_, {})) w->Wake();
+    });
+  }
+  waiter->Arm();
+  connect_waiters_.push_back(waiter);
+  const bool woken = co_await waiter->Wait();
+  if (!woken) {
+    std::erase(connect_waiters_, waiter);
+    co_return Status::Timeout("the deadline passed while connecting");
+  }
+  if (session_ != nullptr) co_return Status::Ok();
+  co_return last_error_.ok() ? Status::Unavailable("connection closed") : last_error_;
+}
+
+asio::awaitable<void> Connection::Dial(std::shared_ptr<Session> session) {
+  Status status = co_await Open(&session->socket);
+  if (status.ok() && closed_) status = Status::Unavailable("client is shut down");
+  dialing_.reset();
+  if (status.ok()) {
+    session_ = session;
+    last_error_ = Status::Ok();
+    asio::co_spawn(executor_, ReadLoop(session), [this, session](std::exception_ptr e) {
+      if (!e) return;
+      Logger("client")->error("endpoint={} reader failed: {}", name(), ExceptionMessage(e));
+      Fail(session, Status::Internal("reader failed: " + ExceptionMessage(e)));
+    });
+  } else {
+    asio::error_code ignored;
+    session->socket.close(ignored);
+    last_error_ = status;
+    Logger("client")->debug("endpoint={} connect failed: {}", name(), status.message());
+  }
+  for (Waiter* w : std::exchange(connect_waiters_, {})) w->Wake();
+}
+
+asio::awaitable<Status> Connection::Open(asio::ip::tcp::socket* socket) {
+  std::vector<asio::ip::tcp::endpoint> targets;
+  asio::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(endpoint_.host, ec);
+  if (!ec) {
+    targets.emplace_back(address, endpoint_.port);
+  } else {
+    // The system resolver cannot be interrupted: this wait is bounded by its own timeouts,
+    // while callers stop waiting at their deadlines.
+    auto [resolve_ec, results] =
+        co_await resolver_.async_resolve(endpoint_.host, std::to_string(endpoint_.port),
+                                         asio::ip::resolver_base::numeric_service, kAsTuple);
+    if (resolve_ec) {
+      co_return Status::Unavailable("cannot resolve " + endpoint_.host + ": " +
+                                    resolve_ec.message());
+    }
+    for (const auto& entry : results) targets.push_back(entry.endpoint());
+    if (targets.empty()) co_return Status::Unavailable(endpoint_.host + " has no address");
+  }
+  if (closed_) co_return Status::Unavailable("client is shut down");
+
+  using namespace asio::experimental::awaitable_operators;  // NOLINT(google-build-using-namespace)
+  asio::steady_timer timer(executor_, std::chrono::milliseconds(options_.connect_timeout_ms));
+  auto outcome =
+      co_await (asio::async_connect(*socket, targets, kAsTuple) || timer.async_wait(kAsTuple));
+  if (outcome.index() == 1) {
+    co_return Status::Unavailable("connect timed out after " +
+                                  std::to_string(options_.connect_timeout_ms) + " ms");
+  }
+  const asio::error_code connect_ec = std::get<0>(std::get<0>(outcome));
+  if (connect_ec) co_return Status::Unavailable(connect_ec.message());
+  // Requests are small and latency-bound; the writer already coalesces what is queued.
+  socket->set_option(asio::ip::tcp::no_delay(true), ec);
+  if (ec) co_return Status::Unavailable("cannot set TCP_NODELAY: " + ec.message());
+  co_return Status::Ok();
+}
+
+Status Connection::Send(uint64_t id, std::string_view frame, Call* call) {
+  if (session_ == nullptr) {
+    return last_error_.ok() ? Status::Unavailable("connection closed") : last_error_;
+  }
+  call->reply.reset();
+  call->lost = Status::Ok();
+  call->waiter.Arm();
+  session_->pending.emplace(id, call);
+  session_->outbox.append(frame);
+  if (!session_->writing) {
+    session_->writing = true;
+    auto session = session_;
+    asio::co_spawn(executor_, WriteLoop(session), [this, session](std::exception_ptr e) {
+      if (!e) return;
+      Logger("client")->error("endpoint={} writer failed: {}", name(), ExceptionMessage(e));
+      Fail(session, Status::Internal("writer failed: " + ExceptionMessage(e)));
+    });
+  }
+  return Status::Ok();
+}
+
+void Connection::Forget(uint64_t id) {
+  if (session_ != nullptr) session_->pending.erase(id);
+}
+
+void Connection::Close(const Status& reason) {
+  closed_ = true;
+  resolver_.cancel();
+  if (dialing_ != nullptr) {
+    asio::error_code ignored;
+    dialing_->socket.close(ignored);
+  }
+  if (session_ != nullptr) Fail(session_, reason);
+}
+
+asio::awaitable<void> Connection::ReadLoop(std::shared_ptr<Session> session) {
+  std::string body;
+  for (;;) {
+    Status status = co_await net::ReadFrame(session->socket, options_.max_frame_bytes, &body);
+    if (session->dead) co_return;
+    if (status.code() == Code::kInvalidArgument) {  // Over the frame limit.
+      Fail(session, Status::Internal("reply " + status.message() + "; is " + name() +
+                                     " a dialkv client port?"));
+      co_return;
+    }
+    if (!status.ok()) {
+      Fail(session, std::move(status));
+      co_return;
+    }
+    // Not net::ParseEnvelope: its refusal of unknown fields keeps a node from misreading a
+    // newer client's request. A reply from a newer node may carry fields this client does not
+    // know, and proto3 lets a reader ignore them.
+    v1::Envelope reply;
+    if (!reply.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+      Fail(session, Status::Internal("reply frame of " + std::to_string(body.size()) +
+                                     " bytes is not a dialkv.v1.Envelope"));
+      co_return;
+    }
+    if (reply.id() == 0) {
+      // The node could not read a frame of ours; it closes the connection after this.
+      Status why = reply.has_error_reply() ? net::FromProto(reply.error_reply().status())
+                                           : Status::Internal("reply without a request id");
+      Fail(session, Status(why.ok() ? Code::kInternal : why.code(),
+                           "node rejected a frame: " + why.message()));
+      co_return;
+    }
+    auto it = session->pending.find(reply.id());
+    if (it == session->pending.end()) continue;  // Its request's deadline passed.
+    Call* call = it->second;
+    session->pending.erase(it);
+    call->reply = std::move(reply);
+    call->waiter.Wake();
+  }
+}
+
+asio::awaitable<void> Connection::WriteLoop(std::shared_ptr<Session> session) {
+  while (!session->dead && !session->outbox.empty()) {
+    session->in_write.clear();
+    session->in_write.swap(session->outbox);
+    auto [ec, n] =
+        co_await asio::async_write(session->socket, asio::buffer(session->in_write), kAsTuple);
+    if (ec) {
+      Fail(session, Status::Unavailable("write failed: " + ec.message()));
+      break;
+    }
+  }
+  session->writing = false;
+}
+
+void Connection::Fail(std::shared_ptr<Session> session, Status reason) {
+  if (session->dead) return;
+  session->dead = true;
+  if (reason.ok()) reason = Status::Unavailable("connection closed");
+  asio::error_code ignored;
+  session->socket.close(ignored);
+  if (session_ == session) {
+    session_.reset();
+    last_error_ = reason;
+  }
+  Logger("client")->debug("endpoint={} connection failed: {} ({} requests in flight)", name(),
+                          reason.message(), session->pending.size());
+  for (auto& [id, call] : std::exchange(session->pending, {})) {
+    call->lost = reason;
+    call->waiter.Wake();
+  }
+}
+
+}  // namespace dialkv::client_internal

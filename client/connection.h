@@ -1,0 +1,116 @@
+#pragma once
+// One endpoint as seen from the client's I/O thread: a lazily opened TCP connection that
+// multiplexes many requests (Envelope ids; replies matched by id, in any order), with one
+// reader coroutine and coalesced writes.
+//
+// Thread-compatible: every object here lives on the client's single I/O thread. The
+// coroutines a Connection spawns use `this`; it must outlive them (the client destroys its
+// connections only after its I/O thread has run out of work).
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/endpoint.h"
+#include "dialkv/status.h"
+#include "proto/dialkv.pb.h"
+
+namespace dialkv::client_internal {
+
+using Clock = std::chrono::steady_clock;
+
+// One coroutine's wait for an event, bounded by a deadline. The event's producer calls
+// Wake(); the waiter learns whether it was woken or hit the deadline. The wait is a timer, so
+// it never blocks the thread.
+class Waiter {
+ public:
+  explicit Waiter(const asio::any_io_executor& executor) : timer_(executor) {}
+
+  void set_deadline(Clock::time_point deadline) { timer_.expires_at(deadline); }
+  Clock::time_point deadline() const { return timer_.expiry(); }
+
+  // Forgets an earlier Wake(): call before handing the waiter to a producer.
+  void Arm() { woken_ = false; }
+  // Suspends until Wake() or the deadline. Returns true when woken (a Wake() that races the
+  // deadline counts as woken), false at the deadline.
+  asio::awaitable<bool> Wait();
+  void Wake();
+
+ private:
+  asio::steady_timer timer_;
+  bool woken_ = false;
+};
+
+// A request sent on a connection, waiting for its reply.
+struct Call {
+  explicit Call(const asio::any_io_executor& executor) : waiter(executor) {}
+
+  Waiter waiter;
+  std::optional<v1::Envelope> reply;  // Set by the reader when the reply arrives.
+  Status lost;  // Set (non-OK) when the connection failed after the request was sent.
+};
+
+class Connection {
+ public:
+  struct Options {
+    uint32_t connect_timeout_ms = 1000;
+    uint32_t max_frame_bytes = 16u << 20;
+  };
+
+  Connection(asio::any_io_executor executor, Endpoint endpoint, Options options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // "host:port" as the user gave it.
+  const std::string& name() const { return endpoint_.name; }
+
+  // Returns once connected, opening the connection if needed (concurrent callers share one
+  // attempt). `waiter` bounds the wait; it lives in the caller's frame, which stays
+  // suspended here until this returns.
+  // Errors: kUnavailable with the reason the attempt failed ("Connection refused", "connect
+  // timed out after 1000 ms", "client is shut down"); kTimeout when the waiter's deadline
+  // passed first (the attempt goes on for later callers).
+  asio::awaitable<Status> Connect(Waiter* waiter);
+
+  // Queues `frame` (the request with id `id`) and registers `call` (not owned; it must stay
+  // alive until woken or Forget(id)) to be woken by its reply or by the connection's failure.
+  // Arms call->waiter.
+  // Errors: kUnavailable when the connection is not open (then nothing was sent).
+  Status Send(uint64_t id, std::string_view frame, Call* call);
+
+  // Stops waiting for the reply to `id` (its deadline passed); a late reply is dropped.
+  void Forget(uint64_t id);
+
+  // Closes the connection for good: fails every call sent on it with `reason`, makes a
+  // connection attempt in progress fail, and every later Connect() fail.
+  void Close(const Status& reason);
+
+ private:
+  struct Session;
+
+  asio::awaitable<void> Dial(std::shared_ptr<Session> session);
+  asio::awaitable<Status> Open(asio::ip::tcp::socket* socket);
+  asio::awaitable<void> ReadLoop(std::shared_ptr<Session> session);
+  asio::awaitable<void> WriteLoop(std::shared_ptr<Session> session);
+  void Fail(std::shared_ptr<Session> session, Status reason);
+
+  asio::any_io_executor executor_;
+  const Endpoint endpoint_;
+  const Options options_;
+  asio::ip::tcp::resolver resolver_;
+  std::shared_ptr<Session> session_;      // The open connection, if any.
+  std::shared_ptr<Session> dialing_;      // The connection being opened, if any.
+  std::vector<Waiter*> connect_waiters_;  // Callers of Connect() waiting for Dial().
+  Status last_error_;                     // Why the last attempt or connection failed.
+  bool closed_ = false;
+};
+
+}  // namespace dialkv::client_internal

@@ -1,0 +1,188 @@
+#include "server/api/kv_service.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "server/common/hash.h"
+#include "server/common/logging.h"
+#include "server/net/frame.h"
+
+namespace dialkv::api {
+namespace {
+
+constexpr const char* kOpNames[] = {"get", "put", "delete", "invalid"};
+
+// The name of the oneof field an envelope carries ("put_reply"), for messages.
+std::string BodyName(const v1::Envelope& envelope) {
+  const auto* field = envelope.GetDescriptor()->FindFieldByNumber(envelope.body_case());
+  return field != nullptr ? std::string(field->name()) : std::string("nothing");
+}
+
+std::string SizeOverLimit(std::string_view what, size_t size, uint64_t limit,
+                          std::string_view flag) {
+  std::string message = std::string(what) + " of " + std::to_string(size) +
+                        " bytes is over the limit of " + std::to_string(limit) + " bytes";
+  if (!flag.empty()) message += " (" + std::string(flag) + ")";
+  return message;
+}
+
+bool IsDeadlineOutcome(Code code) {
+  return code == Code::kTimeout || code == Code::kUnknown || code == Code::kUnavailable;
+}
+
+bool IsServerFault(Code code) {
+  return code == Code::kIOError || code == Code::kCorruption || code == Code::kInternal;
+}
+
+}  // namespace
+
+KvService::KvService(Options options, KvBackend& backend, metrics::Registry& metrics)
+    : options_(options), backend_(backend), log_(Logger("api")) {
+  auto& requests = metrics.AddCounter(
+      "dialkv_requests_total",
+      "Client requests answered, by operation and status code (\"invalid\": envelopes that "
+      "carried no request).",
+      {"op", "status"});
+  auto& duration = metrics.AddHistogram(
+      "dialkv_request_duration_seconds",
+      "Time from a request's arrival at the service to its reply, by operation.", {"op"},
+      metrics::DefaultLatencyBucketsSeconds());
+  for (int op = 0; op < kNumOps; ++op) {
+    duration_[op] = &duration.WithLabels({kOpNames[op]});
+    for (int code = 0; code < kNumCodes; ++code) {
+      requests_[op][code] = &requests.WithLabels({kOpNames[op], CodeName(static_cast<Code>(code))});
+    }
+  }
+}
+
+net::RequestHandler KvService::AsHandler() {
+  return [this](v1::Envelope request) { return Handle(std::move(request)); };
+}
+
+uint32_t KvService::EffectiveTimeoutMs(uint32_t timeout_ms) const {
+  return timeout_ms == 0 ? options_.default_timeout_ms
+                         : std::min(timeout_ms, options_.max_timeout_ms);
+}
+
+Status KvService::WithTimeout(Status status, uint32_t timeout_ms) const {
+  if (!IsDeadlineOutcome(status.code())) return status;
+  return Status(status.code(), status.message() + " (timeout " +
+                                   std::to_string(EffectiveTimeoutMs(timeout_ms)) + " ms)");
+}
+
+Status KvService::ValidateKey(const std::string& key) const {
+  if (key.empty()) {
+    return Status::InvalidArgument("key is empty; keys are 1 to " +
+                                   std::to_string(options_.max_key_bytes) + " bytes");
+  }
+  if (key.size() > options_.max_key_bytes) {
+    return Status::InvalidArgument(SizeOverLimit("key", key.size(), options_.max_key_bytes, ""));
+  }
+  return Status::Ok();
+}
+
+asio::awaitable<v1::Envelope> KvService::Handle(v1::Envelope request) {
+  const auto start = std::chrono::steady_clock::now();
+  v1::Envelope reply;
+  reply.set_id(request.id());
+  switch (request.body_case()) {
+    case v1::Envelope::kGetRequest: {
+      v1::GetRequest& get = *request.mutable_get_request();
+      std::string key = std::move(*get.mutable_key());
+      const uint64_t key_hash = KeyHash(key);
+      v1::GetReply* out = reply.mutable_get_reply();
+      Status status = ValidateKey(key);
+      if (status.ok()) {
+        const Deadline deadline =
+            start + std::chrono::milliseconds(EffectiveTimeoutMs(get.timeout_ms()));
+        Result<Version> read = co_await backend_.Read(std::move(key), deadline);
+        if (read.ok() && !read->tombstone) {
+          *out->mutable_value() = std::move(read->value);
+          net::ToProto(read->timestamp, out->mutable_timestamp());
+        } else if (read.ok()) {
+          status = Status::NotFound("key not found (deleted)");
+          net::ToProto(read->timestamp, out->mutable_timestamp());
+        } else if (read.status().IsNotFound()) {
+          status = Status::NotFound("key not found");
+        } else {
+          status = WithTimeout(read.status(), get.timeout_ms());
+        }
+      }
+      net::ToProto(status, out->mutable_status());
+      Finish(kGet, status, start, key_hash);
+      break;
+    }
+    case v1::Envelope::kPutRequest: {
+      v1::PutRequest& put = *request.mutable_put_request();
+      v1::PutReply* out = reply.mutable_put_reply();
+      std::string key = std::move(*put.mutable_key());
+      const uint64_t key_hash = KeyHash(key);
+      Status status = co_await Write(kPut, std::move(key), std::move(*put.mutable_value()), start,
+                                     put.timeout_ms(), out->mutable_timestamp());
+      if (!status.ok()) out->clear_timestamp();
+      net::ToProto(status, out->mutable_status());
+      Finish(kPut, status, start, key_hash);
+      break;
+    }
+    case v1::Envelope::kDeleteRequest: {
+      v1::DeleteRequest& del = *request.mutable_delete_request();
+      v1::DeleteReply* out = reply.mutable_delete_reply();
+      std::string key = std::move(*del.mutable_key());
+      const uint64_t key_hash = KeyHash(key);
+      Status status = co_await Write(kDelete, std::move(key), std::string(), start,
+                                     del.timeout_ms(), out->mutable_timestamp());
+      if (!status.ok()) out->clear_timestamp();
+      net::ToProto(status, out->mutable_status());
+      Finish(kDelete, status, start, key_hash);
+      break;
+    }
+    default: {
+      Status status = Status::InvalidArgument(
+          "envelope carries " + BodyName(request) +
+          ", not a request; send get_request, put_request or delete_request");
+      net::ToProto(status, reply.mutable_error_reply()->mutable_status());
+      Finish(kInvalid, status, start, 0);
+      break;
+    }
+  }
+  co_return reply;
+}
+
+// `timestamp` points into the reply envelope of Handle's frame, which awaits this call.
+asio::awaitable<Status> KvService::Write(Op op, std::string key, std::string value,
+                                         std::chrono::steady_clock::time_point start,
+                                         uint32_t timeout_ms, v1::Timestamp* timestamp) {
+  Status valid = ValidateKey(key);
+  if (!valid.ok()) co_return valid;
+  if (value.size() > options_.max_value_bytes) {
+    co_return Status::InvalidArgument(
+        SizeOverLimit("value", value.size(), options_.max_value_bytes, "--max-value-bytes"));
+  }
+  const Deadline deadline = start + std::chrono::milliseconds(EffectiveTimeoutMs(timeout_ms));
+  Result<Timestamp> written =
+      co_await backend_.Write(std::move(key), std::move(value), op == kDelete, deadline);
+  if (!written.ok()) co_return WithTimeout(written.status(), timeout_ms);
+  net::ToProto(*written, timestamp);
+  co_return Status::Ok();
+}
+
+void KvService::Finish(Op op, const Status& status, std::chrono::steady_clock::time_point start,
+                       uint64_t key_hash) {
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  requests_[op][static_cast<int>(status.code())]->Inc();
+  duration_[op]->Observe(std::chrono::duration<double>(elapsed).count());
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+  SPDLOG_LOGGER_DEBUG(log_, "op={} key_hash={:016x} status={} us={}", kOpNames[op], key_hash,
+                      CodeName(status.code()), micros);
+  uint64_t suppressed = 0;
+  if (IsServerFault(status.code()) && fault_log_.Allow(&suppressed)) {
+    log_->error("op={} key_hash={:016x} failed: {}{}", kOpNames[op], key_hash, status.ToString(),
+                SuppressedNote(suppressed));
+  } else if (IsDeadlineOutcome(status.code()) && deadline_log_.Allow(&suppressed)) {
+    log_->warn("op={} key_hash={:016x} missed its deadline after {} us: {}{}", kOpNames[op],
+               key_hash, micros, status.ToString(), SuppressedNote(suppressed));
+  }
+}
+
+}  // namespace dialkv::api

@@ -1,0 +1,93 @@
+#pragma once
+// The client-facing key-value service: serves GetRequest, PutRequest and DeleteRequest
+// envelopes from the client port (net::FrameServer calls Handle for each).
+//
+// What it does, per request:
+//   1. checks the envelope carries a request (a reply type or no body → ErrorReply
+//      INVALID_ARGUMENT, and the connection stays open);
+//   2. validates the key (1..max_key_bytes) and value (0..max_value_bytes): a violation is
+//      answered INVALID_ARGUMENT in the matching reply type, the limit and the actual size in
+//      the message;
+//   3. turns timeout_ms into a deadline (0 = Options::default_timeout_ms; capped at
+//      max_timeout_ms) and hands the request to its KvBackend, which chooses the timestamp,
+//      touches storage and keeps the deadline (kv_backend.h). Deadline outcomes: TIMEOUT for a
+//      read, UNKNOWN for a write that may have been applied, UNAVAILABLE for one that
+//      definitely was not;
+//   4. answers: Put/Delete → OK with the version's timestamp; Get → OK with value and
+//      timestamp, or NOT_FOUND (with the tombstone's timestamp when the key was deleted);
+//      storage errors keep their code (IO_ERROR, CORRUPTION) with context, and are logged
+//      once per second at most;
+//   5. counts it: dialkv_requests_total{op,status}, dialkv_request_duration_seconds{op}.
+//
+// What it does not do: choose replicas or a consistency mode (the backend's job; see
+// kv_backend.h for where the replication coordinator plugs in), touch sockets, or decide
+// where storage calls run (the backend's rule; local_backend.h: fsyncing writes on a storage
+// thread pool, the rest inline, with the measurements behind that choice).
+//
+// Thread-safe: Handle may run concurrently on any number of io threads. Every Handle
+// coroutine references this object: it must outlive them (destroy it after the io_contexts
+// that run them).
+
+#include <asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "proto/dialkv.pb.h"
+#include "server/api/kv_backend.h"
+#include "server/api/log_limiter.h"
+#include "server/common/metrics.h"
+#include "server/net/frame_server.h"
+
+namespace spdlog {
+class logger;
+}  // namespace spdlog
+
+namespace dialkv::api {
+
+class KvService {
+ public:
+  struct Options {
+    uint32_t max_key_bytes = 4096;          // DESIGN.md: keys are 1..4096 bytes.
+    uint32_t max_value_bytes = 4u << 20;    // --max-value-bytes.
+    uint32_t default_timeout_ms = 5000;     // --default-timeout-ms: for timeout_ms = 0.
+    uint32_t max_timeout_ms = 10 * 60'000;  // Longer client timeouts are shortened to this.
+  };
+
+  KvService(Options options, KvBackend& backend,  // Not owned.
+            metrics::Registry& metrics);          // Not owned; must outlive this.
+
+  // Serves one request envelope; the reply carries the request's id. Never throws.
+  asio::awaitable<v1::Envelope> Handle(v1::Envelope request);
+
+  // Handle, bound to this object, as net::FrameServer takes it.
+  net::RequestHandler AsHandler();
+
+  const Options& options() const { return options_; }
+
+ private:
+  enum Op : uint8_t { kGet, kPut, kDelete, kInvalid, kNumOps };
+
+  uint32_t EffectiveTimeoutMs(uint32_t timeout_ms) const;
+  // Adds the timeout to the message of a deadline outcome (TIMEOUT, UNKNOWN, UNAVAILABLE).
+  Status WithTimeout(Status status, uint32_t timeout_ms) const;
+  Status ValidateKey(const std::string& key) const;
+  asio::awaitable<Status> Write(Op op, std::string key, std::string value,
+                                std::chrono::steady_clock::time_point start, uint32_t timeout_ms,
+                                v1::Timestamp* timestamp);
+  // Counts and logs a request (by the hash of its key: keys may be sensitive).
+  void Finish(Op op, const Status& status, std::chrono::steady_clock::time_point start,
+              uint64_t key_hash);
+
+  const Options options_;
+  KvBackend& backend_;
+  std::shared_ptr<spdlog::logger> log_;
+  // Series looked up once, so counting a request takes no lock.
+  metrics::Counter* requests_[kNumOps][kNumCodes] = {};
+  metrics::Histogram* duration_[kNumOps] = {};
+  LogLimiter fault_log_{std::chrono::seconds(1)};     // Storage errors: an operator must act.
+  LogLimiter deadline_log_{std::chrono::seconds(1)};  // Missed deadlines: degraded.
+};
+
+}  // namespace dialkv::api

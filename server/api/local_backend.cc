@@ -1,0 +1,169 @@
+#include "server/api/local_backend.h"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <atomic>
+#include <cinttypes>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "server/api/log_limiter.h"
+#include "server/common/hash.h"
+#include "server/common/logging.h"
+
+namespace dialkv::api {
+namespace {
+
+// One retry is enough: after observing the stored timestamp, Now() is greater than it, and
+// only a concurrent write of the same key (which then wins fairly) can supersede us again.
+constexpr int kMaxWriteAttempts = 2;
+
+LogLimiter skew_log_limiter(std::chrono::seconds(1));
+
+enum Phase : int { kQueued, kRunning, kAbandoned };
+
+// Shared by a waiting request and the storage thread serving it. It holds no I/O object, so
+// it may be destroyed on any thread, even after the request's io_context stopped.
+template <typename T>
+struct Pending {
+  // kQueued → kRunning (storage thread, before the deadline) or kAbandoned (the request at its
+  // deadline, or the storage thread when it dequeues the call after the deadline).
+  std::atomic<int> phase{kQueued};
+  std::mutex mu;
+  std::optional<T> result;               // Guarded by mu.
+  asio::steady_timer* waiter = nullptr;  // Guarded by mu: the request's timer while it waits.
+};
+
+template <typename T>
+struct Offloaded {
+  std::optional<T> result;  // Empty when the deadline came first.
+  bool started = false;     // Without a result: whether the call had started (or finished).
+};
+
+// Runs `fn` on `pool` (inline when null) and waits for its result on the caller's executor,
+// at most until `deadline`. A call still queued at the deadline never starts.
+// Pass `fn` as a named object (std::move(local)), never as a lambda written in the call:
+// GCC 12 copies a closure prvalue argument of a coroutine bitwise, so a std::string it
+// captured points into the caller's frame (found by AddressSanitizer).
+template <typename T, typename Fn>
+asio::awaitable<Offloaded<T>> RunOnStorage(asio::thread_pool* pool, Deadline deadline, Fn fn) {
+  Offloaded<T> out;
+  if (std::chrono::steady_clock::now() >= deadline) co_return out;  // Late already: not started.
+  if (pool == nullptr) {
+    out.result.emplace(fn());
+    co_return out;
+  }
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor, deadline);
+  auto pending = std::make_shared<Pending<T>>();
+  pending->waiter = &timer;
+  asio::post(*pool, [pending, executor, deadline, fn = std::move(fn)]() mutable {
+    // Dequeued after the deadline: give up here, before the request's timer even fires.
+    const int next = std::chrono::steady_clock::now() < deadline ? kRunning : kAbandoned;
+    int expected = kQueued;
+    if (!pending->phase.compare_exchange_strong(expected, next) || next == kAbandoned) return;
+    T result = fn();
+    std::lock_guard<std::mutex> lock(pending->mu);
+    pending->result.emplace(std::move(result));
+    if (pending->waiter == nullptr) return;  // The request gave up; drop the result.
+    // The timer belongs to the request's executor: cancel it there, which wakes the request.
+    asio::post(executor, [pending] {
+      std::lock_guard<std::mutex> lock(pending->mu);
+      if (pending->waiter != nullptr) pending->waiter->cancel();
+    });
+  });
+  // Wakes with operation_aborted when the result arrived, or without error at the deadline.
+  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  {
+    std::lock_guard<std::mutex> lock(pending->mu);
+    pending->waiter = nullptr;
+    if (pending->result.has_value()) {
+      out.result = std::move(pending->result);
+    } else {
+      // Abandon the call unless the storage thread got to it first; `expected` then says
+      // whether it started (kRunning) or gave up by itself (kAbandoned).
+      int expected = kQueued;
+      pending->phase.compare_exchange_strong(expected, kAbandoned);
+      out.started = expected == kRunning;
+    }
+  }
+  co_return out;
+}
+
+Status WithContext(std::string_view what, const Status& status) {
+  return Status(status.code(), std::string(what) + ": " + status.message());
+}
+
+}  // namespace
+
+LocalBackend::LocalBackend(Options options, storage::Engine& engine, HybridLogicalClock& hlc)
+    : options_(options), engine_(engine), hlc_(hlc) {}
+
+asio::awaitable<Result<Version>> LocalBackend::Read(std::string key, Deadline deadline) {
+  // Named, not a temporary in the call: GCC 12 bitwise-copies a closure prvalue passed by
+  // value to a coroutine, which breaks its std::string members (see RunOnStorage).
+  auto read = [this, key = std::move(key)] { return engine_.Get(key); };
+  Offloaded<Result<Version>> out = co_await RunOnStorage<Result<Version>>(
+      options_.offload_reads ? options_.storage_pool : nullptr, deadline, std::move(read));
+  if (!out.result.has_value()) {
+    co_return Status::Timeout("the read did not finish before its deadline");
+  }
+  Result<Version>& version = *out.result;
+  if (!version.ok() && !version.status().IsNotFound()) {
+    co_return WithContext("storage read failed", version.status());
+  }
+  co_return std::move(version);
+}
+
+asio::awaitable<Result<Timestamp>> LocalBackend::Write(std::string key, std::string value,
+                                                       bool tombstone, Deadline deadline) {
+  auto write = [this, key = std::move(key), value = std::move(value), tombstone]() mutable {
+    return WriteNow(key, std::move(value), tombstone);
+  };
+  Offloaded<Result<Timestamp>> out =
+      co_await RunOnStorage<Result<Timestamp>>(options_.storage_pool, deadline, std::move(write));
+  if (out.result.has_value()) co_return std::move(*out.result);
+  if (out.started) {
+    co_return Status::Unknown(
+        "the deadline passed while the write was in storage; it may have been applied");
+  }
+  co_return Status::Unavailable(
+      "the deadline passed before the write reached storage; it was not applied");
+}
+
+Result<Timestamp> LocalBackend::WriteNow(std::string_view key, std::string value, bool tombstone) {
+  Version version{std::move(value), Timestamp{}, tombstone};
+  for (int attempt = 1;; ++attempt) {
+    version.timestamp = hlc_.Now();
+    Result<storage::ApplyOutcome> applied = engine_.ApplyIfNewer(key, version);
+    if (!applied.ok()) {
+      return WithContext("storage write failed (it may have been applied)", applied.status());
+    }
+    if (*applied == storage::ApplyOutcome::kApplied || attempt == kMaxWriteAttempts) {
+      return version.timestamp;
+    }
+    Result<Version> stored = engine_.Get(key);
+    if (!stored.ok()) {
+      if (stored.status().IsNotFound()) continue;
+      return WithContext("storage read before a retried write failed", stored.status());
+    }
+    Status observed = hlc_.Observe(stored->timestamp.hlc);
+    if (!observed.ok()) {
+      uint64_t suppressed = 0;
+      if (skew_log_limiter.Allow(&suppressed)) {
+        Logger("api")->warn(
+            "key_hash={:016x} holds version {} from beyond the clock-skew guard ({}); the "
+            "write {} is ordered before it and will not be visible{}",
+            KeyHash(key), ToString(stored->timestamp), observed.message(),
+            ToString(version.timestamp), SuppressedNote(suppressed));
+      }
+      return version.timestamp;
+    }
+  }
+}
+
+}  // namespace dialkv::api

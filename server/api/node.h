@@ -1,0 +1,150 @@
+#pragma once
+// One dialkv-server: owns and wires the engine, the clock, the services and the ports.
+//
+// Start() brings a node up in this order, and any failure undoes what was done:
+//   1. checks the options (ValidateOptions);
+//   2. resolves --listen and --http-listen;
+//   3. opens RocksDB in data_dir (exclusive lock) and claims it for (node_id, cluster_name):
+//      a data dir of another node or cluster is refused;
+//   4. binds the client port and the HTTP port (port 0: the OS picks; see endpoints());
+//   5. starts the io threads and begins accepting.
+// Stop() drains in the reverse order (see Stop()). main.cc only parses flags into Options,
+// calls Start, waits for a signal and calls Stop.
+//
+// HTTP: GET /health → 200 {"status":"ok","node_id":N,"cluster":"NAME"};
+//       GET /metrics → the metrics registry in the Prometheus text format.
+//
+// Thread-compatible: Start, Stop and the destructor from one owning thread; the accessors
+// from any thread.
+
+#include <asio/ip/tcp.hpp>
+#include <asio/thread_pool.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "dialkv/types.h"
+#include "server/common/clock.h"
+#include "server/common/hlc.h"
+#include "server/common/metrics.h"
+#include "server/common/status.h"
+#include "server/net/frame_server.h"
+#include "server/net/http_server.h"
+#include "server/net/io_pool.h"
+#include "server/storage/engine.h"
+
+namespace dialkv::api {
+
+class KvBackend;
+class KvService;
+
+class Node {
+ public:
+  struct Options {
+    NodeId node_id = 0;
+    std::string cluster_name = "dialkv";
+    std::string listen = "127.0.0.1:7379";       // Client port; HOST:PORT, port 0 = any free.
+    std::string http_listen = "127.0.0.1:7381";  // /health and /metrics.
+    std::string data_dir;                        // Required. Created if missing.
+    // io threads, each running one io_context. Default: the machine's cores.
+    size_t threads = DefaultThreads();
+    // With sync, the threads that run writes (local_backend.h says why only then). More
+    // concurrent writers make bigger fsync groups; past a few, they only queue on the disk.
+    size_t storage_threads = 4;
+    bool sync = false;                     // fsync every write before acknowledging it.
+    uint32_t max_key_bytes = 4096;         // Not a flag: fixed by DESIGN.md.
+    uint32_t max_value_bytes = 4u << 20;   // Must fit in a frame with the largest key.
+    uint32_t max_frame_bytes = 16u << 20;  // Bigger frames close their connection.
+    uint32_t default_timeout_ms = 5000;    // For requests with timeout_ms = 0.
+    int64_t max_clock_skew_ms = 500;       // The HLC's guard against clocks far ahead.
+    size_t storage_block_cache_bytes = size_t{64} << 20;  // RocksDB block cache.
+    // The wall clock for the HLC. Null: the system clock. Not owned; must outlive the node.
+    const Clock* clock = nullptr;
+  };
+
+  // The addresses actually bound (with the OS-chosen ports when 0 was asked for).
+  struct Endpoints {
+    asio::ip::tcp::endpoint client;
+    asio::ip::tcp::endpoint http;
+  };
+
+  static size_t DefaultThreads();
+
+  // The first problem with `options` that no retry can fix (a value out of range, an
+  // address that is not HOST:PORT), as one message naming the flag. Resolves nothing and
+  // touches no file: main() uses it to tell bad usage (exit 2) from a failed start (exit 1).
+  // Errors: kInvalidArgument.
+  static Status ValidateOptions(const Options& options);
+
+  // Starts a node; it serves until Stop() or destruction.
+  // Errors:
+  //   kInvalidArgument  bad options (as ValidateOptions); a host that does not resolve; a data
+  //                     dir claimed by another node or cluster (the message names both);
+  //   kUnavailable      a port cannot be bound (in use: the message names the address), or
+  //                     the data dir is locked by another running node;
+  //   kIOError, kCorruption  the data dir cannot be used (the message says why).
+  static Result<std::unique_ptr<Node>> Start(Options options);
+
+  ~Node();  // Stop().
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Drains the node, in this order:
+  //   1. stop accepting on the client and HTTP ports and close every connection (handlers
+  //      still running finish, their replies are dropped);
+  //   2. stop the io_contexts and join their threads;
+  //   3. with sync, stop the storage pool and join it: engine calls already running finish,
+  //      queued ones never start (their clients got no reply: a write is indeterminate to them
+  //      anyway);
+  //   4. destroy the servers and the io_contexts (and with them the suspended request
+  //      coroutines), then the service;
+  //   5. close the engine (RocksDB syncs its WAL: every acknowledged write is kept).
+  // Blocks until done. Idempotent.
+  void Stop();
+
+  const Endpoints& endpoints() const { return endpoints_; }
+  const Options& options() const { return options_; }
+  metrics::Registry& metrics() { return *metrics_; }
+
+ private:
+  explicit Node(Options options);
+  Status Init();
+  net::HttpResponse ServeHttp(const std::string& path);
+
+  const Options options_;
+  Endpoints endpoints_;
+  // Declared in dependency order: destroyed (and stopped by Stop()) in reverse.
+  std::unique_ptr<storage::Engine> engine_;
+  std::unique_ptr<SystemClock> system_clock_;  // When options_.clock is null.
+  std::unique_ptr<HybridLogicalClock> hlc_;
+  std::unique_ptr<metrics::Registry> metrics_;
+  std::unique_ptr<KvBackend> backend_;
+  std::unique_ptr<KvService> kv_service_;
+  std::unique_ptr<net::IoContextPool> io_pool_;
+  std::unique_ptr<asio::thread_pool> storage_pool_;
+  std::unique_ptr<net::FrameServer> frame_server_;
+  std::unique_ptr<net::HttpServer> http_server_;
+  metrics::GaugeFuncHandle keys_gauge_;
+  metrics::GaugeFuncHandle connections_gauge_;
+  bool stopped_ = false;
+};
+
+struct HostPort {
+  std::string host;  // An IP address or a name; IPv6 without its brackets.
+  uint16_t port = 0;
+};
+
+// Parses "HOST:PORT" ("127.0.0.1:7379", "[::1]:7379", "localhost:7379"; PORT 0..65535).
+// Errors: kInvalidArgument naming `flag` and the text.
+Result<HostPort> ParseHostPort(std::string_view text, std::string_view flag);
+
+// ParseHostPort, then resolves a host that is not an IP address (blocking; the first address
+// wins). Errors: kInvalidArgument naming `flag`, the text and the resolver's reason.
+Result<asio::ip::tcp::endpoint> ResolveHostPort(std::string_view text, std::string_view flag);
+
+// "127.0.0.1:7379", "[::1]:7379": the inverse of ParseHostPort for a resolved endpoint.
+std::string FormatHostPort(const asio::ip::tcp::endpoint& endpoint);
+
+}  // namespace dialkv::api

@@ -1,0 +1,129 @@
+// dialkv-server: parses flags into api::Node::Options, starts the node, waits for SIGINT or
+// SIGTERM, stops it. Exit codes: 0 clean shutdown; 1 the node could not start (data dir of
+// another node or cluster, locked data dir, port in use, ...); 2 bad usage.
+
+#include <CLI/CLI.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+
+#include "server/api/node.h"
+#include "server/common/logging.h"
+
+namespace {
+
+constexpr const char* kProgram = "dialkv-server";
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "%s: %s; run '%s --help' for usage\n", kProgram, message.c_str(), kProgram);
+  return 2;
+}
+
+void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_level) {
+  app.add_option("--node-id", o.node_id,
+                 "This node's id: a number unique in the cluster, stable across restarts "
+                 "(the data dir records it)")
+      ->required()
+      ->envname("DIALKV_NODE_ID");
+  app.option_defaults()->always_capture_default();  // --help shows the defaults from here on.
+  app.add_option("--cluster-name", o.cluster_name,
+                 "The cluster's name; a node refuses a data dir of another cluster")
+      ->envname("DIALKV_CLUSTER_NAME");
+  app.add_option("--listen", o.listen, "HOST:PORT for clients (port 0: any free port)")
+      ->envname("DIALKV_LISTEN");
+  app.add_option("--http-listen", o.http_listen,
+                 "HOST:PORT for operators: GET /health and /metrics (Prometheus)")
+      ->envname("DIALKV_HTTP_LISTEN");
+  app.add_option("--data-dir", o.data_dir,
+                 "Directory of this node's data (created if missing; locked while it runs)")
+      ->required()
+      ->envname("DIALKV_DATA_DIR");
+  app.add_option("--threads", o.threads, "io threads serving connections (default: cores)")
+      ->envname("DIALKV_THREADS");
+  app.add_flag("--sync", o.sync,
+               "fsync every write before acknowledging it (survives power loss; slower). "
+               "Without it a write survives a process crash, not a power loss")
+      ->envname("DIALKV_SYNC");
+  app.add_option("--max-value-bytes", o.max_value_bytes,
+                 "Largest value accepted; larger puts get INVALID_ARGUMENT")
+      ->envname("DIALKV_MAX_VALUE_BYTES");
+  app.add_option("--max-frame-bytes", o.max_frame_bytes,
+                 "Largest request frame; a larger one is answered with an error and its "
+                 "connection closed")
+      ->envname("DIALKV_MAX_FRAME_BYTES");
+  app.add_option("--default-timeout-ms", o.default_timeout_ms,
+                 "Deadline of requests that carry timeout_ms = 0")
+      ->envname("DIALKV_DEFAULT_TIMEOUT_MS");
+  app.add_option("--max-clock-skew-ms", o.max_clock_skew_ms,
+                 "Timestamps further ahead of this node's clock are refused")
+      ->envname("DIALKV_MAX_CLOCK_SKEW_MS");
+  app.add_option("--log-level", log_level,
+                 "trace, debug, info, warn, error, critical or off, optionally followed by "
+                 "per-subsystem levels: info,api=debug (SPDLOG_LEVEL also works)")
+      ->envname("DIALKV_LOG_LEVEL");
+}
+
+int Run(int argc, char** argv) {
+  dialkv::api::Node::Options options;
+  std::string log_level = "info";
+  CLI::App app{"dialkv-server: one node of a dialkv key-value store.", kProgram};
+  AddFlags(app, options, log_level);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    return UsageError(e.what());
+  }
+  if (!dialkv::SetLogLevels(log_level)) {
+    return UsageError("--log-level '" + log_level +
+                      "' is not trace, debug, info, warn, error, critical or off");
+  }
+  if (std::getenv("SPDLOG_LEVEL") != nullptr) dialkv::SetLogLevels(std::getenv("SPDLOG_LEVEL"));
+  if (dialkv::Status valid = dialkv::api::Node::ValidateOptions(options); !valid.ok()) {
+    return UsageError(valid.message());
+  }
+
+  // Before the node starts, so a signal that arrives during start-up is not lost.
+  asio::io_context signals_io;
+  asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  auto log = dialkv::Logger("server");
+  log->info("node {} starting: cluster '{}', data dir {}", options.node_id, options.cluster_name,
+            options.data_dir);
+  auto node = dialkv::api::Node::Start(options);
+  if (!node.ok()) {
+    std::fprintf(stderr, "%s: cannot start node %u: %s\n", kProgram, options.node_id,
+                 node.status().message().c_str());
+    return 1;
+  }
+  const auto& endpoints = (*node)->endpoints();
+  std::printf("%s: node %u listening: client %s, http %s\n", kProgram, options.node_id,
+              dialkv::api::FormatHostPort(endpoints.client).c_str(),
+              dialkv::api::FormatHostPort(endpoints.http).c_str());
+  std::fflush(stdout);
+
+  int received = 0;
+  signals.async_wait([&received](const asio::error_code& ec, int signal_number) {
+    if (!ec) received = signal_number;
+  });
+  signals_io.run();
+  log->info("received {}; shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
+  (*node)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: fatal: %s\n", kProgram, e.what());
+  } catch (...) {
+    std::fprintf(stderr, "%s: fatal: unknown exception\n", kProgram);
+  }
+  return 1;
+}

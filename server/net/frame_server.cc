@@ -1,0 +1,453 @@
+#include "server/net/frame_server.h"
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <utility>
+
+#include "server/common/logging.h"
+#include "server/net/listener.h"
+
+namespace dialkv::net {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using tcp = asio::ip::tcp;
+
+constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// After a protocol error the server shuts down its sending side and keeps discarding what the
+// client still sends, for this long at most, before closing. Closing with unread bytes in
+// the receive buffer would send a reset, which can destroy the error reply in flight before
+// the client reads it.
+constexpr milliseconds kLingerTimeout{1000};
+constexpr size_t kLingerChunkBytes = 64 << 10;
+constexpr int kMaxLingerReads = 4096;
+// Connection buffers that grew past this for one big frame are freed once used, so an idle
+// connection holds little memory.
+constexpr size_t kKeepBufferBytes = 1 << 20;
+// The watchdog of a connection with no timeout enabled still wakes this often (cheaply).
+constexpr milliseconds kMaxWatchdogPeriod{60'000};
+// How long the accept loop pauses after a failed accept (out of file descriptors, say).
+constexpr milliseconds kAcceptRetryDelay{100};
+// Client-caused errors: at most one log line per this interval.
+constexpr milliseconds kClientErrorLogInterval{1000};
+
+std::string Describe(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "non-standard exception";
+  }
+}
+
+struct Connection;
+
+// What every connection of one server shares. Holds no I/O object, so a connection's frame
+// destroyed with its io_context never touches another io_context.
+struct ServerState {
+  ServerState(FrameServer::Options o, RequestHandler h)
+      : options(o), handler(std::move(h)), log(Logger("net")) {}
+
+  const FrameServer::Options options;
+  const RequestHandler handler;
+  const std::shared_ptr<spdlog::logger> log;
+  internal::ConnectionRegistry<Connection> connections;
+  internal::LogLimiter client_errors{kClientErrorLogInterval};
+};
+
+// One client connection. Lives on one executor: every member below `executor` is touched only
+// there, by the reader, the writer, the watchdog and the request handlers, each of which holds
+// a shared_ptr (a handler may outlive the socket's close).
+struct Connection {
+  Connection(tcp::socket s, std::shared_ptr<ServerState> state)
+      : server(std::move(state)),
+        executor(s.get_executor()),
+        socket(std::move(s)),
+        writer_wake(executor, SteadyClock::time_point::max()),
+        reader_wake(executor, SteadyClock::time_point::max()),
+        watchdog(executor),
+        last_activity(SteadyClock::now()) {
+    asio::error_code ignored;
+    peer = socket.remote_endpoint(ignored);
+  }
+
+  // Closes the socket (aborting its reads and writes) and wakes every waiter. Idempotent.
+  void Close() {
+    if (closed) return;
+    closed = true;
+    asio::error_code ignored;
+    socket.close(ignored);
+    writer_wake.cancel();
+    reader_wake.cancel();
+    watchdog.cancel();
+    std::string().swap(pending);  // `writing` may still be under an aborted write; left alone.
+    server->connections.Remove(registry_id);
+  }
+
+  // Appends `reply` to the next write. Dropped once the connection is closed or closing.
+  // `answers_request`: the reply ends one in-flight request (the ErrorReply does not).
+  void QueueReply(const v1::Envelope& reply, bool answers_request) {
+    if (closed || close_after_flush) return;
+    const size_t start = pending.size();
+    AppendFrame(reply, &pending);
+    const size_t body_bytes = pending.size() - start - kFrameHeaderBytes;
+    if (body_bytes > server->options.max_frame_bytes) {
+      // The client would refuse the frame and drop the connection; answer this request only.
+      pending.resize(start);
+      const Status error = Status::Internal(
+          "reply of " + std::to_string(body_bytes) + " bytes is over the frame limit of " +
+          std::to_string(server->options.max_frame_bytes) + " bytes");
+      uint64_t suppressed = 0;
+      if (server->client_errors.Allow(&suppressed)) {
+        server->log->error("peer={} request id={}: {}{}", internal::ToString(peer), reply.id(),
+                           error.message(), internal::LogLimiter::SuppressedNote(suppressed));
+      }
+      v1::Envelope substitute;
+      substitute.set_id(reply.id());
+      ToProto(error, substitute.mutable_error_reply()->mutable_status());
+      AppendFrame(substitute, &pending);
+    }
+    if (answers_request) ++pending_replies;
+    writer_wake.cancel();
+  }
+
+  // Answers a frame that could not be served with an ErrorReply, then closes once it is
+  // written. The reader stops.
+  void FailProtocol(uint64_t id, const Status& status) {
+    uint64_t suppressed = 0;
+    if (server->client_errors.Allow(&suppressed)) {
+      server->log->warn("closing connection from {}: {}{}", internal::ToString(peer),
+                        status.message(), internal::LogLimiter::SuppressedNote(suppressed));
+    }
+    v1::Envelope reply;
+    reply.set_id(id);
+    ToProto(status, reply.mutable_error_reply()->mutable_status());
+    QueueReply(reply, /*answers_request=*/false);
+    close_after_flush = true;
+    read_done = true;
+  }
+
+  // The client closed its side (or reading failed): write what is owed, then close.
+  void EndOfInput() {
+    read_done = true;
+    writer_wake.cancel();
+  }
+
+  void OnException(const char* where, const std::exception_ptr& e) {
+    server->log->error("connection from {}: {} threw: {}; closing it", internal::ToString(peer),
+                       where, Describe(e));
+    Close();
+  }
+
+  const std::shared_ptr<ServerState> server;
+  const asio::any_io_executor executor;
+  tcp::socket socket;
+  tcp::endpoint peer;
+  // Timers used as condition variables: they never expire; cancel() wakes the waiter.
+  asio::steady_timer writer_wake;
+  asio::steady_timer reader_wake;
+  asio::steady_timer watchdog;
+  uint64_t registry_id = 0;
+
+  std::string read_buffer;       // The frame being read; reused.
+  std::string pending;           // Framed replies waiting for the writer.
+  std::string writing;           // The bytes of the write in progress; swapped with `pending`.
+  uint32_t pending_replies = 0;  // Replies to requests in `pending`.
+  uint32_t inflight = 0;         // Requests read whose reply is not written yet.
+
+  bool closed = false;
+  bool read_done = false;          // The reader exited; no more requests will come.
+  bool close_after_flush = false;  // An ErrorReply was queued; close once it is written.
+  bool write_active = false;
+  bool lingering = false;
+  SteadyClock::time_point last_activity;
+  SteadyClock::time_point write_progress;  // Last time a write moved bytes.
+  SteadyClock::time_point linger_deadline;
+};
+
+// The id of a frame body that failed ParseEnvelope, when it parses at all (the envelope then
+// carried unknown fields); else 0.
+uint64_t ReadableId(const std::string& body) {
+  v1::Envelope probe;
+  if (!probe.ParseFromArray(body.data(), static_cast<int>(body.size()))) return 0;
+  return probe.id();
+}
+
+asio::awaitable<void> HandleRequest(std::shared_ptr<Connection> c, v1::Envelope request) {
+  const uint64_t id = request.id();
+  v1::Envelope reply = co_await c->server->handler(std::move(request));
+  reply.set_id(id);
+  c->QueueReply(reply, /*answers_request=*/true);
+}
+
+asio::awaitable<void> ReadLoop(std::shared_ptr<Connection> c) {
+  const FrameServer::Options& options = c->server->options;
+  while (!c->closed) {
+    // Back-pressure: wait until the writer has sent a reply. Bounded by the handlers' own
+    // deadlines and the write timeout.
+    while (c->inflight >= options.max_inflight_per_connection && !c->closed) {
+      co_await c->reader_wake.async_wait(kAsTuple);
+    }
+    if (c->closed) break;
+    const Status read = co_await ReadFrame(c->socket, options.max_frame_bytes, &c->read_buffer);
+    if (c->closed) break;
+    if (!read.ok()) {
+      if (read.code() == Code::kInvalidArgument) {
+        c->FailProtocol(0, read);
+      } else {
+        c->EndOfInput();
+      }
+      break;
+    }
+    c->last_activity = SteadyClock::now();
+    v1::Envelope request;
+    const Status parsed = ParseEnvelope(c->read_buffer, &request);
+    if (!parsed.ok()) {
+      c->FailProtocol(ReadableId(c->read_buffer), parsed);
+      break;
+    }
+    if (c->read_buffer.capacity() > kKeepBufferBytes) std::string().swap(c->read_buffer);
+    ++c->inflight;
+    asio::co_spawn(c->executor, HandleRequest(c, std::move(request)),
+                   [c](const std::exception_ptr& e) {
+                     if (e) c->OnException("request handler", e);
+                   });
+  }
+}
+
+// Shuts down the sending side, then discards input until the client closes, an error, or
+// the linger deadline (enforced by the watchdog).
+asio::awaitable<void> Linger(std::shared_ptr<Connection> c) {
+  asio::error_code ignored;
+  c->socket.shutdown(tcp::socket::shutdown_send, ignored);
+  c->lingering = true;
+  c->linger_deadline = SteadyClock::now() + kLingerTimeout;
+  c->watchdog.cancel();                      // Re-arms it for the linger deadline.
+  c->read_buffer.resize(kLingerChunkBytes);  // The reader has exited.
+  for (int i = 0; i < kMaxLingerReads && !c->closed; ++i) {
+    auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(c->read_buffer), kAsTuple);
+    if (ec) break;
+  }
+}
+
+asio::awaitable<void> WriteLoop(std::shared_ptr<Connection> c) {
+  while (!c->closed) {
+    if (c->pending.empty()) {
+      if (c->close_after_flush) {
+        co_await Linger(c);
+        c->Close();
+        break;
+      }
+      if (c->read_done && c->inflight == 0) {
+        c->Close();
+        break;
+      }
+      co_await c->writer_wake.async_wait(kAsTuple);
+      continue;
+    }
+    c->writing.swap(c->pending);
+    const uint32_t replies = c->pending_replies;
+    c->pending_replies = 0;
+    c->write_active = true;
+    c->write_progress = SteadyClock::now();
+    // async_write_some rather than async_write, to record progress: the write timeout is
+    // about a client that stopped reading, not one reading a big batch slowly.
+    asio::error_code ec;
+    for (size_t written = 0; written < c->writing.size() && !c->closed;) {
+      auto [error, n] = co_await c->socket.async_write_some(
+          asio::buffer(c->writing.data() + written, c->writing.size() - written), kAsTuple);
+      if (error) {
+        ec = error;
+        break;
+      }
+      written += n;
+      c->write_progress = SteadyClock::now();
+    }
+    c->write_active = false;
+    if (c->writing.capacity() > kKeepBufferBytes) {
+      std::string().swap(c->writing);
+    } else {
+      c->writing.clear();
+    }
+    if (c->closed) break;
+    if (ec) {
+      c->server->log->debug("connection from {}: write failed: {}", internal::ToString(c->peer),
+                            ec.message());
+      c->Close();
+      break;
+    }
+    c->last_activity = SteadyClock::now();
+    c->inflight -= replies;
+    c->reader_wake.cancel();
+  }
+}
+
+// Enforces the write timeout, the idle timeout and the linger deadline. Checks every quarter
+// of the shortest timeout, so a deadline is enforced at most 25% late without re-arming a
+// timer on every read and write; Linger() wakes it to wait for the linger deadline exactly.
+asio::awaitable<void> Watchdog(std::shared_ptr<Connection> c) {
+  const FrameServer::Options& options = c->server->options;
+  const milliseconds write_timeout(options.write_timeout_ms);
+  const milliseconds idle_timeout(options.idle_timeout_ms);
+  milliseconds period = kMaxWatchdogPeriod;
+  if (write_timeout.count() > 0) period = std::min(period, write_timeout / 4);
+  if (idle_timeout.count() > 0) period = std::min(period, idle_timeout / 4);
+  period = std::max(period, milliseconds(1));
+  while (!c->closed) {
+    if (c->lingering) {
+      c->watchdog.expires_at(c->linger_deadline);
+    } else {
+      c->watchdog.expires_after(period);
+    }
+    co_await c->watchdog.async_wait(kAsTuple);
+    if (c->closed) break;
+    const auto now = SteadyClock::now();
+    if (c->lingering) {
+      if (now >= c->linger_deadline) c->Close();
+      continue;
+    }
+    if (c->write_active && write_timeout.count() > 0 && now - c->write_progress >= write_timeout) {
+      uint64_t suppressed = 0;
+      if (c->server->client_errors.Allow(&suppressed)) {
+        c->server->log->warn(
+            "closing connection from {}: no reply bytes could be written for {} ms (client "
+            "not reading?){}",
+            internal::ToString(c->peer), options.write_timeout_ms,
+            internal::LogLimiter::SuppressedNote(suppressed));
+      }
+      c->Close();
+    } else if (idle_timeout.count() > 0 && c->inflight == 0 && !c->write_active &&
+               c->pending.empty() && now - c->last_activity >= idle_timeout) {
+      c->server->log->debug("closing connection from {}: idle for {} ms",
+                            internal::ToString(c->peer), options.idle_timeout_ms);
+      c->Close();
+    }
+  }
+}
+
+// Completion of a connection's coroutine: an exception is logged and closes the connection.
+auto CloseOnException(std::shared_ptr<Connection> c, const char* where) {
+  return [c = std::move(c), where](const std::exception_ptr& e) {
+    if (e) c->OnException(where, e);
+  };
+}
+
+// Serves `socket` on its own executor. Called on the acceptor's thread; touches the new
+// connection only before its coroutines start.
+void StartConnection(const std::shared_ptr<ServerState>& state, tcp::socket socket) {
+  asio::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);  // Failing costs latency only.
+  auto c = std::make_shared<Connection>(std::move(socket), state);
+  if (!state->connections.Add(c, &c->registry_id)) {  // Stop() ran meanwhile.
+    c->socket.close(ec);
+    return;
+  }
+  state->log->debug("accepted connection from {}", internal::ToString(c->peer));
+  asio::co_spawn(c->executor, ReadLoop(c), CloseOnException(c, "reader"));
+  asio::co_spawn(c->executor, WriteLoop(c), CloseOnException(c, "writer"));
+  asio::co_spawn(c->executor, Watchdog(c), CloseOnException(c, "watchdog"));
+}
+
+// The listening side of a server: the acceptor lives on one executor and is used there only.
+struct Listener : std::enable_shared_from_this<Listener> {
+  Listener(IoContextPool& p, tcp::acceptor a, std::shared_ptr<ServerState> s)
+      : pool(p), acceptor(std::move(a)), local(acceptor.local_endpoint()), state(std::move(s)) {}
+
+  void Stop() {
+    if (stopped.exchange(true)) return;
+    asio::post(acceptor.get_executor(), [self = shared_from_this()] {
+      asio::error_code ignored;
+      self->acceptor.close(ignored);
+      self->state->log->info("stopped listening on {}", internal::ToString(self->local));
+    });
+    for (auto& c : state->connections.CloseAll()) {
+      asio::post(c->executor, [c] { c->Close(); });
+    }
+  }
+
+  IoContextPool& pool;
+  tcp::acceptor acceptor;
+  const tcp::endpoint local;
+  const std::shared_ptr<ServerState> state;
+  std::atomic<bool> started{false};
+  std::atomic<bool> stopped{false};
+};
+
+asio::awaitable<void> AcceptLoop(std::shared_ptr<Listener> self) {
+  asio::steady_timer retry(self->acceptor.get_executor());
+  // Runs until Stop() closes the acceptor.
+  while (self->acceptor.is_open()) {
+    tcp::socket socket(self->pool.Next());
+    auto [ec] = co_await self->acceptor.async_accept(socket, kAsTuple);
+    if (!ec) {
+      StartConnection(self->state, std::move(socket));
+      continue;
+    }
+    if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) break;
+    uint64_t suppressed = 0;
+    if (self->state->client_errors.Allow(&suppressed)) {
+      self->state->log->warn("accept on {} failed: {}; retrying in {} ms{}",
+                             internal::ToString(self->local), ec.message(),
+                             kAcceptRetryDelay.count(),
+                             internal::LogLimiter::SuppressedNote(suppressed));
+    }
+    retry.expires_after(kAcceptRetryDelay);
+    co_await retry.async_wait(kAsTuple);
+  }
+}
+
+}  // namespace
+
+struct FrameServer::Impl : Listener {
+  using Listener::Listener;
+};
+
+Result<std::unique_ptr<FrameServer>> FrameServer::Listen(IoContextPool& pool,
+                                                         const tcp::endpoint& endpoint,
+                                                         Options options, RequestHandler handler) {
+  if (!handler) return Status::InvalidArgument("FrameServer needs a request handler");
+  if (options.max_frame_bytes == 0 || options.max_inflight_per_connection == 0) {
+    return Status::InvalidArgument(
+        "FrameServer needs max_frame_bytes and max_inflight_per_connection of at least 1");
+  }
+  Result<tcp::acceptor> acceptor = internal::OpenAcceptor(pool.Next(), endpoint);
+  if (!acceptor.ok()) return acceptor.status();
+  auto state = std::make_shared<ServerState>(options, std::move(handler));
+  auto impl = std::make_shared<Impl>(pool, std::move(acceptor).value(), std::move(state));
+  impl->state->log->info("listening for clients on {}", internal::ToString(impl->local));
+  return std::unique_ptr<FrameServer>(new FrameServer(std::move(impl)));
+}
+
+FrameServer::FrameServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+FrameServer::~FrameServer() { Stop(); }
+
+tcp::endpoint FrameServer::local_endpoint() const { return impl_->local; }
+
+void FrameServer::Start() {
+  if (impl_->stopped.load() || impl_->started.exchange(true)) return;
+  const auto log = impl_->state->log;
+  const std::string where = internal::ToString(impl_->local);
+  asio::co_spawn(
+      impl_->acceptor.get_executor(), AcceptLoop(impl_), [log, where](const std::exception_ptr& e) {
+        if (e) {
+          log->error("accept loop on {} threw: {}; no longer accepting", where, Describe(e));
+        }
+      });
+}
+
+void FrameServer::Stop() { impl_->Stop(); }
+
+uint64_t FrameServer::open_connections() const { return impl_->state->connections.size(); }
+
+}  // namespace dialkv::net

@@ -1,0 +1,45 @@
+#include "server/net/listener.h"
+
+#include <asio/socket_base.hpp>
+
+namespace dialkv::net::internal {
+
+std::string ToString(const asio::ip::tcp::endpoint& endpoint) {
+  const asio::ip::address address = endpoint.address();
+  std::string host = address.to_string();
+  if (address.is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+Result<asio::ip::tcp::acceptor> OpenAcceptor(asio::io_context& context,
+                                             const asio::ip::tcp::endpoint& endpoint) {
+  asio::ip::tcp::acceptor acceptor(context);
+  asio::error_code ec;
+  const auto fail = [&](const asio::error_code& error) {
+    return Status::Unavailable("cannot listen on " + ToString(endpoint) + ": " + error.message());
+  };
+  if (acceptor.open(endpoint.protocol(), ec); ec) return fail(ec);
+  if (acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) return fail(ec);
+  if (acceptor.bind(endpoint, ec); ec) return fail(ec);
+  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) return fail(ec);
+  return acceptor;
+}
+
+bool LogLimiter::Allow(uint64_t* suppressed) {
+  const int64_t now = Nanos(std::chrono::steady_clock::now().time_since_epoch());
+  int64_t next = next_allowed_ns_.load(std::memory_order_relaxed);
+  if (now < next || !next_allowed_ns_.compare_exchange_strong(next, now + interval_ns_,
+                                                              std::memory_order_relaxed)) {
+    suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  *suppressed = suppressed_.exchange(0, std::memory_order_relaxed);
+  return true;
+}
+
+std::string LogLimiter::SuppressedNote(uint64_t suppressed) {
+  if (suppressed == 0) return "";
+  return " (" + std::to_string(suppressed) + " similar lines not logged)";
+}
+
+}  // namespace dialkv::net::internal

@@ -1,0 +1,97 @@
+#pragma once
+// Pieces shared by the servers of server/net (FrameServer, HttpServer): opening a listening
+// socket with errors as values, the set of open connections that Stop() closes, and a
+// limiter for log lines that clients can provoke. Internal to server/net.
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/common/status.h"
+
+namespace dialkv::net::internal {
+
+// "127.0.0.1:7379", "[::1]:7379".
+std::string ToString(const asio::ip::tcp::endpoint& endpoint);
+
+// Opens, binds and listens on `endpoint`, with SO_REUSEADDR (a restarted node can rebind while
+// old connections sit in TIME_WAIT; a port held by a live listener still fails).
+// Errors: kUnavailable "cannot listen on 127.0.0.1:7379: Address already in use".
+Result<asio::ip::tcp::acceptor> OpenAcceptor(asio::io_context& context,
+                                             const asio::ip::tcp::endpoint& endpoint);
+
+// The connections of one server that are open, so that Stop() can close them. Holds weak
+// references: a connection is owned by its coroutines. Thread-safe (mu_ guards everything).
+template <typename Connection>
+class ConnectionRegistry {
+ public:
+  // Registers `connection` and sets `*id` for Remove(). Returns false once CloseAll() ran: the
+  // caller must then close the connection itself.
+  bool Add(const std::shared_ptr<Connection>& connection, uint64_t* id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return false;
+    *id = next_id_++;
+    connections_.emplace(*id, connection);
+    return true;
+  }
+
+  void Remove(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    connections_.erase(id);
+  }
+
+  // Refuses further Add()s and returns the connections still alive, for the caller to close on
+  // their own executors.
+  std::vector<std::shared_ptr<Connection>> CloseAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    std::vector<std::shared_ptr<Connection>> alive;
+    alive.reserve(connections_.size());
+    for (const auto& [id, weak] : connections_) {
+      if (auto connection = weak.lock()) alive.push_back(std::move(connection));
+    }
+    return alive;
+  }
+
+  uint64_t size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return connections_.size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  bool closed_ = false;
+  uint64_t next_id_ = 0;
+  std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections_;
+};
+
+// Lets through at most one log line per interval; counts the others. Errors that clients can
+// cause are logged through one of these (STYLE.md §7), so a misbehaving client cannot flood
+// the log. Thread-safe and lock-free.
+class LogLimiter {
+ public:
+  explicit LogLimiter(std::chrono::milliseconds interval) : interval_ns_(Nanos(interval)) {}
+
+  // True when a line may be logged now; `*suppressed` is then the number of lines refused
+  // since the last one allowed.
+  bool Allow(uint64_t* suppressed);
+
+  // " (3 similar lines not logged)", or "" for 0: the tail of an allowed line.
+  static std::string SuppressedNote(uint64_t suppressed);
+
+ private:
+  static int64_t Nanos(std::chrono::nanoseconds d) { return d.count(); }
+
+  const int64_t interval_ns_;
+  std::atomic<int64_t> next_allowed_ns_{0};
+  std::atomic<uint64_t> suppressed_{0};
+};
+
+}  // namespace dialkv::net::internal

@@ -1,0 +1,91 @@
+#include "server/storage/memory_engine.h"
+
+#include <vector>
+
+#include "server/storage/version_codec.h"
+
+namespace dialkv::storage {
+
+Result<Version> MemoryEngine::Get(std::string_view key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = data_.find(key);
+  if (it == data_.end()) return Status::NotFound("no version of " + DescribeKey(key));
+  return it->second;
+}
+
+Result<ApplyOutcome> MemoryEngine::ApplyIfNewer(std::string_view key, const Version& version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = data_.find(key);
+  if (it == data_.end()) {
+    data_.emplace(std::string(key), version);
+    if (!version.tombstone) ++live_keys_;
+    return ApplyOutcome::kApplied;
+  }
+  Version& stored = it->second;
+  if (version.timestamp <= stored.timestamp) return ApplyOutcome::kSuperseded;
+  if (!stored.tombstone) --live_keys_;
+  if (!version.tombstone) ++live_keys_;
+  stored = version;
+  return ApplyOutcome::kApplied;
+}
+
+Status MemoryEngine::Scan(std::string_view start, std::string_view end, const ScanFn& fn) {
+  if (!end.empty() && end <= start) return Status::Ok();  // An empty range.
+  std::vector<std::pair<std::string, Version>> snapshot;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto last = end.empty() ? data_.end() : data_.lower_bound(end);
+    for (auto it = data_.lower_bound(start); it != last; ++it) snapshot.emplace_back(*it);
+  }
+  for (const auto& [key, version] : snapshot) {
+    if (!fn(key, version)) break;
+  }
+  return Status::Ok();
+}
+
+uint64_t MemoryEngine::LiveKeyCount() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return live_keys_;
+}
+
+Status MemoryEngine::PutHint(NodeId peer, uint64_t sequence, std::string_view payload) {
+  std::lock_guard<std::mutex> lock(mu_);
+  hints_[{peer, sequence}] = std::string(payload);
+  return Status::Ok();
+}
+
+Status MemoryEngine::ScanHints(NodeId peer, const HintScanFn& fn) {
+  std::vector<std::pair<uint64_t, std::string>> snapshot;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = hints_.lower_bound({peer, 0}); it != hints_.end() && it->first.first == peer;
+         ++it) {
+      snapshot.emplace_back(it->first.second, it->second);
+    }
+  }
+  for (const auto& [sequence, payload] : snapshot) {
+    if (!fn(sequence, payload)) break;
+  }
+  return Status::Ok();
+}
+
+Status MemoryEngine::DeleteHint(NodeId peer, uint64_t sequence) {
+  std::lock_guard<std::mutex> lock(mu_);
+  hints_.erase({peer, sequence});
+  return Status::Ok();
+}
+
+Result<std::string> MemoryEngine::GetMeta(std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = meta_.find(name);
+  if (it == meta_.end()) return Status::NotFound("no meta value named '" + std::string(name) + "'");
+  return it->second;
+}
+
+Status MemoryEngine::PutMeta(std::string_view name, std::string_view value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  meta_.insert_or_assign(std::string(name), std::string(value));
+  return Status::Ok();
+}
+
+}  // namespace dialkv::storage

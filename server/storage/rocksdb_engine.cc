@@ -1,0 +1,335 @@
+#include "server/storage/rocksdb_engine.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/status.h>
+#include <rocksdb/table.h>
+
+#include <filesystem>
+#include <limits>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "server/common/check.h"
+#include "server/common/hash.h"
+#include "server/common/logging.h"
+#include "server/storage/version_codec.h"
+
+namespace dialkv::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kDataCf = "data";
+constexpr const char* kHintsCf = "hints";
+constexpr const char* kMetaCf = "meta";
+
+// Bits per key of the data column family's bloom filter: ApplyIfNewer of a fresh key reads
+// first, and the filter lets that read skip SST files that cannot hold the key (~1% false
+// positives at 10 bits).
+constexpr double kDataBloomBitsPerKey = 10;
+// RocksDB's own info LOG files kept in the data dir (its default is 1000).
+constexpr size_t kKeepInfoLogFiles = 10;
+
+std::shared_ptr<spdlog::logger> Log() {
+  static const std::shared_ptr<spdlog::logger> logger = Logger("storage");
+  return logger;
+}
+
+// The only place a rocksdb::Status becomes a dialkv::Status after Open. `what` says what was
+// being done, for a message a person can act on.
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  std::string message = what + ": " + s.ToString();
+  if (s.IsNotFound()) return Status::NotFound(std::move(message));
+  if (s.IsCorruption()) return Status::Corruption(std::move(message));
+  return Status::IOError(std::move(message));
+}
+
+bool Contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+// Why DB::Open failed, in terms of what the operator should do about the data dir.
+Status OpenError(const std::string& path, const rocksdb::Status& s) {
+  const std::string said = s.ToString();
+  // RocksDB reports a held LOCK as "While lock file: <dir>/LOCK: ..." (another process) or
+  // "lock hold by current process ... <dir>/LOCK: ..." (this process).
+  if (s.IsIOError() && Contains(said, "/LOCK") &&
+      (Contains(said, "lock file") || Contains(said, "lock hold"))) {
+    const std::string lock = (fs::path(path) / "LOCK").string();
+    return Status::Unavailable(
+        "data dir " + path + " is in use by another process (lock on " + lock +
+        "); stop the process using it or choose another --data-dir (" + said + ")");
+  }
+  if (s.IsCorruption() || s.IsInvalidArgument() || s.IsNotSupported()) {
+    return Status::Corruption("data dir " + path +
+                              " is corrupt or not a dialkv data dir; RocksDB said: " + said);
+  }
+  return Status::IOError("cannot open data dir " + path + ": " + said);
+}
+
+// Names RocksDB itself creates in a database directory. A dir without CURRENT that holds only
+// these is a database whose creation stopped half-way, which RocksDB can finish.
+bool IsRocksDbFileName(std::string_view name) {
+  for (std::string_view exact : {"CURRENT", "IDENTITY", "LOCK", "LOG", "lost+found"}) {
+    if (name == exact) return true;
+  }
+  for (std::string_view prefix : {"LOG.old", "MANIFEST-", "OPTIONS-"}) {
+    if (name.starts_with(prefix)) return true;
+  }
+  for (std::string_view suffix : {".log", ".sst", ".blob", ".dbtmp"}) {
+    if (name.ends_with(suffix)) return true;
+  }
+  return false;
+}
+
+// Creates the data dir if needed and refuses one that holds somebody else's files: RocksDB
+// would happily create a database next to them, and an operator who mistyped --data-dir would
+// find out much later.
+Status PrepareDataDir(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return Status::IOError("cannot create data dir " + path + ": " + ec.message());
+  if (!fs::is_directory(path, ec)) {
+    return Status::IOError("data dir " + path + " exists but is not a directory");
+  }
+  if (fs::exists(fs::path(path) / "CURRENT", ec)) return Status::Ok();
+  fs::directory_iterator it(path, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!IsRocksDbFileName(name)) {
+      return Status::Corruption("data dir " + path + " holds '" + name +
+                                "' but no database (no CURRENT file); point --data-dir at an "
+                                "empty directory or at an existing dialkv data dir");
+    }
+  }
+  if (ec) return Status::IOError("cannot list data dir " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+rocksdb::WriteOptions MakeWriteOptions(bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return wo;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
+  if (options.path.empty()) {
+    return Status::InvalidArgument("data dir path is empty; set --data-dir");
+  }
+  DIALKV_RETURN_IF_ERROR(PrepareDataDir(options.path));
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.keep_log_file_num = kKeepInfoLogFiles;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  rocksdb::ColumnFamilyOptions small_cf;
+  small_cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::BlockBasedTableOptions data_table = table;
+  data_table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kDataBloomBitsPerKey));
+  rocksdb::ColumnFamilyOptions data_cf;
+  data_cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(data_table));
+
+  const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, small_cf},
+      {kDataCf, data_cf},
+      {kHintsCf, small_cf},
+      {kMetaCf, small_cf},
+  };
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw_db = nullptr;
+  const rocksdb::Status s =
+      rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw_db);
+  if (!s.ok()) return OpenError(options.path, s);
+  std::unique_ptr<rocksdb::DB> db(raw_db);
+  DIALKV_CHECK(handles.size() == descriptors.size());
+
+  Handles h{handles[0], handles[1], handles[2], handles[3]};
+  std::unique_ptr<RocksEngine> engine(new RocksEngine(options, std::move(db), h));
+  DIALKV_RETURN_IF_ERROR(engine->CountLiveKeys());
+  Log()->info("opened data dir {} ({} live keys, sync={})", options.path, engine->LiveKeyCount(),
+              options.sync ? "on" : "off");
+  return engine;
+}
+
+RocksEngine::RocksEngine(Options options, std::unique_ptr<rocksdb::DB> db, Handles handles)
+    : options_(std::move(options)), db_(std::move(db)), handles_(handles) {}
+
+RocksEngine::~RocksEngine() {
+  if (!options_.sync) {
+    // Writes without sync are in the OS page cache; make a clean shutdown survive power loss.
+    const rocksdb::Status s = db_->SyncWAL();
+    if (!s.ok()) Log()->warn("{}: syncing the WAL at close failed: {}", Where(), s.ToString());
+  }
+  for (rocksdb::ColumnFamilyHandle* cf :
+       {handles_.default_cf, handles_.data, handles_.hints, handles_.meta}) {
+    const rocksdb::Status s = db_->DestroyColumnFamilyHandle(cf);
+    if (!s.ok()) Log()->warn("{}: releasing a column family failed: {}", Where(), s.ToString());
+  }
+  const rocksdb::Status s = db_->Close();
+  if (!s.ok()) Log()->error("{}: close failed: {}", Where(), s.ToString());
+}
+
+std::string RocksEngine::Where() const { return "data dir " + options_.path; }
+
+Status RocksEngine::InDataDir(const Status& s) const {
+  return Status(s.code(), Where() + ": " + s.message());
+}
+
+// A full scan of `data`, once per Open. A version that does not decode is left out of the
+// count and logged: it reads as kCorruption, and refusing to start the node over one bad
+// entry would turn a damaged key into a lost replica.
+Status RocksEngine::CountLiveKeys() {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;  // A one-off full scan must not evict the working set.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_.data));
+  uint64_t live = 0;
+  uint64_t corrupt = 0;
+  std::string first_corrupt;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    Result<VersionHeader> header = DecodeVersionHeader(key, it->value().ToStringView());
+    if (!header.ok()) {
+      if (corrupt++ == 0) first_corrupt = header.status().message();
+      continue;
+    }
+    if (!header->tombstone) ++live;
+  }
+  DIALKV_RETURN_IF_ERROR(FromRocks(it->status(), Where() + ": counting live keys"));
+  if (corrupt > 0) {
+    Log()->error("{}: {} stored versions do not decode and read as CORRUPTION (first: {})", Where(),
+                 corrupt, first_corrupt);
+  }
+  live_keys_.store(live, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Result<Version> RocksEngine::Get(std::string_view key) {
+  rocksdb::PinnableSlice bytes;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_.data,
+                                     rocksdb::Slice(key.data(), key.size()), &bytes);
+  if (s.IsNotFound()) return Status::NotFound("no version of " + DescribeKey(key));
+  DIALKV_RETURN_IF_ERROR(FromRocks(s, Where() + ": reading " + DescribeKey(key)));
+  Result<Version> version = DecodeVersion(key, bytes.ToStringView());
+  if (!version.ok()) return InDataDir(version.status());
+  return version;
+}
+
+// ApplyIfNewer is a read-compare-write, and RocksDB has no compare-and-set. The options were:
+//  - TransactionDB: per-key locks, but every write pays for the lock manager and the engine
+//    would speak two APIs;
+//  - OptimisticTransactionDB: conflicts surface at commit, so hot keys retry in a loop;
+//  - a merge operator: commutative, but the outcome and the live-key delta are only known at
+//    read or compaction time, and the caller needs both now;
+//  - striped mutexes, chosen here: a fixed array (no allocation per key, bounded memory) that
+//    serializes only writers whose keys hash to the same stripe. The mutex is held across the
+//    write, fsync included with Options::sync; writers on other stripes still join the same
+//    WAL group commit, so one slow fsync does not serialize the node.
+Result<ApplyOutcome> RocksEngine::ApplyIfNewer(std::string_view key, const Version& version) {
+  const rocksdb::Slice rkey(key.data(), key.size());
+  std::lock_guard<std::mutex> lock(stripes_[KeyHash(key) % kApplyStripes].mu);
+
+  bool was_live = false;
+  rocksdb::PinnableSlice stored;
+  const rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), handles_.data, rkey, &stored);
+  if (rs.ok()) {
+    Result<VersionHeader> header = DecodeVersionHeader(key, stored.ToStringView());
+    if (!header.ok()) return InDataDir(header.status());
+    if (version.timestamp <= header->timestamp) return ApplyOutcome::kSuperseded;
+    was_live = !header->tombstone;
+  } else if (!rs.IsNotFound()) {
+    return FromRocks(rs, Where() + ": reading " + DescribeKey(key));
+  }
+  stored.Reset();
+
+  const std::string encoded = EncodeVersion(version);
+  const rocksdb::Status ws =
+      db_->Put(MakeWriteOptions(options_.sync), handles_.data, rkey, encoded);
+  DIALKV_RETURN_IF_ERROR(FromRocks(ws, Where() + ": writing " + DescribeKey(key)));
+  const bool is_live = !version.tombstone;
+  if (is_live && !was_live) live_keys_.fetch_add(1, std::memory_order_relaxed);
+  if (!is_live && was_live) live_keys_.fetch_sub(1, std::memory_order_relaxed);
+  return ApplyOutcome::kApplied;
+}
+
+Status RocksEngine::Scan(std::string_view start, std::string_view end, const ScanFn& fn) {
+  if (!end.empty() && end <= start) return Status::Ok();  // An empty range.
+  const rocksdb::Slice upper(end.data(), end.size());
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;  // Range scans (anti-entropy) would evict the point-read working set.
+  if (!end.empty()) ro.iterate_upper_bound = &upper;
+  // An iterator reads the implicit snapshot taken when it is created: writes made while the
+  // scan runs (the visitor's own included) are not seen.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_.data));
+  for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    Result<Version> version = DecodeVersion(key, it->value().ToStringView());
+    if (!version.ok()) return InDataDir(version.status());
+    if (!fn(key, version.value())) return Status::Ok();
+  }
+  return FromRocks(it->status(), Where() + ": scanning data");
+}
+
+uint64_t RocksEngine::LiveKeyCount() const { return live_keys_.load(std::memory_order_relaxed); }
+
+Status RocksEngine::PutHint(NodeId peer, uint64_t sequence, std::string_view payload) {
+  const std::string key = EncodeHintKey(peer, sequence);
+  return FromRocks(
+      db_->Put(MakeWriteOptions(options_.sync), handles_.hints, key,
+               rocksdb::Slice(payload.data(), payload.size())),
+      Where() + ": storing hint " + std::to_string(sequence) + " for peer " + std::to_string(peer));
+}
+
+Status RocksEngine::ScanHints(NodeId peer, const HintScanFn& fn) {
+  const std::string prefix = EncodeHintPrefix(peer);
+  const std::string next_prefix =
+      peer == std::numeric_limits<NodeId>::max() ? std::string() : EncodeHintPrefix(peer + 1);
+  const rocksdb::Slice upper(next_prefix);
+  rocksdb::ReadOptions ro;
+  if (!next_prefix.empty()) ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_.hints));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    Result<HintKey> key = DecodeHintKey(it->key().ToStringView());
+    if (!key.ok()) {
+      return Status::Corruption(Where() + ": hints of peer " + std::to_string(peer) + ": " +
+                                key.status().message());
+    }
+    if (!fn(key->sequence, it->value().ToStringView())) return Status::Ok();
+  }
+  return FromRocks(it->status(), Where() + ": scanning hints for peer " + std::to_string(peer));
+}
+
+Status RocksEngine::DeleteHint(NodeId peer, uint64_t sequence) {
+  const std::string key = EncodeHintKey(peer, sequence);
+  return FromRocks(db_->Delete(MakeWriteOptions(options_.sync), handles_.hints, key),
+                   Where() + ": deleting hint " + std::to_string(sequence) + " for peer " +
+                       std::to_string(peer));
+}
+
+Result<std::string> RocksEngine::GetMeta(std::string_view name) {
+  std::string value;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_.meta,
+                                     rocksdb::Slice(name.data(), name.size()), &value);
+  if (s.IsNotFound()) return Status::NotFound("no meta value named '" + std::string(name) + "'");
+  DIALKV_RETURN_IF_ERROR(FromRocks(s, Where() + ": reading meta '" + std::string(name) + "'"));
+  return value;
+}
+
+Status RocksEngine::PutMeta(std::string_view name, std::string_view value) {
+  return FromRocks(db_->Put(MakeWriteOptions(options_.sync), handles_.meta,
+                            rocksdb::Slice(name.data(), name.size()),
+                            rocksdb::Slice(value.data(), value.size())),
+                   Where() + ": writing meta '" + std::string(name) + "'");
+}
+
+}  // namespace dialkv::storage

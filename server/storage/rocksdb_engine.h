@@ -1,0 +1,108 @@
+#pragma once
+// The production Engine: RocksDB in the node's data dir. RocksDB types stay behind this header
+// (forward declarations only); rocksdb::Status is converted to dialkv::Status inside storage/.
+//
+// On disk: column families `data` (key -> encoded version), `hints` ((peer, sequence) ->
+// payload), `meta` (name -> value), plus RocksDB's required `default`, left empty. Byte layouts
+// are in version_codec.h.
+//
+// Durability: with Options::sync every write fsyncs the WAL before it returns (concurrent
+// writers share one fsync: RocksDB group commit). Without it a returned write survives a crash
+// of the process (the WAL is in the OS page cache) but not a power loss; the destructor syncs
+// the WAL so a clean shutdown loses nothing either way.
+//
+// Thread-safe: every method may be called from any thread. Methods block on disk I/O.
+// The data dir is locked exclusively (RocksDB's LOCK file) while the engine is open.
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "server/storage/engine.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+}  // namespace rocksdb
+
+namespace dialkv::storage {
+
+class RocksEngine final : public Engine {
+ public:
+  struct Options {
+    // The data dir. Created with its parents if missing. It must be empty or hold a database
+    // this engine created; anything else is refused rather than mixed into.
+    std::string path;
+    // fsync every write before it returns (group commit amortizes it across concurrent
+    // writers). Off: a write survives a process crash, not a power loss.
+    bool sync = false;
+    // LRU block cache shared by all column families. Reads of hot keys are served from it; the
+    // OS page cache still holds the rest, so a modest size is enough.
+    size_t block_cache_bytes = size_t{64} << 20;
+  };
+
+  // Opens (creating if needed) the database in `options.path` and counts its live keys. A
+  // stored version that does not decode does not stop the open: it is logged, left out of
+  // LiveKeyCount(), and reads as kCorruption.
+  // Errors:
+  //   kInvalidArgument  options.path is empty;
+  //   kIOError          the dir cannot be created or read, or RocksDB fails on I/O;
+  //   kUnavailable      another process (or another engine in this one) has the dir open;
+  //   kCorruption       the dir holds files that are not ours, or a database RocksDB reports
+  //                     as corrupt or cannot open (the message quotes RocksDB).
+  static Result<std::unique_ptr<RocksEngine>> Open(const Options& options);
+
+  // Syncs the WAL and closes the database. REQUIRES: no call on this engine is in progress.
+  ~RocksEngine() override;
+  RocksEngine(const RocksEngine&) = delete;
+  RocksEngine& operator=(const RocksEngine&) = delete;
+
+  Result<Version> Get(std::string_view key) override;
+  Result<ApplyOutcome> ApplyIfNewer(std::string_view key, const Version& version) override;
+  Status Scan(std::string_view start, std::string_view end, const ScanFn& fn) override;
+  uint64_t LiveKeyCount() const override;
+
+  Status PutHint(NodeId peer, uint64_t sequence, std::string_view payload) override;
+  Status ScanHints(NodeId peer, const HintScanFn& fn) override;
+  Status DeleteHint(NodeId peer, uint64_t sequence) override;
+
+  Result<std::string> GetMeta(std::string_view name) override;
+  Status PutMeta(std::string_view name, std::string_view value) override;
+
+  const Options& options() const { return options_; }
+
+ private:
+  // ApplyIfNewer serializes writers of one key through one of these mutexes, chosen by the
+  // key's hash (see rocksdb_engine.cc for why).
+  static constexpr size_t kApplyStripes = 256;
+  struct alignas(64) Stripe {
+    std::mutex mu;  // Guards the read-compare-write of every key that hashes to this stripe.
+  };
+
+  struct Handles {
+    rocksdb::ColumnFamilyHandle* default_cf = nullptr;
+    rocksdb::ColumnFamilyHandle* data = nullptr;
+    rocksdb::ColumnFamilyHandle* hints = nullptr;
+    rocksdb::ColumnFamilyHandle* meta = nullptr;
+  };
+
+  RocksEngine(Options options, std::unique_ptr<rocksdb::DB> db, Handles handles);
+  Status CountLiveKeys();
+  std::string Where() const;                // "data dir /x": how messages name this engine.
+  Status InDataDir(const Status& s) const;  // `s` with Where() in front of its message.
+
+  const Options options_;
+  std::unique_ptr<rocksdb::DB> db_;  // Closed by the destructor.
+  Handles handles_;                  // Owned; destroyed before db_ is closed.
+  std::array<Stripe, kApplyStripes> stripes_;
+  // Keys whose stored version is not a tombstone. Changed only under the key's stripe mutex,
+  // right after the write that changed the key's liveness.
+  std::atomic<uint64_t> live_keys_{0};
+};
+
+}  // namespace dialkv::storage

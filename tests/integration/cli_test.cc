@@ -1,0 +1,87 @@
+// The dialkv CLI against a real node: raw values, stdin, and the exit codes scripts rely on.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/testutil/command.h"
+#include "tests/testutil/server_process.h"
+#include "tests/testutil/status_matchers.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace dialkv {
+namespace {
+
+using testutil::CommandResult;
+using testutil::RunCommand;
+using testutil::ServerProcess;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerProcess::Options o;
+    o.data_dir = dir_.Sub("data");
+    o.log_path = dir_.Sub("node.log");
+    auto server = ServerProcess::Start(o);
+    ASSERT_OK(server);
+    server_ = std::move(server.value());
+  }
+
+  CommandResult Cli(std::vector<std::string> args, const std::string& input = "") {
+    std::vector<std::string> argv = {DIALKV_CLI_PATH, "--endpoints", server_->client_address()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, input);
+  }
+
+  testutil::TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(CliTest, PutGetDelWithExitCodes) {
+  CommandResult put = Cli({"put", "color", "blue"});
+  EXPECT_EQ(put.exit_code, 0) << put.err;
+  CommandResult get = Cli({"get", "color"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out, "blue");  // Raw bytes, no newline added.
+  CommandResult del = Cli({"del", "color"});
+  EXPECT_EQ(del.exit_code, 0) << del.err;
+  CommandResult missing = Cli({"get", "color"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("NOT_FOUND"), std::string::npos) << missing.err;
+}
+
+TEST_F(CliTest, PutDashReadsBinaryValueFromStdin) {
+  const std::string value("line1\nline2\0\xff tail", 18);
+  CommandResult put = Cli({"put", "bin", "-"}, value);
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  CommandResult get = Cli({"get", "bin"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out, value);
+}
+
+TEST_F(CliTest, InvalidArgumentAndBadUsageExitTwo) {
+  CommandResult long_key = Cli({"put", std::string(5000, 'k'), "v"});
+  EXPECT_EQ(long_key.exit_code, 2);
+  EXPECT_NE(long_key.err.find("INVALID_ARGUMENT"), std::string::npos) << long_key.err;
+  CommandResult no_key = Cli({"get"});
+  EXPECT_EQ(no_key.exit_code, 2);
+  CommandResult unknown = Cli({"frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+}
+
+TEST_F(CliTest, UnreachableNodeExitsThreeWithOneLineError) {
+  const std::string dead = "127.0.0.1:" + std::to_string(testutil::FreePort());
+  CommandResult r = RunCommand({DIALKV_CLI_PATH, "--endpoints", dead, "get", "k"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("UNAVAILABLE"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+}
+
+TEST_F(CliTest, FailsOverToTheNextEndpoint) {
+  const std::string dead = "127.0.0.1:" + std::to_string(testutil::FreePort());
+  CommandResult put = RunCommand(
+      {DIALKV_CLI_PATH, "--endpoints", dead + "," + server_->client_address(), "put", "k", "v"});
+  EXPECT_EQ(put.exit_code, 0) << put.err;
+}
+
+}  // namespace
+}  // namespace dialkv

@@ -1,0 +1,81 @@
+#pragma once
+// A stand-in dialkv node for client tests: a real TCP listener on 127.0.0.1 (a free port)
+// speaking the frame protocol, with one scripted behaviour and canned answers. It runs its
+// own I/O thread; its counters may be read from any thread.
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proto/dialkv.pb.h"
+
+namespace dialkv::client_test {
+
+// Canned data the fake answers with.
+inline constexpr uint64_t kGetHlc = (uint64_t{1700000000000} << 16) | 5;
+inline constexpr uint32_t kGetNode = 2;
+inline constexpr uint64_t kPutHlc = (uint64_t{1700000000001} << 16) | 1;
+inline constexpr uint32_t kPutNode = 3;
+inline constexpr uint64_t kDeleteHlc = (uint64_t{1700000000002} << 16) | 9;
+inline constexpr uint32_t kDeleteNode = 4;
+
+class FakeServer {
+ public:
+  enum class Behavior {
+    kAnswer,          // Answers each request at once (see Answer()).
+    kReverseBatches,  // Holds requests until `batch` are pending, then answers them newest first.
+    kDropConnection,  // Closes the connection on receiving a request, without answering.
+    kSilent,          // Reads requests and never answers.
+  };
+
+  explicit FakeServer(Behavior behavior, size_t batch = 1);
+  ~FakeServer();
+  FakeServer(const FakeServer&) = delete;
+  FakeServer& operator=(const FakeServer&) = delete;
+
+  // "127.0.0.1:<port>".
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  uint64_t connections() const { return connections_.load(); }
+  uint64_t requests() const { return requests_.load(); }
+  uint64_t puts() const { return puts_.load(); }
+  uint32_t last_timeout_ms() const { return last_timeout_ms_.load(); }
+  uint64_t max_pending() const { return max_pending_.load(); }
+
+  // Closes every open connection (the listener stays open); returns once they are closed.
+  void CloseConnections();
+
+  // The canned reply to `request`: get "missing" -> NOT_FOUND, key "bad" -> INVALID_ARGUMENT,
+  // get "overloaded" -> an ErrorReply (OVERLOADED); any other get -> "value-of-<key>" at
+  // {kGetHlc, kGetNode}; put -> {kPutHlc, kPutNode}; delete -> {kDeleteHlc, kDeleteNode}.
+  static v1::Envelope Answer(const v1::Envelope& request);
+
+ private:
+  asio::awaitable<void> Accept();
+  asio::awaitable<void> Serve(std::shared_ptr<asio::ip::tcp::socket> socket);
+  void Record(const v1::Envelope& request);
+
+  const Behavior behavior_;
+  const size_t batch_;
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::atomic<uint64_t> connections_{0};
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> puts_{0};
+  std::atomic<uint32_t> last_timeout_ms_{0};
+  std::atomic<uint64_t> max_pending_{0};
+  std::vector<std::weak_ptr<asio::ip::tcp::socket>> sockets_;  // I/O thread only.
+  std::thread thread_;
+};
+
+// A port on 127.0.0.1 that nothing listens on: connecting to it is refused.
+uint16_t ClosedPort();
+
+}  // namespace dialkv::client_test

@@ -1,0 +1,425 @@
+#include "server/net/frame_server.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <atomic>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tests/testutil/status_matchers.h"
+#include "tests/unit/net/test_client.h"
+
+namespace dialkv::net {
+namespace {
+
+using nettest::Loopback;
+using nettest::PollUntil;
+using nettest::TestClient;
+using ::testing::HasSubstr;
+
+constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr int kMaxPolls = 20'000;  // 1 ms apart: the test deadline.
+
+v1::Envelope GetRequest(uint64_t id, std::string key) {
+  v1::Envelope envelope;
+  envelope.set_id(id);
+  envelope.mutable_get_request()->set_key(std::move(key));
+  return envelope;
+}
+
+std::string Frame(std::string_view body) {
+  std::string out(kFrameHeaderBytes, '\0');
+  for (size_t i = 0; i < kFrameHeaderBytes; ++i) out[i] = static_cast<char>(body.size() >> (8 * i));
+  out += body;
+  return out;
+}
+
+// Answers a GetRequest with a GetReply whose value is the key.
+asio::awaitable<v1::Envelope> Echo(v1::Envelope request) {
+  v1::Envelope reply;
+  reply.mutable_get_reply()->set_value(request.get_request().key());
+  co_return reply;
+}
+
+// Waits, on the caller's executor, until `*flag` is set (polled every millisecond, for the test
+// deadline at most). `flag` is a fixture member, which outlives the io threads.
+asio::awaitable<void> WaitFor(const std::atomic<bool>* flag) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (int i = 0; i < kMaxPolls && !flag->load(); ++i) {
+    timer.expires_after(std::chrono::milliseconds(1));
+    co_await timer.async_wait(kAsTuple);
+  }
+}
+
+// What handlers share with the test. Outlives the io threads (see the fixture).
+struct HandlerState {
+  std::atomic<bool> release{false};
+  std::atomic<bool> fast_done{false};
+  std::atomic<int> calls{0};
+  std::atomic<int> active{0};
+  std::atomic<int> max_active{0};
+};
+
+// Counts itself, then waits for `state->release` before echoing.
+asio::awaitable<v1::Envelope> Gated(HandlerState* state, v1::Envelope request) {
+  state->calls.fetch_add(1);
+  const int active = state->active.fetch_add(1) + 1;
+  int seen = state->max_active.load();
+  while (seen < active && !state->max_active.compare_exchange_weak(seen, active)) {
+  }
+  co_await WaitFor(&state->release);
+  state->active.fetch_sub(1);
+  co_return co_await Echo(std::move(request));
+}
+
+// "slow" waits until a "fast" request was answered; anything else answers at once.
+asio::awaitable<v1::Envelope> SlowAfterFast(HandlerState* state, v1::Envelope request) {
+  if (request.get_request().key() == "slow") {
+    co_await WaitFor(&state->fast_done);
+  } else {
+    state->fast_done.store(true);
+  }
+  co_return co_await Echo(std::move(request));
+}
+
+asio::awaitable<v1::Envelope> Big(v1::Envelope /*request*/) {
+  v1::Envelope reply;
+  reply.mutable_get_reply()->set_value(std::string(1 << 20, 'v'));
+  co_return reply;
+}
+
+asio::awaitable<v1::Envelope> ThrowOnKeyThrow(v1::Envelope request) {
+  if (request.get_request().key() == "throw") throw std::runtime_error("handler bug");
+  co_return co_await Echo(std::move(request));
+}
+
+class FrameServerTest : public ::testing::Test {
+ protected:
+  FrameServerTest() { pool_.Start(); }
+
+  void StartServer(RequestHandler handler, FrameServer::Options options = {}) {
+    auto server = FrameServer::Listen(pool_, Loopback(), options, std::move(handler));
+    ASSERT_OK(server);
+    server_ = std::move(server).value();
+    server_->Start();
+  }
+
+  RequestHandler GatedHandler() {
+    return [state = &state_](v1::Envelope r) { return Gated(state, std::move(r)); };
+  }
+
+  // Connects `client` and checks one round trip, so the connection is being served.
+  void ConnectAndEcho(TestClient* client, uint64_t id) {
+    ASSERT_OK(client->Connect(server_->local_endpoint()));
+    ASSERT_OK(client->Send({GetRequest(id, "ping")}));
+    v1::Envelope reply;
+    ASSERT_OK(client->Read(&reply));
+    EXPECT_EQ(reply.id(), id);
+    EXPECT_EQ(reply.get_reply().value(), "ping");
+  }
+
+  // Reads the ErrorReply a bad frame earns, then checks that the server closed.
+  void ExpectErrorReplyThenClose(TestClient* client, uint64_t id, const std::string& message) {
+    v1::Envelope reply;
+    ASSERT_OK(client->Read(&reply));
+    EXPECT_EQ(reply.id(), id);
+    ASSERT_TRUE(reply.has_error_reply()) << reply.ShortDebugString();
+    EXPECT_EQ(reply.error_reply().status().code(), v1::STATUS_INVALID_ARGUMENT);
+    EXPECT_THAT(reply.error_reply().status().message(), HasSubstr(message));
+    ASSERT_CODE(client->Read(&reply), Code::kUnavailable);
+  }
+
+  HandlerState state_;  // Declared before pool_: outlives the io threads.
+  IoContextPool pool_{2};
+  std::unique_ptr<FrameServer> server_;  // Destroyed before pool_.
+};
+
+TEST_F(FrameServerTest, AnswersARequestWithItsId) {
+  StartServer(Echo);
+  TestClient client;
+  ConnectAndEcho(&client, 77);
+  EXPECT_EQ(server_->open_connections(), 1u);
+}
+
+TEST_F(FrameServerTest, AnswersThousandPipelinedRequestsOnOneConnection) {
+  StartServer(Echo);
+  TestClient client;
+  ASSERT_OK(client.Connect(server_->local_endpoint()));
+  constexpr uint64_t kRequests = 1000;
+  std::vector<v1::Envelope> requests;
+  for (uint64_t id = 1; id <= kRequests; ++id) {
+    requests.push_back(GetRequest(id, "key-" + std::to_string(id)));
+  }
+  ASSERT_OK(client.Send(requests));
+  std::set<uint64_t> answered;
+  for (uint64_t i = 0; i < kRequests; ++i) {
+    v1::Envelope reply;
+    ASSERT_OK(client.Read(&reply));
+    EXPECT_EQ(reply.get_reply().value(), "key-" + std::to_string(reply.id()));
+    EXPECT_TRUE(answered.insert(reply.id()).second) << "id " << reply.id() << " answered twice";
+  }
+  EXPECT_EQ(answered.size(), kRequests);
+  EXPECT_EQ(*answered.begin(), 1u);
+  EXPECT_EQ(*answered.rbegin(), kRequests);
+}
+
+TEST_F(FrameServerTest, LargeFrameUnderTheLimitIsServed) {
+  StartServer(Echo);
+  TestClient client;
+  ASSERT_OK(client.Connect(server_->local_endpoint()));
+  std::string key(300 << 10, 'k');  // Read in growing steps: 64 KiB, 128 KiB, 256 KiB, all.
+  key.back() = 'z';
+  ASSERT_OK(client.Send({GetRequest(9, key)}));
+  v1::Envelope reply;
+  ASSERT_OK(client.Read(&reply));
+  EXPECT_EQ(reply.id(), 9u);
+  EXPECT_EQ(reply.get_reply().value(), key);
+}
+
+TEST_F(FrameServerTest, RepliesComeOutOfOrderWhenHandlersFinishOutOfOrder) {
+  StartServer([state = &state_](v1::Envelope r) { return SlowAfterFast(state, std::move(r)); });
+  TestClient client;
+  ASSERT_OK(client.Connect(server_->local_endpoint()));
+  ASSERT_OK(client.Send({GetRequest(1, "slow"), GetRequest(2, "fast")}));
+  v1::Envelope first;
+  v1::Envelope second;
+  ASSERT_OK(client.Read(&first));
+  ASSERT_OK(client.Read(&second));
+  EXPECT_EQ(first.id(), 2u);
+  EXPECT_EQ(first.get_reply().value(), "fast");
+  EXPECT_EQ(second.id(), 1u);
+  EXPECT_EQ(second.get_reply().value(), "slow");
+}
+
+TEST_F(FrameServerTest, OversizedFrameGetsErrorReplyAndClosesOnlyThatConnection) {
+  FrameServer::Options options;
+  options.max_frame_bytes = 1024;
+  StartServer(Echo, options);
+  TestClient good;
+  ConnectAndEcho(&good, 1);
+
+  {
+    TestClient bad;
+    ASSERT_OK(bad.Connect(server_->local_endpoint()));
+    // Announces 4096 bytes and sends some of them: the server must not read them.
+    ASSERT_OK(bad.Write(Frame(std::string(4096, 'x')).substr(0, kFrameHeaderBytes + 2000)));
+    ExpectErrorReplyThenClose(&bad, 0, "frame of 4096 bytes is over the limit of 1024 bytes");
+  }
+
+  ASSERT_OK(good.Send({GetRequest(2, "still here")}));
+  v1::Envelope reply;
+  ASSERT_OK(good.Read(&reply));
+  EXPECT_EQ(reply.id(), 2u);
+  EXPECT_EQ(reply.get_reply().value(), "still here");
+  EXPECT_TRUE(PollUntil([&] { return server_->open_connections() == 1; }));
+}
+
+TEST_F(FrameServerTest, GarbageFrameGetsErrorReplyAndClosesOnlyThatConnection) {
+  StartServer(Echo);
+  TestClient good;
+  ConnectAndEcho(&good, 1);
+
+  TestClient bad;
+  ASSERT_OK(bad.Connect(server_->local_endpoint()));
+  ASSERT_OK(bad.Write(Frame(std::string("\x0f\x01\x02", 3))));
+  ExpectErrorReplyThenClose(&bad, 0, "is not a dialkv.v1.Envelope");
+
+  ASSERT_OK(good.Send({GetRequest(2, "still here")}));
+  v1::Envelope reply;
+  ASSERT_OK(good.Read(&reply));
+  EXPECT_EQ(reply.get_reply().value(), "still here");
+}
+
+TEST_F(FrameServerTest, UnknownFieldGetsErrorReplyCarryingTheRequestId) {
+  StartServer(Echo);
+  TestClient client;
+  ASSERT_OK(client.Connect(server_->local_endpoint()));
+  v1::Envelope envelope = GetRequest(7, "k");
+  ASSERT_OK(client.Write(Frame(envelope.SerializeAsString() + std::string("\x98\x06\x01", 3))));
+  ExpectErrorReplyThenClose(&client, 7, "does not know");
+}
+
+TEST_F(FrameServerTest, ReplyQueuedBeforeABadFrameIsWrittenBeforeTheErrorReply) {
+  StartServer(Echo);
+  TestClient client;
+  ASSERT_OK(client.Connect(server_->local_endpoint()));
+  std::string bytes;
+  AppendFrame(GetRequest(1, "first"), &bytes);  // Echo answers before the next frame is read.
+  bytes += Frame(std::string("\x0f", 1));
+  ASSERT_OK(client.Write(bytes));
+  v1::Envelope reply;
+  ASSERT_OK(client.Read(&reply));
+  EXPECT_EQ(reply.id(), 1u);
+  EXPECT_EQ(reply.get_reply().value(), "first");
+  ExpectErrorReplyThenClose(&client, 0, "is not a dialkv.v1.Envelope");
+}
+
+TEST_F(FrameServerTest, InflightBoundPausesReadingWithoutLosingRequests) {
+  FrameServer::Options options;
+  options.max_inflight_per_connection = 4;
+  StartServer(GatedHandler(), options);
+  TestClient client;
+  ASSERT_OK(client.Connect(server_->local_endpoint()));
+  constexpr uint64_t kRequests = 20;
+  std::vector<v1::Envelope> requests;
+  for (uint64_t id = 1; id <= kRequests; ++id) requests.push_back(GetRequest(id, "k"));
+  ASSERT_OK(client.Send(requests));
+
+  // Four requests reach handlers, which hold them; the reader must then stop.
+  ASSERT_TRUE(PollUntil([&] { return state_.calls.load() == 4; }));
+  EXPECT_EQ(state_.max_active.load(), 4);
+  state_.release.store(true);
+
+  std::set<uint64_t> answered;
+  for (uint64_t i = 0; i < kRequests; ++i) {
+    v1::Envelope reply;
+    ASSERT_OK(client.Read(&reply));
+    answered.insert(reply.id());
+  }
+  EXPECT_EQ(answered.size(), kRequests);
+  EXPECT_EQ(state_.calls.load(), static_cast<int>(kRequests));
+  EXPECT_LE(state_.max_active.load(), 4);
+}
+
+TEST_F(FrameServerTest, ClientHalfCloseStillGetsEveryReply) {
+  StartServer(Echo);
+  TestClient client;
+  ASSERT_OK(client.Connect(server_->local_endpoint()));
+  std::vector<v1::Envelope> requests;
+  for (uint64_t id = 1; id <= 50; ++id) requests.push_back(GetRequest(id, "k"));
+  ASSERT_OK(client.Send(requests));
+  client.ShutdownSend();
+  for (int i = 0; i < 50; ++i) {
+    v1::Envelope reply;
+    ASSERT_OK(client.Read(&reply));
+  }
+  v1::Envelope reply;
+  ASSERT_CODE(client.Read(&reply), Code::kUnavailable);
+  EXPECT_TRUE(PollUntil([&] { return server_->open_connections() == 0; }));
+}
+
+TEST_F(FrameServerTest, StopClosesConnectionsAndStopsAccepting) {
+  StartServer(Echo);
+  TestClient a;
+  TestClient b;
+  ConnectAndEcho(&a, 1);
+  ConnectAndEcho(&b, 2);
+  EXPECT_EQ(server_->open_connections(), 2u);
+  const auto endpoint = server_->local_endpoint();
+
+  server_->Stop();
+  v1::Envelope reply;
+  ASSERT_CODE(a.Read(&reply), Code::kUnavailable);
+  ASSERT_CODE(b.Read(&reply), Code::kUnavailable);
+  EXPECT_TRUE(PollUntil([&] { return server_->open_connections() == 0; }));
+  EXPECT_TRUE(PollUntil([&] { return !TestClient().Connect(endpoint).ok(); }));
+  server_->Stop();  // Idempotent.
+}
+
+TEST_F(FrameServerTest, StopWithHandlerInFlightDropsItsReply) {
+  StartServer(GatedHandler());
+  TestClient client;
+  ASSERT_OK(client.Connect(server_->local_endpoint()));
+  ASSERT_OK(client.Send({GetRequest(1, "k")}));
+  ASSERT_TRUE(PollUntil([&] { return state_.calls.load() == 1; }));
+
+  server_->Stop();
+  v1::Envelope reply;
+  ASSERT_CODE(client.Read(&reply), Code::kUnavailable);
+  state_.release.store(true);  // The handler outlives the connection's close.
+  EXPECT_TRUE(PollUntil([&] { return state_.active.load() == 0; }));
+  EXPECT_EQ(server_->open_connections(), 0u);
+}
+
+TEST_F(FrameServerTest, HandlerFinishingAfterClientLeftIsHarmless) {
+  StartServer(GatedHandler());
+  {
+    TestClient client;
+    ASSERT_OK(client.Connect(server_->local_endpoint()));
+    ASSERT_OK(client.Send({GetRequest(1, "k")}));
+    ASSERT_TRUE(PollUntil([&] { return state_.calls.load() == 1; }));
+  }  // The client closes with a request in flight.
+  state_.release.store(true);
+  EXPECT_TRUE(PollUntil([&] { return server_->open_connections() == 0; }));
+  TestClient next;
+  ConnectAndEcho(&next, 2);
+}
+
+TEST_F(FrameServerTest, HandlerExceptionClosesOnlyItsConnection) {
+  StartServer(ThrowOnKeyThrow);
+  TestClient good;
+  ConnectAndEcho(&good, 1);
+  TestClient bad;
+  ASSERT_OK(bad.Connect(server_->local_endpoint()));
+  ASSERT_OK(bad.Send({GetRequest(1, "throw")}));
+  v1::Envelope reply;
+  ASSERT_CODE(bad.Read(&reply), Code::kUnavailable);
+  ASSERT_OK(good.Send({GetRequest(2, "fine")}));
+  ASSERT_OK(good.Read(&reply));
+  EXPECT_EQ(reply.get_reply().value(), "fine");
+}
+
+TEST_F(FrameServerTest, IdleConnectionIsClosedAfterIdleTimeout) {
+  FrameServer::Options options;
+  options.idle_timeout_ms = 50;
+  StartServer(Echo, options);
+  TestClient client;
+  ConnectAndEcho(&client, 1);
+  v1::Envelope reply;
+  ASSERT_CODE(client.Read(&reply), Code::kUnavailable);
+  EXPECT_TRUE(PollUntil([&] { return server_->open_connections() == 0; }));
+}
+
+TEST_F(FrameServerTest, ClientThatStopsReadingIsClosedAfterWriteTimeout) {
+  FrameServer::Options options;
+  options.write_timeout_ms = 100;
+  StartServer(Big, options);
+  TestClient client;
+  ASSERT_OK(client.Connect(server_->local_endpoint()));
+  ASSERT_OK(client.Send({GetRequest(1, "k")}));
+  v1::Envelope reply;
+  ASSERT_OK(client.Read(&reply));  // The connection is served...
+  ASSERT_EQ(server_->open_connections(), 1u);
+  std::vector<v1::Envelope> requests;
+  for (uint64_t id = 2; id <= 65; ++id) requests.push_back(GetRequest(id, "k"));
+  ASSERT_OK(client.Send(requests));  // ...then owed 64 MiB of replies it does not read.
+  EXPECT_TRUE(PollUntil([&] { return server_->open_connections() == 0; }));
+  // The client sees part of the replies, then the close (a FIN, or a reset when the server
+  // closed with unsent bytes) rather than waiting forever.
+  std::string rest;
+  const Status end = client.ReadToEnd(&rest);
+  EXPECT_TRUE(end.ok() || end.code() == Code::kUnavailable) << end.ToString();
+  EXPECT_LT(rest.size(), 64u << 20);
+}
+
+TEST_F(FrameServerTest, ListenOnPortInUseFailsWithAddressAndReason) {
+  StartServer(Echo);
+  const auto endpoint = server_->local_endpoint();
+  auto second = FrameServer::Listen(pool_, endpoint, {}, Echo);
+  ASSERT_CODE(second, Code::kUnavailable);
+  EXPECT_EQ(
+      second.status().message(),
+      "cannot listen on 127.0.0.1:" + std::to_string(endpoint.port()) + ": Address already in use");
+}
+
+TEST_F(FrameServerTest, ListenOnAddressNotOfThisHostFails) {
+  // 192.0.2.0/24 is reserved for documentation: no host owns it. Nothing is sent.
+  auto server = FrameServer::Listen(pool_, {asio::ip::make_address_v4("192.0.2.1"), 0}, {}, Echo);
+  ASSERT_CODE(server, Code::kUnavailable);
+  EXPECT_THAT(server.status().message(), HasSubstr("cannot listen on 192.0.2.1:0: "));
+}
+
+TEST_F(FrameServerTest, ListenRefusesAnEmptyHandlerOrZeroLimits) {
+  ASSERT_CODE(FrameServer::Listen(pool_, Loopback(), {}, RequestHandler()), Code::kInvalidArgument);
+  FrameServer::Options options;
+  options.max_inflight_per_connection = 0;
+  ASSERT_CODE(FrameServer::Listen(pool_, Loopback(), options, Echo), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace dialkv::net
