@@ -13,17 +13,17 @@
 #include <utility>
 
 #include "client/dispatcher.h"
-#include "client/endpoint.h"
 #include "server/common/logging.h"
 #include "server/common/status.h"
+#include "server/net/endpoint.h"
 #include "server/net/frame.h"
 
 namespace dialkv {
 namespace {
 
 using client_internal::Dispatcher;
-using client_internal::Endpoint;
 using client_internal::RequestParams;
+using net::Endpoint;
 
 constexpr size_t kMaxEndpoints = 256;
 constexpr uint32_t kMaxTimeoutMs = 24 * 3600 * 1000;  // A day: beyond it, a deadline is a bug.
@@ -73,7 +73,7 @@ Result<std::vector<Endpoint>> ValidateOptions(const ClientOptions& options) {
       CheckRange("max_inflight_requests", options.max_inflight_requests, 1, UINT32_MAX));
   std::vector<Endpoint> endpoints;
   for (const std::string& text : options.endpoints) {
-    Result<Endpoint> endpoint = client_internal::ParseEndpoint(text);
+    Result<Endpoint> endpoint = net::ParseEndpoint(text);
     if (!endpoint.ok()) return endpoint.status();
     endpoints.push_back(std::move(endpoint).value());
   }

@@ -48,8 +48,8 @@ void SetTimeout(v1::Envelope* request, uint32_t timeout_ms) {
 
 // Whole milliseconds left until `deadline`, rounded up, at least 1 (0 on the wire would mean
 // "the node's default").
-uint32_t RemainingMs(Clock::time_point deadline) {
-  const auto left = std::chrono::ceil<milliseconds>(deadline - Clock::now()).count();
+uint32_t RemainingMs(SteadyClock::time_point deadline) {
+  const auto left = std::chrono::ceil<milliseconds>(deadline - SteadyClock::now()).count();
   return left < 1 ? 1u : static_cast<uint32_t>(left);
 }
 
@@ -114,7 +114,7 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
   }
   const InflightGuard inflight(&inflight_);
   const bool is_write = IsWrite(request);
-  const Clock::time_point deadline = Clock::now() + milliseconds(params.timeout_ms);
+  const SteadyClock::time_point deadline = SteadyClock::now() + milliseconds(params.timeout_ms);
   Call call(executor_);
   std::string failures;  // "endpoint (reason), ..." for every endpoint that failed us.
   std::string frame;
@@ -125,7 +125,7 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
     Connection& connection = *connections_[index];
     call.waiter.set_deadline(deadline);
     const Status connected = co_await connection.Connect(&call.waiter);
-    if (connected.code() == Code::kTimeout || Clock::now() >= deadline) {
+    if (connected.code() == Code::kTimeout || SteadyClock::now() >= deadline) {
       co_return NotSentInTime(op, is_write, params.timeout_ms, failures, connection.name());
     }
     if (!connected.ok()) {

@@ -10,12 +10,18 @@
 #include <memory>
 #include <vector>
 
-#include "client/connection.h"
-#include "client/endpoint.h"
 #include "dialkv/status.h"
 #include "proto/dialkv.pb.h"
+#include "server/net/endpoint.h"
+#include "server/net/frame_connection.h"
 
 namespace dialkv::client_internal {
+
+using net::Call;
+using net::Connection;
+using net::Endpoint;
+using net::SteadyClock;
+using net::Waiter;
 
 // What one request asks of the dispatcher beyond its envelope. The consistency mode joins
 // here when it is added; it will also decide which failures are safe to retry.

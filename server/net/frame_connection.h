@@ -1,11 +1,12 @@
 #pragma once
-// One endpoint as seen from the client's I/O thread: a lazily opened TCP connection that
-// multiplexes many requests (Envelope ids; replies matched by id, in any order), with one
-// reader coroutine and coalesced writes.
+// The calling side of the frame protocol: one endpoint as seen from one I/O thread, a lazily
+// opened TCP connection that multiplexes many requests (Envelope ids; replies matched by id,
+// in any order), with one reader coroutine and coalesced writes. Used by the client library
+// and by the peer transport.
 //
-// Thread-compatible: every object here lives on the client's single I/O thread. The
-// coroutines a Connection spawns use `this`; it must outlive them (the client destroys its
-// connections only after its I/O thread has run out of work).
+// Thread-compatible: every object here lives on one I/O thread (one io_context run by one
+// thread). The coroutines a Connection spawns use `this`; it must outlive them (its owner
+// destroys it only after that thread has run out of work).
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -18,13 +19,13 @@
 #include <string>
 #include <vector>
 
-#include "client/endpoint.h"
 #include "dialkv/status.h"
 #include "proto/dialkv.pb.h"
+#include "server/net/endpoint.h"
 
-namespace dialkv::client_internal {
+namespace dialkv::net {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 // One coroutine's wait for an event, bounded by a deadline. The event's producer calls
 // Wake(); the waiter learns whether it was woken or hit the deadline. The wait is a timer, so
@@ -33,8 +34,8 @@ class Waiter {
  public:
   explicit Waiter(const asio::any_io_executor& executor) : timer_(executor) {}
 
-  void set_deadline(Clock::time_point deadline) { timer_.expires_at(deadline); }
-  Clock::time_point deadline() const { return timer_.expiry(); }
+  void set_deadline(SteadyClock::time_point deadline) { timer_.expires_at(deadline); }
+  SteadyClock::time_point deadline() const { return timer_.expiry(); }
 
   // Forgets an earlier Wake(): call before handing the waiter to a producer.
   void Arm() { woken_ = false; }
@@ -113,4 +114,4 @@ class Connection {
   bool closed_ = false;
 };
 
-}  // namespace dialkv::client_internal
+}  // namespace dialkv::net

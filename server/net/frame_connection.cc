@@ -1,4 +1,4 @@
-#include "client/connection.h"
+#include "server/net/frame_connection.h"
 
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
@@ -13,7 +13,7 @@
 #include "server/common/logging.h"
 #include "server/net/frame.h"
 
-namespace dialkv::client_internal {
+namespace dialkv::net {
 namespace {
 
 constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
@@ -256,4 +256,4 @@ void Connection::Fail(std::shared_ptr<Session> session, Status reason) {
   }
 }
 
-}  // namespace dialkv::client_internal
+}  // namespace dialkv::net

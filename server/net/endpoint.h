@@ -7,7 +7,7 @@
 
 #include "dialkv/status.h"
 
-namespace dialkv::client_internal {
+namespace dialkv::net {
 
 struct Endpoint {
   std::string host;  // A name or an address literal, without brackets.
@@ -19,4 +19,4 @@ struct Endpoint {
 // Errors: kInvalidArgument saying what is wrong and what is expected.
 Result<Endpoint> ParseEndpoint(std::string_view text);
 
-}  // namespace dialkv::client_internal
+}  // namespace dialkv::net

@@ -1,10 +1,10 @@
-#include "client/endpoint.h"
+#include "server/net/endpoint.h"
 
 #include <gtest/gtest.h>
 
 #include "tests/testutil/status_matchers.h"
 
-namespace dialkv::client_internal {
+namespace dialkv::net {
 namespace {
 
 TEST(EndpointTest, ParsesHostAndPort) {
@@ -33,4 +33,4 @@ TEST(EndpointTest, RejectsMalformedTextSayingWhatIsExpected) {
 }
 
 }  // namespace
-}  // namespace dialkv::client_internal
+}  // namespace dialkv::net

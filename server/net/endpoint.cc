@@ -1,8 +1,8 @@
-#include "client/endpoint.h"
+#include "server/net/endpoint.h"
 
 #include <charconv>
 
-namespace dialkv::client_internal {
+namespace dialkv::net {
 namespace {
 
 // Host names are at most 253 bytes (RFC 1035); longer text is a mistake, not a host.
@@ -52,4 +52,4 @@ Result<Endpoint> ParseEndpoint(std::string_view text) {
   return Endpoint{std::string(host), static_cast<uint16_t>(value), std::string(text)};
 }
 
-}  // namespace dialkv::client_internal
+}  // namespace dialkv::net
