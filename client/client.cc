@@ -33,16 +33,6 @@ constexpr uint32_t kMinFrameBytes = 1024;             // Below it, hardly a requ
 template <typename T>
 using Outcome = std::optional<Result<T>>;
 
-std::string ExceptionMessage(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-
 template <typename T>
 Result<T> Unwrap(Outcome<T> outcome) {
   if (!outcome.has_value()) return Status::Internal("request finished without a result");
@@ -53,6 +43,12 @@ Status CheckRange(std::string_view name, uint64_t value, uint64_t min, uint64_t 
   if (value >= min && value <= max) return Status::Ok();
   return Status::InvalidArgument(std::string(name) + " must be in " + std::to_string(min) + ".." +
                                  std::to_string(max) + ", got " + std::to_string(value));
+}
+
+Status CheckConsistency(std::string_view name, Consistency consistency) {
+  if (consistency == Consistency::kCp || consistency == Consistency::kAp) return Status::Ok();
+  return Status::InvalidArgument(std::string(name) + " must be Consistency::kCp or kAp, got " +
+                                 std::to_string(static_cast<int>(consistency)));
 }
 
 Result<std::vector<Endpoint>> ValidateOptions(const ClientOptions& options) {
@@ -71,6 +67,7 @@ Result<std::vector<Endpoint>> ValidateOptions(const ClientOptions& options) {
       CheckRange("max_frame_bytes", options.max_frame_bytes, kMinFrameBytes, UINT32_MAX));
   DIALKV_RETURN_IF_ERROR(
       CheckRange("max_inflight_requests", options.max_inflight_requests, 1, UINT32_MAX));
+  DIALKV_RETURN_IF_ERROR(CheckConsistency("default_consistency", options.default_consistency));
   std::vector<Endpoint> endpoints;
   for (const std::string& text : options.endpoints) {
     Result<Endpoint> endpoint = net::ParseEndpoint(text);
@@ -109,7 +106,7 @@ Result<GetResult> ToGetResult(Result<v1::Envelope> reply) {
 template <typename Reply>
 Result<WriteResult> ToWriteResult(const Reply& reply) {
   DIALKV_RETURN_IF_ERROR(net::FromProto(reply.status()));
-  return WriteResult{net::FromProto(reply.timestamp())};
+  return WriteResult{net::FromProto(reply.timestamp()), reply.hinted()};
 }
 
 Result<WriteResult> ToPutResult(Result<v1::Envelope> reply) {
@@ -124,6 +121,32 @@ Result<WriteResult> ToDeleteResult(Result<v1::Envelope> reply) {
   return ToWriteResult(reply->delete_reply());
 }
 
+NodeInfo ToNodeInfo(v1::NodeStatus* node) {
+  NodeInfo info;
+  info.node_id = node->node_id();
+  info.peer_address = std::move(*node->mutable_peer_address());
+  info.state = std::move(*node->mutable_state());
+  info.generation = node->generation();
+  info.heartbeat = node->heartbeat();
+  info.last_heard_ms_ago = node->last_heard_ms_ago();
+  info.live_keys = node->live_keys();
+  return info;
+}
+
+Result<ClusterStatus> ToClusterStatus(Result<v1::Envelope> reply) {
+  if (!reply.ok()) return reply.status();
+  if (!reply->has_cluster_status_reply()) return NotTheReply("cluster status request", *reply);
+  v1::ClusterStatusReply* answer = reply->mutable_cluster_status_reply();
+  DIALKV_RETURN_IF_ERROR(net::FromProto(answer->status()));
+  ClusterStatus status;
+  status.node_id = answer->node_id();
+  status.cluster_name = std::move(*answer->mutable_cluster_name());
+  status.replication_factor = answer->replication_factor();
+  status.nodes.reserve(static_cast<size_t>(answer->nodes_size()));
+  for (v1::NodeStatus& node : *answer->mutable_nodes()) status.nodes.push_back(ToNodeInfo(&node));
+  return status;
+}
+
 // Runs `op` to completion, turning an exception (a bug, or out of memory) into kInternal so
 // no exception leaves the I/O thread's request coroutines.
 template <typename T>
@@ -134,7 +157,7 @@ asio::awaitable<Outcome<T>> Guarded(asio::awaitable<Outcome<T>> op) {
   } catch (...) {
     error = std::current_exception();
   }
-  co_return Result<T>(Status::Internal("request failed: " + ExceptionMessage(error)));
+  co_return Result<T>(Status::Internal("request failed: " + DescribeException(error)));
 }
 
 }  // namespace
@@ -157,7 +180,7 @@ struct Client::Impl {
         return;
       } catch (...) {
         Logger("client")->error("I/O thread handler threw: {}",
-                                ExceptionMessage(std::current_exception()));
+                                DescribeException(std::current_exception()));
       }
     }
   }
@@ -165,7 +188,9 @@ struct Client::Impl {
   Result<RequestParams> Params(const RequestOptions& request) const {
     const uint32_t timeout_ms = request.timeout_ms.value_or(options.timeout_ms);
     DIALKV_RETURN_IF_ERROR(CheckRange("timeout_ms", timeout_ms, 1, kMaxTimeoutMs));
-    return RequestParams{timeout_ms};
+    const Consistency consistency = request.consistency.value_or(options.default_consistency);
+    DIALKV_RETURN_IF_ERROR(CheckConsistency("consistency", consistency));
+    return RequestParams{timeout_ms, consistency};
   }
 
   // The request coroutines, run on the I/O thread. They take their inputs by value.
@@ -186,6 +211,11 @@ struct Client::Impl {
     request.mutable_delete_request()->set_key(std::move(key));
     co_return ToDeleteResult(co_await dispatcher.Execute(std::move(request), params));
   }
+  asio::awaitable<Outcome<dialkv::ClusterStatus>> ClusterStatus(RequestParams params) {
+    v1::Envelope request;
+    request.mutable_cluster_status_request();
+    co_return ToClusterStatus(co_await dispatcher.Execute(std::move(request), params));
+  }
 
   // Runs `op` on the I/O thread and blocks the calling thread for its result.
   template <typename T>
@@ -194,7 +224,7 @@ struct Client::Impl {
     std::future<Result<T>> future = promise.get_future();
     asio::co_spawn(io, Guarded(std::move(op)),
                    [promise = std::move(promise)](std::exception_ptr e, Outcome<T> out) mutable {
-                     promise.set_value(e ? Result<T>(Status::Internal(ExceptionMessage(e)))
+                     promise.set_value(e ? Result<T>(Status::Internal(DescribeException(e)))
                                          : Unwrap(std::move(out)));
                    });
     try {
@@ -263,6 +293,12 @@ Result<WriteResult> Client::Delete(std::string_view key, const RequestOptions& o
   return impl_->RunSync(impl_->Delete(std::string(key), *params));
 }
 
+Result<ClusterStatus> Client::ClusterStatus(const RequestOptions& options) {
+  Result<RequestParams> params = impl_->Params(options);
+  if (!params.ok()) return params.status();
+  return impl_->RunSync(impl_->ClusterStatus(*params));
+}
+
 asio::awaitable<Result<GetResult>> Client::AsyncGet(std::string key, RequestOptions options) {
   Result<RequestParams> params = impl_->Params(options);
   if (!params.ok()) co_return params.status();
@@ -280,6 +316,12 @@ asio::awaitable<Result<WriteResult>> Client::AsyncDelete(std::string key, Reques
   Result<RequestParams> params = impl_->Params(options);
   if (!params.ok()) co_return params.status();
   co_return co_await impl_->RunAsync(impl_->Delete(std::move(key), *params));
+}
+
+asio::awaitable<Result<ClusterStatus>> Client::AsyncClusterStatus(RequestOptions options) {
+  Result<RequestParams> params = impl_->Params(options);
+  if (!params.ok()) co_return params.status();
+  co_return co_await impl_->RunAsync(impl_->ClusterStatus(*params));
 }
 
 }  // namespace dialkv

@@ -25,24 +25,53 @@ std::string OpName(const v1::Envelope& request) {
       return "put";
     case v1::Envelope::kDeleteRequest:
       return "delete";
+    case v1::Envelope::kClusterStatusRequest:
+      return "cluster status request";
     default:
       return "request";
   }
 }
 
-void SetTimeout(v1::Envelope* request, uint32_t timeout_ms) {
+v1::Consistency ToProto(Consistency consistency) {
+  return consistency == Consistency::kAp ? v1::CONSISTENCY_AP : v1::CONSISTENCY_CP;
+}
+
+// Writes the fields the dispatcher owns into a get, put or delete request; other requests
+// have neither field.
+void SetFields(v1::Envelope* request, uint32_t timeout_ms, Consistency consistency) {
   switch (request->body_case()) {
     case v1::Envelope::kGetRequest:
       request->mutable_get_request()->set_timeout_ms(timeout_ms);
+      request->mutable_get_request()->set_consistency(ToProto(consistency));
       break;
     case v1::Envelope::kPutRequest:
       request->mutable_put_request()->set_timeout_ms(timeout_ms);
+      request->mutable_put_request()->set_consistency(ToProto(consistency));
       break;
     case v1::Envelope::kDeleteRequest:
       request->mutable_delete_request()->set_timeout_ms(timeout_ms);
+      request->mutable_delete_request()->set_consistency(ToProto(consistency));
       break;
     default:
       break;
+  }
+}
+
+// The status a reply carries in its body; OK for a body without one.
+Status ReplyStatus(const v1::Envelope& reply) {
+  switch (reply.body_case()) {
+    case v1::Envelope::kGetReply:
+      return net::FromProto(reply.get_reply().status());
+    case v1::Envelope::kPutReply:
+      return net::FromProto(reply.put_reply().status());
+    case v1::Envelope::kDeleteReply:
+      return net::FromProto(reply.delete_reply().status());
+    case v1::Envelope::kClusterStatusReply:
+      return net::FromProto(reply.cluster_status_reply().status());
+    case v1::Envelope::kErrorReply:
+      return net::FromProto(reply.error_reply().status());
+    default:
+      return Status::Ok();
   }
 }
 
@@ -58,15 +87,26 @@ void AppendFailure(std::string* failures, const std::string& endpoint, const std
   *failures += endpoint + " (" + why + ")";
 }
 
-// The deadline passed before the request was sent anywhere. A write was then certainly not
-// applied, so it is kUnavailable, not kUnknown.
-Status NotSentInTime(const std::string& op, bool is_write, uint32_t timeout_ms,
+// The request ends without an answer that says what happened. Unless an earlier attempt of
+// this write may have been applied (its connection was lost after it was sent), nothing was
+// applied anywhere.
+Status GiveUp(const std::string& op, bool maybe_applied, const std::string& message) {
+  if (maybe_applied) {
+    return Status::Unknown(message + "; the " + op + " may have been applied by an attempt " +
+                           "whose connection was lost");
+  }
+  return Status::Unavailable(message);
+}
+
+// The deadline passed before the request could be sent (again). A read times out; a write
+// was not applied by this attempt, so it is kUnavailable unless an earlier one may have been.
+Status NotSentInTime(const std::string& op, bool is_write, bool maybe_applied, uint32_t timeout_ms,
                      const std::string& failures, const std::string& connecting_to) {
   std::string message = op + " could not be sent within its " + std::to_string(timeout_ms) +
                         " ms deadline (" + (failures.empty() ? "" : failures + ", ") +
                         "still connecting to " + connecting_to + ")";
-  if (is_write) return Status::Unavailable(message + "; it was not applied");
-  return Status::Timeout(message);
+  if (!is_write) return Status::Timeout(message);
+  return GiveUp(op, maybe_applied, maybe_applied ? message : message + "; it was not applied");
 }
 
 // Counts a request in flight for as long as it lives.
@@ -106,7 +146,7 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
   }
   // Measured with the largest id and timeout, so no attempt can exceed the limit.
   request.set_id(std::numeric_limits<uint64_t>::max());
-  SetTimeout(&request, std::numeric_limits<uint32_t>::max());
+  SetFields(&request, std::numeric_limits<uint32_t>::max(), params.consistency);
   if (const size_t bytes = request.ByteSizeLong(); bytes > options_.max_frame_bytes) {
     co_return Status::InvalidArgument(
         op + " request of " + std::to_string(bytes) + " bytes is over the frame limit of " +
@@ -114,19 +154,26 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
   }
   const InflightGuard inflight(&inflight_);
   const bool is_write = IsWrite(request);
+  // Whether the request may be sent again after its connection was lost once it was sent.
+  // Reads change nothing. An AP write resent is one more write of the same value, which AP's
+  // last-writer-wins allows anyway. A CP write resent could land after a later write and undo
+  // it, which a linearizable history forbids: it is reported kUnknown instead.
+  const bool resend_after_loss = !is_write || params.consistency == Consistency::kAp;
+  bool maybe_applied = false;  // An earlier attempt of this write may have been applied.
   const SteadyClock::time_point deadline = SteadyClock::now() + milliseconds(params.timeout_ms);
   Call call(executor_);
   std::string failures;  // "endpoint (reason), ..." for every endpoint that failed us.
   std::string frame;
   const size_t first = preferred_;
-  for (size_t attempt = 0; attempt < connections_.size(); ++attempt) {
-    if (shut_down_) co_return Status::Unavailable("client is shut down");
+  // One pass over the endpoints at most: each failure that allows a retry moves to the next.
+  for (size_t attempt = 0; attempt < connections_.size() && !shut_down_; ++attempt) {
     const size_t index = (first + attempt) % connections_.size();
     Connection& connection = *connections_[index];
     call.waiter.set_deadline(deadline);
     const Status connected = co_await connection.Connect(&call.waiter);
     if (connected.code() == Code::kTimeout || SteadyClock::now() >= deadline) {
-      co_return NotSentInTime(op, is_write, params.timeout_ms, failures, connection.name());
+      co_return NotSentInTime(op, is_write, maybe_applied, params.timeout_ms, failures,
+                              connection.name());
     }
     if (!connected.ok()) {
       AppendFailure(&failures, connection.name(), connected.message());
@@ -134,7 +181,7 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
     }
     const uint64_t id = next_id_++;
     request.set_id(id);
-    SetTimeout(&request, RemainingMs(deadline));
+    SetFields(&request, RemainingMs(deadline), params.consistency);
     frame.clear();
     net::AppendFrame(request, &frame);
     if (const Status sent = connection.Send(id, frame, &call); !sent.ok()) {
@@ -146,6 +193,12 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
     call.waiter.set_deadline(deadline + milliseconds(options_.reply_grace_ms));
     const bool woken = co_await call.waiter.Wait();
     if (call.reply.has_value()) {
+      if (const Status answered = ReplyStatus(*call.reply); answered.code() == Code::kUnavailable) {
+        // The node says it did not apply the request (for CP: no quorum reachable from it);
+        // another node may be on the other side of a partition.
+        AppendFailure(&failures, connection.name(), answered.ToString());
+        continue;
+      }
       preferred_ = index;
       co_return std::move(*call.reply);
     }
@@ -157,16 +210,20 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
       if (is_write) co_return Status::Unknown(message + "; it may have been applied");
       co_return Status::Timeout(message);
     }
-    if (is_write) {
+    if (!resend_after_loss) {
       co_return Status::Unknown("connection to " + connection.name() + " lost after the " + op +
                                 " was sent; it may have been applied (" + call.lost.message() +
                                 ")");
     }
+    maybe_applied = maybe_applied || is_write;
     AppendFailure(&failures, connection.name(),
-                  "connection lost after the request was sent: " + call.lost.message());
+                  "connection lost after the " + op + " was sent: " + call.lost.message());
   }
-  if (shut_down_) co_return Status::Unavailable("client is shut down");
-  co_return Status::Unavailable("no endpoint reachable: " + failures);
+  if (shut_down_) {
+    co_return GiveUp(op, maybe_applied,
+                     "client is shut down" + (failures.empty() ? "" : " (" + failures + ")"));
+  }
+  co_return GiveUp(op, maybe_applied, "no endpoint could serve the " + op + ": " + failures);
 }
 
 void Dispatcher::Shutdown() {

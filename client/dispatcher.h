@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dialkv/status.h"
+#include "dialkv/types.h"
 #include "proto/dialkv.pb.h"
 #include "server/net/endpoint.h"
 #include "server/net/frame_connection.h"
@@ -23,10 +24,12 @@ using net::Endpoint;
 using net::SteadyClock;
 using net::Waiter;
 
-// What one request asks of the dispatcher beyond its envelope. The consistency mode joins
-// here when it is added; it will also decide which failures are safe to retry.
+// What one request asks of the dispatcher beyond its envelope.
 struct RequestParams {
   uint32_t timeout_ms = 0;  // REQUIRES: > 0.
+  // Written into a get, put or delete request (never CONSISTENCY_DEFAULT), and decides whether
+  // a write whose connection was lost after sending may be resent. REQUIRES: kCp or kAp.
+  Consistency consistency = Consistency::kCp;
 };
 
 class Dispatcher {
@@ -42,13 +45,16 @@ class Dispatcher {
   Dispatcher(asio::any_io_executor executor, std::vector<Endpoint> endpoints, Options options);
   ~Dispatcher();
 
-  // Sends `request` (a get, put or delete request; its id and timeout_ms are set here) and
-  // returns the node's reply envelope, whatever its status.
-  // Failover: endpoints are tried in order from the last one that answered. One that cannot
-  // be connected to is skipped. A read whose connection fails after it was sent is retried on
-  // the next endpoint; a write is not.
-  // Errors: kUnavailable (nothing reachable, each endpoint listed with its reason; or shut
-  // down), kUnknown (a write sent whose connection failed or whose deadline passed),
+  // Sends `request` (a get, put, delete or cluster status request; its id, and for a get, put
+  // or delete its timeout_ms and consistency, are set here) and returns the node's reply
+  // envelope, whatever its status except UNAVAILABLE, which is retried.
+  // Failover (the rules of dialkv/client.h): endpoints are tried in order from the last one
+  // that answered, each at most once, until the deadline. The next one is tried after a
+  // failure before sending; after the connection was lost once the request was sent, unless
+  // it is a CP put or delete; and after an UNAVAILABLE reply.
+  // Errors: kUnavailable (nothing was applied: every endpoint tried, each listed with what
+  // went wrong; or shut down), kUnknown (a write that was sent and whose connection failed
+  // or whose deadline passed, or that was resent after such a failure and then failed),
   // kTimeout (a read whose deadline passed), kInvalidArgument (over max_frame_bytes),
   // kOverloaded (over max_inflight_requests).
   asio::awaitable<Result<v1::Envelope>> Execute(v1::Envelope request, RequestParams params);
@@ -60,7 +66,7 @@ class Dispatcher {
   asio::any_io_executor executor_;
   const Options options_;
   std::vector<std::unique_ptr<Connection>> connections_;  // One per endpoint, in order.
-  size_t preferred_ = 0;  // The endpoint that answered last: requests start there.
+  size_t preferred_ = 0;  // The endpoint that last gave an answer: requests start there.
   uint64_t next_id_ = 1;  // 0 is the id of replies that belong to no request.
   uint32_t inflight_ = 0;
   bool shut_down_ = false;

@@ -1,49 +1,74 @@
 #!/usr/bin/env bash
-# Builds dialkv and runs a local node on 127.0.0.1 in the foreground; Ctrl-C stops it.
-# Data lives in ./local-cluster/node1, its log in ./local-cluster/node1.log.
-#   BUILD_DIR (default build)   where to build
-#   DIALKV_PORT (default 7379)  the client port; the HTTP port is DIALKV_PORT + 2
+# Builds dialkv and runs a local 3-node cluster on 127.0.0.1 in the foreground; Ctrl-C stops
+# every node. Data lives in ./local-cluster/nodeN, logs in ./local-cluster/nodeN.log.
+#   BUILD_DIR   (default build)  where to build
+#   DIALKV_PORT (default 7379)   node N listens on DIALKV_PORT + 10*(N-1) for clients,
+#                                +1 for peers, +2 for HTTP (/health, /metrics)
+#   NODES       (default 3)      how many nodes
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_BENCH=${BUILD_BENCH:-OFF} bash scripts/build.sh
+TARGETS="dialkv-server dialkv" bash scripts/build.sh
 build_dir=${BUILD_DIR:-build}
-port=${DIALKV_PORT:-7379}
-http_port=$((port + 2))
+base=${DIALKV_PORT:-7379}
+nodes=${NODES:-3}
 root=local-cluster
-mkdir -p "$root/node1"
+mkdir -p "$root"
 
-"$build_dir/server/dialkv-server" --node-id=1 --cluster-name=local \
-  --listen="127.0.0.1:$port" --http-listen="127.0.0.1:$http_port" \
-  --data-dir="$root/node1" >"$root/node1.log" 2>&1 &
-pid=$!
+peers=""
+for n in $(seq 1 "$nodes"); do
+  peers+="${peers:+,}$n@127.0.0.1:$((base + 10 * (n - 1) + 1))"
+done
+
+pids=()
 stop() {
   trap - INT TERM EXIT
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  echo "dialkv: node stopped; data kept in $root/node1"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  echo "dialkv: cluster stopped; data kept in $root/"
 }
 trap stop INT TERM EXIT
 
-for _ in $(seq 1 100); do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "dialkv-server failed to start:" >&2
-    tail -n 20 "$root/node1.log" >&2
-    trap - EXIT
-    exit 1
-  fi
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
+endpoints=""
+for n in $(seq 1 "$nodes"); do
+  port=$((base + 10 * (n - 1)))
+  mkdir -p "$root/node$n"
+  "$build_dir/server/dialkv-server" --node-id="$n" --cluster-name=local \
+    --listen="127.0.0.1:$port" --peer-listen="127.0.0.1:$((port + 1))" \
+    --http-listen="127.0.0.1:$((port + 2))" --peers="$peers" \
+    --data-dir="$root/node$n" >"$root/node$n.log" 2>&1 &
+  pids+=($!)
+  endpoints+="${endpoints:+,}127.0.0.1:$port"
 done
 
-cli="$build_dir/client/dialkv --endpoints 127.0.0.1:$port"
+for n in $(seq 1 "$nodes"); do
+  port=$((base + 10 * (n - 1)))
+  for _ in $(seq 1 100); do
+    if ! kill -0 "${pids[$((n - 1))]}" 2>/dev/null; then
+      echo "dialkv-server node $n failed to start:" >&2
+      tail -n 20 "$root/node$n.log" >&2
+      exit 1
+    fi
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+done
+
+cli="$build_dir/client/dialkv --endpoints $endpoints"
 cat <<MSG
-dialkv node 1 is serving on 127.0.0.1:$port (metrics: http://127.0.0.1:$http_port/metrics)
+dialkv: $nodes nodes serving on 127.0.0.1 ports $base, $((base + 10)), $((base + 20))...
 Try, in another terminal:
-  $cli put greeting hello
-  $cli get greeting
-  $cli del greeting
-  curl -s http://127.0.0.1:$http_port/metrics | grep dialkv_requests_total
-Log: $root/node1.log. Press Ctrl-C to stop.
+  $cli status
+  $cli --mode cp put greeting hello      # linearizable: a majority of replicas acknowledged
+  $cli --mode cp get greeting
+  $cli --mode ap put greeting hi         # available: first replica to acknowledge
+  $cli --mode ap get greeting            # possibly stale
+  curl -s http://127.0.0.1:$((base + 2))/metrics | grep dialkv_requests_total
+Logs: $root/nodeN.log. Press Ctrl-C to stop every node.
 MSG
-$cli put greeting "hello from dialkv" >/dev/null && printf 'get greeting -> %s\n' "$($cli get greeting)"
-wait "$pid"
+sleep 1  # Let the first gossip rounds tell the nodes about each other.
+$cli status || true
+$cli --mode cp put greeting "hello from dialkv (cp)" >/dev/null &&
+  printf 'cp get greeting -> %s\n' "$($cli --mode cp get greeting)"
+$cli --mode ap put greeting "hello from dialkv (ap)" >/dev/null &&
+  printf 'ap get greeting -> %s\n' "$($cli --mode ap get greeting)"
+wait "${pids[@]}"

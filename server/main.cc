@@ -38,6 +38,43 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
   app.add_option("--http-listen", o.http_listen,
                  "HOST:PORT for operators: GET /health and /metrics (Prometheus)")
       ->envname("DIALKV_HTTP_LISTEN");
+  app.add_option("--peer-listen", o.peer_listen,
+                 "HOST:PORT for other nodes of the cluster: replication and gossip")
+      ->envname("DIALKV_PEER_LISTEN");
+  app.add_option("--peers", o.peers,
+                 "Every node of the cluster, this one included, as ID@HOST:PORT of its peer port, "
+                 "comma-separated: 1@10.0.0.1:7380,2@10.0.0.2:7380,3@10.0.0.3:7380. Empty: a "
+                 "cluster of this node alone. Every node must be given the same list")
+      ->envname("DIALKV_PEERS");
+  app.add_option("--replication-factor", o.replication_factor,
+                 "Copies of each key (capped at the number of nodes); CP needs a majority of "
+                 "them. Every node must use the same value")
+      ->envname("DIALKV_REPLICATION_FACTOR");
+  app.add_option("--vnodes", o.vnodes,
+                 "Ring tokens per node: more spreads keys more evenly. Every node must use the "
+                 "same value")
+      ->envname("DIALKV_VNODES");
+  app.add_option("--hinted-handoff", o.hinted_handoff,
+                 "true: a replica that misses a write (down, slow) gets it later from a durable "
+                 "hint kept by the coordinator; false: it waits for repair")
+      ->envname("DIALKV_HINTED_HANDOFF");
+  app.add_option("--hint-max-age-s", o.hint_max_age_s,
+                 "Hints older than this are dropped instead of replayed")
+      ->envname("DIALKV_HINT_MAX_AGE_S");
+  app.add_option("--gossip-interval-ms", o.gossip_interval_ms,
+                 "Time between heartbeat rounds with every other node")
+      ->envname("DIALKV_GOSSIP_INTERVAL_MS");
+  app.add_option("--suspect-after-ms", o.suspect_after_ms,
+                 "A node not heard from for this long is suspect (asked last)")
+      ->envname("DIALKV_SUSPECT_AFTER_MS");
+  app.add_option("--dead-after-ms", o.dead_after_ms,
+                 "A node not heard from for this long is dead: AP writes hint it without trying "
+                 "it; its return triggers hint replay. CP never depends on this")
+      ->envname("DIALKV_DEAD_AFTER_MS");
+  app.add_option("--replica-timeout-ms", o.replica_timeout_ms,
+                 "How long one call to a replica may take before it counts as failed (and, for "
+                 "a write, is hinted)")
+      ->envname("DIALKV_REPLICA_TIMEOUT_MS");
   app.add_option("--data-dir", o.data_dir,
                  "Directory of this node's data (created if missing; locked while it runs)")
       ->required()
@@ -100,8 +137,9 @@ int Run(int argc, char** argv) {
     return 1;
   }
   const auto& endpoints = (*node)->endpoints();
-  std::printf("%s: node %u listening: client %s, http %s\n", kProgram, options.node_id,
+  std::printf("%s: node %u listening: client %s, peer %s, http %s\n", kProgram, options.node_id,
               dialkv::api::FormatHostPort(endpoints.client).c_str(),
+              dialkv::api::FormatHostPort(endpoints.peer).c_str(),
               dialkv::api::FormatHostPort(endpoints.http).c_str());
   std::fflush(stdout);
 

@@ -2,12 +2,14 @@
 // dialkv::Client; values go to stdout as raw bytes, errors to stderr as one line.
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,8 +30,21 @@ constexpr uint32_t kMaxTimeoutMs = 24 * 3600 * 1000;
 // A value read from stdin may be at most this large: the default frame limit of the nodes.
 constexpr size_t kMaxStdinValueBytes = 16u << 20;
 
-constexpr const char* kFooter = R"(Exit codes:
-  0  ok
+constexpr const char* kFooter = R"(Modes (--mode, for get, put and del):
+  cp  Linearizable: reads and writes wait for a quorum of the key's replicas, so a read sees
+      every write that finished before it. While no quorum answers, requests fail with
+      UNAVAILABLE (not applied) or, for a write, UNKNOWN (it may have been applied).
+  ap  Available: served by whichever replica answers; a read may be stale, and a write is
+      accepted while the node that receives it is up, reaching the other replicas later.
+      Concurrent writes resolve by last-writer-wins.
+  Linearizability holds only for a key whose every read and write uses cp.
+
+status asks the first reachable endpoint how it sees the cluster and prints one line per
+node: id, peer address, state (self, alive, suspect, dead), generation (grows at each restart),
+keys stored, and when it was last heard from. Exit 0, or 3 when no endpoint is reachable.
+
+Exit codes:
+  0  ok (also when a write was accepted as hints; a note says so on stderr)
   1  not found (get)
   2  bad usage or INVALID_ARGUMENT
   3  UNAVAILABLE: definitely not applied, safe to retry
@@ -38,10 +53,14 @@ constexpr const char* kFooter = R"(Exit codes:
 Values are written to stdout as raw bytes, without a trailing newline.
 Errors are written to stderr as one line: "dialkv: CODE: message".)";
 
-// Flags that apply to every subcommand. A consistency mode (--mode cp|ap) joins them later.
+constexpr const char* kHintedNote =
+    "note: no replica acknowledged in time; the write is held as hints and will be delivered";
+
+// Flags that apply to every subcommand.
 struct GlobalFlags {
   std::string endpoints = "127.0.0.1:7379";
   uint32_t timeout_ms = 5000;
+  std::string mode = "cp";  // For get, put and del.
 };
 
 struct KeyValueArgs {
@@ -115,9 +134,75 @@ dialkv::Result<std::string> ReadStdin() {
 int WriteStdout(const std::string& bytes) {
   if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() ||
       std::fflush(stdout) != 0) {
-    return Fail(dialkv::Status::IOError(std::string("cannot write the value to stdout: ") +
-                                        std::strerror(errno)));
+    return Fail(
+        dialkv::Status::IOError(std::string("cannot write to stdout: ") + std::strerror(errno)));
   }
+  return kExitOk;
+}
+
+std::optional<dialkv::Consistency> ParseMode(std::string_view mode) {
+  if (mode == "cp") return dialkv::Consistency::kCp;
+  if (mode == "ap") return dialkv::Consistency::kAp;
+  return std::nullopt;
+}
+
+// Text from the network, safe to print on a terminal: control bytes become '?'.
+std::string Printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) c = '?';
+  }
+  return out;
+}
+
+std::string LastHeard(const dialkv::NodeInfo& node) {
+  if (node.state == "self") return "-";
+  const int64_t ms = node.last_heard_ms_ago;
+  if (ms < 0) return "never";
+  if (ms < 10'000) return std::to_string(ms) + " ms ago";
+  return std::to_string(ms / 1000) + " s ago";
+}
+
+// Rows of cells as text columns separated by two spaces, each as wide as its widest cell.
+std::string AlignColumns(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+// "cluster NAME: N nodes, replication factor R, as seen by node ID" and the table of nodes.
+std::string FormatStatus(const dialkv::ClusterStatus& status) {
+  std::string out = "cluster " + Printable(status.cluster_name) + ": " +
+                    std::to_string(status.nodes.size()) + " nodes, replication factor " +
+                    std::to_string(status.replication_factor) + ", as seen by node " +
+                    std::to_string(status.node_id) + "\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "PEER ADDRESS", "STATE", "GENERATION", "KEYS", "LAST HEARD"}};
+  for (const dialkv::NodeInfo& node : status.nodes) {
+    rows.push_back({std::to_string(node.node_id), Printable(node.peer_address),
+                    Printable(node.state), std::to_string(node.generation),
+                    std::to_string(node.live_keys), LastHeard(node)});
+  }
+  return out + AlignColumns(rows);
+}
+
+// A write the node accepted but holds as hints succeeded; say so without failing.
+int WriteDone(const dialkv::Result<dialkv::WriteResult>& written) {
+  if (!written.ok()) return Fail(written.status());
+  if (written->hinted) PrintError(kHintedNote);
   return kExitOk;
 }
 
@@ -134,19 +219,24 @@ int RunPut(dialkv::Client& client, const KeyValueArgs& args) {
     if (!in.ok()) return Fail(in.status());
     value = std::move(in).value();
   }
-  dialkv::Result<dialkv::WriteResult> put = client.Put(args.key, value);
-  return put.ok() ? kExitOk : Fail(put.status());
+  return WriteDone(client.Put(args.key, value));
 }
 
 int RunDelete(dialkv::Client& client, const KeyValueArgs& args) {
-  dialkv::Result<dialkv::WriteResult> deleted = client.Delete(args.key);
-  return deleted.ok() ? kExitOk : Fail(deleted.status());
+  return WriteDone(client.Delete(args.key));
+}
+
+int RunStatus(dialkv::Client& client) {
+  dialkv::Result<dialkv::ClusterStatus> status = client.ClusterStatus();
+  if (!status.ok()) return Fail(status.status());
+  return WriteStdout(FormatStatus(*status));
 }
 
 int Main(int argc, char** argv) {
-  CLI::App app("dialkv: read and write keys of a dialkv cluster.", "dialkv");
+  CLI::App app("dialkv: read and write keys of a dialkv cluster, and see its nodes.", "dialkv");
   app.footer(kFooter);
   app.require_subcommand(1);
+  app.fallthrough();  // Global flags may also follow the subcommand.
 
   GlobalFlags flags;
   app.add_option("--endpoints", flags.endpoints,
@@ -160,6 +250,12 @@ int Main(int argc, char** argv) {
       ->envname("DIALKV_TIMEOUT_MS")
       ->check(CLI::Range(uint32_t{1}, kMaxTimeoutMs))
       ->capture_default_str();
+  app.add_option("--mode", flags.mode,
+                 "Consistency of get, put and del: cp (linearizable, or an error while no "
+                 "quorum answers) or ap (always served, possibly stale); see below")
+      ->envname("DIALKV_MODE")
+      ->check(CLI::IsMember({"cp", "ap"}))
+      ->capture_default_str();
 
   KeyValueArgs args;
   CLI::App* get = app.add_subcommand("get", "Print the value of KEY to stdout (exit 1: not found)");
@@ -169,6 +265,9 @@ int Main(int argc, char** argv) {
   put->add_option("VALUE", args.value, "The value; - reads it from stdin as raw bytes")->required();
   CLI::App* del = app.add_subcommand("del", "Delete KEY");
   del->add_option("KEY", args.key, "The key")->required();
+  CLI::App* status = app.add_subcommand(
+      "status", "Print each node's id, peer address, state, generation, keys, last heard");
+  // The admin subcommands (fault, repair) join here.
 
   try {
     app.parse(argc, argv);
@@ -177,10 +276,17 @@ int Main(int argc, char** argv) {
     PrintError(std::string("usage: ") + e.what() + " (see dialkv --help)");
     return kExitUsage;
   }
+  const std::optional<dialkv::Consistency> mode = ParseMode(flags.mode);
+  if (!mode.has_value()) {
+    PrintError("usage: --mode must be cp or ap, got \"" + Printable(flags.mode) +
+               "\" (see dialkv --help)");
+    return kExitUsage;
+  }
 
   dialkv::ClientOptions options;
   options.endpoints = SplitEndpoints(flags.endpoints);
   options.timeout_ms = flags.timeout_ms;
+  options.default_consistency = *mode;
   dialkv::Result<std::unique_ptr<dialkv::Client>> client =
       dialkv::Client::Create(std::move(options));
   if (!client.ok()) return Fail(client.status());
@@ -188,6 +294,7 @@ int Main(int argc, char** argv) {
   if (get->parsed()) return RunGet(**client, args);
   if (put->parsed()) return RunPut(**client, args);
   if (del->parsed()) return RunDelete(**client, args);
+  if (status->parsed()) return RunStatus(**client);
   PrintError("usage: no subcommand (see dialkv --help)");
   return kExitUsage;
 }

@@ -11,7 +11,17 @@
 namespace dialkv::api {
 namespace {
 
-constexpr const char* kOpNames[] = {"get", "put", "delete", "invalid"};
+using replication::Deadline;
+
+constexpr const char* kOpNames[] = {"get", "put", "delete", "status", "invalid"};
+constexpr const char* kModeNames[] = {"cp", "ap"};
+
+int ModeIndex(Consistency mode) { return mode == Consistency::kAp ? 1 : 0; }
+
+// CONSISTENCY_DEFAULT (a request that does not say) is CP: the safe reading.
+Consistency ModeOf(v1::Consistency c) {
+  return c == v1::CONSISTENCY_AP ? Consistency::kAp : Consistency::kCp;
+}
 
 // The name of the oneof field an envelope carries ("put_reply"), for messages.
 std::string BodyName(const v1::Envelope& envelope) {
@@ -37,21 +47,28 @@ bool IsServerFault(Code code) {
 
 }  // namespace
 
-KvService::KvService(Options options, KvBackend& backend, metrics::Registry& metrics)
-    : options_(options), backend_(backend), log_(Logger("api")) {
+KvService::KvService(Options options, replication::Coordinator& coordinator,
+                     metrics::Registry& metrics, ClusterStatusFn cluster_status)
+    : options_(options),
+      coordinator_(coordinator),
+      cluster_status_(std::move(cluster_status)),
+      log_(Logger("api")) {
   auto& requests = metrics.AddCounter(
       "dialkv_requests_total",
-      "Client requests answered, by operation and status code (\"invalid\": envelopes that "
-      "carried no request).",
-      {"op", "status"});
+      "Client requests answered, by operation, consistency mode and status code (\"invalid\": "
+      "envelopes that carried no request; status and invalid count under mode cp).",
+      {"op", "mode", "status"});
   auto& duration = metrics.AddHistogram(
       "dialkv_request_duration_seconds",
-      "Time from a request's arrival at the service to its reply, by operation.", {"op"},
-      metrics::DefaultLatencyBucketsSeconds());
+      "Time from a request's arrival at the service to its reply, by operation and mode.",
+      {"op", "mode"}, metrics::DefaultLatencyBucketsSeconds());
   for (int op = 0; op < kNumOps; ++op) {
-    duration_[op] = &duration.WithLabels({kOpNames[op]});
-    for (int code = 0; code < kNumCodes; ++code) {
-      requests_[op][code] = &requests.WithLabels({kOpNames[op], CodeName(static_cast<Code>(code))});
+    for (int mode = 0; mode < kNumModes; ++mode) {
+      duration_[op][mode] = &duration.WithLabels({kOpNames[op], kModeNames[mode]});
+      for (int code = 0; code < kNumCodes; ++code) {
+        requests_[op][mode][code] = &requests.WithLabels(
+            {kOpNames[op], kModeNames[mode], CodeName(static_cast<Code>(code))});
+      }
     }
   }
 }
@@ -89,6 +106,7 @@ asio::awaitable<v1::Envelope> KvService::Handle(v1::Envelope request) {
   switch (request.body_case()) {
     case v1::Envelope::kGetRequest: {
       v1::GetRequest& get = *request.mutable_get_request();
+      const Consistency mode = ModeOf(get.consistency());
       std::string key = std::move(*get.mutable_key());
       const uint64_t key_hash = KeyHash(key);
       v1::GetReply* out = reply.mutable_get_reply();
@@ -96,7 +114,7 @@ asio::awaitable<v1::Envelope> KvService::Handle(v1::Envelope request) {
       if (status.ok()) {
         const Deadline deadline =
             start + std::chrono::milliseconds(EffectiveTimeoutMs(get.timeout_ms()));
-        Result<Version> read = co_await backend_.Read(std::move(key), deadline);
+        Result<Version> read = co_await coordinator_.Read(std::move(key), mode, deadline);
         if (read.ok() && !read->tombstone) {
           *out->mutable_value() = std::move(read->value);
           net::ToProto(read->timestamp, out->mutable_timestamp());
@@ -110,49 +128,62 @@ asio::awaitable<v1::Envelope> KvService::Handle(v1::Envelope request) {
         }
       }
       net::ToProto(status, out->mutable_status());
-      Finish(kGet, status, start, key_hash);
+      Finish(kGet, mode, status, start, key_hash);
       break;
     }
     case v1::Envelope::kPutRequest: {
       v1::PutRequest& put = *request.mutable_put_request();
       v1::PutReply* out = reply.mutable_put_reply();
+      const Consistency mode = ModeOf(put.consistency());
       std::string key = std::move(*put.mutable_key());
       const uint64_t key_hash = KeyHash(key);
-      Status status = co_await Write(kPut, std::move(key), std::move(*put.mutable_value()), start,
-                                     put.timeout_ms(), out->mutable_timestamp());
+      bool hinted = false;
+      Status status = co_await Write(kPut, std::move(key), std::move(*put.mutable_value()), mode,
+                                     start, put.timeout_ms(), out->mutable_timestamp(), &hinted);
       if (!status.ok()) out->clear_timestamp();
+      out->set_hinted(hinted);
       net::ToProto(status, out->mutable_status());
-      Finish(kPut, status, start, key_hash);
+      Finish(kPut, mode, status, start, key_hash);
       break;
     }
     case v1::Envelope::kDeleteRequest: {
       v1::DeleteRequest& del = *request.mutable_delete_request();
       v1::DeleteReply* out = reply.mutable_delete_reply();
+      const Consistency mode = ModeOf(del.consistency());
       std::string key = std::move(*del.mutable_key());
       const uint64_t key_hash = KeyHash(key);
-      Status status = co_await Write(kDelete, std::move(key), std::string(), start,
-                                     del.timeout_ms(), out->mutable_timestamp());
+      bool hinted = false;
+      Status status = co_await Write(kDelete, std::move(key), std::string(), mode, start,
+                                     del.timeout_ms(), out->mutable_timestamp(), &hinted);
       if (!status.ok()) out->clear_timestamp();
+      out->set_hinted(hinted);
       net::ToProto(status, out->mutable_status());
-      Finish(kDelete, status, start, key_hash);
+      Finish(kDelete, mode, status, start, key_hash);
+      break;
+    }
+    case v1::Envelope::kClusterStatusRequest: {
+      *reply.mutable_cluster_status_reply() = cluster_status_();
+      Finish(kStatus, Consistency::kCp, Status::Ok(), start, 0);
       break;
     }
     default: {
       Status status = Status::InvalidArgument(
           "envelope carries " + BodyName(request) +
-          ", not a request; send get_request, put_request or delete_request");
+          ", not a client request; send get_request, put_request, delete_request or "
+          "cluster_status_request");
       net::ToProto(status, reply.mutable_error_reply()->mutable_status());
-      Finish(kInvalid, status, start, 0);
+      Finish(kInvalid, Consistency::kCp, status, start, 0);
       break;
     }
   }
   co_return reply;
 }
 
-// `timestamp` points into the reply envelope of Handle's frame, which awaits this call.
 asio::awaitable<Status> KvService::Write(Op op, std::string key, std::string value,
+                                         Consistency mode,
                                          std::chrono::steady_clock::time_point start,
-                                         uint32_t timeout_ms, v1::Timestamp* timestamp) {
+                                         uint32_t timeout_ms, v1::Timestamp* timestamp,
+                                         bool* hinted) {
   Status valid = ValidateKey(key);
   if (!valid.ok()) co_return valid;
   if (value.size() > options_.max_value_bytes) {
@@ -160,28 +191,30 @@ asio::awaitable<Status> KvService::Write(Op op, std::string key, std::string val
         SizeOverLimit("value", value.size(), options_.max_value_bytes, "--max-value-bytes"));
   }
   const Deadline deadline = start + std::chrono::milliseconds(EffectiveTimeoutMs(timeout_ms));
-  Result<Timestamp> written =
-      co_await backend_.Write(std::move(key), std::move(value), op == kDelete, deadline);
+  Result<replication::WriteOutcome> written =
+      co_await coordinator_.Write(std::move(key), std::move(value), op == kDelete, mode, deadline);
   if (!written.ok()) co_return WithTimeout(written.status(), timeout_ms);
-  net::ToProto(*written, timestamp);
+  net::ToProto(written->timestamp, timestamp);
+  *hinted = written->hinted;
   co_return Status::Ok();
 }
 
-void KvService::Finish(Op op, const Status& status, std::chrono::steady_clock::time_point start,
-                       uint64_t key_hash) {
+void KvService::Finish(Op op, Consistency mode, const Status& status,
+                       std::chrono::steady_clock::time_point start, uint64_t key_hash) {
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  requests_[op][static_cast<int>(status.code())]->Inc();
-  duration_[op]->Observe(std::chrono::duration<double>(elapsed).count());
+  const int m = ModeIndex(mode);
+  requests_[op][m][static_cast<int>(status.code())]->Inc();
+  duration_[op][m]->Observe(std::chrono::duration<double>(elapsed).count());
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
-  SPDLOG_LOGGER_DEBUG(log_, "op={} key_hash={:016x} status={} us={}", kOpNames[op], key_hash,
-                      CodeName(status.code()), micros);
+  SPDLOG_LOGGER_DEBUG(log_, "op={} mode={} key_hash={:016x} status={} us={}", kOpNames[op],
+                      kModeNames[m], key_hash, CodeName(status.code()), micros);
   uint64_t suppressed = 0;
   if (IsServerFault(status.code()) && fault_log_.Allow(&suppressed)) {
     log_->error("op={} key_hash={:016x} failed: {}{}", kOpNames[op], key_hash, status.ToString(),
-                SuppressedNote(suppressed));
+                LogLimiter::SuppressedNote(suppressed));
   } else if (IsDeadlineOutcome(status.code()) && deadline_log_.Allow(&suppressed)) {
     log_->warn("op={} key_hash={:016x} missed its deadline after {} us: {}{}", kOpNames[op],
-               key_hash, micros, status.ToString(), SuppressedNote(suppressed));
+               key_hash, micros, status.ToString(), LogLimiter::SuppressedNote(suppressed));
   }
 }
 

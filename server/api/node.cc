@@ -3,13 +3,24 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
+#include <map>
 #include <thread>
 #include <utility>
 
 #include "server/api/kv_service.h"
-#include "server/api/local_backend.h"
+#include "server/cluster/gossiper.h"
+#include "server/cluster/membership.h"
+#include "server/cluster/ring.h"
 #include "server/common/logging.h"
+#include "server/common/random.h"
+#include "server/net/peer_transport.h"
+#include "server/replication/coordinator.h"
+#include "server/replication/hint_replayer.h"
+#include "server/replication/hint_store.h"
+#include "server/replication/local_replica.h"
+#include "server/replication/peer_service.h"
 #include "server/storage/rocksdb_engine.h"
 
 namespace dialkv::api {
@@ -23,6 +34,9 @@ constexpr uint32_t kMaxFrameBytes = 1u << 30;
 constexpr uint32_t kMaxDefaultTimeoutMs = 10 * 60'000;  // KvService::Options::max_timeout_ms.
 constexpr int64_t kMaxClockSkewMs = 24 * 3600 * 1000;
 constexpr size_t kMaxClusterNameBytes = 255;
+constexpr uint32_t kMaxReplicationFactor = 16;
+constexpr uint32_t kMaxVnodes = 4096;
+constexpr uint32_t kMaxIntervalMs = 10 * 60'000;
 
 Status OutOfRange(std::string_view flag, uint64_t value, uint64_t min, uint64_t max) {
   return Status::InvalidArgument(std::string(flag) + " must be " + std::to_string(min) + " to " +
@@ -104,6 +118,38 @@ Result<asio::ip::tcp::endpoint> ResolveHostPort(std::string_view text, std::stri
   return results.begin()->endpoint();
 }
 
+Result<std::vector<PeerSpec>> ParsePeers(std::string_view text) {
+  std::vector<PeerSpec> peers;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    const std::string_view entry = text.substr(start, comma - start);
+    start = comma + 1;
+    const size_t at = entry.find('@');
+    NodeId id = 0;
+    auto [end, ec] = std::from_chars(entry.data(), entry.data() + (at == entry.npos ? 0 : at), id);
+    if (at == std::string_view::npos || ec != std::errc() || end != entry.data() + at) {
+      return Status::InvalidArgument("--peers entry '" + std::string(entry) +
+                                     "' is not ID@HOST:PORT (e.g. 1@127.0.0.1:7380)");
+    }
+    DIALKV_RETURN_IF_ERROR(ParseHostPort(entry.substr(at + 1), "--peers entry"));
+    for (const PeerSpec& p : peers) {
+      if (p.node_id == id) {
+        return Status::InvalidArgument("--peers lists node " + std::to_string(id) + " twice");
+      }
+      if (p.address == entry.substr(at + 1)) {
+        return Status::InvalidArgument("--peers gives nodes " + std::to_string(p.node_id) +
+                                       " and " + std::to_string(id) + " the same address " +
+                                       p.address);
+      }
+    }
+    peers.push_back(PeerSpec{id, std::string(entry.substr(at + 1))});
+    if (comma == text.size()) break;
+  }
+  return peers;
+}
+
 size_t Node::DefaultThreads() {
   const unsigned cores = std::thread::hardware_concurrency();
   return cores == 0 ? 1 : cores;
@@ -146,6 +192,35 @@ Status Node::ValidateOptions(const Options& o) {
   }
   DIALKV_RETURN_IF_ERROR(ParseHostPort(o.listen, "--listen"));
   DIALKV_RETURN_IF_ERROR(ParseHostPort(o.http_listen, "--http-listen"));
+  DIALKV_RETURN_IF_ERROR(ParseHostPort(o.peer_listen, "--peer-listen"));
+  if (!o.peers.empty()) {
+    Result<std::vector<PeerSpec>> peers = ParsePeers(o.peers);
+    if (!peers.ok()) return peers.status();
+    bool self_listed = false;
+    for (const PeerSpec& p : *peers) self_listed = self_listed || p.node_id == o.node_id;
+    if (!self_listed) {
+      return Status::InvalidArgument("--peers must list every node, this one included; node " +
+                                     std::to_string(o.node_id) + " is missing");
+    }
+  }
+  if (o.replication_factor < 1 || o.replication_factor > kMaxReplicationFactor) {
+    return OutOfRange("--replication-factor", o.replication_factor, 1, kMaxReplicationFactor);
+  }
+  if (o.vnodes < 1 || o.vnodes > kMaxVnodes) return OutOfRange("--vnodes", o.vnodes, 1, kMaxVnodes);
+  if (o.gossip_interval_ms < 1 || o.gossip_interval_ms > kMaxIntervalMs) {
+    return OutOfRange("--gossip-interval-ms", o.gossip_interval_ms, 1, kMaxIntervalMs);
+  }
+  if (o.suspect_after_ms < o.gossip_interval_ms || o.suspect_after_ms > kMaxIntervalMs) {
+    return OutOfRange("--suspect-after-ms", o.suspect_after_ms, o.gossip_interval_ms,
+                      kMaxIntervalMs);
+  }
+  if (o.dead_after_ms < o.suspect_after_ms || o.dead_after_ms > kMaxIntervalMs) {
+    return OutOfRange("--dead-after-ms", o.dead_after_ms, o.suspect_after_ms, kMaxIntervalMs);
+  }
+  if (o.replica_timeout_ms < 1 || o.replica_timeout_ms > kMaxIntervalMs) {
+    return OutOfRange("--replica-timeout-ms", o.replica_timeout_ms, 1, kMaxIntervalMs);
+  }
+  if (o.hint_max_age_s < 1) return OutOfRange("--hint-max-age-s", o.hint_max_age_s, 1, ~0u);
   return Status::Ok();
 }
 
@@ -167,6 +242,15 @@ Status Node::Init() {
   Result<asio::ip::tcp::endpoint> http_endpoint =
       ResolveHostPort(options_.http_listen, "--http-listen");
   if (!http_endpoint.ok()) return http_endpoint.status();
+  Result<asio::ip::tcp::endpoint> peer_endpoint =
+      ResolveHostPort(options_.peer_listen, "--peer-listen");
+  if (!peer_endpoint.ok()) return peer_endpoint.status();
+  std::vector<PeerSpec> peers = {PeerSpec{options_.node_id, options_.peer_listen}};
+  if (!options_.peers.empty()) {
+    Result<std::vector<PeerSpec>> parsed = ParsePeers(options_.peers);
+    if (!parsed.ok()) return parsed.status();
+    peers = std::move(parsed.value());
+  }
 
   storage::RocksEngine::Options engine_options;
   engine_options.path = options_.data_dir;
@@ -177,6 +261,9 @@ Status Node::Init() {
   engine_ = std::move(engine.value());
   DIALKV_RETURN_IF_ERROR(storage::ClaimIdentity(
       *engine_, storage::Identity{options_.node_id, options_.cluster_name}, options_.data_dir));
+  Result<uint64_t> generation = cluster::NextGeneration(*engine_);
+  if (!generation.ok()) return generation.status();
+  generation_ = *generation;
 
   const Clock* clock = options_.clock;
   if (clock == nullptr) {
@@ -187,27 +274,36 @@ Status Node::Init() {
   hlc_options.max_clock_skew_ms = options_.max_clock_skew_ms;
   hlc_ = std::make_unique<HybridLogicalClock>(*clock, options_.node_id, hlc_options);
   metrics_ = std::make_unique<metrics::Registry>();
-  metrics_->AddGauge("dialkv_node_info", "Always 1; labels name this node.", {"node_id", "cluster"})
-      .WithLabels({std::to_string(options_.node_id), options_.cluster_name})
+  metrics_
+      ->AddGauge("dialkv_node_info", "Always 1; labels name this node.",
+                 {"node_id", "cluster", "generation"})
+      .WithLabels(
+          {std::to_string(options_.node_id), options_.cluster_name, std::to_string(generation_)})
       .Set(1);
 
   io_pool_ = std::make_unique<net::IoContextPool>(options_.threads);
-  // Only fsyncing writes leave the io threads; local_backend.h has the measurements.
+  // Only fsyncing writes leave the io threads; replication/local_replica.h says why.
   if (options_.sync) {
     storage_pool_ = std::make_unique<asio::thread_pool>(options_.storage_threads);
   }
-  LocalBackend::Options backend_options;
-  backend_options.storage_pool = storage_pool_.get();
-  backend_options.offload_reads = false;
-  backend_ = std::make_unique<LocalBackend>(backend_options, *engine_, *hlc_);
+  DIALKV_RETURN_IF_ERROR(InitCluster(peers));
+
   KvService::Options service_options;
   service_options.max_key_bytes = options_.max_key_bytes;
   service_options.max_value_bytes = options_.max_value_bytes;
   service_options.default_timeout_ms = options_.default_timeout_ms;
-  kv_service_ = std::make_unique<KvService>(service_options, *backend_, *metrics_);
+  kv_service_ = std::make_unique<KvService>(service_options, *coordinator_, *metrics_,
+                                            [this] { return ClusterStatus(); });
 
   net::FrameServer::Options frame_options;
   frame_options.max_frame_bytes = options_.max_frame_bytes;
+  Result<std::unique_ptr<net::FrameServer>> peer_server =
+      net::FrameServer::Listen(*io_pool_, *peer_endpoint, frame_options,
+                               [service = peer_service_.get()](v1::Envelope request) {
+                                 return service->Handle(std::move(request));
+                               });
+  if (!peer_server.ok()) return peer_server.status();
+  peer_server_ = std::move(peer_server.value());
   Result<std::unique_ptr<net::FrameServer>> frame_server = net::FrameServer::Listen(
       *io_pool_, *client_endpoint, frame_options, kv_service_->AsHandler());
   if (!frame_server.ok()) return frame_server.status();
@@ -218,6 +314,7 @@ Status Node::Init() {
   http_server_ = std::move(http_server.value());
   endpoints_.client = frame_server_->local_endpoint();
   endpoints_.http = http_server_->local_endpoint();
+  endpoints_.peer = peer_server_->local_endpoint();
 
   storage::Engine* engine_ptr = engine_.get();
   keys_gauge_ = metrics_->AddGaugeFunc(
@@ -229,17 +326,133 @@ Status Node::Init() {
       [frame_ptr] { return static_cast<double>(frame_ptr->open_connections()); });
 
   io_pool_->Start();
+  peer_server_->Start();
   frame_server_->Start();
   http_server_->Start();
+  gossiper_->Start(io_pool_->Next().get_executor());
+  if (hint_replayer_ != nullptr) hint_replayer_->Start(io_pool_->Next().get_executor());
   Logger("server")->info(
-      "node {} of cluster '{}' serving clients on {}, http on {}; data dir {}; {} io threads; "
+      "node {} (generation {}) of cluster '{}': {} members, replication factor {}; serving "
+      "clients on {}, peers on {}, http on {}; data dir {}; {} io threads; {}; hinted handoff "
       "{}",
-      options_.node_id, options_.cluster_name, FormatHostPort(endpoints_.client),
-      FormatHostPort(endpoints_.http), options_.data_dir, options_.threads,
+      options_.node_id, generation_, options_.cluster_name, ring_->nodes().size(),
+      ring_->replication_factor(), FormatHostPort(endpoints_.client),
+      FormatHostPort(endpoints_.peer), FormatHostPort(endpoints_.http), options_.data_dir,
+      options_.threads,
       options_.sync ? "sync on: writes fsync on " + std::to_string(options_.storage_threads) +
                           " storage threads"
-                    : std::string("sync off: storage calls inline"));
+                    : std::string("sync off: storage calls inline"),
+      options_.hinted_handoff ? "on" : "off");
   return Status::Ok();
+}
+
+Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
+  std::vector<NodeId> ids;
+  std::vector<cluster::Member> members;
+  std::map<NodeId, std::string> others;
+  for (const PeerSpec& p : peers) {
+    ids.push_back(p.node_id);
+    members.push_back(cluster::Member{p.node_id, p.address});
+    if (p.node_id != options_.node_id) others[p.node_id] = p.address;
+  }
+  Result<cluster::Ring> ring = cluster::Ring::Build(
+      ids, cluster::Ring::Options{options_.vnodes, options_.replication_factor});
+  if (!ring.ok()) return ring.status();
+  ring_ = std::make_unique<cluster::Ring>(std::move(ring.value()));
+
+  detector_clock_ = std::make_unique<SystemClock>();
+  cluster::Membership::Options membership_options;
+  membership_options.suspect_after_ms = options_.suspect_after_ms;
+  membership_options.dead_after_ms = options_.dead_after_ms;
+  membership_ = std::make_unique<cluster::Membership>(
+      options_.node_id, generation_, std::move(members), *detector_clock_, membership_options);
+
+  net::PeerTransport::Options transport_options;
+  transport_options.self = options_.node_id;
+  transport_options.cluster_name = options_.cluster_name;
+  transport_options.peers = std::move(others);
+  transport_options.max_frame_bytes = options_.max_frame_bytes;
+  Result<std::unique_ptr<net::PeerTransport>> transport =
+      net::PeerTransport::Create(*io_pool_, *hlc_, transport_options, metrics_.get());
+  if (!transport.ok()) return transport.status();
+  transport_ = std::move(transport.value());
+
+  // A peer whose gossip reaches us is reachable: reconnect at once rather than after a
+  // backoff pause that grew while it was down (a CP quorum may be waiting for it).
+  net::PeerTransport* transport_ptr = transport_.get();
+  membership_->AddListener(
+      [transport_ptr](NodeId node, cluster::MemberState, cluster::MemberState to) {
+        if (to == cluster::MemberState::kAlive) transport_ptr->PeerIsBack(node);
+      });
+
+  replication::LocalReplica::Options replica_options;
+  replica_options.storage_pool = storage_pool_.get();
+  replica_options.offload_reads = false;
+  local_replica_ = std::make_unique<replication::LocalReplica>(replica_options, *engine_, *hlc_);
+
+  if (options_.hinted_handoff) {
+    replication::HintStore::Options hint_options;
+    hint_options.max_age = std::chrono::seconds(options_.hint_max_age_s);
+    Result<std::unique_ptr<replication::HintStore>> hints =
+        replication::HintStore::Open(hint_options, *engine_, *detector_clock_);
+    if (!hints.ok()) return hints.status();
+    hint_store_ = std::move(hints.value());
+  }
+  replication::Coordinator::Options coordinator_options;
+  coordinator_options.self = options_.node_id;
+  coordinator_options.hinted_handoff = options_.hinted_handoff;
+  coordinator_options.replica_timeout_ms = options_.replica_timeout_ms;
+  coordinator_ = std::make_unique<replication::Coordinator>(coordinator_options, *ring_,
+                                                            *membership_, *local_replica_, *hlc_,
+                                                            *transport_, hint_store_.get());
+  if (hint_store_ != nullptr) {
+    replication::HintReplayer::Options replay_options;
+    replay_options.self = options_.node_id;
+    replay_options.call_timeout_ms = options_.replica_timeout_ms;
+    hint_replayer_ = std::make_unique<replication::HintReplayer>(replay_options, *hint_store_,
+                                                                 *membership_, *transport_);
+  }
+
+  random_ = std::make_unique<SeededRandom>(
+      (uint64_t{options_.node_id} << 32) ^ generation_ ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  cluster::Gossiper::Options gossip_options;
+  gossip_options.interval_ms = options_.gossip_interval_ms;
+  storage::Engine* engine_ptr = engine_.get();
+  gossiper_ =
+      std::make_unique<cluster::Gossiper>(gossip_options, *membership_, *transport_, *random_,
+                                          [engine_ptr] { return engine_ptr->LiveKeyCount(); });
+
+  replication::PeerService::Options peer_options;
+  peer_options.cluster_name = options_.cluster_name;
+  peer_options.self = options_.node_id;
+  cluster::Membership* membership = membership_.get();
+  cluster::Gossiper* gossiper = gossiper_.get();
+  peer_service_ = std::make_unique<replication::PeerService>(
+      peer_options, *local_replica_, *hlc_,
+      [membership](NodeId node) { return membership->Find(node) != nullptr; },
+      [gossiper](const v1::GossipRequest& request) { return gossiper->HandleGossip(request); });
+  return Status::Ok();
+}
+
+v1::ClusterStatusReply Node::ClusterStatus() const {
+  v1::ClusterStatusReply reply;
+  reply.mutable_status()->set_code(v1::STATUS_OK);
+  reply.set_node_id(options_.node_id);
+  reply.set_cluster_name(options_.cluster_name);
+  reply.set_replication_factor(ring_->replication_factor());
+  for (const cluster::MemberView& view : membership_->Views()) {
+    v1::NodeStatus* node = reply.add_nodes();
+    node->set_node_id(view.member.node_id);
+    node->set_peer_address(view.member.peer_address);
+    node->set_state(std::string(cluster::MemberStateName(view.state)));
+    node->set_generation(view.generation);
+    node->set_heartbeat(view.heartbeat);
+    node->set_last_heard_ms_ago(view.last_heard_ms_ago);
+    node->set_live_keys(view.member.node_id == options_.node_id ? engine_->LiveKeyCount()
+                                                                : view.live_keys);
+  }
+  return reply;
 }
 
 net::HttpResponse Node::ServeHttp(const std::string& path) {
@@ -263,31 +476,55 @@ void Node::Stop() {
   stopped_ = true;
   const bool started = http_server_ != nullptr;
   if (started) Logger("server")->info("node {} stopping", options_.node_id);
-  // 1. No new connections or requests; open connections close.
+  // 1. No new connections or requests; open client connections close.
   if (http_server_ != nullptr) http_server_->Stop();
   if (frame_server_ != nullptr) frame_server_->Stop();
-  // 2. The io threads finish what they are running and exit.
+  // 2. Background loops exit while the io threads still run them.
+  if (gossiper_ != nullptr) {
+    gossiper_->Stop();
+    if (started && !gossiper_->WaitExited(std::chrono::seconds(10))) {
+      Logger("server")->error("gossip loop did not exit within 10 s; stopping anyway");
+    }
+  }
+  if (hint_replayer_ != nullptr) hint_replayer_->Stop();
+  // 3. Replica calls still running (AP background copies, stragglers) finish by their
+  // deadlines; new requests are refused.
+  if (coordinator_ != nullptr) coordinator_->Stop();
+  // 4. Peers can no longer reach us, nor we them.
+  if (peer_server_ != nullptr) peer_server_->Stop();
+  if (transport_ != nullptr) transport_->Stop();
+  // 5. The io threads finish what they are running and exit.
   if (io_pool_ != nullptr) {
     io_pool_->Stop();
     io_pool_->Join();
   }
-  // 3. Engine calls already running finish; queued ones are dropped. Their completions were
+  // 6. Engine calls already running finish; queued ones are dropped. Their completions were
   // posted to (or are dropped with) the stopped io_contexts, which still exist.
   if (storage_pool_ != nullptr) {
     storage_pool_->stop();
     storage_pool_->join();
   }
-  // 4. Nothing runs now. Gauges read the engine and the frame server: they go first. The
-  // io_contexts destroy the suspended request coroutines, which reference the service.
+  // 7. Nothing runs now. Gauges read the engine and the frame server: they go first. The
+  // io_contexts destroy the suspended coroutines, which reference the services.
   keys_gauge_.Reset();
   connections_gauge_.Reset();
   http_server_.reset();
   frame_server_.reset();
+  peer_server_.reset();
   storage_pool_.reset();
+  transport_.reset();  // Needs the (stopped) pool alive.
   io_pool_.reset();
   kv_service_.reset();
-  backend_.reset();
-  // 5. RocksDB syncs its WAL and releases the data dir's lock.
+  peer_service_.reset();
+  gossiper_.reset();
+  random_.reset();
+  hint_replayer_.reset();
+  coordinator_.reset();
+  hint_store_.reset();
+  local_replica_.reset();
+  membership_.reset();
+  ring_.reset();
+  // 8. RocksDB syncs its WAL and releases the data dir's lock.
   engine_.reset();
   if (started) Logger("server")->info("node {} stopped", options_.node_id);
 }

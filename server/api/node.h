@@ -2,12 +2,14 @@
 // One dialkv-server: owns and wires the engine, the clock, the services and the ports.
 //
 // Start() brings a node up in this order, and any failure undoes what was done:
-//   1. checks the options (ValidateOptions);
-//   2. resolves --listen and --http-listen;
+//   1. checks the options (ValidateOptions), --peers included;
+//   2. resolves --listen, --peer-listen and --http-listen;
 //   3. opens RocksDB in data_dir (exclusive lock) and claims it for (node_id, cluster_name):
-//      a data dir of another node or cluster is refused;
-//   4. binds the client port and the HTTP port (port 0: the OS picks; see endpoints());
-//   5. starts the io threads and begins accepting.
+//      a data dir of another node or cluster is refused; takes the next generation;
+//   4. builds the ring and membership from --peers, the peer transport, the local replica,
+//      the hint store and replayer, the coordinator, the gossiper and the services;
+//   5. binds the peer, client and HTTP ports (port 0: the OS picks; see endpoints());
+//   6. starts the io threads, begins accepting, starts gossip and hint replay.
 // Stop() drains in the reverse order (see Stop()). main.cc only parses flags into Options,
 // calls Start, waits for a signal and calls Stop.
 //
@@ -24,8 +26,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dialkv/types.h"
+#include "proto/dialkv.pb.h"
 #include "server/common/clock.h"
 #include "server/common/hlc.h"
 #include "server/common/metrics.h"
@@ -35,10 +39,38 @@
 #include "server/net/io_pool.h"
 #include "server/storage/engine.h"
 
+namespace dialkv {
+class SeededRandom;
+namespace cluster {
+class Gossiper;
+class Membership;
+class Ring;
+}  // namespace cluster
+namespace net {
+class PeerTransport;
+}  // namespace net
+namespace replication {
+class Coordinator;
+class HintReplayer;
+class HintStore;
+class LocalReplica;
+class PeerService;
+}  // namespace replication
+}  // namespace dialkv
+
 namespace dialkv::api {
 
-class KvBackend;
 class KvService;
+
+// One --peers entry: "ID@HOST:PORT" (the node's peer port).
+struct PeerSpec {
+  NodeId node_id = 0;
+  std::string address;
+};
+
+// Parses --peers: "1@10.0.0.1:7380,2@10.0.0.2:7380". Errors: kInvalidArgument naming the bad
+// entry (not ID@HOST:PORT, an id listed twice, an address listed twice).
+Result<std::vector<PeerSpec>> ParsePeers(std::string_view text);
 
 class Node {
  public:
@@ -47,10 +79,22 @@ class Node {
     std::string cluster_name = "dialkv";
     std::string listen = "127.0.0.1:7379";       // Client port; HOST:PORT, port 0 = any free.
     std::string http_listen = "127.0.0.1:7381";  // /health and /metrics.
-    std::string data_dir;                        // Required. Created if missing.
+    std::string peer_listen = "127.0.0.1:7380";  // Peer port: replication and gossip.
+    // Every node of the cluster, this one included, by its peer address: "1@host:7380,...".
+    // Empty: a cluster of this node alone (at peer_listen).
+    std::string peers;
+    uint32_t replication_factor = 3;     // Copies of each key; capped at the number of nodes.
+    uint32_t vnodes = 16;                // Ring tokens per node.
+    bool hinted_handoff = true;          // Off: replicas that miss a write wait for repair.
+    uint32_t hint_max_age_s = 3 * 3600;  // Older hints are dropped rather than replayed.
+    uint32_t gossip_interval_ms = 200;   // Heartbeat rounds.
+    uint32_t suspect_after_ms = 1000;    // Failure detector: unheard this long → suspect.
+    uint32_t dead_after_ms = 3000;       // ... and this long → dead (hinted without trying).
+    uint32_t replica_timeout_ms = 1000;  // One replica call before it counts as failed.
+    std::string data_dir;                // Required. Created if missing.
     // io threads, each running one io_context. Default: the machine's cores.
     size_t threads = DefaultThreads();
-    // With sync, the threads that run writes (local_backend.h says why only then). More
+    // With sync, the threads that run writes (replication/local_replica.h says why only then). More
     // concurrent writers make bigger fsync groups; past a few, they only queue on the disk.
     size_t storage_threads = 4;
     bool sync = false;                     // fsync every write before acknowledging it.
@@ -68,6 +112,7 @@ class Node {
   struct Endpoints {
     asio::ip::tcp::endpoint client;
     asio::ip::tcp::endpoint http;
+    asio::ip::tcp::endpoint peer;
   };
 
   static size_t DefaultThreads();
@@ -92,15 +137,19 @@ class Node {
   Node& operator=(const Node&) = delete;
 
   // Drains the node, in this order:
-  //   1. stop accepting on the client and HTTP ports and close every connection (handlers
-  //      still running finish, their replies are dropped);
-  //   2. stop the io_contexts and join their threads;
-  //   3. with sync, stop the storage pool and join it: engine calls already running finish,
+  //   1. stop accepting on the client and HTTP ports and close every client connection
+  //      (handlers still running finish, their replies are dropped);
+  //   2. stop gossip and hint replay and wait for them to exit;
+  //   3. stop the coordinator: it refuses new requests and waits for its replica calls (AP
+  //      background copies, stragglers) to finish, each bounded by its deadline;
+  //   4. stop the peer port and the peer transport;
+  //   5. stop the io_contexts and join their threads;
+  //   6. with sync, stop the storage pool and join it: engine calls already running finish,
   //      queued ones never start (their clients got no reply: a write is indeterminate to them
   //      anyway);
-  //   4. destroy the servers and the io_contexts (and with them the suspended request
-  //      coroutines), then the service;
-  //   5. close the engine (RocksDB syncs its WAL: every acknowledged write is kept).
+  //   7. destroy the servers and the io_contexts (and with them the suspended coroutines),
+  //      then the services, the coordinator and the cluster state;
+  //   8. close the engine (RocksDB syncs its WAL: every acknowledged write is kept).
   // Blocks until done. Idempotent.
   void Stop();
 
@@ -111,7 +160,9 @@ class Node {
  private:
   explicit Node(Options options);
   Status Init();
+  Status InitCluster(const std::vector<PeerSpec>& peers);
   net::HttpResponse ServeHttp(const std::string& path);
+  v1::ClusterStatusReply ClusterStatus() const;
 
   const Options options_;
   Endpoints endpoints_;
@@ -119,11 +170,23 @@ class Node {
   std::unique_ptr<storage::Engine> engine_;
   std::unique_ptr<SystemClock> system_clock_;  // When options_.clock is null.
   std::unique_ptr<HybridLogicalClock> hlc_;
+  std::unique_ptr<SystemClock> detector_clock_;  // Never skewed: drives failure detection.
   std::unique_ptr<metrics::Registry> metrics_;
-  std::unique_ptr<KvBackend> backend_;
-  std::unique_ptr<KvService> kv_service_;
   std::unique_ptr<net::IoContextPool> io_pool_;
   std::unique_ptr<asio::thread_pool> storage_pool_;
+  uint64_t generation_ = 0;
+  std::unique_ptr<cluster::Ring> ring_;
+  std::unique_ptr<cluster::Membership> membership_;
+  std::unique_ptr<net::PeerTransport> transport_;
+  std::unique_ptr<replication::LocalReplica> local_replica_;
+  std::unique_ptr<replication::HintStore> hint_store_;  // Null with hinted handoff off.
+  std::unique_ptr<replication::Coordinator> coordinator_;
+  std::unique_ptr<replication::HintReplayer> hint_replayer_;  // Null with hinted handoff off.
+  std::unique_ptr<SeededRandom> random_;
+  std::unique_ptr<cluster::Gossiper> gossiper_;
+  std::unique_ptr<replication::PeerService> peer_service_;
+  std::unique_ptr<KvService> kv_service_;
+  std::unique_ptr<net::FrameServer> peer_server_;
   std::unique_ptr<net::FrameServer> frame_server_;
   std::unique_ptr<net::HttpServer> http_server_;
   metrics::GaugeFuncHandle keys_gauge_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "server/common/check.h"
 #include "server/common/hash.h"
 
 namespace dialkv::cluster {
@@ -23,7 +24,10 @@ uint64_t TokenPosition(NodeId node, uint32_t vnode) {
 
 Result<Ring> Ring::Build(std::vector<NodeId> nodes, Options options) {
   if (nodes.empty()) return Status::InvalidArgument("a ring needs at least one node");
-  if (options.vnodes == 0) return Status::InvalidArgument("--vnodes must be at least 1");
+  if (options.vnodes == 0 || options.vnodes > kMaxVnodes) {
+    return Status::InvalidArgument("--vnodes must be between 1 and " + std::to_string(kMaxVnodes) +
+                                   ", not " + std::to_string(options.vnodes));
+  }
   if (options.replication_factor == 0) {
     return Status::InvalidArgument("--replication-factor must be at least 1");
   }
@@ -62,6 +66,7 @@ Result<Ring> Ring::Build(std::vector<NodeId> nodes, Options options) {
 }
 
 std::span<const NodeId> Ring::ReplicasOfRange(size_t token_index) const {
+  DIALKV_DCHECK(token_index < tokens_.size());
   return std::span<const NodeId>(replicas_.data() + token_index * replication_factor_,
                                  replication_factor_);
 }

@@ -21,13 +21,18 @@ namespace dialkv::cluster {
 
 class Ring {
  public:
+  // Bounds --vnodes: the ring holds nodes * vnodes tokens and RF replica ids per token.
+  static constexpr uint32_t kMaxVnodes = 1024;
+
   struct Options {
-    uint32_t vnodes = 16;             // Tokens per node: more spreads load more evenly.
+    // Tokens per node: more spreads keys (and a failed node's load) more evenly, at the cost of
+    // memory and of more, smaller ranges for anti-entropy to compare. 1..kMaxVnodes.
+    uint32_t vnodes = 16;
     uint32_t replication_factor = 3;  // Copies of each key; capped at the number of nodes.
   };
 
-  // Errors: kInvalidArgument for no nodes, a duplicate node id, vnodes == 0 or
-  // replication_factor == 0.
+  // Errors: kInvalidArgument for no nodes, a duplicate node id, vnodes == 0 or above
+  // kMaxVnodes, or replication_factor == 0.
   static Result<Ring> Build(std::vector<NodeId> nodes, Options options);
 
   // The replicas of `key`, in ring order (the first is the key's primary). The span stays
@@ -48,6 +53,7 @@ class Ring {
   // All tokens, sorted by position. Range i covers (tokens[i-1].position, tokens[i].position]
   // (range 0 wraps around from the last token); its replicas are ReplicasOfRange(i).
   const std::vector<Token>& tokens() const { return tokens_; }
+  // REQUIRES: token_index < tokens().size().
   std::span<const NodeId> ReplicasOfRange(size_t token_index) const;
 
  private:

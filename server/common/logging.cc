@@ -17,6 +17,16 @@ std::shared_ptr<spdlog::logger> Logger(std::string_view subsystem) {
   return logger;
 }
 
+std::string DescribeException(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
 bool SetLogLevels(const std::string& spec) {
   const std::string base = spec.substr(0, spec.find(','));
   if (!base.empty() && base.find('=') == std::string::npos &&

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,6 +15,11 @@ namespace dialkv {
 
 // The logger for `subsystem`, created on first use with the process-wide level and sink.
 std::shared_ptr<spdlog::logger> Logger(std::string_view subsystem);
+
+// What an exception caught at a boundary (a co_spawn completion, main) says, for a log line
+// or a status message: its what(), or "unknown exception" for one not derived from
+// std::exception. REQUIRES: e is not null.
+std::string DescribeException(const std::exception_ptr& e);
 
 // Sets the level of every logger: "trace".."off", optionally followed by per-subsystem
 // overrides as in SPDLOG_LEVEL ("info,repl=debug"). Returns false for an unknown level.

@@ -47,6 +47,8 @@ std::string Status::ToString() const {
   return out;
 }
 
+std::string_view ConsistencyName(Consistency c) { return c == Consistency::kAp ? "ap" : "cp"; }
+
 std::string ToString(const Timestamp& ts) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%llu.%u@%u", static_cast<unsigned long long>(ts.wall_ms()),

@@ -1,5 +1,6 @@
 #include "server/net/frame_connection.h"
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -17,16 +18,6 @@ namespace dialkv::net {
 namespace {
 
 constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
-
-std::string ExceptionMessage(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
 
 }  // namespace
 
@@ -56,11 +47,25 @@ void Waiter::Wake() {
   timer_.cancel();
 }
 
+Backoff::Backoff(uint32_t initial_ms, uint32_t max_ms)
+    : initial_ms_(initial_ms), max_ms_(std::max(initial_ms, max_ms)) {}
+
+std::chrono::milliseconds Backoff::Failed() {
+  if (!enabled()) return std::chrono::milliseconds(0);
+  current_ms_ =
+      current_ms_ == 0
+          ? initial_ms_
+          : static_cast<uint32_t>(std::min<uint64_t>(uint64_t{current_ms_} * 2, uint64_t{max_ms_}));
+  return std::chrono::milliseconds(current_ms_);
+}
+
 Connection::Connection(asio::any_io_executor executor, Endpoint endpoint, Options options)
     : executor_(std::move(executor)),
       endpoint_(std::move(endpoint)),
-      options_(options),
-      resolver_(executor_) {}
+      options_(std::move(options)),
+      log_(Logger(options_.log_subsystem)),
+      resolver_(executor_),
+      backoff_(options_.backoff_initial_ms, options_.backoff_max_ms) {}
 
 // Every coroutine that uses `this` has finished by now: the client joins its I/O thread,
 // whose run() returns only once no work is left, before destroying its connections.
@@ -68,15 +73,30 @@ Connection::~Connection() = default;
 
 asio::awaitable<Status> Connection::Connect(Waiter* waiter) {
   if (session_ != nullptr) co_return Status::Ok();
-  if (closed_) co_return Status::Unavailable("client is shut down");
+  if (!close_reason_.ok()) co_return close_reason_;
   if (dialing_ == nullptr) {
+    if (const auto now = SteadyClock::now(); now < next_attempt_) {
+      if (next_attempt_ < waiter->deadline()) {
+        // The pause ends before this caller's deadline: the attempt that follows it is the
+        // caller's best chance (a peer that just restarted is back by then). Failing now
+        // would report a peer as unreachable while there was time to reach it.
+        asio::steady_timer pause(executor_);
+        pause.expires_at(next_attempt_);
+        co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        co_return co_await Connect(waiter);  // Someone may have dialed, or closed, meanwhile.
+      }
+      const auto pause = std::chrono::ceil<std::chrono::milliseconds>(next_attempt_ - now);
+      co_return Status::Unavailable(last_error_.message() + "; next connection attempt in " +
+                                    std::to_string(pause.count()) + " ms");
+    }
+    if (options_.connect_attempts != nullptr) options_.connect_attempts->Inc();
     dialing_ = std::make_shared<Session>(executor_);
     auto session = dialing_;
     asio::co_spawn(executor_, Dial(session), [this, session](std::exception_ptr e) {
       if (!e) return;
-      Logger("client")->error("endpoint={} connect failed: {}", name(), ExceptionMessage(e));
+      log_->error("endpoint={} connect failed: {}", name(), DescribeException(e));
       if (dialing_ == session) dialing_.reset();
-      last_error_ = Status::Internal("connect failed: " + ExceptionMessage(e));
+      DialFailed(Status::Internal("connect failed: " + DescribeException(e)));
       for (Waiter* w : std::exchange(connect_waiters_, {})) w->Wake();
     });
   }
@@ -93,23 +113,37 @@ asio::awaitable<Status> Connection::Connect(Waiter* waiter) {
 
 asio::awaitable<void> Connection::Dial(std::shared_ptr<Session> session) {
   Status status = co_await Open(&session->socket);
-  if (status.ok() && closed_) status = Status::Unavailable("client is shut down");
+  // Close() during the attempt: whatever the attempt says, its reason is the answer.
+  if (!close_reason_.ok()) status = close_reason_;
   dialing_.reset();
   if (status.ok()) {
     session_ = session;
     last_error_ = Status::Ok();
+    backoff_.Succeeded();
     asio::co_spawn(executor_, ReadLoop(session), [this, session](std::exception_ptr e) {
       if (!e) return;
-      Logger("client")->error("endpoint={} reader failed: {}", name(), ExceptionMessage(e));
-      Fail(session, Status::Internal("reader failed: " + ExceptionMessage(e)));
+      log_->error("endpoint={} reader failed: {}", name(), DescribeException(e));
+      Fail(session, Status::Internal("reader failed: " + DescribeException(e)));
     });
   } else {
     asio::error_code ignored;
     session->socket.close(ignored);
-    last_error_ = status;
-    Logger("client")->debug("endpoint={} connect failed: {}", name(), status.message());
+    log_->debug("endpoint={} connect failed: {}", name(), status.message());
+    DialFailed(std::move(status));
   }
   for (Waiter* w : std::exchange(connect_waiters_, {})) w->Wake();
+}
+
+void Connection::ResetBackoff() {
+  backoff_.Succeeded();
+  next_attempt_ = SteadyClock::time_point();
+}
+
+void Connection::DialFailed(Status reason) {
+  last_error_ = std::move(reason);
+  if (!close_reason_.ok()) return;  // Not the endpoint's fault; no attempt will follow.
+  if (options_.connect_failures != nullptr) options_.connect_failures->Inc();
+  next_attempt_ = SteadyClock::now() + backoff_.Failed();
 }
 
 asio::awaitable<Status> Connection::Open(asio::ip::tcp::socket* socket) {
@@ -131,7 +165,7 @@ asio::awaitable<Status> Connection::Open(asio::ip::tcp::socket* socket) {
     for (const auto& entry : results) targets.push_back(entry.endpoint());
     if (targets.empty()) co_return Status::Unavailable(endpoint_.host + " has no address");
   }
-  if (closed_) co_return Status::Unavailable("client is shut down");
+  if (!close_reason_.ok()) co_return close_reason_;
 
   using namespace asio::experimental::awaitable_operators;  // NOLINT(google-build-using-namespace)
   asio::steady_timer timer(executor_, std::chrono::milliseconds(options_.connect_timeout_ms));
@@ -163,8 +197,8 @@ Status Connection::Send(uint64_t id, std::string_view frame, Call* call) {
     auto session = session_;
     asio::co_spawn(executor_, WriteLoop(session), [this, session](std::exception_ptr e) {
       if (!e) return;
-      Logger("client")->error("endpoint={} writer failed: {}", name(), ExceptionMessage(e));
-      Fail(session, Status::Internal("writer failed: " + ExceptionMessage(e)));
+      log_->error("endpoint={} writer failed: {}", name(), DescribeException(e));
+      Fail(session, Status::Internal("writer failed: " + DescribeException(e)));
     });
   }
   return Status::Ok();
@@ -175,13 +209,13 @@ void Connection::Forget(uint64_t id) {
 }
 
 void Connection::Close(const Status& reason) {
-  closed_ = true;
+  close_reason_ = reason.ok() ? Status::Unavailable("connection closed") : reason;
   resolver_.cancel();
   if (dialing_ != nullptr) {
     asio::error_code ignored;
     dialing_->socket.close(ignored);
   }
-  if (session_ != nullptr) Fail(session_, reason);
+  if (session_ != nullptr) Fail(session_, close_reason_);
 }
 
 asio::awaitable<void> Connection::ReadLoop(std::shared_ptr<Session> session) {
@@ -191,7 +225,7 @@ asio::awaitable<void> Connection::ReadLoop(std::shared_ptr<Session> session) {
     if (session->dead) co_return;
     if (status.code() == Code::kInvalidArgument) {  // Over the frame limit.
       Fail(session, Status::Internal("reply " + status.message() + "; is " + name() +
-                                     " a dialkv client port?"));
+                                     " the right dialkv port?"));
       co_return;
     }
     if (!status.ok()) {
@@ -248,8 +282,8 @@ void Connection::Fail(std::shared_ptr<Session> session, Status reason) {
     session_.reset();
     last_error_ = reason;
   }
-  Logger("client")->debug("endpoint={} connection failed: {} ({} requests in flight)", name(),
-                          reason.message(), session->pending.size());
+  log_->debug("endpoint={} connection failed: {} ({} requests in flight)", name(), reason.message(),
+              session->pending.size());
   for (auto& [id, call] : std::exchange(session->pending, {})) {
     call->lost = reason;
     call->waiter.Wake();

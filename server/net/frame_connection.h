@@ -2,7 +2,8 @@
 // The calling side of the frame protocol: one endpoint as seen from one I/O thread, a lazily
 // opened TCP connection that multiplexes many requests (Envelope ids; replies matched by id,
 // in any order), with one reader coroutine and coalesced writes. Used by the client library
-// and by the peer transport.
+// and by the peer transport. A lost connection is reopened by the next Connect(); with a
+// backoff configured, failed attempts are spaced out and Connect() fails fast in between.
 //
 // Thread-compatible: every object here lives on one I/O thread (one io_context run by one
 // thread). The coroutines a Connection spawns use `this`; it must outlive them (its owner
@@ -21,7 +22,12 @@
 
 #include "dialkv/status.h"
 #include "proto/dialkv.pb.h"
+#include "server/common/metrics.h"
 #include "server/net/endpoint.h"
+
+namespace spdlog {
+class logger;
+}  // namespace spdlog
 
 namespace dialkv::net {
 
@@ -58,11 +64,45 @@ struct Call {
   Status lost;  // Set (non-OK) when the connection failed after the request was sent.
 };
 
+// Exponential backoff between failed connection attempts: the first failure is followed by
+// a pause of initial_ms, each further consecutive failure doubles it, up to max_ms; a
+// successful attempt resets it. No jitter: a node has a handful of peers, and exact delays
+// keep tests and fault-injection runs reproducible. initial_ms == 0 disables it (every
+// failure may be retried at once).
+class Backoff {
+ public:
+  // A max_ms below initial_ms is taken as initial_ms.
+  Backoff(uint32_t initial_ms, uint32_t max_ms);
+
+  bool enabled() const { return initial_ms_ > 0; }
+  // Records one more failed attempt and returns the pause before the next one (0 when
+  // disabled).
+  std::chrono::milliseconds Failed();
+  // Records a successful attempt: the next failure pauses initial_ms again.
+  void Succeeded() { current_ms_ = 0; }
+
+ private:
+  uint32_t initial_ms_;
+  uint32_t max_ms_;
+  uint32_t current_ms_ = 0;  // The last pause; 0 after a success.
+};
+
 class Connection {
  public:
   struct Options {
     uint32_t connect_timeout_ms = 1000;
     uint32_t max_frame_bytes = 16u << 20;
+    // Pauses between failed connection attempts (see Backoff); 0 retries at once, as a client
+    // that fails over to another endpoint wants. A peer transport sets them so that a dead
+    // peer costs one attempt per pause, not one per call.
+    uint32_t backoff_initial_ms = 0;
+    uint32_t backoff_max_ms = 0;
+    // The logger (logging.h) for this connection's lines: "client" or "net".
+    std::string log_subsystem = "client";
+    // Counted when set (not owned; they must outlive this object): connection attempts
+    // started, and those that failed.
+    metrics::Counter* connect_attempts = nullptr;
+    metrics::Counter* connect_failures = nullptr;
   };
 
   Connection(asio::any_io_executor executor, Endpoint endpoint, Options options);
@@ -77,8 +117,11 @@ class Connection {
   // attempt). `waiter` bounds the wait; it lives in the caller's frame, which stays
   // suspended here until this returns.
   // Errors: kUnavailable with the reason the attempt failed ("Connection refused", "connect
-  // timed out after 1000 ms", "client is shut down"); kTimeout when the waiter's deadline
-  // passed first (the attempt goes on for later callers).
+  // timed out after 1000 ms", or Close()'s reason); during a backoff pause that ends after
+  // the waiter's deadline, kUnavailable at once, without an attempt, saying the last error and
+  // when the next attempt is ("Connection refused; next connection attempt in 40 ms") — a
+  // pause that ends before the deadline is waited out and followed by an attempt; kTimeout
+  // when the waiter's deadline passed first (the attempt goes on for later callers).
   asio::awaitable<Status> Connect(Waiter* waiter);
 
   // Queues `frame` (the request with id `id`) and registers `call` (not owned; it must stay
@@ -90,9 +133,14 @@ class Connection {
   // Stops waiting for the reply to `id` (its deadline passed); a late reply is dropped.
   void Forget(uint64_t id);
 
-  // Closes the connection for good: fails every call sent on it with `reason`, makes a
-  // connection attempt in progress fail, and every later Connect() fail.
+  // Closes the connection for good: fails every call sent on it, a connection attempt in
+  // progress, and every later Connect() with `reason` (kUnavailable if `reason` is OK).
   void Close(const Status& reason);
+
+  // Ends a backoff pause now and starts the next one from the initial pause: call it on a
+  // sign that the endpoint is back (the peer's own messages reached us), so callers need not
+  // wait out a pause that grew while it was down.
+  void ResetBackoff();
 
  private:
   struct Session;
@@ -102,16 +150,20 @@ class Connection {
   asio::awaitable<void> ReadLoop(std::shared_ptr<Session> session);
   asio::awaitable<void> WriteLoop(std::shared_ptr<Session> session);
   void Fail(std::shared_ptr<Session> session, Status reason);
+  void DialFailed(Status reason);
 
   asio::any_io_executor executor_;
   const Endpoint endpoint_;
   const Options options_;
+  const std::shared_ptr<spdlog::logger> log_;
   asio::ip::tcp::resolver resolver_;
   std::shared_ptr<Session> session_;      // The open connection, if any.
   std::shared_ptr<Session> dialing_;      // The connection being opened, if any.
   std::vector<Waiter*> connect_waiters_;  // Callers of Connect() waiting for Dial().
   Status last_error_;                     // Why the last attempt or connection failed.
-  bool closed_ = false;
+  Backoff backoff_;
+  SteadyClock::time_point next_attempt_;  // During a backoff pause: when it ends.
+  Status close_reason_;                   // Set (non-OK) by Close().
 };
 
 }  // namespace dialkv::net

@@ -11,6 +11,7 @@
 #include <exception>
 #include <utility>
 
+#include "server/common/log_limiter.h"
 #include "server/common/logging.h"
 #include "server/net/listener.h"
 
@@ -40,16 +41,6 @@ constexpr milliseconds kAcceptRetryDelay{100};
 // Client-caused errors: at most one log line per this interval.
 constexpr milliseconds kClientErrorLogInterval{1000};
 
-std::string Describe(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "non-standard exception";
-  }
-}
-
 struct Connection;
 
 // What every connection of one server shares. Holds no I/O object, so a connection's frame
@@ -62,7 +53,7 @@ struct ServerState {
   const RequestHandler handler;
   const std::shared_ptr<spdlog::logger> log;
   internal::ConnectionRegistry<Connection> connections;
-  internal::LogLimiter client_errors{kClientErrorLogInterval};
+  LogLimiter client_errors{kClientErrorLogInterval};
 };
 
 // One client connection. Lives on one executor: every member below `executor` is touched only
@@ -110,7 +101,7 @@ struct Connection {
       uint64_t suppressed = 0;
       if (server->client_errors.Allow(&suppressed)) {
         server->log->error("peer={} request id={}: {}{}", internal::ToString(peer), reply.id(),
-                           error.message(), internal::LogLimiter::SuppressedNote(suppressed));
+                           error.message(), LogLimiter::SuppressedNote(suppressed));
       }
       v1::Envelope substitute;
       substitute.set_id(reply.id());
@@ -127,7 +118,7 @@ struct Connection {
     uint64_t suppressed = 0;
     if (server->client_errors.Allow(&suppressed)) {
       server->log->warn("closing connection from {}: {}{}", internal::ToString(peer),
-                        status.message(), internal::LogLimiter::SuppressedNote(suppressed));
+                        status.message(), LogLimiter::SuppressedNote(suppressed));
     }
     v1::Envelope reply;
     reply.set_id(id);
@@ -145,7 +136,7 @@ struct Connection {
 
   void OnException(const char* where, const std::exception_ptr& e) {
     server->log->error("connection from {}: {} threw: {}; closing it", internal::ToString(peer),
-                       where, Describe(e));
+                       where, DescribeException(e));
     Close();
   }
 
@@ -323,7 +314,7 @@ asio::awaitable<void> Watchdog(std::shared_ptr<Connection> c) {
             "closing connection from {}: no reply bytes could be written for {} ms (client "
             "not reading?){}",
             internal::ToString(c->peer), options.write_timeout_ms,
-            internal::LogLimiter::SuppressedNote(suppressed));
+            LogLimiter::SuppressedNote(suppressed));
       }
       c->Close();
     } else if (idle_timeout.count() > 0 && c->inflight == 0 && !c->write_active &&
@@ -398,8 +389,7 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<Listener> self) {
     if (self->state->client_errors.Allow(&suppressed)) {
       self->state->log->warn("accept on {} failed: {}; retrying in {} ms{}",
                              internal::ToString(self->local), ec.message(),
-                             kAcceptRetryDelay.count(),
-                             internal::LogLimiter::SuppressedNote(suppressed));
+                             kAcceptRetryDelay.count(), LogLimiter::SuppressedNote(suppressed));
     }
     retry.expires_after(kAcceptRetryDelay);
     co_await retry.async_wait(kAsTuple);
@@ -438,12 +428,13 @@ void FrameServer::Start() {
   if (impl_->stopped.load() || impl_->started.exchange(true)) return;
   const auto log = impl_->state->log;
   const std::string where = internal::ToString(impl_->local);
-  asio::co_spawn(
-      impl_->acceptor.get_executor(), AcceptLoop(impl_), [log, where](const std::exception_ptr& e) {
-        if (e) {
-          log->error("accept loop on {} threw: {}; no longer accepting", where, Describe(e));
-        }
-      });
+  asio::co_spawn(impl_->acceptor.get_executor(), AcceptLoop(impl_),
+                 [log, where](const std::exception_ptr& e) {
+                   if (e) {
+                     log->error("accept loop on {} threw: {}; no longer accepting", where,
+                                DescribeException(e));
+                   }
+                 });
 }
 
 void FrameServer::Stop() { impl_->Stop(); }

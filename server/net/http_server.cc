@@ -16,6 +16,7 @@
 #include <utility>
 #include <variant>
 
+#include "server/common/log_limiter.h"
 #include "server/common/logging.h"
 #include "server/net/listener.h"
 
@@ -35,16 +36,6 @@ constexpr milliseconds kLingerTimeout{1000};
 constexpr size_t kLingerChunkBytes = 4096;
 constexpr int kMaxLingerReads = 256;
 constexpr milliseconds kErrorLogInterval{1000};
-
-std::string Describe(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "non-standard exception";
-  }
-}
 
 std::string_view Reason(int status) {
   switch (status) {
@@ -105,7 +96,7 @@ struct HttpState {
   const HttpHandler handler;
   const std::shared_ptr<spdlog::logger> log;
   internal::ConnectionRegistry<HttpConnection> connections;
-  internal::LogLimiter errors{kErrorLogInterval};
+  LogLimiter errors{kErrorLogInterval};
 };
 
 // One request's connection. Lives on one executor: its members are touched only there.
@@ -213,7 +204,7 @@ void StartConnection(const std::shared_ptr<HttpState>& state, tcp::socket socket
   }
   asio::co_spawn(c->executor, ServeHttp(c), [c](const std::exception_ptr& e) {
     if (!e) return;
-    c->state->log->error("http connection threw: {}; closing it", Describe(e));
+    c->state->log->error("http connection threw: {}; closing it", DescribeException(e));
     c->Close();
   });
 }
@@ -260,7 +251,7 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<HttpListener> self) {
     if (self->state->errors.Allow(&suppressed)) {
       self->state->log->warn("http accept on {} failed: {}; retrying{}",
                              internal::ToString(self->local), ec.message(),
-                             internal::LogLimiter::SuppressedNote(suppressed));
+                             LogLimiter::SuppressedNote(suppressed));
     }
     retry.expires_after(kAcceptRetryDelay);
     co_await retry.async_wait(kAsTuple);
@@ -305,12 +296,13 @@ void HttpServer::Start() {
   if (impl_->stopped.load() || impl_->started.exchange(true)) return;
   const auto log = impl_->state->log;
   const std::string where = internal::ToString(impl_->local);
-  asio::co_spawn(
-      impl_->acceptor.get_executor(), AcceptLoop(impl_), [log, where](const std::exception_ptr& e) {
-        if (e) {
-          log->error("http accept loop on {} threw: {}; no longer accepting", where, Describe(e));
-        }
-      });
+  asio::co_spawn(impl_->acceptor.get_executor(), AcceptLoop(impl_),
+                 [log, where](const std::exception_ptr& e) {
+                   if (e) {
+                     log->error("http accept loop on {} threw: {}; no longer accepting", where,
+                                DescribeException(e));
+                   }
+                 });
 }
 
 void HttpServer::Stop() { impl_->Stop(); }

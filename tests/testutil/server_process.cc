@@ -66,6 +66,7 @@ std::string ServerBinary() { return DIALKV_SERVER_PATH; }
 Result<std::unique_ptr<ServerProcess>> ServerProcess::Start(Options options) {
   if (options.client_port == 0) options.client_port = FreePort();
   if (options.http_port == 0) options.http_port = FreePort();
+  if (options.peer_port == 0) options.peer_port = FreePort();
   std::unique_ptr<ServerProcess> p(new ServerProcess(std::move(options)));
   Status s = p->Launch();
   if (!s.ok()) return s;
@@ -103,6 +104,7 @@ Status ServerProcess::Spawn() {
       "--cluster-name=" + options_.cluster_name,
       "--listen=127.0.0.1:" + std::to_string(options_.client_port),
       "--http-listen=127.0.0.1:" + std::to_string(options_.http_port),
+      "--peer-listen=127.0.0.1:" + std::to_string(options_.peer_port),
       "--data-dir=" + options_.data_dir,
       "--threads=2",
   };
@@ -135,6 +137,7 @@ Result<int> ServerProcess::RunExpectingExit(const Options& options, std::string*
   Options o = options;
   if (o.client_port == 0) o.client_port = FreePort();
   if (o.http_port == 0) o.http_port = FreePort();
+  if (o.peer_port == 0) o.peer_port = FreePort();
   std::unique_ptr<ServerProcess> p(new ServerProcess(std::move(o)));
   Status s = p->Spawn();
   if (!s.ok()) return s;

@@ -28,6 +28,7 @@ class ServerProcess {
     std::string log_path;      // Required: the process's stdout and stderr.
     uint16_t client_port = 0;  // 0: pick a free port.
     uint16_t http_port = 0;    // 0: pick a free port.
+    uint16_t peer_port = 0;    // 0: pick a free port.
     std::vector<std::string> extra_args;
     std::chrono::milliseconds ready_timeout{20000};
   };
@@ -58,6 +59,7 @@ class ServerProcess {
   std::string client_address() const;  // "127.0.0.1:PORT"
   uint16_t client_port() const { return options_.client_port; }
   uint16_t http_port() const { return options_.http_port; }
+  uint16_t peer_port() const { return options_.peer_port; }
   const Options& options() const { return options_; }
   std::string ReadLog() const;
 

@@ -6,13 +6,26 @@
 //   dialkv::Result<dialkv::WriteResult> put = (*client)->Put("user:42", "Ada");
 //   dialkv::Result<dialkv::GetResult> got = (*client)->Get("user:42");
 //   if (got.ok()) Use(got->value); else if (got.code() == dialkv::Code::kNotFound) Missing();
+//   // A possibly stale read that any live replica may serve:
+//   got = (*client)->Get("user:42", {.consistency = dialkv::Consistency::kAp});
+//
+// Each get, put and delete runs in a consistency mode (types.h; docs/consistency.md):
+//   kCp  linearizable quorum reads and writes, or a clear error while no quorum of the key's
+//        replicas answers. The default.
+//   kAp  served by whichever replica answers; reads may be stale; writes are accepted while
+//        the node that receives them is up, and reach the other replicas later.
+// Modes may be mixed on one key, but linearizability is promised only for a key whose whole
+// history (every read and write, from every client) uses kCp. An AP write is ordered by
+// last-writer-wins against CP writes like any other, so it can make a CP read of that key
+// return a value that a linearizable history would not allow.
 //
 // Every call returns a Result whose code says what is known about the request:
 //   kUnavailable  it was definitely not applied (no endpoint reachable, its deadline passed
-//                 before it could be sent, or the cluster said so); safe to retry.
+//                 before it could be sent, or every node tried said so); safe to retry.
 //   kUnknown      a write that may have been applied: the connection was lost after it was
-//                 sent, or no answer came before its deadline. Retrying may apply it twice;
-//                 read the key to find out.
+//                 sent (a CP write; an AP write is resent elsewhere, and is kUnknown if that
+//                 fails too), no answer came before its deadline, or the node said so.
+//                 Retrying may apply it twice; read the key to find out.
 //   kTimeout      a read that did not finish before its deadline.
 //   anything else the status the cluster returned (kNotFound, kInvalidArgument, ...), with
 //                 its message.
@@ -58,14 +71,25 @@ struct ClientOptions {
   // kOverloaded and nothing is sent.
   uint32_t max_inflight_requests = 65536;
 
-  // A later change adds the default consistency mode (CP or AP) here; RequestOptions will
-  // carry an optional per-request override, like timeout_ms.
+  // The mode of every get, put and delete that does not set RequestOptions::consistency.
+  // kCp by default because it is the mode whose errors are honest: a program that never
+  // thought about consistency reads what was last written, and learns from kUnavailable or
+  // kUnknown when the cluster cannot promise that, instead of silently reading stale data or
+  // losing a write to a concurrent one. kAp trades that for availability and latency, and
+  // should be a deliberate choice (a cache, a counter that tolerates staleness).
+  // REQUIRES: kCp or kAp.
+  Consistency default_consistency = Consistency::kCp;
 };
 
 // Per-request settings. An unset field takes the client-wide default from ClientOptions.
+// The explicit initializers let callers set one field by name, {.consistency = ...}, without
+// a missing-initializer warning for the others.
 struct RequestOptions {
   // Deadline of this request. REQUIRES: > 0 when set.
-  std::optional<uint32_t> timeout_ms;
+  std::optional<uint32_t> timeout_ms = std::nullopt;
+
+  // Mode of this get, put or delete; ignored by ClusterStatus. REQUIRES: kCp or kAp when set.
+  std::optional<Consistency> consistency = std::nullopt;
 };
 
 // A value read, and the timestamp of the version it came from.
@@ -74,23 +98,63 @@ struct GetResult {
   Timestamp timestamp;
 };
 
-// The timestamp a put or delete (a tombstone) was written with.
+// The outcome of a put or delete that succeeded.
 struct WriteResult {
+  // The timestamp the version (for a delete, its tombstone) was written with.
   Timestamp timestamp;
+
+  // AP writes only (a CP write is never hinted): the node accepted the write, but none of the
+  // key's replicas acknowledged it in time, so the node holds it as hints and delivers it to
+  // the replicas once it sees them alive. For a reader this means the write is not visible
+  // yet: reads served by the replicas, CP reads included, return the previous value until a
+  // hint is delivered, and if the coordinating node is lost for good before that, so is the
+  // write. Like any write it may still lose to a write with a higher timestamp.
+  bool hinted = false;
+};
+
+// One member of the cluster as the node that answered ClusterStatus sees it.
+struct NodeInfo {
+  NodeId node_id = 0;
+  std::string peer_address;  // "host:port" of its peer port, as configured by --peers.
+  // "self" (the node that answered), "alive", "suspect" (missed heartbeats; may be down or
+  // cut off) or "dead"; a newer node may report other states, passed through as they are.
+  std::string state;
+  uint64_t generation = 0;         // Grows at each restart of that node.
+  uint64_t heartbeat = 0;          // Grows while it runs.
+  int64_t last_heard_ms_ago = -1;  // Since its heartbeat last advanced; -1: never heard.
+  uint64_t live_keys = 0;          // Keys it stores, as it last gossiped them.
+};
+
+// The cluster as one node sees it: membership and liveness come from gossip, so nodes may
+// briefly disagree, and a node cut off from the others reports them suspect or dead.
+struct ClusterStatus {
+  NodeId node_id = 0;  // The node that answered.
+  std::string cluster_name;
+  uint32_t replication_factor = 0;
+  std::vector<NodeInfo> nodes;  // Every member, the answering one included.
 };
 
 // A connection to a dialkv cluster: one TCP connection per endpoint, opened on first use,
 // each carrying many requests at once. The client owns one I/O thread.
 //
-// Failover: a request tries the endpoints in order, starting from the last one that answered.
-// An endpoint that cannot be connected to (nothing was sent) is skipped. A read whose
-// connection fails after it was sent is retried on the next endpoint; a write is not (it
-// may have been applied) and returns kUnknown. Statuses the cluster returns are not retried.
+// Failover: a request tries the endpoints in order, starting from the last one that answered,
+// at most once each (one pass over the endpoints) and never past its deadline. It moves on to
+// the next endpoint only when that is safe:
+//   - the endpoint cannot be connected to, or the request could not be sent: every request;
+//   - the connection is lost after the request was sent: AP gets, puts and deletes, CP gets,
+//     and ClusterStatus. A CP put or delete is not resent (it may have been applied, and a
+//     resend could apply it again after a later write) and returns kUnknown;
+//   - the node answers kUnavailable (definitely not applied): every request.
+// Any other status the node answers is returned as it is and not retried; in particular a
+// write answered kUnknown or kTimeout may have been applied. An AP write resent after a lost
+// connection that then fails returns kUnknown, since the first attempt may have applied it.
+// When every endpoint was tried, the kUnavailable message names each with what went wrong.
 //
 // Errors of every call: kInvalidArgument (bad option, or a request over max_frame_bytes),
-// kUnavailable (no endpoint reachable: the message names each with its reason; or the client
-// is being destroyed), kUnknown (writes, see above), kTimeout (reads), kOverloaded (over
-// max_inflight_requests), and any status the cluster returns, with its message.
+// kUnavailable (every endpoint unreachable or answering kUnavailable: the message names each
+// with its reason; or the client is being destroyed), kUnknown (writes, see above), kTimeout
+// (reads), kOverloaded (over max_inflight_requests), and any status the cluster returns, with its
+// message.
 //
 // Thread-safe: every method may be called from any number of threads at once. The sync
 // calls block the calling thread until the result is known (at most the deadline plus
@@ -99,9 +163,9 @@ struct WriteResult {
 // Destruction closes every connection, completes every pending call (writes that were sent
 // with kUnknown, everything else with kUnavailable), and joins the I/O thread. REQUIRES: no
 // call is started once destruction begins, and every coroutine returned by AsyncGet /
-// AsyncPut / AsyncDelete has been co_awaited (started) by then. A started Async call may
-// still be pending: it completes with the error above on its caller's executor, which must
-// outlive it.
+// AsyncPut / AsyncDelete / AsyncClusterStatus has been co_awaited (started) by then. A started
+// Async call may still be pending: it completes with the error above on its caller's executor,
+// which must outlive it.
 class Client {
  public:
   // Validates the options and starts the I/O thread; connects on first use, not here.
@@ -124,6 +188,11 @@ class Client {
   // Deletes `key` (writes a tombstone); returns the tombstone's timestamp.
   Result<WriteResult> Delete(std::string_view key, const RequestOptions& options = {});
 
+  // Membership and liveness of the cluster as one node sees it: the endpoint a request would
+  // start from (for a new client, the first reachable one), failing over like a read.
+  // Errors: as for every call; kTimeout when the node does not answer in time.
+  Result<dialkv::ClusterStatus> ClusterStatus(const RequestOptions& options = {});
+
   // Coroutine forms of the calls above, with the same results. They may be co_awaited from a
   // coroutine on any executor; the request runs on the client's I/O thread and the caller
   // resumes on its own executor. Cancelling the awaiting coroutine does not cancel the
@@ -132,6 +201,7 @@ class Client {
   asio::awaitable<Result<WriteResult>> AsyncPut(std::string key, std::string value,
                                                 RequestOptions options = {});
   asio::awaitable<Result<WriteResult>> AsyncDelete(std::string key, RequestOptions options = {});
+  asio::awaitable<Result<dialkv::ClusterStatus>> AsyncClusterStatus(RequestOptions options = {});
 
  private:
   struct Impl;

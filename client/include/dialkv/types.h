@@ -4,10 +4,24 @@
 #include <compare>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace dialkv {
 
 using NodeId = uint32_t;
+
+// The guarantee a request asks for (docs/consistency.md says what each promises and costs).
+enum class Consistency : uint8_t {
+  // Linearizable: quorum reads and writes. While no quorum of the key's replicas answers,
+  // requests fail with kUnavailable (nothing happened) or kUnknown (a write may have).
+  kCp = 1,
+  // Available: served by whichever replica answers first; reads may be stale; writes are
+  // accepted while the coordinating node is up and reach the replicas later if need be.
+  kAp = 2,
+};
+
+// "cp" / "ap".
+std::string_view ConsistencyName(Consistency c);
 
 // The order of versions: by hybrid logical clock, then by the id of the node that wrote the
 // version, so two distinct writes never tie. hlc = wall-clock milliseconds << 16 | a logical

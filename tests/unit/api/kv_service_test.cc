@@ -15,105 +15,59 @@
 #include <string>
 #include <vector>
 
-#include "server/api/local_backend.h"
+#include "server/cluster/membership.h"
+#include "server/cluster/ring.h"
 #include "server/common/clock.h"
 #include "server/common/hlc.h"
 #include "server/common/metrics.h"
+#include "server/replication/coordinator.h"
+#include "server/replication/local_replica.h"
 #include "server/storage/memory_engine.h"
+#include "tests/testutil/fake_transport.h"
+#include "tests/testutil/gated_engine.h"
 #include "tests/testutil/status_matchers.h"
 
 namespace dialkv::api {
 namespace {
 
+using testutil::GatedEngine;
+
+using replication::Deadline;
+
 constexpr int64_t kStartMs = 1'700'000'000'000;
 constexpr NodeId kNodeId = 7;
 constexpr auto kTestDeadline = std::chrono::seconds(10);  // Bounds every wait in this file.
 
-// A MemoryEngine whose Get and ApplyIfNewer can be made to block (as a disk would) or fail.
-class GatedEngine final : public storage::Engine {
- public:
-  void Close() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = false;
-  }
-  void Open() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void FailWith(Status status) {
-    std::lock_guard<std::mutex> lock(mu_);
-    failure_ = std::move(status);
-  }
-  storage::MemoryEngine& inner() { return inner_; }
-
-  Result<Version> Get(std::string_view key) override {
-    if (Status s = Pass(); !s.ok()) return s;
-    return inner_.Get(key);
-  }
-  Result<storage::ApplyOutcome> ApplyIfNewer(std::string_view key,
-                                             const Version& version) override {
-    if (Status s = Pass(); !s.ok()) return s;
-    return inner_.ApplyIfNewer(key, version);
-  }
-  Status Scan(std::string_view start, std::string_view end, const storage::ScanFn& fn) override {
-    return inner_.Scan(start, end, fn);
-  }
-  uint64_t LiveKeyCount() const override { return inner_.LiveKeyCount(); }
-  Status PutHint(NodeId peer, uint64_t sequence, std::string_view payload) override {
-    return inner_.PutHint(peer, sequence, payload);
-  }
-  Status ScanHints(NodeId peer, const storage::HintScanFn& fn) override {
-    return inner_.ScanHints(peer, fn);
-  }
-  Status DeleteHint(NodeId peer, uint64_t sequence) override {
-    return inner_.DeleteHint(peer, sequence);
-  }
-  Result<std::string> GetMeta(std::string_view name) override { return inner_.GetMeta(name); }
-  Status PutMeta(std::string_view name, std::string_view value) override {
-    return inner_.PutMeta(name, value);
-  }
-
- private:
-  // Waits while the gate is closed (bounded, so a broken test cannot hang), then fails or
-  // passes.
-  Status Pass() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, kTestDeadline, [this] { return open_; });
-    return failure_;
-  }
-
-  storage::MemoryEngine inner_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = true;  // Guarded by mu_.
-  Status failure_;    // Guarded by mu_.
-};
-
-v1::Envelope GetRequest(std::string key, uint32_t timeout_ms = 0) {
+// Requests in this file are AP unless they say otherwise: on a node that is the key's only
+// replica, the AP path is this node's store and nothing else, which is what these tests probe.
+v1::Envelope GetRequest(std::string key, uint32_t timeout_ms = 0,
+                        v1::Consistency mode = v1::CONSISTENCY_AP) {
   v1::Envelope e;
   e.set_id(11);
   e.mutable_get_request()->set_key(std::move(key));
   e.mutable_get_request()->set_timeout_ms(timeout_ms);
+  e.mutable_get_request()->set_consistency(mode);
   return e;
 }
 
-v1::Envelope PutRequest(std::string key, std::string value, uint32_t timeout_ms = 0) {
+v1::Envelope PutRequest(std::string key, std::string value, uint32_t timeout_ms = 0,
+                        v1::Consistency mode = v1::CONSISTENCY_AP) {
   v1::Envelope e;
   e.set_id(12);
   e.mutable_put_request()->set_key(std::move(key));
   e.mutable_put_request()->set_value(std::move(value));
   e.mutable_put_request()->set_timeout_ms(timeout_ms);
+  e.mutable_put_request()->set_consistency(mode);
   return e;
 }
 
-v1::Envelope DeleteRequest(std::string key, uint32_t timeout_ms = 0) {
+v1::Envelope DeleteRequest(std::string key, uint32_t timeout_ms = 0,
+                           v1::Consistency mode = v1::CONSISTENCY_AP) {
   v1::Envelope e;
   e.set_id(13);
   e.mutable_delete_request()->set_key(std::move(key));
   e.mutable_delete_request()->set_timeout_ms(timeout_ms);
+  e.mutable_delete_request()->set_consistency(mode);
   return e;
 }
 
@@ -125,7 +79,7 @@ asio::awaitable<void> StoreResult(asio::awaitable<T> op, std::optional<T>* out) 
 
 Timestamp Ts(const v1::Timestamp& ts) { return Timestamp{ts.hlc(), ts.node_id()}; }
 
-// Which engine calls run on a storage pool (LocalBackend::Options).
+// Which engine calls run on a storage pool (replication::LocalReplica::Options).
 enum class Offload { kAll, kWrites, kNone };
 
 struct Wiring {
@@ -134,8 +88,8 @@ struct Wiring {
   KvService::Options service;
 };
 
-// A KvService over a LocalBackend, a GatedEngine and an HLC on a manual clock; requests run on
-// an io_context driven by the test thread.
+// A KvService over the coordinator of a one-node cluster (its LocalReplica on a GatedEngine,
+// an HLC on a manual clock, no peers); requests run on an io_context driven by the test thread.
 class KvServiceTest : public ::testing::TestWithParam<Offload> {
  protected:
   KvServiceTest() { Build(Wiring{GetParam(), 2, {}}); }
@@ -146,16 +100,25 @@ class KvServiceTest : public ::testing::TestWithParam<Offload> {
     if (wiring.offload != Offload::kNone) {
       pool_ = std::make_unique<asio::thread_pool>(wiring.storage_threads);
     }
-    LocalBackend::Options backend_options;
-    backend_options.storage_pool = pool_.get();
-    backend_options.offload_reads = wiring.offload == Offload::kAll;
-    backend_ = std::make_unique<LocalBackend>(backend_options, engine_, hlc_);
+    replication::LocalReplica::Options replica_options;
+    replica_options.storage_pool = pool_.get();
+    replica_options.offload_reads = wiring.offload == Offload::kAll;
+    local_ = std::make_unique<replication::LocalReplica>(replica_options, engine_, hlc_);
+    replication::Coordinator::Options coordinator_options;
+    coordinator_options.self = kNodeId;
+    coordinator_options.hinted_handoff = false;
+    coordinator_ = std::make_unique<replication::Coordinator>(
+        coordinator_options, ring_, membership_, *local_, hlc_, *transport_, nullptr);
     registry_ = std::make_unique<metrics::Registry>();
-    service_ = std::make_unique<KvService>(wiring.service, *backend_, *registry_);
+    service_ = std::make_unique<KvService>(wiring.service, *coordinator_, *registry_, [] {
+      v1::ClusterStatusReply reply;
+      reply.set_node_id(kNodeId);
+      return reply;
+    });
   }
 
   // The storage pool goes first (its running calls finish), while the io_context and the
-  // backend its calls reference still exist.
+  // coordinator its calls reference still exist.
   void Teardown() {
     engine_.Open();
     if (pool_ != nullptr) {
@@ -163,7 +126,8 @@ class KvServiceTest : public ::testing::TestWithParam<Offload> {
       pool_.reset();
     }
     service_.reset();
-    backend_.reset();
+    coordinator_.reset();
+    local_.reset();
   }
 
   // Serves `requests` concurrently and returns their replies, in request order.
@@ -205,8 +169,17 @@ class KvServiceTest : public ::testing::TestWithParam<Offload> {
   HybridLogicalClock hlc_{clock_, kNodeId, HybridLogicalClock::Options{}};
   GatedEngine engine_;
   asio::io_context io_;
+  cluster::Ring ring_ = cluster::Ring::Build({kNodeId}, {}).value();
+  cluster::Membership membership_{kNodeId,
+                                  1,
+                                  {cluster::Member{kNodeId, "127.0.0.1:7380"}},
+                                  clock_,
+                                  cluster::Membership::Options{}};
+  testutil::FakeNetwork network_;
+  std::unique_ptr<net::Transport> transport_ = network_.TransportFor(kNodeId);
   std::unique_ptr<metrics::Registry> registry_;
-  std::unique_ptr<LocalBackend> backend_;
+  std::unique_ptr<replication::LocalReplica> local_;
+  std::unique_ptr<replication::Coordinator> coordinator_;
   std::unique_ptr<KvService> service_;
   std::unique_ptr<asio::thread_pool> pool_;
 };
@@ -243,6 +216,36 @@ TEST_P(KvServiceTest, PutThenGetReturnsTheValueAndItsTimestamp) {
   EXPECT_EQ(get.get_reply().status().code(), v1::STATUS_OK);
   EXPECT_EQ(get.get_reply().value(), "v1");
   EXPECT_EQ(Ts(get.get_reply().timestamp()), ts);
+}
+
+TEST_P(KvServiceTest, CpRequestsOnAOneNodeClusterRoundTripAndCountUnderModeCp) {
+  v1::Envelope put = Call(PutRequest("k", "v", 0, v1::CONSISTENCY_CP));
+  ASSERT_EQ(put.put_reply().status().code(), v1::STATUS_OK) << put.DebugString();
+  EXPECT_FALSE(put.put_reply().hinted());
+  v1::Envelope get = Call(GetRequest("k", 0, v1::CONSISTENCY_CP));
+  ASSERT_EQ(get.get_reply().status().code(), v1::STATUS_OK);
+  EXPECT_EQ(get.get_reply().value(), "v");
+  EXPECT_EQ(Ts(get.get_reply().timestamp()), Ts(put.put_reply().timestamp()));
+  // A request that names no mode is CP.
+  v1::Envelope unspecified = Call(GetRequest("k", 0, v1::CONSISTENCY_DEFAULT));
+  EXPECT_EQ(unspecified.get_reply().value(), "v");
+  const std::string m = Metrics();
+  EXPECT_NE(m.find("dialkv_requests_total{op=\"put\",mode=\"cp\",status=\"OK\"} 1\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("dialkv_requests_total{op=\"get\",mode=\"cp\",status=\"OK\"} 2\n"),
+            std::string::npos)
+      << m;
+}
+
+TEST_P(KvServiceTest, ClusterStatusRequestIsAnsweredByTheStatusFunction) {
+  v1::Envelope request;
+  request.set_id(99);
+  request.mutable_cluster_status_request();
+  v1::Envelope reply = Call(request);
+  EXPECT_EQ(reply.id(), 99u);
+  ASSERT_TRUE(reply.has_cluster_status_reply()) << reply.DebugString();
+  EXPECT_EQ(reply.cluster_status_reply().node_id(), kNodeId);
 }
 
 TEST_P(KvServiceTest, LaterWritesGetGreaterTimestampsWhetherOrNotTheClockMoves) {
@@ -358,17 +361,24 @@ TEST_P(KvServiceTest, RequestsAreCountedByOpAndStatusWithLatencies) {
   Call(DeleteRequest(""));
   Call(v1::Envelope());
   const std::string m = Metrics();
-  EXPECT_NE(m.find("dialkv_requests_total{op=\"put\",status=\"OK\"} 2\n"), std::string::npos) << m;
-  EXPECT_NE(m.find("dialkv_requests_total{op=\"get\",status=\"OK\"} 1\n"), std::string::npos);
-  EXPECT_NE(m.find("dialkv_requests_total{op=\"get\",status=\"NOT_FOUND\"} 1\n"),
+  EXPECT_NE(m.find("dialkv_requests_total{op=\"put\",mode=\"ap\",status=\"OK\"} 2\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("dialkv_requests_total{op=\"get\",mode=\"ap\",status=\"OK\"} 1\n"),
             std::string::npos);
-  EXPECT_NE(m.find("dialkv_requests_total{op=\"delete\",status=\"INVALID_ARGUMENT\"} 1\n"),
+  EXPECT_NE(m.find("dialkv_requests_total{op=\"get\",mode=\"ap\",status=\"NOT_FOUND\"} 1\n"),
             std::string::npos);
-  EXPECT_NE(m.find("dialkv_requests_total{op=\"invalid\",status=\"INVALID_ARGUMENT\"} 1\n"),
+  EXPECT_NE(
+      m.find("dialkv_requests_total{op=\"delete\",mode=\"ap\",status=\"INVALID_ARGUMENT\"} 1\n"),
+      std::string::npos);
+  EXPECT_NE(
+      m.find("dialkv_requests_total{op=\"invalid\",mode=\"cp\",status=\"INVALID_ARGUMENT\"} 1\n"),
+      std::string::npos);
+  EXPECT_NE(m.find("dialkv_request_duration_seconds_count{op=\"put\",mode=\"ap\"} 2\n"),
             std::string::npos);
-  EXPECT_NE(m.find("dialkv_request_duration_seconds_count{op=\"put\"} 2\n"), std::string::npos);
-  EXPECT_NE(m.find("dialkv_request_duration_seconds_bucket{op=\"get\",le=\"+Inf\"} 2\n"),
-            std::string::npos);
+  EXPECT_NE(
+      m.find("dialkv_request_duration_seconds_bucket{op=\"get\",mode=\"ap\",le=\"+Inf\"} 2\n"),
+      std::string::npos);
 }
 
 TEST_P(KvServiceTest, StorageErrorsKeepTheirCodeWithContext) {
@@ -383,7 +393,7 @@ TEST_P(KvServiceTest, StorageErrorsKeepTheirCodeWithContext) {
   EXPECT_FALSE(put.put_reply().has_timestamp());
   engine_.FailWith(Status::Corruption("bad block"));
   EXPECT_EQ(Call(DeleteRequest("k")).delete_reply().status().code(), v1::STATUS_CORRUPTION);
-  EXPECT_NE(Metrics().find("dialkv_requests_total{op=\"get\",status=\"IO_ERROR\"} 1\n"),
+  EXPECT_NE(Metrics().find("dialkv_requests_total{op=\"get\",mode=\"ap\",status=\"IO_ERROR\"} 1\n"),
             std::string::npos);
 }
 
@@ -411,10 +421,10 @@ TEST_P(KvServiceTest, WriteBehindAVersionBeyondTheSkewGuardIsOrderedBeforeIt) {
 // A call that would run inline is not started once its deadline has passed.
 TEST_P(KvServiceTest, CallsWhoseDeadlineAlreadyPassedAreNotStarted) {
   const Deadline past = std::chrono::steady_clock::now() - std::chrono::milliseconds(1);
-  std::optional<Result<Timestamp>> written;
+  std::optional<Result<Version>> written;
   std::optional<Result<Version>> read;
-  auto write_op = backend_->Write("k", "v", false, past);
-  auto read_op = backend_->Read("k", past);
+  auto write_op = local_->Write("k", "v", false, past);
+  auto read_op = local_->Read("k", past);
   asio::co_spawn(io_, StoreResult(std::move(write_op), &written), asio::detached);
   asio::co_spawn(io_, StoreResult(std::move(read_op), &read), asio::detached);
   io_.run_for(kTestDeadline);
@@ -470,9 +480,10 @@ TEST_P(KvServiceDeadlineTest, WritesPastTheirDeadlineAnswerUnknownIfStartedElseU
   EXPECT_OK(engine_.inner().Get("started"));
   ASSERT_CODE(engine_.inner().Get("queued"), Code::kNotFound);
   const std::string m = Metrics();
-  EXPECT_NE(m.find("dialkv_requests_total{op=\"put\",status=\"UNKNOWN\"} 1\n"), std::string::npos)
+  EXPECT_NE(m.find("dialkv_requests_total{op=\"put\",mode=\"ap\",status=\"UNKNOWN\"} 1\n"),
+            std::string::npos)
       << m;
-  EXPECT_NE(m.find("dialkv_requests_total{op=\"delete\",status=\"UNAVAILABLE\"} 1\n"),
+  EXPECT_NE(m.find("dialkv_requests_total{op=\"delete\",mode=\"ap\",status=\"UNAVAILABLE\"} 1\n"),
             std::string::npos);
 }
 

@@ -21,6 +21,7 @@ Node::Options TestOptions(const testutil::TempDir& dir, NodeId node_id = 1) {
   o.cluster_name = "test";
   o.listen = "127.0.0.1:0";
   o.http_listen = "127.0.0.1:0";
+  o.peer_listen = "127.0.0.1:0";
   o.data_dir = dir.Sub("data");
   o.threads = 2;
   o.storage_threads = 2;
@@ -87,14 +88,19 @@ TEST(NodeTest, ServesRequestsHealthAndMetricsOnPortsTheOsChose) {
   EXPECT_EQ(metrics->status, 200);
   EXPECT_NE(metrics->head.find("text/plain; version=0.0.4"), std::string::npos) << metrics->head;
   const std::string& m = metrics->body;
-  EXPECT_NE(m.find("dialkv_requests_total{op=\"put\",status=\"OK\"} 1\n"), std::string::npos) << m;
-  EXPECT_NE(m.find("dialkv_requests_total{op=\"get\",status=\"OK\"} 1\n"), std::string::npos);
-  EXPECT_NE(m.find("dialkv_requests_total{op=\"get\",status=\"NOT_FOUND\"} 1\n"),
+  EXPECT_NE(m.find("dialkv_requests_total{op=\"put\",mode=\"cp\",status=\"OK\"} 1\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("dialkv_requests_total{op=\"get\",mode=\"cp\",status=\"OK\"} 1\n"),
             std::string::npos);
-  EXPECT_NE(m.find("dialkv_request_duration_seconds_count{op=\"get\"} 2\n"), std::string::npos);
+  EXPECT_NE(m.find("dialkv_requests_total{op=\"get\",mode=\"cp\",status=\"NOT_FOUND\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("dialkv_request_duration_seconds_count{op=\"get\",mode=\"cp\"} 2\n"),
+            std::string::npos);
   EXPECT_NE(m.find("\ndialkv_keys_stored 1\n"), std::string::npos);
   EXPECT_NE(m.find("\ndialkv_connections_open 1\n"), std::string::npos);
-  EXPECT_NE(m.find("dialkv_node_info{node_id=\"1\",cluster=\"test\"} 1\n"), std::string::npos);
+  EXPECT_NE(m.find("dialkv_node_info{node_id=\"1\",cluster=\"test\",generation=\"1\"} 1\n"),
+            std::string::npos);
 
   client.Close();
   EXPECT_TRUE(MetricsEventuallyContain(endpoints.http.port(), "\ndialkv_connections_open 0\n"));

@@ -43,6 +43,12 @@ std::unique_ptr<Client> MakeClient(std::vector<std::string> endpoints, uint32_t 
   return client.ok() ? std::move(client).value() : nullptr;
 }
 
+std::unique_ptr<Client> MakeClient(ClientOptions options) {
+  Result<std::unique_ptr<Client>> client = Client::Create(std::move(options));
+  EXPECT_TRUE(client.ok()) << client.status().ToString();
+  return client.ok() ? std::move(client).value() : nullptr;
+}
+
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -305,6 +311,320 @@ TEST(ClientTest, DestroyingTheClientCompletesPendingAsyncCalls) {
   ASSERT_TRUE(got.has_value() && put.has_value());
   ASSERT_CODE(*got, Code::kUnavailable);  // A read: nothing to be unsure about.
   ASSERT_CODE(*put, Code::kUnknown);      // A write that was sent: it may have been applied.
+}
+
+// ---- consistency mode ----
+
+constexpr RequestOptions kAp{.consistency = Consistency::kAp};
+constexpr RequestOptions kCp{.consistency = Consistency::kCp};
+
+TEST(ClientTest, CpIsTheDefaultModeAndIsSentOnEveryRequest) {
+  FakeServer node(Behavior::kAnswer);
+  auto client = MakeClient({node.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  ASSERT_OK(client->Get("k"));
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_CP);
+  ASSERT_OK(client->Put("k", "v"));
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_CP);
+  ASSERT_OK(client->Delete("k"));
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_CP);
+}
+
+TEST(ClientTest, PerRequestModeOverridesTheClientDefault) {
+  FakeServer node(Behavior::kAnswer);
+  auto client = MakeClient({node.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  ASSERT_OK(client->Get("k", kAp));
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_AP);
+  ASSERT_OK(client->Put("k", "v"));  // Back to the default.
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_CP);
+  ASSERT_OK(client->Delete("k", kAp));
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_AP);
+}
+
+TEST(ClientTest, ClientDefaultApIsSentAndCanBeOverriddenToCp) {
+  FakeServer node(Behavior::kAnswer);
+  auto client = MakeClient(
+      ClientOptions{.endpoints = {node.endpoint()}, .default_consistency = Consistency::kAp});
+  ASSERT_NE(client, nullptr);
+
+  ASSERT_OK(client->Put("k", "v"));
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_AP);
+  ASSERT_OK(client->Get("k"));
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_AP);
+  ASSERT_OK(client->Delete("k", kCp));
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_CP);
+}
+
+TEST(ClientTest, ModeOutsideTheEnumIsRejectedUnsent) {
+  const auto bogus = static_cast<Consistency>(7);
+  ASSERT_CODE(Client::Create(ClientOptions{.endpoints = {"h:1"}, .default_consistency = bogus}),
+              Code::kInvalidArgument);
+  FakeServer node(Behavior::kAnswer);
+  auto client = MakeClient({node.endpoint()});
+  ASSERT_NE(client, nullptr);
+  ASSERT_CODE(client->Put("k", "v", RequestOptions{.consistency = bogus}), Code::kInvalidArgument);
+  EXPECT_EQ(node.requests(), 0u);
+}
+
+// ---- retries ----
+
+TEST(ClientTest, ApWriteIsResentToTheNextEndpointWhenItsConnectionDropsAfterSending) {
+  FakeServer dropper(Behavior::kDropConnection);
+  FakeServer node(Behavior::kAnswer);
+  auto client = MakeClient({dropper.endpoint(), node.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  Result<WriteResult> put = client->Put("k", "v", kAp);
+  ASSERT_OK(put);
+  EXPECT_EQ(put->timestamp, (Timestamp{client_test::kPutHlc, client_test::kPutNode}));
+  EXPECT_EQ(dropper.puts(), 1u);  // Both endpoints saw it.
+  EXPECT_EQ(node.puts(), 1u);
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_AP);
+}
+
+TEST(ClientTest, ApDeleteAndGetAreResentWhenTheirConnectionDropsAfterSending) {
+  FakeServer dropper(Behavior::kDropConnection);
+  FakeServer node(Behavior::kAnswer);
+  // A fresh client per call, so each starts at the dropper.
+  ASSERT_OK(MakeClient({dropper.endpoint(), node.endpoint()})->Delete("k", kAp));
+  Result<GetResult> got = MakeClient({dropper.endpoint(), node.endpoint()})->Get("k", kAp);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "value-of-k");
+  EXPECT_EQ(dropper.requests(), 2u);
+  EXPECT_EQ(node.requests(), 2u);
+}
+
+TEST(ClientTest, CpWriteIsNotResentWhenItsConnectionDropsAfterSending) {
+  FakeServer dropper(Behavior::kDropConnection);
+  FakeServer node(Behavior::kAnswer);
+  auto client = MakeClient({dropper.endpoint(), node.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  Result<WriteResult> put = client->Put("k", "v", kCp);
+  ASSERT_CODE(put, Code::kUnknown);
+  EXPECT_TRUE(Contains(put.status().message(), "may have been applied")) << put.status().ToString();
+  ASSERT_CODE(client->Delete("k", kCp), Code::kUnknown);
+  EXPECT_EQ(dropper.requests(), 2u);
+  EXPECT_EQ(node.requests(), 0u);
+}
+
+TEST(ClientTest, CpGetIsResentWhenItsConnectionDropsAfterSending) {
+  FakeServer dropper(Behavior::kDropConnection);
+  FakeServer node(Behavior::kAnswer);
+  auto client = MakeClient({dropper.endpoint(), node.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  Result<GetResult> got = client->Get("k", kCp);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "value-of-k");
+  EXPECT_EQ(dropper.requests(), 1u);
+  EXPECT_EQ(node.requests(), 1u);
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_CP);
+}
+
+TEST(ClientTest, UnavailableReplyToACpPutIsRetriedOnTheNextEndpoint) {
+  FakeServer refuser(Code::kUnavailable);
+  FakeServer node(Behavior::kAnswer);
+  auto client = MakeClient({refuser.endpoint(), node.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  Result<WriteResult> put = client->Put("k", "v", kCp);
+  ASSERT_OK(put);
+  EXPECT_EQ(put->timestamp, (Timestamp{client_test::kPutHlc, client_test::kPutNode}));
+  EXPECT_EQ(refuser.puts(), 1u);
+  EXPECT_EQ(node.puts(), 1u);
+  // Later requests start at the endpoint that answered.
+  ASSERT_OK(client->Delete("k", kCp));
+  EXPECT_EQ(refuser.requests(), 1u);
+  EXPECT_EQ(node.requests(), 2u);
+}
+
+TEST(ClientTest, UnavailableReplyIsRetriedForEveryKindOfRequest) {
+  FakeServer refuser(Code::kUnavailable);
+  FakeServer node(Behavior::kAnswer);
+  const std::vector<std::string> endpoints = {refuser.endpoint(), node.endpoint()};
+  ASSERT_OK(MakeClient(endpoints)->Get("k", kCp));
+  ASSERT_OK(MakeClient(endpoints)->Get("k", kAp));
+  ASSERT_OK(MakeClient(endpoints)->Put("k", "v", kAp));
+  ASSERT_OK(MakeClient(endpoints)->Delete("k", kCp));
+  ASSERT_OK(MakeClient(endpoints)->Delete("k", kAp));
+  ASSERT_OK(MakeClient(endpoints)->ClusterStatus());
+  EXPECT_EQ(refuser.requests(), 6u);
+  EXPECT_EQ(node.requests(), 6u);
+}
+
+TEST(ClientTest, UnknownReplyToAWriteIsNotRetried) {
+  FakeServer unsure(Code::kUnknown);
+  FakeServer node(Behavior::kAnswer);
+  auto client = MakeClient({unsure.endpoint(), node.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  Result<WriteResult> put = client->Put("k", "v", kCp);
+  ASSERT_CODE(put, Code::kUnknown);
+  EXPECT_EQ(put.status().message(), "UNKNOWN from " + unsure.endpoint());
+  ASSERT_CODE(client->Put("k", "v", kAp), Code::kUnknown);
+  ASSERT_CODE(client->Delete("k", kAp), Code::kUnknown);
+  EXPECT_EQ(unsure.requests(), 3u);
+  EXPECT_EQ(node.requests(), 0u);
+}
+
+TEST(ClientTest, TimeoutReplyIsNotRetried) {
+  FakeServer slow(Code::kTimeout);
+  FakeServer node(Behavior::kAnswer);
+  auto client = MakeClient({slow.endpoint(), node.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  ASSERT_CODE(client->Put("k", "v", kAp), Code::kTimeout);
+  ASSERT_CODE(client->Delete("k", kCp), Code::kTimeout);
+  ASSERT_CODE(client->Get("k", kCp), Code::kTimeout);
+  EXPECT_EQ(node.requests(), 0u);
+}
+
+TEST(ClientTest, EveryEndpointUnavailableIsUnavailableNamingEachWithItsReason) {
+  FakeServer first(Code::kUnavailable);
+  FakeServer second(Code::kUnavailable);
+  const std::string closed = "127.0.0.1:" + std::to_string(ClosedPort());
+  auto client = MakeClient({first.endpoint(), closed, second.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  Result<WriteResult> put = client->Put("k", "v", kCp);
+  ASSERT_CODE(put, Code::kUnavailable);
+  const std::string message = put.status().message();
+  EXPECT_TRUE(Contains(message, "UNAVAILABLE from " + first.endpoint())) << message;
+  EXPECT_TRUE(Contains(message, closed + " (")) << message;
+  EXPECT_TRUE(Contains(message, "UNAVAILABLE from " + second.endpoint())) << message;
+  EXPECT_EQ(first.requests(), 1u);  // One pass over the endpoints.
+  EXPECT_EQ(second.requests(), 1u);
+}
+
+TEST(ClientTest, ApWriteResentAfterALostConnectionIsUnknownWhenTheResendFails) {
+  // The first attempt may have been applied, so "definitely not applied" would be a lie.
+  FakeServer dropper(Behavior::kDropConnection);
+  FakeServer refuser(Code::kUnavailable);
+  auto client = MakeClient({dropper.endpoint(), refuser.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  Result<WriteResult> put = client->Put("k", "v", kAp);
+  ASSERT_CODE(put, Code::kUnknown);
+  EXPECT_TRUE(Contains(put.status().message(), "may have been applied")) << put.status().ToString();
+  EXPECT_EQ(dropper.requests(), 1u);
+  EXPECT_EQ(refuser.requests(), 1u);
+  // A read in the same situation changed nothing.
+  ASSERT_CODE(client->Get("k", kAp), Code::kUnavailable);
+}
+
+TEST(ClientTest, RetriesStopAfterOnePassOverTheEndpoints) {
+  FakeServer first(Behavior::kDropConnection);
+  FakeServer second(Behavior::kDropConnection);
+  auto client = MakeClient({first.endpoint(), second.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  ASSERT_CODE(client->Put("k", "v", kAp), Code::kUnknown);
+  EXPECT_EQ(first.requests(), 1u);
+  EXPECT_EQ(second.requests(), 1u);
+  ASSERT_CODE(client->Get("k", kCp), Code::kUnavailable);
+  EXPECT_EQ(first.requests() + second.requests(), 4u);
+}
+
+TEST(ClientTest, ResentWriteNeverWaitsPastItsDeadline) {
+  FakeServer dropper(Behavior::kDropConnection);
+  FakeServer silent(Behavior::kSilent);
+  auto client = MakeClient({dropper.endpoint(), silent.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  const auto start = steady_clock::now();
+  Result<WriteResult> put =
+      client->Put("k", "v", RequestOptions{.timeout_ms = 200, .consistency = Consistency::kAp});
+  const auto elapsed = steady_clock::now() - start;
+  ASSERT_CODE(put, Code::kUnknown);
+  EXPECT_LT(elapsed, milliseconds(4000));
+  EXPECT_EQ(silent.requests(), 1u);
+  EXPECT_GT(silent.last_timeout_ms(), 0u);  // The resend carried what was left of the deadline.
+  EXPECT_LE(silent.last_timeout_ms(), 200u);
+}
+
+// ---- replies ----
+
+TEST(ClientTest, HintedWritesAreSurfaced) {
+  FakeServer node(Behavior::kAnswer);
+  auto client = MakeClient({node.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  Result<WriteResult> hinted = client->Put("hinted", "v", kAp);
+  ASSERT_OK(hinted);
+  EXPECT_TRUE(hinted->hinted);
+  Result<WriteResult> plain = client->Put("k", "v", kAp);
+  ASSERT_OK(plain);
+  EXPECT_FALSE(plain->hinted);
+  Result<WriteResult> deleted = client->Delete("hinted", kAp);
+  ASSERT_OK(deleted);
+  EXPECT_TRUE(deleted->hinted);
+  EXPECT_EQ(deleted->timestamp, (Timestamp{client_test::kDeleteHlc, client_test::kDeleteNode}));
+}
+
+void ExpectCannedClusterStatus(const ClusterStatus& status) {
+  EXPECT_EQ(status.node_id, client_test::kStatusNode);
+  EXPECT_EQ(status.cluster_name, "test-cluster");
+  EXPECT_EQ(status.replication_factor, client_test::kStatusReplicationFactor);
+  const std::vector<v1::NodeStatus> want = FakeServer::CannedNodes();
+  ASSERT_EQ(status.nodes.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    const NodeInfo& got = status.nodes[i];
+    EXPECT_EQ(got.node_id, want[i].node_id());
+    EXPECT_EQ(got.peer_address, want[i].peer_address());
+    EXPECT_EQ(got.state, want[i].state());
+    EXPECT_EQ(got.generation, want[i].generation());
+    EXPECT_EQ(got.heartbeat, want[i].heartbeat());
+    EXPECT_EQ(got.last_heard_ms_ago, want[i].last_heard_ms_ago());
+    EXPECT_EQ(got.live_keys, want[i].live_keys());
+  }
+}
+
+TEST(ClientTest, ClusterStatusDecodesEveryField) {
+  FakeServer node(Behavior::kAnswer);
+  auto client = MakeClient({"127.0.0.1:" + std::to_string(ClosedPort()), node.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  Result<ClusterStatus> status = client->ClusterStatus();
+  ASSERT_OK(status);
+  ExpectCannedClusterStatus(*status);
+  // The canned rows differ in every field, so a field decoded from the wrong one shows.
+  EXPECT_EQ(status->nodes[2].last_heard_ms_ago, -1);
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_DEFAULT);  // No mode on this request.
+}
+
+TEST(ClientTest, ClusterStatusReturnsTheNodesError) {
+  FakeServer node(Code::kPermissionDenied);
+  auto client = MakeClient({node.endpoint()});
+  ASSERT_NE(client, nullptr);
+  Result<ClusterStatus> status = client->ClusterStatus();
+  ASSERT_CODE(status, Code::kPermissionDenied);
+  EXPECT_EQ(status.status().message(), "PERMISSION_DENIED from " + node.endpoint());
+}
+
+// `client` and `out` outlive the coroutine, as above.
+asio::awaitable<void> AwaitClusterStatus(Client* client,
+                                         std::optional<Result<ClusterStatus>>* out) {
+  RequestOptions options;
+  options.timeout_ms = 2000;
+  *out = co_await client->AsyncClusterStatus(std::move(options));
+}
+
+TEST(ClientTest, AsyncClusterStatusDecodesEveryField) {
+  FakeServer node(Behavior::kAnswer);
+  auto client = MakeClient({node.endpoint()});
+  ASSERT_NE(client, nullptr);
+
+  asio::io_context foreign;
+  std::optional<Result<ClusterStatus>> status;
+  asio::co_spawn(foreign, AwaitClusterStatus(client.get(), &status), asio::detached);
+  foreign.run();
+  ASSERT_TRUE(status.has_value());
+  ASSERT_OK(*status);
+  ExpectCannedClusterStatus(**status);
 }
 
 }  // namespace

@@ -20,6 +20,19 @@ void SetStatus(Code code, const std::string& message, v1::Status* out) {
   net::ToProto(Status(code, message), out);
 }
 
+v1::Consistency ConsistencyOf(const v1::Envelope& request) {
+  switch (request.body_case()) {
+    case v1::Envelope::kGetRequest:
+      return request.get_request().consistency();
+    case v1::Envelope::kPutRequest:
+      return request.put_request().consistency();
+    case v1::Envelope::kDeleteRequest:
+      return request.delete_request().consistency();
+    default:
+      return v1::CONSISTENCY_DEFAULT;
+  }
+}
+
 uint32_t TimeoutOf(const v1::Envelope& request) {
   switch (request.body_case()) {
     case v1::Envelope::kGetRequest:
@@ -35,9 +48,14 @@ uint32_t TimeoutOf(const v1::Envelope& request) {
 
 }  // namespace
 
-FakeServer::FakeServer(Behavior behavior, size_t batch)
+FakeServer::FakeServer(Code code) : FakeServer(Behavior::kReplyCode, 1, code) {}
+
+FakeServer::FakeServer(Behavior behavior, size_t batch) : FakeServer(behavior, batch, Code::kOk) {}
+
+FakeServer::FakeServer(Behavior behavior, size_t batch, Code code)
     : behavior_(behavior),
       batch_(batch),
+      reply_code_(code),
       acceptor_(io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
   port_ = acceptor_.local_endpoint().port();
   asio::co_spawn(io_, Accept(), asio::detached);
@@ -91,13 +109,24 @@ v1::Envelope FakeServer::Answer(const v1::Envelope& request) {
         SetStatus(Code::kInvalidArgument, "key is bad", put->mutable_status());
       } else {
         net::ToProto(Timestamp{kPutHlc, kPutNode}, put->mutable_timestamp());
+        put->set_hinted(request.put_request().key() == "hinted");
       }
       break;
     }
-    case v1::Envelope::kDeleteRequest:
-      net::ToProto(Timestamp{kDeleteHlc, kDeleteNode},
-                   reply.mutable_delete_reply()->mutable_timestamp());
+    case v1::Envelope::kDeleteRequest: {
+      v1::DeleteReply* del = reply.mutable_delete_reply();
+      net::ToProto(Timestamp{kDeleteHlc, kDeleteNode}, del->mutable_timestamp());
+      del->set_hinted(request.delete_request().key() == "hinted");
       break;
+    }
+    case v1::Envelope::kClusterStatusRequest: {
+      v1::ClusterStatusReply* status = reply.mutable_cluster_status_reply();
+      status->set_node_id(kStatusNode);
+      status->set_cluster_name("test-cluster");
+      status->set_replication_factor(kStatusReplicationFactor);
+      for (v1::NodeStatus& node : CannedNodes()) *status->add_nodes() = std::move(node);
+      break;
+    }
     default:
       SetStatus(Code::kInvalidArgument, "not a request",
                 reply.mutable_error_reply()->mutable_status());
@@ -106,10 +135,68 @@ v1::Envelope FakeServer::Answer(const v1::Envelope& request) {
   return reply;
 }
 
+std::vector<v1::NodeStatus> FakeServer::CannedNodes() {
+  struct Row {
+    uint32_t id;
+    const char* address;
+    const char* state;
+    uint64_t generation, heartbeat;
+    int64_t last_heard_ms_ago;
+    uint64_t live_keys;
+  };
+  const Row rows[] = {
+      {kStatusNode, "10.0.0.7:7380", "self", 3, 1001, 0, 12345},
+      {8, "node-8.example:7380", "alive", 1, 2002, 250, 12000},
+      {9, "[::1]:7390", "dead", 5, 3003, -1, 0},
+      {10, "10.0.0.10:7380", "suspect", 2, 4004, 65432, 7},
+  };
+  std::vector<v1::NodeStatus> nodes;
+  for (const Row& row : rows) {
+    v1::NodeStatus node;
+    node.set_node_id(row.id);
+    node.set_peer_address(row.address);
+    node.set_state(row.state);
+    node.set_generation(row.generation);
+    node.set_heartbeat(row.heartbeat);
+    node.set_last_heard_ms_ago(row.last_heard_ms_ago);
+    node.set_live_keys(row.live_keys);
+    nodes.push_back(std::move(node));
+  }
+  return nodes;
+}
+
+v1::Envelope FakeServer::ReplyWithCode(const v1::Envelope& request) const {
+  v1::Envelope reply;
+  reply.set_id(request.id());
+  v1::Status* status = nullptr;
+  switch (request.body_case()) {
+    case v1::Envelope::kGetRequest:
+      status = reply.mutable_get_reply()->mutable_status();
+      break;
+    case v1::Envelope::kPutRequest:
+      status = reply.mutable_put_reply()->mutable_status();
+      break;
+    case v1::Envelope::kDeleteRequest:
+      status = reply.mutable_delete_reply()->mutable_status();
+      break;
+    case v1::Envelope::kClusterStatusRequest:
+      status = reply.mutable_cluster_status_reply()->mutable_status();
+      break;
+    default:
+      status = reply.mutable_error_reply()->mutable_status();
+      break;
+  }
+  SetStatus(reply_code_, std::string(CodeName(reply_code_)) + " from " + endpoint(), status);
+  return reply;
+}
+
 void FakeServer::Record(const v1::Envelope& request) {
   ++requests_;
   if (request.has_put_request()) ++puts_;
   last_timeout_ms_ = TimeoutOf(request);
+  if (request.has_get_request() || request.has_put_request() || request.has_delete_request()) {
+    last_consistency_ = ConsistencyOf(request);
+  }
 }
 
 asio::awaitable<void> FakeServer::Accept() {
@@ -152,6 +239,9 @@ asio::awaitable<void> FakeServer::Serve(std::shared_ptr<asio::ip::tcp::socket> s
         co_return;
       }
       case Behavior::kSilent:
+        break;
+      case Behavior::kReplyCode:
+        net::AppendFrame(ReplyWithCode(request), &out);
         break;
     }
     if (out.empty()) continue;

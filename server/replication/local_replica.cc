@@ -1,4 +1,4 @@
-#include "server/api/local_backend.h"
+#include "server/replication/local_replica.h"
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
@@ -6,22 +6,24 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <atomic>
-#include <cinttypes>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <utility>
 
-#include "server/api/log_limiter.h"
 #include "server/common/hash.h"
+#include "server/common/log_limiter.h"
 #include "server/common/logging.h"
+#include "server/net/listener.h"
 
-namespace dialkv::api {
+namespace dialkv::replication {
 namespace {
 
 // One retry is enough: after observing the stored timestamp, Now() is greater than it, and
 // only a concurrent write of the same key (which then wins fairly) can supersede us again.
 constexpr int kMaxWriteAttempts = 2;
 
+// Versions refused by the skew guard come from peers: rate-limited (STYLE.md §7).
 LogLimiter skew_log_limiter(std::chrono::seconds(1));
 
 enum Phase : int { kQueued, kRunning, kAbandoned };
@@ -98,12 +100,22 @@ Status WithContext(std::string_view what, const Status& status) {
   return Status(status.code(), std::string(what) + ": " + status.message());
 }
 
+// The answer of a write that did not finish by its deadline.
+Status LateWrite(bool started) {
+  if (started) {
+    return Status::Unknown(
+        "the deadline passed while the write was in storage; it may have been applied");
+  }
+  return Status::Unavailable(
+      "the deadline passed before the write reached storage; it was not applied");
+}
+
 }  // namespace
 
-LocalBackend::LocalBackend(Options options, storage::Engine& engine, HybridLogicalClock& hlc)
+LocalReplica::LocalReplica(Options options, storage::Engine& engine, HybridLogicalClock& hlc)
     : options_(options), engine_(engine), hlc_(hlc) {}
 
-asio::awaitable<Result<Version>> LocalBackend::Read(std::string key, Deadline deadline) {
+asio::awaitable<Result<Version>> LocalReplica::Read(std::string key, Deadline deadline) {
   // Named, not a temporary in the call: GCC 12 bitwise-copies a closure prvalue passed by
   // value to a coroutine, which breaks its std::string members (see RunOnStorage).
   auto read = [this, key = std::move(key)] { return engine_.Get(key); };
@@ -119,23 +131,61 @@ asio::awaitable<Result<Version>> LocalBackend::Read(std::string key, Deadline de
   co_return std::move(version);
 }
 
-asio::awaitable<Result<Timestamp>> LocalBackend::Write(std::string key, std::string value,
-                                                       bool tombstone, Deadline deadline) {
+asio::awaitable<Result<storage::ApplyOutcome>> LocalReplica::Apply(std::string key, Version version,
+                                                                   Deadline deadline) {
+  // The guard is checked before anything is stored or folded into the HLC: a version from a
+  // wild clock would otherwise beat every later write of this key.
+  if (Status skew = hlc_.CheckSkew(version.timestamp.hlc); !skew.ok()) {
+    uint64_t suppressed = 0;
+    if (skew_log_limiter.Allow(&suppressed)) {
+      Logger("repl")->warn("node={} from={} key_hash={:016x} refused version {}: {}{}",
+                           hlc_.node_id(), version.timestamp.node_id, KeyHash(key),
+                           ToString(version.timestamp), skew.message(),
+                           LogLimiter::SuppressedNote(suppressed));
+    }
+    co_return Status::InvalidArgument("version " + ToString(version.timestamp) +
+                                      " refused: " + skew.message());
+  }
+  // Within the guard, so this cannot fail unless the wall clock stepped back meanwhile; then
+  // the version is still applied (it passed the guard) and the clock catches up at the next
+  // message.
+  (void)hlc_.Observe(version.timestamp.hlc);
+  auto apply = [this, key = std::move(key), version = std::move(version)] {
+    return engine_.ApplyIfNewer(key, version);
+  };
+  Offloaded<Result<storage::ApplyOutcome>> out =
+      co_await RunOnStorage<Result<storage::ApplyOutcome>>(options_.storage_pool, deadline,
+                                                           std::move(apply));
+  if (!out.result.has_value()) co_return LateWrite(out.started);
+  if (!out.result->ok()) {
+    co_return WithContext("storage write failed (it may have been applied)", out.result->status());
+  }
+  co_return std::move(*out.result);
+}
+
+asio::awaitable<Result<Version>> LocalReplica::Write(std::string key, std::string value,
+                                                     bool tombstone, Deadline deadline) {
   auto write = [this, key = std::move(key), value = std::move(value), tombstone]() mutable {
     return WriteNow(key, std::move(value), tombstone);
   };
-  Offloaded<Result<Timestamp>> out =
-      co_await RunOnStorage<Result<Timestamp>>(options_.storage_pool, deadline, std::move(write));
+  Offloaded<Result<Version>> out =
+      co_await RunOnStorage<Result<Version>>(options_.storage_pool, deadline, std::move(write));
   if (out.result.has_value()) co_return std::move(*out.result);
-  if (out.started) {
-    co_return Status::Unknown(
-        "the deadline passed while the write was in storage; it may have been applied");
-  }
-  co_return Status::Unavailable(
-      "the deadline passed before the write reached storage; it was not applied");
+  co_return LateWrite(out.started);
 }
 
-Result<Timestamp> LocalBackend::WriteNow(std::string_view key, std::string value, bool tombstone) {
+asio::awaitable<Status> LocalReplica::AddHint(HintStore& hints, NodeId peer, std::string key,
+                                              Version version, Deadline deadline) {
+  auto add = [&hints, peer, key = std::move(key), version = std::move(version)] {
+    return hints.Add(peer, key, version);
+  };
+  Offloaded<Status> out =
+      co_await RunOnStorage<Status>(options_.storage_pool, deadline, std::move(add));
+  if (out.result.has_value()) co_return std::move(*out.result);
+  co_return LateWrite(out.started);
+}
+
+Result<Version> LocalReplica::WriteNow(std::string_view key, std::string value, bool tombstone) {
   Version version{std::move(value), Timestamp{}, tombstone};
   for (int attempt = 1;; ++attempt) {
     version.timestamp = hlc_.Now();
@@ -144,7 +194,7 @@ Result<Timestamp> LocalBackend::WriteNow(std::string_view key, std::string value
       return WithContext("storage write failed (it may have been applied)", applied.status());
     }
     if (*applied == storage::ApplyOutcome::kApplied || attempt == kMaxWriteAttempts) {
-      return version.timestamp;
+      return version;
     }
     Result<Version> stored = engine_.Get(key);
     if (!stored.ok()) {
@@ -155,15 +205,15 @@ Result<Timestamp> LocalBackend::WriteNow(std::string_view key, std::string value
     if (!observed.ok()) {
       uint64_t suppressed = 0;
       if (skew_log_limiter.Allow(&suppressed)) {
-        Logger("api")->warn(
-            "key_hash={:016x} holds version {} from beyond the clock-skew guard ({}); the "
-            "write {} is ordered before it and will not be visible{}",
-            KeyHash(key), ToString(stored->timestamp), observed.message(),
-            ToString(version.timestamp), SuppressedNote(suppressed));
+        Logger("repl")->warn(
+            "node={} key_hash={:016x} holds version {} from beyond the clock-skew guard ({}); "
+            "the write {} is ordered before it and will not be visible{}",
+            hlc_.node_id(), KeyHash(key), ToString(stored->timestamp), observed.message(),
+            ToString(version.timestamp), LogLimiter::SuppressedNote(suppressed));
       }
-      return version.timestamp;
+      return version;
     }
   }
 }
 
-}  // namespace dialkv::api
+}  // namespace dialkv::replication

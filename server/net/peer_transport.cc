@@ -1,0 +1,322 @@
+#include "server/net/peer_transport.h"
+
+#include <array>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+#include <cctype>
+#include <chrono>
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "server/common/log_limiter.h"
+#include "server/common/logging.h"
+#include "server/net/endpoint.h"
+#include "server/net/frame_connection.h"
+#include "server/net/listener.h"
+#include "server/net/peer_header.h"
+
+namespace dialkv::net {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Replies beyond the skew guard: at most one log line per this interval and peer.
+constexpr milliseconds kSkewLogInterval{1000};
+
+Status StoppedStatus() { return Status::Unavailable("peer transport stopped"); }
+
+// "unavailable", "permission_denied": the outcome label of a call that failed with `code`.
+std::string OutcomeLabel(Code code) {
+  std::string label(CodeName(code));
+  for (char& c : label) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return label;
+}
+
+// What a link's coroutine hands back across the hop: co_spawn needs a default-constructible
+// result, which Result<> is not.
+struct Outcome {
+  Status status;       // OK: `reply` is the answer.
+  v1::Envelope reply;  // Meaningful only when status is OK.
+};
+
+}  // namespace
+
+// Everything about one peer: its connection and the state of calls to it. Lives on one
+// io_context of the pool: every member is used only there (by Run(), Close() and the
+// connection's coroutines), except the immutable ones.
+class PeerTransport::Link {
+ public:
+  Link(PeerTransport* transport, NodeId peer, asio::any_io_executor executor, Endpoint endpoint,
+       Connection::Options connection_options, metrics::CounterFamily* calls)
+      : transport_(transport),
+        peer_(peer),
+        executor_(std::move(executor)),
+        label_("peer " + std::to_string(peer) + " (" + endpoint.name + ")"),
+        connection_(executor_, std::move(endpoint), std::move(connection_options)),
+        calls_(calls) {}
+
+  const asio::any_io_executor& executor() const { return executor_; }
+
+  // One call, from the hop onto this link's io_context to the checked reply.
+  asio::awaitable<Outcome> Run(v1::Envelope request, Deadline deadline);
+
+  void Close() { connection_.Close(StoppedStatus()); }
+  void ResetBackoff() { connection_.ResetBackoff(); }
+
+ private:
+  asio::awaitable<Result<v1::Envelope>> Exchange(v1::Envelope request, Deadline deadline);
+  asio::awaitable<Result<v1::Envelope>> RoundTrip(const v1::Envelope& request, Deadline deadline,
+                                                  uint64_t timeout_ms);
+  Result<v1::Envelope> CheckReply(v1::Envelope reply);
+  void Count(Code code);
+
+  PeerTransport* const transport_;  // Outlives the link.
+  const NodeId peer_;
+  const asio::any_io_executor executor_;
+  const std::string label_;  // "peer 2 (10.0.0.2:7380)", for messages.
+  Connection connection_;
+  uint64_t next_id_ = 1;                 // 0 is the id of replies that belong to no request.
+  metrics::CounterFamily* const calls_;  // Null without a registry.
+  std::array<metrics::Counter*, kNumCodes> call_counters_{};  // By outcome, looked up once.
+  LogLimiter skew_log_{kSkewLogInterval};
+};
+
+asio::awaitable<Outcome> PeerTransport::Link::Run(v1::Envelope request, Deadline deadline) {
+  Result<v1::Envelope> result = co_await Exchange(std::move(request), deadline);
+  Count(result.code());
+  if (!result.ok()) co_return Outcome{result.status(), {}};
+  co_return Outcome{Status::Ok(), std::move(result).value()};
+}
+
+asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::Exchange(v1::Envelope request,
+                                                                    Deadline deadline) {
+  if (transport_->stopped_.load()) co_return StoppedStatus();
+  const auto start = SteadyClock::now();
+  if (start >= deadline) {
+    co_return Status::Unavailable("the deadline passed before the request could be sent to " +
+                                  label_ + "; it was not sent");
+  }
+  const uint64_t timeout_ms =
+      static_cast<uint64_t>(std::chrono::ceil<milliseconds>(deadline - start).count());
+  const Options& options = transport_->options_;
+  request.set_id(next_id_++);
+  StampPeerHeader(&request, options.cluster_name, options.self, transport_->hlc_);
+  if (const size_t bytes = request.ByteSizeLong(); bytes > options.max_frame_bytes) {
+    co_return Status::InvalidArgument("request to " + label_ + " of " + std::to_string(bytes) +
+                                      " bytes is over the frame limit of " +
+                                      std::to_string(options.max_frame_bytes) +
+                                      " bytes; it was not sent");
+  }
+  Result<v1::Envelope> reply = co_await RoundTrip(request, deadline, timeout_ms);
+  if (!reply.ok()) co_return reply.status();
+  co_return CheckReply(std::move(reply).value());
+}
+
+// The one place every outbound peer request and every inbound reply of this node passes
+// (DESIGN.md "Fault injection"): connect if need be, send the frame, wait for the reply.
+// Returns the raw reply, unchecked. A FaultInjector hooks in here: before sending (drop, delay
+// or partition the request) and on the reply (drop or delay it), each bounded by `deadline`.
+asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::RoundTrip(const v1::Envelope& request,
+                                                                     Deadline deadline,
+                                                                     uint64_t timeout_ms) {
+  net::Call call(executor_);
+  call.waiter.set_deadline(deadline);
+  const Status connected = co_await connection_.Connect(&call.waiter);
+  if (transport_->stopped_.load()) co_return StoppedStatus();
+  if (connected.code() == Code::kTimeout) {
+    co_return Status::Unavailable("the " + std::to_string(timeout_ms) +
+                                  " ms deadline passed while connecting to " + label_ +
+                                  "; the request was not sent");
+  }
+  if (!connected.ok()) {
+    co_return Status::Unavailable(label_ + " unreachable: " + connected.message());
+  }
+
+  std::string frame;
+  AppendFrame(request, &frame);
+  const uint64_t id = request.id();
+  if (const Status sent = connection_.Send(id, frame, &call); !sent.ok()) {
+    co_return Status::Unavailable(label_ + " unreachable: " + sent.message());  // Not sent.
+  }
+  const bool woken = co_await call.waiter.Wait();
+  if (call.reply.has_value()) co_return std::move(*call.reply);
+  if (!woken) {
+    connection_.Forget(id);  // A late reply is dropped.
+    co_return Status::Timeout(label_ + " sent no reply within the " + std::to_string(timeout_ms) +
+                              " ms deadline; the request may have been delivered");
+  }
+  if (transport_->stopped_.load()) {
+    co_return Status::Unavailable(StoppedStatus().message() +
+                                  " while waiting for a reply; the request may have been "
+                                  "delivered to " +
+                                  label_);
+  }
+  co_return Status::Unavailable("connection to " + label_ +
+                                " lost after the request was sent; it may have been delivered (" +
+                                call.lost.message() + ")");
+}
+
+Result<v1::Envelope> PeerTransport::Link::CheckReply(v1::Envelope reply) {
+  const Options& options = transport_->options_;
+  if (reply.has_peer()) {
+    const v1::PeerHeader& header = reply.peer();
+    if (header.cluster_name() != options.cluster_name) {
+      return Status::PermissionDenied(label_ + " answered for cluster \"" + header.cluster_name() +
+                                      "\", but this node is in cluster \"" + options.cluster_name +
+                                      "\": check --peers and --cluster-name");
+    }
+    if (header.node_id() != peer_) {
+      return Status::PermissionDenied(
+          label_ + " answered as node " + std::to_string(header.node_id()) +
+          ": --peers names the wrong address for node " + std::to_string(peer_));
+    }
+    if (const Status folded = transport_->hlc_.Observe(header.hlc()); !folded.ok()) {
+      uint64_t suppressed = 0;
+      if (skew_log_.Allow(&suppressed)) {
+        Logger("net")->warn("node={} peer={} reply hlc not folded into this node's clock: {}{}",
+                            options.self, peer_, folded.message(),
+                            LogLimiter::SuppressedNote(suppressed));
+      }
+    }
+  }
+  if (reply.has_error_reply()) {
+    const Status refused = FromProto(reply.error_reply().status());
+    if (refused.ok()) return Status::Internal(label_ + " sent an error reply without an error");
+    return Status(refused.code(), label_ + " refused the request: " + refused.message());
+  }
+  if (!reply.has_peer()) {
+    return Status::Internal(label_ + " answered without a peer header: is " + connection_.name() +
+                            " its peer port?");
+  }
+  return reply;
+}
+
+void PeerTransport::Link::Count(Code code) {
+  if (calls_ == nullptr) return;
+  metrics::Counter*& counter = call_counters_[static_cast<size_t>(code)];
+  if (counter == nullptr) {
+    counter = &calls_->WithLabels({std::to_string(peer_), OutcomeLabel(code)});
+  }
+  counter->Inc();
+}
+
+PeerTransport::PeerTransport(HybridLogicalClock& hlc, Options options)
+    : hlc_(hlc), options_(std::move(options)) {}
+
+// The connections' coroutines have finished or will never run again: the pool's threads
+// were joined (see the header).
+PeerTransport::~PeerTransport() = default;
+
+Result<std::unique_ptr<PeerTransport>> PeerTransport::Create(IoContextPool& pool,
+                                                             HybridLogicalClock& hlc,
+                                                             Options options,
+                                                             metrics::Registry* metrics) {
+  if (options.cluster_name.empty()) {
+    return Status::InvalidArgument("peer transport needs a cluster name (--cluster-name)");
+  }
+  if (options.peers.count(options.self) > 0) {
+    return Status::InvalidArgument("peer transport of node " + std::to_string(options.self) +
+                                   " lists itself among its peers; pass the other nodes only");
+  }
+  if (options.connect_timeout_ms == 0 || options.max_frame_bytes == 0) {
+    return Status::InvalidArgument(
+        "peer transport needs connect_timeout_ms > 0 and max_frame_bytes > 0");
+  }
+  if (options.backoff_initial_ms > options.backoff_max_ms) {
+    return Status::InvalidArgument(
+        "peer transport backoff_initial_ms (" + std::to_string(options.backoff_initial_ms) +
+        ") is over backoff_max_ms (" + std::to_string(options.backoff_max_ms) + ")");
+  }
+  std::map<NodeId, Endpoint> endpoints;
+  for (const auto& [id, address] : options.peers) {
+    Result<Endpoint> endpoint = ParseEndpoint(address);
+    if (!endpoint.ok()) {
+      return Status::InvalidArgument("address of peer " + std::to_string(id) +
+                                     " in --peers: " + endpoint.status().message());
+    }
+    endpoints.emplace(id, std::move(endpoint).value());
+  }
+
+  std::unique_ptr<PeerTransport> transport(new PeerTransport(hlc, std::move(options)));
+  metrics::CounterFamily* calls = nullptr;
+  metrics::CounterFamily* attempts = nullptr;
+  metrics::CounterFamily* failures = nullptr;
+  if (metrics != nullptr) {
+    calls = &metrics->AddCounter("dialkv_peer_calls_total",
+                                 "Requests this node sent to peers, by peer and outcome (ok, or "
+                                 "the error the call returned).",
+                                 {"peer", "outcome"});
+    attempts = &metrics->AddCounter("dialkv_peer_connect_attempts_total",
+                                    "Connection attempts to peers' peer ports, by peer.", {"peer"});
+    failures =
+        &metrics->AddCounter("dialkv_peer_connect_failures_total",
+                             "Failed connection attempts to peers' peer ports, by peer.", {"peer"});
+  }
+  size_t next_context = 0;
+  for (auto& [id, endpoint] : endpoints) {
+    const Options& o = transport->options_;
+    Connection::Options connection_options;
+    connection_options.connect_timeout_ms = o.connect_timeout_ms;
+    connection_options.max_frame_bytes = o.max_frame_bytes;
+    connection_options.backoff_initial_ms = o.backoff_initial_ms;
+    connection_options.backoff_max_ms = o.backoff_max_ms;
+    connection_options.log_subsystem = "net";
+    if (metrics != nullptr) {
+      connection_options.connect_attempts = &attempts->WithLabels({std::to_string(id)});
+      connection_options.connect_failures = &failures->WithLabels({std::to_string(id)});
+    }
+    // Peers are spread over the io_contexts; each stays on its own for the transport's life.
+    asio::any_io_executor executor = pool.At(next_context++ % pool.size()).get_executor();
+    transport->links_.emplace(
+        id, std::make_unique<Link>(transport.get(), id, std::move(executor), std::move(endpoint),
+                                   std::move(connection_options), calls));
+  }
+  return transport;
+}
+
+asio::awaitable<Result<v1::Envelope>> PeerTransport::Call(NodeId peer, v1::Envelope request,
+                                                          Deadline deadline) {
+  const auto it = links_.find(peer);
+  if (it == links_.end()) {
+    co_return Status::Unavailable(
+        peer == options_.self
+            ? "peer " + std::to_string(peer) + " is this node; it cannot call itself"
+            : "peer " + std::to_string(peer) + " is not in --peers of node " +
+                  std::to_string(options_.self));
+  }
+  if (stopped_.load()) co_return StoppedStatus();
+  Link* link = it->second.get();
+  // Hop to the link's io_context and back to ours (use_awaitable resumes on the caller's
+  // executor). The operation is a named local (docs/architecture.md, coroutine rules).
+  asio::awaitable<Outcome> operation = link->Run(std::move(request), deadline);
+  auto [error, outcome] = co_await asio::co_spawn(
+      link->executor(), std::move(operation), asio::experimental::as_tuple(asio::use_awaitable));
+  if (error) {
+    Logger("net")->error("node={} peer={} call failed: {}", options_.self, peer,
+                         DescribeException(error));
+    co_return Status::Internal("call to peer " + std::to_string(peer) +
+                               " failed: " + DescribeException(error));
+  }
+  if (!outcome.status.ok()) co_return std::move(outcome.status);
+  co_return std::move(outcome.reply);
+}
+
+void PeerTransport::PeerIsBack(NodeId peer) {
+  const auto it = links_.find(peer);
+  if (it == links_.end()) return;
+  Link* target = it->second.get();
+  asio::post(target->executor(), [target] { target->ResetBackoff(); });
+}
+
+void PeerTransport::Stop() {
+  if (stopped_.exchange(true)) return;
+  for (const auto& [id, link] : links_) {
+    Link* target = link.get();
+    asio::post(target->executor(), [target] { target->Close(); });
+  }
+}
+
+}  // namespace dialkv::net

@@ -1,0 +1,198 @@
+// The coordinator's plumbing: entry points, one-replica calls, hints, background replication.
+// The four request paths are in coordinator_paths.cc.
+#include "server/replication/coordinator.h"
+
+#include <algorithm>
+#include <asio/this_coro.hpp>
+#include <utility>
+
+#include "server/common/hash.h"
+#include "server/common/log_limiter.h"
+#include "server/common/logging.h"
+#include "server/net/listener.h"
+#include "server/replication/wire.h"
+
+namespace dialkv::replication {
+namespace {
+
+// Hints that could not be stored and replicas that were not called are degraded service an
+// operator should see, but many requests may hit them at once: rate-limited.
+LogLimiter hint_log_limiter(std::chrono::seconds(1));
+LogLimiter overload_log_limiter(std::chrono::seconds(1));
+
+}  // namespace
+
+Coordinator::Coordinator(Options options, const cluster::Ring& ring,
+                         const cluster::Membership& membership, LocalReplica& local,
+                         HybridLogicalClock& hlc, net::Transport& transport, HintStore* hints)
+    : options_(options),
+      ring_(ring),
+      membership_(membership),
+      local_(local),
+      hlc_(hlc),
+      transport_(transport),
+      hints_(options.hinted_handoff ? hints : nullptr),
+      tracker_(options.max_replica_calls_in_flight) {}
+
+Coordinator::~Coordinator() { Stop(); }
+
+void Coordinator::Stop() { tracker_.StopAndWait(); }
+
+asio::awaitable<Result<Version>> Coordinator::Read(std::string key, Consistency consistency,
+                                                   Deadline deadline) {
+  if (tracker_.stopping()) co_return Status::Unavailable("this node is shutting down");
+  if (consistency == Consistency::kAp) co_return co_await ReadAp(std::move(key), deadline);
+  co_return co_await ReadCp(std::move(key), deadline);
+}
+
+asio::awaitable<Result<WriteOutcome>> Coordinator::Write(std::string key, std::string value,
+                                                         bool tombstone, Consistency consistency,
+                                                         Deadline deadline) {
+  if (tracker_.stopping()) {
+    co_return Status::Unavailable("this node is shutting down; the write was not applied");
+  }
+  Version version;
+  version.value = std::move(value);
+  version.tombstone = tombstone;
+  if (consistency == Consistency::kAp) {
+    co_return co_await WriteAp(std::move(key), std::move(version), deadline);
+  }
+  co_return co_await WriteCp(std::move(key), std::move(version), deadline);
+}
+
+Deadline Coordinator::CallDeadline(Deadline deadline) const {
+  return std::min(deadline, std::chrono::steady_clock::now() +
+                                std::chrono::milliseconds(options_.replica_timeout_ms));
+}
+
+asio::awaitable<Result<Version>> Coordinator::ReadReplica(NodeId replica, std::string key,
+                                                          bool timestamp_only, Deadline deadline) {
+  Result<Version> read = Status::Internal("not read");
+  if (replica == options_.self) {
+    read = co_await local_.Read(std::move(key), deadline);
+  } else {
+    v1::Envelope request = ReplicaReadEnvelope(key, timestamp_only);
+    Result<v1::Envelope> reply = co_await transport_.Call(replica, std::move(request), deadline);
+    read = ReplicaReadResult(std::move(reply));
+  }
+  // A version beyond this node's skew guard (written by a node with a wild clock, which this
+  // node's replica would refuse) counts as a failed reply: it must not be answered, win a
+  // quorum's timestamp, or be repaired onto other replicas.
+  if (read.ok()) {
+    if (Status skew = hlc_.CheckSkew(read->timestamp.hlc); !skew.ok()) {
+      co_return Status::InvalidArgument("node " + std::to_string(replica) + " holds version " +
+                                        ToString(read->timestamp) + ": " + skew.message());
+    }
+  }
+  co_return read;
+}
+
+asio::awaitable<Result<Coordinator::Delivery>> Coordinator::Deliver(NodeId replica, std::string key,
+                                                                    Version version,
+                                                                    Deadline deadline,
+                                                                    bool try_replica) {
+  if (replica == options_.self) {
+    // No hint for this node: its own engine is where hints live.
+    Result<storage::ApplyOutcome> applied =
+        co_await local_.Apply(std::move(key), std::move(version), deadline);
+    if (!applied.ok()) co_return applied.status();
+    co_return Delivery::kAcked;
+  }
+  Status failure = Status::Unavailable("node " + std::to_string(replica) +
+                                       " is dead per the failure detector; not tried");
+  if (try_replica) {
+    v1::Envelope request = ReplicaWriteEnvelope(key, version);
+    Result<v1::Envelope> reply = co_await transport_.Call(replica, std::move(request), deadline);
+    failure = ReplicaWriteResult(reply);
+    if (failure.ok()) co_return Delivery::kAcked;
+  }
+  // A refusal by the replica's skew guard is an answer, not an outage: a hint would be refused
+  // again and hold up every later hint of that replica.
+  if (!hinting() || failure.code() == Code::kInvalidArgument) co_return failure;
+  Status hinted = co_await StoreHint(replica, std::move(key), std::move(version));
+  if (hinted.ok()) co_return Delivery::kHinted;
+  co_return Status(failure.code(),
+                   failure.message() + "; its hint was not stored: " + hinted.ToString());
+}
+
+asio::awaitable<Status> Coordinator::StoreHint(NodeId replica, std::string key, Version version) {
+  const uint64_t key_hash = KeyHash(key);
+  const Deadline deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.replica_timeout_ms);
+  Status stored =
+      co_await local_.AddHint(*hints_, replica, std::move(key), std::move(version), deadline);
+  if (!stored.ok()) {
+    uint64_t suppressed = 0;
+    if (hint_log_limiter.Allow(&suppressed)) {
+      Logger("repl")->warn(
+          "node={} peer={} key_hash={:016x} hint not stored: {}; the replica waits for "
+          "anti-entropy{}",
+          options_.self, replica, key_hash, stored.ToString(),
+          LogLimiter::SuppressedNote(suppressed));
+    }
+  } else {
+    Logger("repl")->debug("node={} peer={} key_hash={:016x} hint stored", options_.self, replica,
+                          key_hash);
+  }
+  co_return stored;
+}
+
+std::vector<ReplicaCall<Version>> Coordinator::ReadCalls(std::span<const NodeId> replicas,
+                                                         const std::string& key,
+                                                         bool timestamp_only, Deadline deadline) {
+  std::vector<ReplicaCall<Version>> calls;
+  calls.reserve(replicas.size());
+  for (NodeId replica : replicas) {
+    calls.push_back(
+        ReplicaCall<Version>{replica, ReadReplica(replica, key, timestamp_only, deadline)});
+  }
+  return calls;
+}
+
+std::vector<ReplicaCall<Coordinator::Delivery>> Coordinator::DeliverCalls(
+    std::span<const NodeId> replicas, const std::string& key, const Version& version,
+    Deadline deadline, bool skip_dead) {
+  std::vector<ReplicaCall<Delivery>> calls;
+  calls.reserve(replicas.size());
+  for (NodeId replica : replicas) {
+    const bool try_replica =
+        !skip_dead || membership_.StateOf(replica) != cluster::MemberState::kDead;
+    calls.push_back(
+        ReplicaCall<Delivery>{replica, Deliver(replica, key, version, deadline, try_replica)});
+  }
+  return calls;
+}
+
+asio::awaitable<void> Coordinator::ReplicateInBackground(std::vector<NodeId> replicas,
+                                                         std::string key, Version version) {
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  const Deadline deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.replica_timeout_ms);
+  std::vector<NodeId> not_called;
+  for (NodeId replica : replicas) {
+    if (!tracker_.TryAcquire()) {
+      not_called.push_back(replica);
+      continue;
+    }
+    const bool try_replica =
+        !hinting() || membership_.StateOf(replica) != cluster::MemberState::kDead;
+    auto call = Deliver(replica, key, version, deadline, try_replica);
+    SpawnCall<Delivery>(executor, &tracker_, replica, std::move(call));
+  }
+  if (not_called.empty()) co_return;
+  uint64_t suppressed = 0;
+  if (overload_log_limiter.Allow(&suppressed)) {
+    Logger("repl")->warn(
+        "node={} key_hash={:016x} {} replica calls in flight (max_replica_calls_in_flight); "
+        "{} replicas {} without being called{}",
+        options_.self, KeyHash(key), tracker_.in_flight(), not_called.size(),
+        hinting() ? "are hinted" : "wait for anti-entropy", LogLimiter::SuppressedNote(suppressed));
+  }
+  if (!hinting()) co_return;
+  for (NodeId replica : not_called) {
+    Status stored = co_await StoreHint(replica, key, version);  // Logged there.
+    (void)stored;
+  }
+}
+
+}  // namespace dialkv::replication

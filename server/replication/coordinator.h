@@ -1,0 +1,163 @@
+#pragma once
+#include <asio/awaitable.hpp>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dialkv/status.h"
+#include "dialkv/types.h"
+#include "server/cluster/membership.h"
+#include "server/cluster/ring.h"
+#include "server/common/hlc.h"
+#include "server/net/transport.h"
+#include "server/replication/hint_store.h"
+#include "server/replication/local_replica.h"
+#include "server/replication/quorum.h"
+#include "server/replication/task_tracker.h"
+
+namespace dialkv::replication {
+
+struct WriteOutcome {
+  Timestamp timestamp;  // The version's.
+  // AP only: no replica acknowledged in time; the version is held as hints by this node and
+  // will be delivered when the replicas are reachable.
+  bool hinted = false;
+};
+
+// The coordinator of client requests received by this node (DESIGN.md "Requests and the two
+// modes"): it finds the key's replicas on the ring and runs the CP or AP protocol over them,
+// this node's own replica included (through LocalReplica, without the network).
+//
+//   AP write  ts = hlc.Now(). A replica coordinator applies locally and answers at once; the
+//             other replicas get the version in the background. A non-replica coordinator
+//             sends to every replica and answers at the first ack. Replicas dead per
+//             Membership get a hint without being tried; a replica that fails or does not ack
+//             in time gets a hint. No ack at all: OK with hinted = true once a hint is stored.
+//   AP read   The local replica answers (NOT_FOUND included); otherwise the first replica to
+//             answer wins, the alive ones asked first.
+//   CP write  ABD: a quorum of timestamps, ts = max(hlc.Now(), highest + 1), then a quorum of
+//             acks. No quorum of timestamps: kUnavailable (nothing written). No quorum of
+//             acks: kUnknown (it may have been applied, and may still spread).
+//   CP read   A quorum of versions; if they disagree, the newest is written back to the
+//             replicas that lack it and is answered once a quorum holds it.
+// Only the key's home replicas count toward quorums; a replica acks a version when it holds it
+// or a newer one. Quorum = floor(RF/2) + 1 (Ring::quorum()). Requests answer as soon as their
+// quorum (or first ack) is reached, fail as soon as it became impossible, and never wait past
+// their deadline. Membership only orders and skips replicas (and decides hints), never decides
+// a CP outcome.
+//
+// Replica calls that outlive their request (the background copies of an AP write, stragglers
+// after a quorum, their hints) are bounded by max_replica_calls_in_flight and drained by
+// Stop().
+//
+// Thread-safe: Read and Write may be called from any executor that runs one handler at a time
+// (an io_context run by one thread, or a strand); all their calls resume there. Everything
+// passed to the constructor must outlive this object. Destroy it only after Stop() returned.
+class Coordinator {
+ public:
+  struct Options {
+    NodeId self = 0;
+    // Off: nothing is hinted; an AP write that no replica acknowledged answers kUnknown, and
+    // dead replicas are tried like the others.
+    bool hinted_handoff = true;
+    // How long one replica call may take before the replica counts as failed (and, for a
+    // write, gets a hint). Bounded by the request's deadline while the client waits; calls of
+    // background replication use it alone. Lower hints sooner; higher waits out slow replicas.
+    uint32_t replica_timeout_ms = 1000;
+    // Replica calls (and the hint writes that follow failed ones) running at once on this
+    // node, foreground and background. Past it, CP requests and AP reads fail with
+    // kOverloaded, and an AP write hints the replicas it could not call (without hinted
+    // handoff, they wait for anti-entropy).
+    uint32_t max_replica_calls_in_flight = 10'000;
+  };
+
+  Coordinator(Options options, const cluster::Ring& ring,  // Not owned.
+              const cluster::Membership& membership,       // Not owned.
+              LocalReplica& local,                         // Not owned.
+              HybridLogicalClock& hlc,                     // Not owned.
+              net::Transport& transport,                   // Not owned.
+              HintStore* hints);  // Not owned; null when hinted handoff is off.
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+  ~Coordinator();
+
+  // The newest version of `key` per `consistency`, tombstones included (the caller answers a
+  // tombstone as "not found").
+  // Errors: kNotFound (no version at all). AP: kUnavailable (every replica failed), kTimeout
+  // (deadline). CP: kUnavailable (no quorum, including at the deadline, or its read repair
+  // did not reach a quorum). Both: kOverloaded, kUnavailable after Stop().
+  asio::awaitable<Result<Version>> Read(std::string key, Consistency consistency,
+                                        Deadline deadline);
+
+  // Writes `value` to `key` (or, with `tombstone`, deletes it: `value` is then empty) under a
+  // timestamp chosen here, per `consistency`.
+  // Errors: kUnavailable (definitely not applied: CP without a quorum of timestamps, an AP
+  // write that reached no replica and no hint, after Stop()); kUnknown (CP without a quorum
+  // of acks; AP without hinted handoff and without an ack; a local write past its deadline);
+  // kOverloaded (CP only; nothing sent); kIOError, kCorruption (the local replica of an AP
+  // write failed; it may have been applied).
+  asio::awaitable<Result<WriteOutcome>> Write(std::string key, std::string value, bool tombstone,
+                                              Consistency consistency, Deadline deadline);
+
+  // Refuses new requests (kUnavailable) and blocks until every replica call and hint write
+  // still running has finished (each has a deadline, so this ends within about
+  // replica_timeout_ms). REQUIRES: the executors those calls run on keep running, and this
+  // thread is not one of them. Idempotent.
+  void Stop();
+
+  // Replica calls running now, foreground and background (for tests and metrics).
+  size_t calls_in_flight() const { return tracker_.in_flight(); }
+
+ private:
+  enum class Delivery : uint8_t { kAcked, kHinted };
+
+  // The four paths (coordinator_paths.cc).
+  asio::awaitable<Result<Version>> ReadAp(std::string key, Deadline deadline);
+  asio::awaitable<Result<Version>> ReadCp(std::string key, Deadline deadline);
+  asio::awaitable<Result<WriteOutcome>> WriteAp(std::string key, Version version,
+                                                Deadline deadline);
+  asio::awaitable<Result<WriteOutcome>> WriteCp(std::string key, Version version,
+                                                Deadline deadline);
+
+  // One replica (coordinator.cc). Each reaches `replica` directly when it is this node.
+  // ReadReplica: its version (kNotFound when it holds none) or the error.
+  asio::awaitable<Result<Version>> ReadReplica(NodeId replica, std::string key, bool timestamp_only,
+                                               Deadline deadline);
+  // Delivers `version` to `replica` (unless !try_replica) by `deadline`; a remote replica that
+  // did not ack gets a hint when hinted handoff is on (not for a refusal by its skew guard).
+  // kAcked, kHinted, or the replica's error (with the hint's when that failed too).
+  asio::awaitable<Result<Delivery>> Deliver(NodeId replica, std::string key, Version version,
+                                            Deadline deadline, bool try_replica);
+  asio::awaitable<Status> StoreHint(NodeId replica, std::string key, Version version);
+
+  // Calls for Gather, one per replica in `replicas`.
+  std::vector<ReplicaCall<Version>> ReadCalls(std::span<const NodeId> replicas,
+                                              const std::string& key, bool timestamp_only,
+                                              Deadline deadline);
+  std::vector<ReplicaCall<Delivery>> DeliverCalls(std::span<const NodeId> replicas,
+                                                  const std::string& key, const Version& version,
+                                                  Deadline deadline, bool skip_dead);
+  // Sends `version` to `replicas` in the background (tracked, not awaited). Replicas it has
+  // no slot for are hinted now, before it returns.
+  asio::awaitable<void> ReplicateInBackground(std::vector<NodeId> replicas, std::string key,
+                                              Version version);
+
+  // The deadline of one replica call made for a request that must answer by `deadline`.
+  Deadline CallDeadline(Deadline deadline) const;
+  bool hinting() const { return hints_ != nullptr; }
+
+  static bool IsAnswer(const Result<Version>& r) { return r.ok() || r.status().IsNotFound(); }
+  static bool IsAck(const Result<Delivery>& r) { return r.ok() && *r == Delivery::kAcked; }
+
+  const Options options_;
+  const cluster::Ring& ring_;
+  const cluster::Membership& membership_;
+  LocalReplica& local_;
+  HybridLogicalClock& hlc_;
+  net::Transport& transport_;
+  HintStore* const hints_;
+  TaskTracker tracker_;  // One slot per replica call in flight.
+};
+
+}  // namespace dialkv::replication

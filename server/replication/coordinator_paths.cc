@@ -1,0 +1,242 @@
+// The four request paths of the coordinator (DESIGN.md "Requests and the two modes"), each
+// built on Gather (quorum.h). The plumbing they use is in coordinator.cc.
+#include <algorithm>
+#include <utility>
+
+#include "server/common/hash.h"
+#include "server/common/logging.h"
+#include "server/replication/coordinator.h"
+
+namespace dialkv::replication {
+namespace {
+
+std::string Quorum(uint32_t quorum, size_t replicas) {
+  return "quorum of " + std::to_string(quorum) + " of " + std::to_string(replicas) + " replicas";
+}
+
+// When no replica call can be started: shutting down (definite) or over the bound.
+Status NoCallSlots(const TaskTracker& tracker, std::string_view outcome) {
+  if (tracker.stopping()) {
+    return Status::Unavailable("this node is shutting down; " + std::string(outcome));
+  }
+  return Status::Overloaded(
+      "too many replica calls in flight on this node (max_replica_calls_in_flight); " +
+      std::string(outcome));
+}
+
+std::vector<NodeId> Without(std::span<const NodeId> replicas, NodeId node) {
+  std::vector<NodeId> out;
+  for (NodeId r : replicas) {
+    if (r != node) out.push_back(r);
+  }
+  return out;
+}
+
+Timestamp TimestampOf(const Result<Version>& r) { return r.ok() ? r->timestamp : Timestamp{}; }
+
+}  // namespace
+
+// ---- AP ----
+
+asio::awaitable<Result<Version>> Coordinator::ReadAp(std::string key, Deadline deadline) {
+  const std::span<const NodeId> replicas = ring_.ReplicasFor(key);
+  std::string failures;
+  if (ring_.IsReplica(options_.self, key)) {
+    Result<Version> local = co_await local_.Read(key, deadline);
+    if (IsAnswer(local)) co_return local;
+    // Alone (RF 1), or out of time: this replica's error is the answer (kIOError says more
+    // than kUnavailable about a broken disk).
+    if (replicas.size() == 1 || std::chrono::steady_clock::now() >= deadline) {
+      co_return local.status();
+    }
+    failures = "node " + std::to_string(options_.self) + ": " + local.status().ToString();
+  }
+  // Alive replicas first, all at once: the first answer wins. Only if all of them fail are the
+  // others (suspect or dead per the failure detector, which may be wrong) asked.
+  std::vector<NodeId> alive;
+  std::vector<NodeId> others;
+  for (NodeId r : replicas) {
+    if (r == options_.self) continue;
+    (membership_.IsAlive(r) ? alive : others).push_back(r);
+  }
+  for (const std::vector<NodeId>* wave : {&alive, &others}) {
+    if (wave->empty()) continue;
+    if (!tracker_.TryAcquire(wave->size())) {
+      co_return NoCallSlots(tracker_, "the read was not served");
+    }
+    auto calls = ReadCalls(*wave, key, false, CallDeadline(deadline));
+    Gathered<Version> got = co_await Gather(std::move(calls), 1, &IsAnswer, deadline, &tracker_);
+    for (ReplicaReply<Version>& r : got.replies) {
+      if (IsAnswer(r.result)) co_return std::move(r.result);
+    }
+    if (!failures.empty()) failures += "; ";
+    failures += DescribeFailures(got, *wave, &IsAnswer);
+    if (got.deadline_passed || std::chrono::steady_clock::now() >= deadline) {
+      co_return Status::Timeout("no replica answered before the deadline (" + failures + ")");
+    }
+  }
+  co_return Status::Unavailable("no replica of the key could be read (" + failures + ")");
+}
+
+asio::awaitable<Result<WriteOutcome>> Coordinator::WriteAp(std::string key, Version version,
+                                                           Deadline deadline) {
+  const std::span<const NodeId> replicas = ring_.ReplicasFor(key);
+  if (ring_.IsReplica(options_.self, key)) {
+    // Applied here first (the timestamp is taken just before), answered at once; the other
+    // replicas follow in the background.
+    Result<Version> written =
+        co_await local_.Write(key, std::move(version.value), version.tombstone, deadline);
+    if (!written.ok()) co_return written.status();
+    const Timestamp ts = written->timestamp;
+    std::vector<NodeId> others = Without(replicas, options_.self);
+    if (!others.empty()) {
+      co_await ReplicateInBackground(std::move(others), std::move(key), std::move(*written));
+    }
+    co_return WriteOutcome{ts, false};
+  }
+
+  version.timestamp = hlc_.Now();
+  const Timestamp ts = version.timestamp;
+  if (!tracker_.TryAcquire(replicas.size())) {
+    if (!hinting()) co_return NoCallSlots(tracker_, "the write was not applied");
+    size_t stored = 0;
+    for (NodeId r : replicas) stored += (co_await StoreHint(r, key, version)).ok() ? 1 : 0;
+    if (stored > 0) co_return WriteOutcome{ts, true};
+    co_return Status::Unavailable(
+        "no replica could be called (too many replica calls in flight) and no hint was "
+        "stored; the write was not applied");
+  }
+  // A replica that has not acked by 3/4 of the request's time is hinted, so that the hint is
+  // stored before the deadline even when replica_timeout_ms is longer than the request's.
+  const auto now = std::chrono::steady_clock::now();
+  const Deadline call_deadline = std::min(CallDeadline(deadline), now + (deadline - now) * 3 / 4);
+  size_t tried = 0;
+  for (NodeId r : replicas) {
+    tried += !hinting() || membership_.StateOf(r) != cluster::MemberState::kDead ? 1 : 0;
+  }
+  auto calls = DeliverCalls(replicas, key, version, call_deadline, /*skip_dead=*/hinting());
+  Gathered<Delivery> got = co_await Gather(std::move(calls), 1, &IsAck, deadline, &tracker_);
+  if (got.successes > 0) co_return WriteOutcome{ts, false};
+  const size_t hinted = static_cast<size_t>(
+      std::count_if(got.replies.begin(), got.replies.end(), [](const ReplicaReply<Delivery>& r) {
+        return r.result.ok() && *r.result == Delivery::kHinted;
+      }));
+  const std::string failures = DescribeFailures(got, replicas, &IsAck);
+  Logger("repl")->debug("node={} key_hash={:016x} ap write {} acked by no replica: {}",
+                        options_.self, KeyHash(key), ToString(ts), failures);
+  if (hinted > 0) co_return WriteOutcome{ts, true};
+  if (tried == 0) {
+    co_return Status::Unavailable(
+        "every replica is down and no hint could be stored; the write was not applied (" +
+        failures + ")");
+  }
+  co_return Status::Unknown(std::string("no replica acknowledged the write") +
+                            (hinting() ? " and no hint was stored" : " (hinted handoff is off)") +
+                            "; it may have reached one (" + failures + ")");
+}
+
+// ---- CP ----
+
+asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCp(std::string key, Version version,
+                                                           Deadline deadline) {
+  const std::span<const NodeId> replicas = ring_.ReplicasFor(key);
+  const uint32_t quorum = ring_.quorum();
+
+  // Phase 1: the highest timestamp a quorum knows of. Only reads: failing here is definite.
+  if (!tracker_.TryAcquire(replicas.size())) {
+    co_return NoCallSlots(tracker_, "the write was not applied");
+  }
+  auto reads = ReadCalls(replicas, key, /*timestamp_only=*/true, CallDeadline(deadline));
+  Gathered<Version> seen =
+      co_await Gather(std::move(reads), quorum, &IsAnswer, deadline, &tracker_);
+  if (seen.successes < quorum) {
+    co_return Status::Unavailable(
+        Quorum(quorum, replicas.size()) + " not reached for the write's timestamp read (" +
+        DescribeFailures(seen, replicas, &IsAnswer) + "); the write was not applied");
+  }
+  Timestamp highest;
+  for (const ReplicaReply<Version>& r : seen.replies) {
+    highest = std::max(highest, TimestampOf(r.result));
+  }
+  if (Status observed = hlc_.Observe(highest.hlc); !observed.ok()) {
+    // A timestamp greater than that one would be refused by this node's own guard.
+    co_return Status::Unavailable("the key holds version " + ToString(highest) +
+                                  ", beyond this node's clock: " + observed.message() +
+                                  "; the write was not applied (retry once clocks agree)");
+  }
+  version.timestamp = hlc_.Now();
+  version.timestamp.hlc = std::max(version.timestamp.hlc, highest.hlc + 1);
+  version.timestamp.node_id = options_.self;
+  const Timestamp ts = version.timestamp;
+
+  // Phase 2: a quorum of acks. From here on the outcome is never kUnavailable.
+  if (std::chrono::steady_clock::now() >= deadline) {
+    co_return Status::Unavailable(
+        "the deadline passed after the timestamp read; the write was not applied");
+  }
+  if (!tracker_.TryAcquire(replicas.size())) {
+    co_return NoCallSlots(tracker_, "the write was not applied");
+  }
+  auto writes = DeliverCalls(replicas, key, version, CallDeadline(deadline), /*skip_dead=*/false);
+  Gathered<Delivery> acked =
+      co_await Gather(std::move(writes), quorum, &IsAck, deadline, &tracker_);
+  if (acked.successes >= quorum) co_return WriteOutcome{ts, false};
+  co_return Status::Unknown(Quorum(quorum, replicas.size()) + " not reached for write " +
+                            ToString(ts) + " (" + DescribeFailures(acked, replicas, &IsAck) +
+                            "); it may have been applied on some replicas and may still spread");
+}
+
+asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline deadline) {
+  const std::span<const NodeId> replicas = ring_.ReplicasFor(key);
+  const uint32_t quorum = ring_.quorum();
+  if (!tracker_.TryAcquire(replicas.size())) {
+    co_return NoCallSlots(tracker_, "the read was not served");
+  }
+  auto reads = ReadCalls(replicas, key, /*timestamp_only=*/false, CallDeadline(deadline));
+  Gathered<Version> got = co_await Gather(std::move(reads), quorum, &IsAnswer, deadline, &tracker_);
+  if (got.successes < quorum) {
+    co_return Status::Unavailable(Quorum(quorum, replicas.size()) + " not reached for the read (" +
+                                  DescribeFailures(got, replicas, &IsAnswer) + ")");
+  }
+  const Result<Version>* newest = nullptr;
+  bool agree = true;
+  for (const ReplicaReply<Version>& r : got.replies) {
+    if (!IsAnswer(r.result)) continue;
+    if (newest != nullptr && TimestampOf(r.result) != TimestampOf(*newest)) agree = false;
+    if (newest == nullptr || TimestampOf(r.result) > TimestampOf(*newest)) newest = &r.result;
+  }
+  if (agree) co_return *newest;  // The version, or kNotFound from every replica asked.
+
+  // Read repair: write the newest back to every replica that did not report it, and answer
+  // once a quorum holds it, so that no later CP read can return anything older.
+  Version version = newest->value();
+  std::vector<NodeId> lacking;
+  size_t holders = 0;
+  for (NodeId replica : replicas) {
+    bool holds = false;
+    for (const ReplicaReply<Version>& r : got.replies) {
+      holds |= r.replica == replica && TimestampOf(r.result) == version.timestamp;
+    }
+    if (holds) {
+      ++holders;
+    } else {
+      lacking.push_back(replica);
+    }
+  }
+  const size_t needed = holders >= quorum ? 0 : quorum - holders;
+  Logger("repl")->debug("node={} key_hash={:016x} cp read repairs {} on {} replicas", options_.self,
+                        KeyHash(key), ToString(version.timestamp), lacking.size());
+  if (!tracker_.TryAcquire(lacking.size())) {
+    if (needed == 0) co_return version;
+    co_return NoCallSlots(tracker_, "the read was not served");
+  }
+  auto repairs = DeliverCalls(lacking, key, version, CallDeadline(deadline), /*skip_dead=*/false);
+  Gathered<Delivery> repaired =
+      co_await Gather(std::move(repairs), needed, &IsAck, deadline, &tracker_);
+  if (repaired.successes >= needed) co_return version;
+  co_return Status::Unavailable("the read's repair of " + ToString(version.timestamp) +
+                                " did not reach a " + Quorum(quorum, replicas.size()) + " (" +
+                                DescribeFailures(repaired, lacking, &IsAck) + ")");
+}
+
+}  // namespace dialkv::replication

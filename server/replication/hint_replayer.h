@@ -1,0 +1,121 @@
+#pragma once
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "dialkv/types.h"
+#include "server/cluster/membership.h"
+#include "server/net/transport.h"
+#include "server/replication/hint_store.h"
+#include "server/replication/task_tracker.h"
+
+namespace dialkv::replication {
+
+// Delivers hints (HintStore) to peers that came back. For one peer at a time it sends that
+// peer's hints as ReplicaWriteRequests in sequence order, one after another, and removes each
+// once acknowledged (the reply is OK when the replica holds that version or a newer one). At
+// the first failure it stops; it tries again when told the peer is alive (Membership going
+// to kAlive), and every replay_interval_ms while the peer is alive and has hints. A hint older
+// than HintStore::Options::max_age is dropped instead of sent (anti-entropy repairs), and so
+// is one the peer refuses as invalid (beyond its skew guard), so that it cannot hold up the
+// hints behind it; both are counted and logged. Hints of peers that are not alive are also
+// dropped once expired, at each interval.
+//
+// It never decides whether a peer is alive: Membership does.
+//
+// Threading: replays run on the executor given to Start(), one coroutine per peer at most;
+// REQUIRES: it runs one handler at a time (an io_context run by one thread, or a strand).
+// Their engine calls (scanning and deleting hints) run inline there, so with --sync give it an
+// executor that may block (a strand of the storage pool); without, an io_context is fine.
+// Replay() and the membership listener may be called from any thread. The store, membership
+// and transport must outlive this object.
+class HintReplayer {
+ public:
+  struct Options {
+    NodeId self = 0;
+    // Retry period while a live peer has hints (a replay stopped at a failure, or hints added
+    // while it was alive). Lower delivers sooner after transient failures; each round rescans.
+    uint32_t replay_interval_ms = 10'000;
+    // Deadline of one replayed write.
+    uint32_t call_timeout_ms = 1000;
+    // Hints read per scan of the store: bounds the memory of one replay step.
+    uint32_t batch_hints = 64;
+  };
+
+  struct Stats {
+    uint64_t replayed = 0;  // Acknowledged by the peer and removed.
+    uint64_t expired = 0;   // Older than max_age: dropped, not sent.
+    uint64_t refused = 0;   // Refused by the peer as invalid: dropped.
+    uint64_t failures = 0;  // Replay runs stopped at a failed call (retried later).
+  };
+
+  // Subscribes to `membership` (a peer going to kAlive is replayed): construct before the
+  // node starts serving (Membership::AddListener).
+  HintReplayer(Options options, HintStore& hints,  // Not owned.
+               cluster::Membership& membership,    // Not owned.
+               net::Transport& transport);         // Not owned.
+  HintReplayer(const HintReplayer&) = delete;
+  HintReplayer& operator=(const HintReplayer&) = delete;
+  ~HintReplayer();  // Stops, and unsubscribes (later state changes are ignored).
+
+  // Starts the periodic retry on `executor` and replays every live peer that has hints.
+  // REQUIRES: called once.
+  void Start(asio::any_io_executor executor);
+
+  // Stops the periodic retry and waits for running replays to end (each stops after its
+  // current call, bounded by call_timeout_ms). Hints not sent stay for the next run.
+  // REQUIRES: the executor keeps running until this returns, and this thread does not run
+  // it. Idempotent: later calls (the destructor's) do not touch the executor, which may be
+  // gone by then.
+  void Stop();
+
+  // Replays `peer`'s hints now if it is alive and not already being replayed (then it runs
+  // again once that replay ends). Any thread. Ignored before Start() and after Stop().
+  void Replay(NodeId peer);
+
+  Stats stats() const;
+
+ private:
+  // What the membership listener holds: it outlives this object, which detaches at
+  // destruction.
+  struct Link {
+    std::mutex mu;
+    HintReplayer* replayer = nullptr;  // Guarded by mu.
+  };
+
+  asio::awaitable<void> ReplayPeer(NodeId peer);
+  asio::awaitable<void> RetryPeriodically(std::shared_ptr<asio::steady_timer> timer);
+  void Finished(NodeId peer);
+  // Removes `peer`'s hints that are older than max_age, oldest first, up to the first one
+  // that is not. Runs inline.
+  void DropExpired(NodeId peer);
+  bool Removed(NodeId peer, const HintStore::Hint& hint);  // Logs a failure.
+
+  const Options options_;
+  HintStore& hints_;
+  cluster::Membership& membership_;
+  net::Transport& transport_;
+  std::shared_ptr<Link> link_;
+  TaskTracker tracker_;  // Replays and the periodic retry.
+
+  mutable std::mutex mu_;
+  // Guarded by mu_:
+  bool started_ = false;
+  asio::any_io_executor executor_;
+  // The periodic retry's; cancelled (and cleared) by the first Stop().
+  std::shared_ptr<asio::steady_timer> retry_timer_;
+  std::set<NodeId> running_;  // Peers with a replay in progress.
+  std::set<NodeId> again_;    // Peers to replay again when their current replay ends.
+
+  std::atomic<uint64_t> replayed_{0};
+  std::atomic<uint64_t> expired_{0};
+  std::atomic<uint64_t> refused_{0};
+  std::atomic<uint64_t> failures_{0};
+};
+
+}  // namespace dialkv::replication

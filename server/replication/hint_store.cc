@@ -1,0 +1,205 @@
+#include "server/replication/hint_store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "proto/dialkv.pb.h"
+#include "server/common/logging.h"
+#include "server/replication/wire.h"
+
+namespace dialkv::replication {
+namespace {
+
+constexpr uint8_t kPayloadFormat = 1;
+constexpr size_t kPayloadHeaderBytes = 1 + 8;  // Format byte, created_ms.
+constexpr std::string_view kPeersMetaName = "hint_peers";
+
+void AppendLittleEndian(uint64_t v, size_t bytes, std::string* out) {
+  for (size_t i = 0; i < bytes; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t ReadLittleEndian(std::string_view in, size_t bytes) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < bytes; ++i) {
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  }
+  return v;
+}
+
+std::string EncodePayload(int64_t created_ms, std::string_view key, const Version& version) {
+  v1::ReplicaWriteRequest request;
+  request.set_key(std::string(key));
+  ToProto(version, request.mutable_version());
+  std::string out;
+  out.reserve(kPayloadHeaderBytes + request.ByteSizeLong());
+  out.push_back(static_cast<char>(kPayloadFormat));
+  AppendLittleEndian(static_cast<uint64_t>(created_ms), 8, &out);
+  request.AppendToString(&out);
+  return out;
+}
+
+// Errors: kCorruption.
+Status DecodePayload(std::string_view payload, HintStore::Hint* hint) {
+  if (payload.size() < kPayloadHeaderBytes || static_cast<uint8_t>(payload[0]) != kPayloadFormat) {
+    return Status::Corruption("hint payload of " + std::to_string(payload.size()) +
+                              " bytes has no format-1 header");
+  }
+  hint->created_ms = static_cast<int64_t>(ReadLittleEndian(payload.substr(1), 8));
+  v1::ReplicaWriteRequest request;
+  const std::string_view body = payload.substr(kPayloadHeaderBytes);
+  if (!request.ParseFromArray(body.data(), static_cast<int>(body.size())) ||
+      request.key().empty()) {
+    return Status::Corruption("hint payload does not hold a replica write");
+  }
+  hint->key = std::move(*request.mutable_key());
+  hint->version = FromProto(request.version());
+  hint->bytes = payload.size();
+  return Status::Ok();
+}
+
+std::string EncodePeers(const std::set<NodeId>& peers) {
+  std::string out;
+  for (NodeId peer : peers) AppendLittleEndian(peer, 4, &out);
+  return out;
+}
+
+}  // namespace
+
+HintStore::HintStore(const Options& options, storage::Engine& engine, const Clock& clock)
+    : options_(options), engine_(engine), clock_(clock) {}
+
+Result<std::unique_ptr<HintStore>> HintStore::Open(const Options& options, storage::Engine& engine,
+                                                   const Clock& clock) {
+  std::unique_ptr<HintStore> store(new HintStore(options, engine, clock));
+  DIALKV_RETURN_IF_ERROR(store->Recover());
+  return store;
+}
+
+Status HintStore::Recover() {
+  Result<std::string> peers = engine_.GetMeta(kPeersMetaName);
+  if (!peers.ok() && !peers.status().IsNotFound()) return peers.status();
+  if (peers.ok()) {
+    if (peers->size() % 4 != 0) {
+      return Status::Corruption("meta \"hint_peers\" holds " + std::to_string(peers->size()) +
+                                " bytes, not a list of 4-byte node ids");
+    }
+    for (size_t i = 0; i < peers->size(); i += 4) {
+      known_peers_.insert(
+          static_cast<NodeId>(ReadLittleEndian(std::string_view(*peers).substr(i), 4)));
+    }
+  }
+  uint64_t max_sequence = 0;
+  for (NodeId peer : known_peers_) {
+    PeerStats stats;
+    Status scanned = engine_.ScanHints(peer, [&](uint64_t sequence, std::string_view payload) {
+      max_sequence = std::max(max_sequence, sequence);
+      ++stats.hints;
+      stats.bytes += payload.size();
+      return true;
+    });
+    DIALKV_RETURN_IF_ERROR(scanned);
+    if (stats.hints > 0) {
+      stats_[peer] = stats;
+      Logger("repl")->info("peer={} has {} hints ({} bytes) waiting for replay", peer, stats.hints,
+                           stats.bytes);
+    }
+  }
+  next_sequence_ = max_sequence + 1;
+  return Status::Ok();
+}
+
+Status HintStore::RememberPeerLocked(NodeId peer) {
+  if (known_peers_.count(peer) > 0) return Status::Ok();
+  std::set<NodeId> peers = known_peers_;
+  peers.insert(peer);
+  DIALKV_RETURN_IF_ERROR(engine_.PutMeta(kPeersMetaName, EncodePeers(peers)));
+  known_peers_ = std::move(peers);
+  return Status::Ok();
+}
+
+Status HintStore::Add(NodeId peer, std::string_view key, const Version& version) {
+  const std::string payload = EncodePayload(clock_.NowMs(), key, version);
+  uint64_t sequence = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    PeerStats& stats = stats_[peer];
+    if (payload.size() >
+        options_.max_bytes_per_peer - std::min(stats.bytes, options_.max_bytes_per_peer)) {
+      return Status::Overloaded(
+          "hints for node " + std::to_string(peer) + " hold " + std::to_string(stats.bytes) +
+          " bytes; a hint of " + std::to_string(payload.size()) +
+          " bytes would exceed the budget of " + std::to_string(options_.max_bytes_per_peer) +
+          " bytes per peer; not recorded (anti-entropy will repair)");
+    }
+    // Before the first hint of a peer is stored, so that Open() finds it after a crash.
+    DIALKV_RETURN_IF_ERROR(RememberPeerLocked(peer));
+    sequence = next_sequence_++;
+    stats.bytes += payload.size();  // Charged now, so that concurrent Adds see it.
+    ++stats.hints;
+  }
+  Status stored = engine_.PutHint(peer, sequence, payload);
+  if (!stored.ok()) {
+    Forget(peer, payload.size());
+    return stored;
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<HintStore::Hint>> HintStore::Peek(NodeId peer, size_t max_hints) {
+  std::vector<Hint> hints;
+  std::vector<std::pair<uint64_t, uint64_t>> corrupt;  // (sequence, bytes)
+  Status scanned = engine_.ScanHints(peer, [&](uint64_t sequence, std::string_view payload) {
+    Hint hint;
+    hint.sequence = sequence;
+    Status decoded = DecodePayload(payload, &hint);
+    if (!decoded.ok()) {
+      Logger("repl")->error("peer={} hint {} is corrupt and is dropped: {}", peer, sequence,
+                            decoded.message());
+      corrupt.emplace_back(sequence, payload.size());
+    } else {
+      hints.push_back(std::move(hint));
+    }
+    return hints.size() + corrupt.size() < max_hints;
+  });
+  DIALKV_RETURN_IF_ERROR(scanned);
+  for (const auto& [sequence, bytes] : corrupt) {
+    DIALKV_RETURN_IF_ERROR(engine_.DeleteHint(peer, sequence));
+    Forget(peer, bytes);
+  }
+  return hints;
+}
+
+Status HintStore::Remove(NodeId peer, const Hint& hint) {
+  DIALKV_RETURN_IF_ERROR(engine_.DeleteHint(peer, hint.sequence));
+  Forget(peer, hint.bytes);
+  return Status::Ok();
+}
+
+void HintStore::Forget(NodeId peer, uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PeerStats& stats = stats_[peer];
+  stats.bytes -= std::min(stats.bytes, bytes);
+  stats.hints -= std::min<uint64_t>(stats.hints, 1);
+}
+
+bool HintStore::Expired(const Hint& hint) const {
+  return clock_.NowMs() - hint.created_ms > options_.max_age.count();
+}
+
+std::vector<NodeId> HintStore::PeersWithHints() const {
+  std::vector<NodeId> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [peer, stats] : stats_) {
+    if (stats.hints > 0) out.push_back(peer);
+  }
+  return out;
+}
+
+HintStore::PeerStats HintStore::StatsFor(NodeId peer) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = stats_.find(peer);
+  return it == stats_.end() ? PeerStats{} : it->second;
+}
+
+}  // namespace dialkv::replication

@@ -1,0 +1,108 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dialkv/types.h"
+#include "server/common/clock.h"
+#include "server/common/status.h"
+#include "server/storage/engine.h"
+
+namespace dialkv::replication {
+
+// Durable queue of versions owed to replicas that were unreachable when written (hinted
+// handoff, DESIGN.md "AP put/delete"), kept in the engine's hints keyspace under
+// (peer, sequence). It does not decide when a peer is alive or send anything: HintReplayer
+// does, in sequence order, and removes each hint the peer acknowledged.
+//
+// Sequences are one counter for all peers, so a peer's hints replay in the order they were
+// added. Open() recovers the counter and the per-peer byte counts by scanning the hints of
+// every peer this data dir ever held hints for (recorded in meta "hint_peers").
+//
+// Hint payload (fixed encoding, version 1):
+//   byte 0        format version, 1
+//   bytes 1..8    created_ms: int64 little-endian, this node's wall clock when it was added
+//   bytes 9..     a serialized v1::ReplicaWriteRequest {key, version}: what replay sends
+// A hint's size, counted against max_bytes_per_peer, is its payload's.
+//
+// Thread-safe: one mutex guards the sequence counter, the per-peer counts and the peer list;
+// engine calls run outside it, except the one-time meta write when a peer gets its first hint
+// ever. Engine calls may block (fsync with --sync): callers on an io thread run Add through
+// LocalReplica::AddHint.
+class HintStore {
+ public:
+  struct Options {
+    // Past this many payload bytes for one peer, new hints for it fail with kOverloaded and
+    // anti-entropy has to repair what was not recorded. Bounds the disk a long outage costs.
+    uint64_t max_bytes_per_peer = uint64_t{256} << 20;
+    // Older hints are dropped at replay, not sent: after this long anti-entropy has likely
+    // repaired the replica, and a returning node should not be flooded with stale versions.
+    std::chrono::milliseconds max_age = std::chrono::hours(3);
+  };
+
+  // One recorded hint.
+  struct Hint {
+    uint64_t sequence = 0;
+    int64_t created_ms = 0;  // When it was added, on this node's clock.
+    std::string key;
+    Version version;
+    uint64_t bytes = 0;  // Payload size, as counted against the budget.
+  };
+
+  struct PeerStats {
+    uint64_t hints = 0;
+    uint64_t bytes = 0;
+  };
+
+  // `engine` and `clock` must outlive the store. Not owned.
+  // Errors: kIOError; kCorruption when meta "hint_peers" does not decode.
+  static Result<std::unique_ptr<HintStore>> Open(const Options& options,
+                                                 storage::Engine& engine,  // Not owned.
+                                                 const Clock& clock);      // Not owned.
+
+  // Records that `peer` still needs `version` of `key`.
+  // Errors: kOverloaded (over max_bytes_per_peer; nothing recorded), kIOError (the hint may
+  // or may not have been recorded; the budget is not charged).
+  [[nodiscard]] Status Add(NodeId peer, std::string_view key, const Version& version);
+
+  // Up to `max_hints` of `peer`'s oldest hints, in sequence order. A hint whose payload does
+  // not decode is deleted and logged (error), not returned.
+  // Errors: kIOError.
+  Result<std::vector<Hint>> Peek(NodeId peer, size_t max_hints);
+
+  // Deletes `hint` (from Peek) once it was delivered or dropped. REQUIRES: not removed before.
+  // Errors: kIOError (the hint stays and will be replayed again).
+  [[nodiscard]] Status Remove(NodeId peer, const Hint& hint);
+
+  // Whether `hint` is older than max_age on the store's clock.
+  bool Expired(const Hint& hint) const;
+
+  std::vector<NodeId> PeersWithHints() const;  // Sorted by id.
+  PeerStats StatsFor(NodeId peer) const;
+  const Options& options() const { return options_; }
+
+ private:
+  HintStore(const Options& options, storage::Engine& engine, const Clock& clock);
+  Status Recover();
+  // Records `peer` in meta "hint_peers". REQUIRES: mu_ held.
+  Status RememberPeerLocked(NodeId peer);
+  void Forget(NodeId peer, uint64_t bytes);
+
+  const Options options_;
+  storage::Engine& engine_;
+  const Clock& clock_;
+
+  mutable std::mutex mu_;
+  // Guarded by mu_:
+  uint64_t next_sequence_ = 1;
+  std::map<NodeId, PeerStats> stats_;
+  std::set<NodeId> known_peers_;  // As recorded in meta "hint_peers".
+};
+
+}  // namespace dialkv::replication

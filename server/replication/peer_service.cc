@@ -1,0 +1,150 @@
+#include "server/replication/peer_service.h"
+
+#include <google/protobuf/descriptor.h>
+
+#include <utility>
+
+#include "server/common/hash.h"
+#include "server/common/log_limiter.h"
+#include "server/common/logging.h"
+#include "server/net/frame.h"
+#include "server/net/listener.h"
+#include "server/net/peer_header.h"
+#include "server/replication/wire.h"
+
+namespace dialkv::replication {
+namespace {
+
+// Caused by other processes: rate-limited (STYLE.md §7).
+LogLimiter refused_log_limiter(std::chrono::seconds(1));
+LogLimiter clock_log_limiter(std::chrono::seconds(1));
+
+void SetError(const Status& status, v1::Envelope* reply) {
+  net::ToProto(status, reply->mutable_error_reply()->mutable_status());
+}
+
+// "get_request": the name of the envelope's body field, for error messages.
+std::string BodyName(const v1::Envelope& envelope) {
+  const google::protobuf::FieldDescriptor* field =
+      v1::Envelope::descriptor()->FindFieldByNumber(static_cast<int>(envelope.body_case()));
+  return field != nullptr ? field->name() : "an unknown body";
+}
+
+}  // namespace
+
+PeerService::PeerService(Options options, LocalReplica& local, HybridLogicalClock& hlc,
+                         std::function<bool(NodeId)> is_member, GossipHandler gossip)
+    : options_(std::move(options)),
+      local_(local),
+      hlc_(hlc),
+      is_member_(std::move(is_member)),
+      gossip_(std::move(gossip)) {}
+
+Deadline PeerService::OpDeadline() const {
+  return std::chrono::steady_clock::now() +
+         std::chrono::milliseconds(options_.replica_op_timeout_ms);
+}
+
+asio::awaitable<v1::Envelope> PeerService::Handle(v1::Envelope request) {
+  v1::Envelope reply;
+  reply.set_id(request.id());
+  const NodeId from = request.peer().node_id();
+  if (Status header = net::CheckPeerHeader(request, options_.cluster_name, is_member_);
+      !header.ok()) {
+    uint64_t suppressed = 0;
+    if (refused_log_limiter.Allow(&suppressed)) {
+      Logger("repl")->warn("node={} refused a peer message claiming node {}: {}{}", options_.self,
+                           from, header.ToString(), LogLimiter::SuppressedNote(suppressed));
+    }
+    SetError(header, &reply);
+  } else {
+    if (Status folded = hlc_.Observe(request.peer().hlc()); !folded.ok()) {
+      // Served all the same: the versions it carries face the guard on their own.
+      uint64_t suppressed = 0;
+      if (clock_log_limiter.Allow(&suppressed)) {
+        Logger("repl")->warn("node={} from={} message hlc not folded into this node's clock: {}{}",
+                             options_.self, from, folded.message(),
+                             LogLimiter::SuppressedNote(suppressed));
+      }
+    }
+    switch (request.body_case()) {
+      case v1::Envelope::kReplicaReadRequest:
+        co_await ServeRead(from, std::move(*request.mutable_replica_read_request()),
+                           reply.mutable_replica_read_reply());
+        break;
+      case v1::Envelope::kReplicaWriteRequest:
+        co_await ServeWrite(from, std::move(*request.mutable_replica_write_request()),
+                            reply.mutable_replica_write_reply());
+        break;
+      case v1::Envelope::kGossipRequest:
+        if (gossip_) {
+          *reply.mutable_gossip_reply() = gossip_(request.gossip_request());
+        } else {
+          SetError(Status::Unavailable("gossip is not served by this node"), &reply);
+        }
+        break;
+      case v1::Envelope::BODY_NOT_SET:
+        SetError(Status::InvalidArgument("the peer message carries no request"), &reply);
+        break;
+      default:
+        SetError(Status::InvalidArgument(BodyName(request) +
+                                         " is not served on the peer port (client requests go "
+                                         "to the client port; replies are not requests)"),
+                 &reply);
+        break;
+    }
+  }
+  net::StampPeerHeader(&reply, options_.cluster_name, options_.self, hlc_);
+  co_return reply;
+}
+
+asio::awaitable<void> PeerService::ServeRead(NodeId from, v1::ReplicaReadRequest request,
+                                             v1::ReplicaReadReply* reply) {
+  if (request.key().empty()) {
+    net::ToProto(Status::InvalidArgument("replica read of an empty key"), reply->mutable_status());
+    co_return;
+  }
+  const bool timestamp_only = request.timestamp_only();
+  Result<Version> read = co_await local_.Read(std::move(*request.mutable_key()), OpDeadline());
+  if (!read.ok()) {
+    if (!read.status().IsNotFound()) {
+      Logger("repl")->debug("node={} from={} replica read failed: {}", options_.self, from,
+                            read.status().ToString());
+    }
+    net::ToProto(read.status(), reply->mutable_status());
+    co_return;
+  }
+  if (timestamp_only) read->value.clear();
+  ToProto(*read, reply->mutable_version());
+  reply->mutable_status()->set_code(v1::STATUS_OK);
+}
+
+asio::awaitable<void> PeerService::ServeWrite(NodeId from, v1::ReplicaWriteRequest request,
+                                              v1::ReplicaWriteReply* reply) {
+  Version version = FromProto(request.version());
+  Status invalid;
+  if (request.key().empty()) {
+    invalid = Status::InvalidArgument("replica write of an empty key");
+  } else if (version.timestamp.IsZero()) {
+    invalid = Status::InvalidArgument("replica write without a timestamp");
+  } else if (version.tombstone && !version.value.empty()) {
+    invalid = Status::InvalidArgument("replica write of a tombstone that carries a value");
+  }
+  if (!invalid.ok()) {
+    net::ToProto(invalid, reply->mutable_status());
+    co_return;
+  }
+  const uint64_t key_hash = KeyHash(request.key());
+  Result<storage::ApplyOutcome> applied =
+      co_await local_.Apply(std::move(*request.mutable_key()), std::move(version), OpDeadline());
+  if (!applied.ok()) {
+    Logger("repl")->debug("node={} from={} key_hash={:016x} replica write failed: {}",
+                          options_.self, from, key_hash, applied.status().ToString());
+    net::ToProto(applied.status(), reply->mutable_status());
+    co_return;
+  }
+  // Applied or superseded: either way this replica now holds that version or a newer one.
+  reply->mutable_status()->set_code(v1::STATUS_OK);
+}
+
+}  // namespace dialkv::replication

@@ -1,0 +1,61 @@
+#pragma once
+#include <asio/awaitable.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "dialkv/types.h"
+#include "proto/dialkv.pb.h"
+#include "server/common/hlc.h"
+#include "server/replication/local_replica.h"
+
+namespace dialkv::replication {
+
+// The inbound side of the peer protocol: what this node answers on its peer port.
+//
+// Every request is checked first (net::CheckPeerHeader: this cluster, a configured member);
+// a refused one gets an ErrorReply. The sender's hlc is then folded into this node's clock
+// (one beyond the skew guard is not folded, and is logged). ReplicaRead and ReplicaWrite are
+// served by LocalReplica (a write is acknowledged when the replica holds that version or a
+// newer one; one beyond the skew guard is refused with INVALID_ARGUMENT); Gossip goes to the
+// injected handler. Client-port requests, replies and empty envelopes get an ErrorReply
+// (INVALID_ARGUMENT). Every reply carries the request's id and this node's PeerHeader.
+//
+// Thread-safe: Handle may run on any executor that runs one handler at a time; the objects
+// passed in must outlive every call.
+class PeerService {
+ public:
+  struct Options {
+    std::string cluster_name;
+    NodeId self = 0;
+    // Deadline of the local storage call serving one peer request (the caller's own deadline
+    // is not on the wire). The caller usually gives up first; this bounds the work it left.
+    uint32_t replica_op_timeout_ms = 2000;
+  };
+  // Merges a peer's view of membership and returns this node's (cluster/gossiper).
+  using GossipHandler = std::function<v1::GossipReply(const v1::GossipRequest&)>;
+
+  // `is_member`: whether a node id is a configured member (e.g. Membership::Find != nullptr).
+  // `gossip`: may be empty; gossip requests are then answered UNAVAILABLE.
+  PeerService(Options options, LocalReplica& local,  // Not owned.
+              HybridLogicalClock& hlc,               // Not owned.
+              std::function<bool(NodeId)> is_member, GossipHandler gossip);
+
+  // Shaped as a net::RequestHandler. Never fails: errors are replies.
+  asio::awaitable<v1::Envelope> Handle(v1::Envelope request);
+
+ private:
+  asio::awaitable<void> ServeRead(NodeId from, v1::ReplicaReadRequest request,
+                                  v1::ReplicaReadReply* reply);
+  asio::awaitable<void> ServeWrite(NodeId from, v1::ReplicaWriteRequest request,
+                                   v1::ReplicaWriteReply* reply);
+  Deadline OpDeadline() const;
+
+  const Options options_;
+  LocalReplica& local_;
+  HybridLogicalClock& hlc_;
+  const std::function<bool(NodeId)> is_member_;
+  const GossipHandler gossip_;
+};
+
+}  // namespace dialkv::replication

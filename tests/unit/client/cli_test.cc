@@ -1,0 +1,135 @@
+// The dialkv CLI (client/cli/main.cc) against the fake node: --mode, status, hinted writes.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/testutil/command.h"
+#include "tests/unit/client/fake_server.h"
+
+namespace dialkv {
+namespace {
+
+using client_test::ClosedPort;
+using client_test::FakeServer;
+using testutil::CommandResult;
+using Behavior = client_test::FakeServer::Behavior;
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Runs the CLI with `env` ("NAME=value") added to an environment without the DIALKV_ flags
+// the tests set, so the caller's environment cannot change the outcome.
+CommandResult Cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv = {"/usr/bin/env", "-u", "DIALKV_MODE", "-u", "DIALKV_ENDPOINTS"};
+  argv.insert(argv.end(), env.begin(), env.end());
+  argv.push_back(DIALKV_CLI_PATH);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return testutil::RunCommand(argv);
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = text.find('\n', start);
+    if (end == std::string::npos) {
+      lines.push_back(text.substr(start));
+      break;
+    }
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+TEST(CliFakeNodeTest, ModeFlagAndEnvironmentAreSentWithGetPutDel) {
+  FakeServer node(Behavior::kAnswer);
+  const std::string endpoints = node.endpoint();
+
+  CommandResult get = Cli({"--endpoints", endpoints, "get", "k"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out, "value-of-k");
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_CP);  // The default.
+
+  CommandResult put = Cli({"--endpoints", endpoints, "--mode", "ap", "put", "k", "v"});
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_AP);
+
+  CommandResult del = Cli({"--endpoints", endpoints, "del", "k"}, {"DIALKV_MODE=ap"});
+  ASSERT_EQ(del.exit_code, 0) << del.err;
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_AP);
+
+  // The flag wins over the environment, and may follow the subcommand.
+  CommandResult cp =
+      Cli({"--endpoints", endpoints, "get", "k", "--mode", "cp"}, {"DIALKV_MODE=ap"});
+  ASSERT_EQ(cp.exit_code, 0) << cp.err;
+  EXPECT_EQ(node.last_consistency(), v1::CONSISTENCY_CP);
+  EXPECT_EQ(node.requests(), 4u);
+}
+
+TEST(CliFakeNodeTest, BadModeIsBadUsage) {
+  FakeServer node(Behavior::kAnswer);
+  CommandResult flag = Cli({"--endpoints", node.endpoint(), "--mode", "quorum", "get", "k"});
+  EXPECT_EQ(flag.exit_code, 2) << flag.err;
+  EXPECT_TRUE(Contains(flag.err, "--mode")) << flag.err;
+  CommandResult env = Cli({"--endpoints", node.endpoint(), "get", "k"}, {"DIALKV_MODE=CP!"});
+  EXPECT_EQ(env.exit_code, 2) << env.err;
+  EXPECT_TRUE(Contains(env.err, "mode")) << env.err;
+  EXPECT_EQ(node.requests(), 0u);
+}
+
+TEST(CliFakeNodeTest, HintedWriteExitsZeroWithANoteOnStderr) {
+  FakeServer node(Behavior::kAnswer);
+  const std::string note =
+      "dialkv: note: no replica acknowledged in time; the write is held as hints and will be "
+      "delivered\n";
+  CommandResult put = Cli({"--endpoints", node.endpoint(), "--mode", "ap", "put", "hinted", "v"});
+  EXPECT_EQ(put.exit_code, 0);
+  EXPECT_EQ(put.err, note);
+  EXPECT_EQ(put.out, "");
+  CommandResult del = Cli({"--endpoints", node.endpoint(), "--mode", "ap", "del", "hinted"});
+  EXPECT_EQ(del.exit_code, 0);
+  EXPECT_EQ(del.err, note);
+  CommandResult plain = Cli({"--endpoints", node.endpoint(), "--mode", "ap", "put", "k", "v"});
+  EXPECT_EQ(plain.exit_code, 0);
+  EXPECT_EQ(plain.err, "");
+}
+
+TEST(CliFakeNodeTest, StatusPrintsAnAlignedTableOfNodes) {
+  FakeServer node(Behavior::kAnswer);
+  const std::string closed = "127.0.0.1:" + std::to_string(ClosedPort());
+  CommandResult status = Cli({"--endpoints", closed + "," + node.endpoint(), "status"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_EQ(status.err, "");
+
+  const std::vector<std::string> lines = Lines(status.out);
+  ASSERT_EQ(lines.size(), 6u) << status.out;
+  EXPECT_EQ(lines[0], "cluster test-cluster: 4 nodes, replication factor 3, as seen by node 7");
+  EXPECT_EQ(lines[1], "ID  PEER ADDRESS         STATE    GENERATION  KEYS   LAST HEARD");
+  EXPECT_EQ(lines[2], "7   10.0.0.7:7380        self     3           12345  -");
+  EXPECT_EQ(lines[3], "8   node-8.example:7380  alive    1           12000  250 ms ago");
+  EXPECT_EQ(lines[4], "9   [::1]:7390           dead     5           0      never");
+  EXPECT_EQ(lines[5], "10  10.0.0.10:7380       suspect  2           7      65 s ago");
+}
+
+TEST(CliFakeNodeTest, StatusExitsThreeWhenNoEndpointIsReachable) {
+  const std::string closed = "127.0.0.1:" + std::to_string(ClosedPort());
+  CommandResult status = Cli({"--endpoints", closed, "status"});
+  EXPECT_EQ(status.exit_code, 3) << status.err;
+  EXPECT_TRUE(Contains(status.err, "UNAVAILABLE")) << status.err;
+  EXPECT_EQ(status.err.find('\n'), status.err.size() - 1) << "one line: " << status.err;
+  EXPECT_EQ(status.out, "");
+}
+
+TEST(CliFakeNodeTest, HelpExplainsModesAndStatus) {
+  CommandResult help = Cli({"--help"});
+  ASSERT_EQ(help.exit_code, 0) << help.err;
+  for (const char* part : {"--mode", "DIALKV_MODE", "Linearizable", "stale", "status"}) {
+    EXPECT_TRUE(Contains(help.out, part)) << part << " missing from:\n" << help.out;
+  }
+}
+
+}  // namespace
+}  // namespace dialkv

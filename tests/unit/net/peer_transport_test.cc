@@ -1,0 +1,494 @@
+#include "server/net/peer_transport.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "server/common/clock.h"
+#include "server/common/hlc.h"
+#include "server/common/metrics.h"
+#include "server/net/frame_server.h"
+#include "server/net/peer_header.h"
+#include "tests/testutil/status_matchers.h"
+#include "tests/unit/net/test_client.h"
+
+namespace dialkv::net {
+namespace {
+
+using nettest::kTestDeadline;
+using nettest::Loopback;
+using nettest::PollUntil;
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+using ::testing::HasSubstr;
+
+constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr int kMaxPolls = 20'000;  // 1 ms apart: the test deadline.
+constexpr NodeId kSelf = 1;
+constexpr NodeId kPeer = 2;
+constexpr int64_t kNowMs = 1'700'000'000'000;
+constexpr int64_t kSkewGuardMs = 500;
+constexpr milliseconds kCallTimeout{10'000};
+// A call that "fails quickly" returns well before its kCallTimeout deadline.
+constexpr milliseconds kQuickly{2'000};
+
+// The peer side: what the handler shares with the test. Outlives the io threads.
+struct Callee {
+  explicit Callee(const Clock& clock) : hlc(clock, kPeer, {}) {}
+
+  HybridLogicalClock hlc;
+  std::string reply_cluster = "test";  // The cluster its replies claim. Set before serving.
+  NodeId reply_node = kPeer;           // The node id its replies claim. Set before serving.
+  NodeId member = kSelf;               // The only caller it accepts. Set before serving.
+  std::atomic<int> requests{0};
+  std::atomic<int> held{0};  // Requests for key "hold" waiting for `release`.
+  std::atomic<bool> release{false};
+};
+
+// Waits on the caller's executor until `*flag` is set (polled every millisecond, for the test
+// deadline at most). `flag` belongs to a Callee, which outlives the io threads.
+asio::awaitable<void> WaitFor(const std::atomic<bool>* flag) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (int i = 0; i < kMaxPolls && !flag->load(); ++i) {
+    timer.expires_after(milliseconds(1));
+    co_await timer.async_wait(kAsTuple);
+  }
+}
+
+// Serves a peer request as the peer service does: checks the header, folds in the caller's
+// hlc, answers a ReplicaReadRequest with the key as the value, and stamps its own header.
+asio::awaitable<v1::Envelope> Serve(Callee* callee, v1::Envelope request) {
+  callee->requests.fetch_add(1);
+  v1::Envelope reply;
+  const NodeId member = callee->member;
+  const Status checked =
+      CheckPeerHeader(request, "test", [member](NodeId n) { return n == member; });
+  if (!checked.ok()) {
+    ToProto(checked, reply.mutable_error_reply()->mutable_status());
+  } else {
+    (void)callee->hlc.Observe(request.peer().hlc());
+    const std::string& key = request.replica_read_request().key();
+    if (key == "hold") {
+      callee->held.fetch_add(1);
+      co_await WaitFor(&callee->release);
+    }
+    reply.mutable_replica_read_reply()->mutable_version()->set_value(key);
+  }
+  StampPeerHeader(&reply, callee->reply_cluster, callee->reply_node, callee->hlc);
+  co_return reply;
+}
+
+v1::Envelope ReadRequest(std::string key) {
+  v1::Envelope request;
+  request.mutable_replica_read_request()->set_key(std::move(key));
+  return request;
+}
+
+// A call's result in a default-constructible form (co_spawn's completion needs one).
+struct CallResult {
+  Status status;
+  v1::Envelope reply;
+};
+
+// `transport` outlives the call (the fixture joins the io threads before destroying it).
+asio::awaitable<CallResult> DoCall(PeerTransport* transport, NodeId peer, v1::Envelope request,
+                                   Deadline deadline) {
+  Result<v1::Envelope> result = co_await transport->Call(peer, std::move(request), deadline);
+  if (!result.ok()) co_return CallResult{result.status(), {}};
+  co_return CallResult{Status::Ok(), std::move(result).value()};
+}
+
+// A loopback port nothing listens on (it was free a moment ago).
+uint16_t UnusedPort() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, Loopback(0));
+  return acceptor.local_endpoint().port();
+}
+
+class PeerTransportTest : public ::testing::Test {
+ protected:
+  PeerTransportTest() {
+    server_pool_.Start();
+    pool_.Start();
+  }
+
+  ~PeerTransportTest() override {
+    callee_.release.store(true);
+    server_.reset();
+    if (transport_ != nullptr) transport_->Stop();
+    pool_.Stop();
+    server_pool_.Stop();
+    pool_.Join();
+    server_pool_.Join();
+    transport_.reset();  // After the join: its connections' coroutines are done.
+  }
+
+  // Starts the peer's server on `port` (0: a free one). Returns false if the port is taken.
+  bool StartServer(uint16_t port = 0) {
+    Callee* callee = &callee_;
+    RequestHandler handler = [callee](v1::Envelope r) { return Serve(callee, std::move(r)); };
+    auto server = FrameServer::Listen(server_pool_, Loopback(port), {}, std::move(handler));
+    if (!server.ok()) return false;
+    server_ = std::move(server).value();
+    server_->Start();
+    return true;
+  }
+  uint16_t server_port() const { return server_->local_endpoint().port(); }
+
+  PeerTransport::Options TransportOptions(uint16_t port) const {
+    PeerTransport::Options options;
+    options.self = kSelf;
+    options.cluster_name = "test";
+    options.peers = {{kPeer, "127.0.0.1:" + std::to_string(port)}};
+    return options;
+  }
+
+  void MakeTransport(PeerTransport::Options options) {
+    auto transport = PeerTransport::Create(pool_, caller_hlc_, std::move(options), &registry_);
+    ASSERT_OK(transport);
+    transport_ = std::move(transport).value();
+  }
+  void MakeTransport(uint16_t port) { MakeTransport(TransportOptions(port)); }
+
+  // Calls from the pool's io_context `context` and waits for the result.
+  CallResult CallFrom(size_t context, NodeId peer, std::string key,
+                      milliseconds timeout = kCallTimeout) {
+    auto done = std::make_shared<std::promise<CallResult>>();
+    std::future<CallResult> result = done->get_future();
+    Start(context, peer, std::move(key), timeout,
+          [done](CallResult r) { done->set_value(std::move(r)); });
+    if (result.wait_for(kTestDeadline) != std::future_status::ready) {
+      ADD_FAILURE() << "the call did not finish within the test deadline";
+      return {Status::Internal("test deadline"), {}};
+    }
+    return result.get();
+  }
+  CallResult CallPeer(std::string key, milliseconds timeout = kCallTimeout) {
+    return CallFrom(0, kPeer, std::move(key), timeout);
+  }
+
+  // Starts a call on the pool's io_context `context`; `done` runs there with its result.
+  void Start(size_t context, NodeId peer, std::string key, milliseconds timeout,
+             std::function<void(CallResult)> done) {
+    v1::Envelope request = ReadRequest(std::move(key));
+    const Deadline deadline = SteadyClock::now() + timeout;
+    asio::co_spawn(pool_.At(context), DoCall(transport_.get(), peer, std::move(request), deadline),
+                   [done = std::move(done)](std::exception_ptr e, CallResult r) {
+                     done(e ? CallResult{Status::Internal("call threw"), {}} : std::move(r));
+                   });
+  }
+
+  // The value of one series in the registry's exposition; 0 when absent.
+  uint64_t Metric(const std::string& series) const {
+    const std::string text = "\n" + registry_.Expose();
+    const std::string prefix = "\n" + series + " ";
+    const size_t at = text.find(prefix);
+    if (at == std::string::npos) return 0;
+    return std::stoull(text.substr(at + prefix.size()));
+  }
+  uint64_t ConnectAttempts() const {
+    return Metric("dialkv_peer_connect_attempts_total{peer=\"2\"}");
+  }
+
+  // Declared before the pools: outlive the io threads.
+  ManualClock caller_clock_{kNowMs};
+  HybridLogicalClock caller_hlc_{caller_clock_, kSelf, {kSkewGuardMs}};
+  ManualClock callee_clock_{kNowMs + 300};  // Ahead of the caller, within the skew guard.
+  Callee callee_{callee_clock_};
+  metrics::Registry registry_;
+  IoContextPool server_pool_{1};
+  IoContextPool pool_{2};
+  std::unique_ptr<FrameServer> server_;
+  std::unique_ptr<PeerTransport> transport_;
+};
+
+TEST_F(PeerTransportTest, CallSucceedsAndFoldsTheCalleesClockIntoTheCallers) {
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  const uint64_t caller_before = caller_hlc_.Last();
+
+  CallResult result = CallPeer("k");
+  ASSERT_OK(result.status);
+  EXPECT_EQ(result.reply.replica_read_reply().version().value(), "k");
+  ASSERT_TRUE(result.reply.has_peer());
+  EXPECT_EQ(result.reply.peer().node_id(), kPeer);
+  // The callee's clock, 300 ms ahead, was folded into the caller's.
+  EXPECT_GE(result.reply.peer().hlc() >> 16, static_cast<uint64_t>(kNowMs + 300));
+  EXPECT_GE(caller_hlc_.Last(), result.reply.peer().hlc());
+  EXPECT_GT(caller_hlc_.Last(), caller_before);
+  // And the caller's hlc reached the callee (the stamp the handler checked and observed).
+  EXPECT_GT(callee_.hlc.Last(), 0u);
+  EXPECT_EQ(Metric("dialkv_peer_calls_total{peer=\"2\",outcome=\"ok\"}"), 1u);
+  EXPECT_EQ(ConnectAttempts(), 1u);
+}
+
+TEST_F(PeerTransportTest, CallsShareOnePersistentConnection) {
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  for (int i = 0; i < 5; ++i) ASSERT_OK(CallFrom(i % 2, kPeer, "k" + std::to_string(i)).status);
+  EXPECT_EQ(server_->open_connections(), 1u);
+  EXPECT_EQ(ConnectAttempts(), 1u);
+}
+
+TEST_F(PeerTransportTest, ReplyBeyondTheSkewGuardIsNotFoldedIn) {
+  callee_clock_.Set(kNowMs + kSkewGuardMs + 1500);
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+
+  CallResult result = CallPeer("k");
+  ASSERT_OK(result.status);  // The reply is still good; only its clock is refused.
+  EXPECT_GE(result.reply.peer().hlc() >> 16, static_cast<uint64_t>(kNowMs + 2000));
+  EXPECT_LT(caller_hlc_.Last() >> 16, static_cast<uint64_t>(kNowMs + kSkewGuardMs));
+}
+
+TEST_F(PeerTransportTest, UnknownPeerIsUnavailable) {
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  CallResult result = CallFrom(0, 7, "k");
+  ASSERT_CODE(result.status, Code::kUnavailable);
+  EXPECT_THAT(result.status.message(), HasSubstr("not in --peers"));
+  EXPECT_EQ(callee_.requests.load(), 0);
+}
+
+TEST_F(PeerTransportTest, PeerNotListeningIsUnavailableQuicklyAndBackoffFailsFast) {
+  PeerTransport::Options options = TransportOptions(UnusedPort());
+  options.backoff_initial_ms = 60'000;  // The second call surely falls in the pause.
+  options.backoff_max_ms = 60'000;
+  MakeTransport(std::move(options));
+
+  auto start = SteadyClock::now();
+  CallResult first = CallPeer("k");
+  ASSERT_CODE(first.status, Code::kUnavailable);
+  EXPECT_LT(SteadyClock::now() - start, kQuickly);
+  EXPECT_THAT(first.status.message(), HasSubstr("peer 2"));
+  EXPECT_EQ(ConnectAttempts(), 1u);
+  EXPECT_EQ(Metric("dialkv_peer_connect_failures_total{peer=\"2\"}"), 1u);
+
+  start = SteadyClock::now();
+  CallResult second = CallFrom(1, kPeer, "k");
+  ASSERT_CODE(second.status, Code::kUnavailable);
+  EXPECT_LT(SteadyClock::now() - start, kQuickly);
+  EXPECT_THAT(second.status.message(), HasSubstr("next connection attempt in"));
+  EXPECT_EQ(ConnectAttempts(), 1u);  // No attempt during the pause.
+  EXPECT_EQ(Metric("dialkv_peer_calls_total{peer=\"2\",outcome=\"unavailable\"}"), 2u);
+}
+
+// Regression: right after a peer restarted, calls whose deadline outlasted the backoff pause
+// failed at once with UNAVAILABLE (a CP request then failed although its peer was back).
+TEST_F(PeerTransportTest, CallDuringAPauseShorterThanItsDeadlineWaitsAndReachesThePeer) {
+  const uint16_t port = UnusedPort();
+  PeerTransport::Options options = TransportOptions(port);
+  options.backoff_initial_ms = 300;
+  options.backoff_max_ms = 300;
+  MakeTransport(std::move(options));
+  ASSERT_CODE(CallPeer("k").status, Code::kUnavailable);  // Starts the 300 ms pause.
+  ASSERT_TRUE(StartServer(port));
+  CallResult during_pause = CallPeer("k", milliseconds(5000));
+  EXPECT_OK(during_pause.status);
+  EXPECT_EQ(ConnectAttempts(), 2u);  // One failed, one after the pause: no attempt in between.
+}
+
+TEST_F(PeerTransportTest, ReconnectsAfterTheBackoffOnceThePeerListens) {
+  const uint16_t port = UnusedPort();
+  PeerTransport::Options options = TransportOptions(port);
+  options.backoff_initial_ms = 20;
+  options.backoff_max_ms = 40;
+  MakeTransport(std::move(options));
+  ASSERT_CODE(CallPeer("k").status, Code::kUnavailable);
+
+  ASSERT_TRUE(StartServer(port));
+  Status last;
+  EXPECT_TRUE(PollUntil([&] {
+    last = CallPeer("k").status;
+    return last.ok();
+  })) << last.ToString();
+  EXPECT_GE(ConnectAttempts(), 2u);
+  EXPECT_EQ(server_->open_connections(), 1u);
+}
+
+TEST_F(PeerTransportTest, LostConnectionFailsTheCallInFlightAndTheNextCallReconnects) {
+  ASSERT_TRUE(StartServer());
+  const uint16_t port = server_port();
+  MakeTransport(port);
+  ASSERT_OK(CallPeer("warm").status);
+
+  auto done = std::make_shared<std::promise<CallResult>>();
+  std::future<CallResult> held = done->get_future();
+  Start(0, kPeer, "hold", kCallTimeout, [done](CallResult r) { done->set_value(std::move(r)); });
+  ASSERT_TRUE(PollUntil([&] { return callee_.held.load() == 1; }));
+  server_->Stop();  // Closes the connection under the call.
+  ASSERT_EQ(held.wait_for(kTestDeadline), std::future_status::ready);
+  const CallResult lost = held.get();
+  ASSERT_CODE(lost.status, Code::kUnavailable);
+  EXPECT_THAT(lost.status.message(), HasSubstr("may have been delivered"));
+
+  callee_.release.store(true);
+  server_.reset();
+  ASSERT_TRUE(PollUntil([&] { return StartServer(port); }));  // Once the old acceptor closed.
+  ASSERT_OK(CallPeer("again").status);  // At once: the last attempt had succeeded.
+  EXPECT_EQ(ConnectAttempts(), 2u);
+}
+
+TEST_F(PeerTransportTest, ReplyFromAnotherClusterIsPermissionDenied) {
+  callee_.reply_cluster = "other";
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  CallResult result = CallPeer("k");
+  ASSERT_CODE(result.status, Code::kPermissionDenied);
+  EXPECT_THAT(result.status.message(), HasSubstr("\"other\""));
+  EXPECT_THAT(result.status.message(), HasSubstr("\"test\""));
+  EXPECT_EQ(caller_hlc_.Last() >> 16, static_cast<uint64_t>(kNowMs));  // Not folded in.
+}
+
+TEST_F(PeerTransportTest, ReplyFromAnotherNodeIsPermissionDenied) {
+  callee_.reply_node = 3;
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  CallResult result = CallPeer("k");
+  ASSERT_CODE(result.status, Code::kPermissionDenied);
+  EXPECT_THAT(result.status.message(), HasSubstr("answered as node 3"));
+}
+
+TEST_F(PeerTransportTest, ErrorReplyOfThePeerIsReturnedAsItsStatus) {
+  callee_.member = 5;  // The callee does not know node 1.
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  CallResult result = CallPeer("k");
+  ASSERT_CODE(result.status, Code::kPermissionDenied);
+  EXPECT_THAT(result.status.message(), HasSubstr("node 1 is not in --peers"));
+  EXPECT_THAT(result.status.message(), HasSubstr("peer 2"));
+}
+
+TEST_F(PeerTransportTest, NoReplyBeforeTheDeadlineIsTimeout) {
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  const auto start = SteadyClock::now();
+  CallResult result = CallPeer("hold", milliseconds(100));
+  ASSERT_CODE(result.status, Code::kTimeout);
+  EXPECT_GE(SteadyClock::now() - start, milliseconds(100));
+  EXPECT_EQ(callee_.held.load(), 1);
+
+  callee_.release.store(true);  // The late reply is dropped; the connection serves on.
+  ASSERT_OK(CallPeer("k").status);
+  EXPECT_EQ(ConnectAttempts(), 1u);
+}
+
+TEST_F(PeerTransportTest, DeadlineAlreadyPassedIsUnavailableAndNotSent) {
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  CallResult result = CallPeer("k", milliseconds(-1));
+  ASSERT_CODE(result.status, Code::kUnavailable);
+  EXPECT_THAT(result.status.message(), HasSubstr("not sent"));
+  EXPECT_EQ(callee_.requests.load(), 0);
+}
+
+TEST_F(PeerTransportTest, ThousandConcurrentCallsFromTwoExecutorsAreAllAnswered) {
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  constexpr int kCalls = 1000;
+  struct Tally {
+    std::atomic<int> finished{0};
+    std::atomic<int> matched{0};
+  };
+  auto tally = std::make_shared<Tally>();
+  for (int i = 0; i < kCalls; ++i) {
+    std::string key = "key-" + std::to_string(i);
+    Start(i % 2, kPeer, key, kCallTimeout, [tally, key](CallResult r) {
+      if (r.status.ok() && r.reply.replica_read_reply().version().value() == key) {
+        tally->matched.fetch_add(1);
+      }
+      tally->finished.fetch_add(1);
+    });
+  }
+  ASSERT_TRUE(PollUntil([&] { return tally->finished.load() == kCalls; }));
+  EXPECT_EQ(tally->matched.load(), kCalls);
+  EXPECT_EQ(server_->open_connections(), 1u);
+  EXPECT_EQ(ConnectAttempts(), 1u);
+  EXPECT_EQ(Metric("dialkv_peer_calls_total{peer=\"2\",outcome=\"ok\"}"),
+            static_cast<uint64_t>(kCalls));
+}
+
+TEST_F(PeerTransportTest, StopFailsPendingAndLaterCalls) {
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  constexpr int kPending = 3;
+  auto finished = std::make_shared<std::atomic<int>>(0);
+  auto unavailable = std::make_shared<std::atomic<int>>(0);
+  for (int i = 0; i < kPending; ++i) {
+    Start(i % 2, kPeer, "hold", kCallTimeout, [finished, unavailable](CallResult r) {
+      if (r.status.code() == Code::kUnavailable) unavailable->fetch_add(1);
+      finished->fetch_add(1);
+    });
+  }
+  ASSERT_TRUE(PollUntil([&] { return callee_.held.load() == kPending; }));
+  const auto start = SteadyClock::now();
+  transport_->Stop();
+  ASSERT_TRUE(PollUntil([&] { return finished->load() == kPending; }));
+  EXPECT_LT(SteadyClock::now() - start, kQuickly);
+  EXPECT_EQ(unavailable->load(), kPending);
+
+  CallResult later = CallFrom(1, kPeer, "k");
+  ASSERT_CODE(later.status, Code::kUnavailable);
+  EXPECT_THAT(later.status.message(), HasSubstr("stopped"));
+  transport_->Stop();  // Idempotent.
+}
+
+// The node's shutdown order with calls still waiting for replies (a pool stopped before
+// Stop()'s closes ran, say): the pool stops and joins, the transport is destroyed, then the
+// pool with the suspended calls (sanitizers check that none of them touches the transport).
+TEST_F(PeerTransportTest, DestroyedAfterThePoolStoppedWithCallsInFlight) {
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  auto finished = std::make_shared<std::atomic<int>>(0);
+  for (int i = 0; i < 2; ++i) {
+    Start(i, kPeer, "hold", kCallTimeout, [finished](CallResult) { finished->fetch_add(1); });
+  }
+  ASSERT_TRUE(PollUntil([&] { return callee_.held.load() == 2; }));
+  pool_.Stop();
+  pool_.Join();
+  transport_.reset();
+  EXPECT_EQ(finished->load(), 0);  // Abandoned, never resumed.
+}
+
+TEST_F(PeerTransportTest, RequestOverTheFrameLimitIsInvalidArgumentAndNotSent) {
+  ASSERT_TRUE(StartServer());
+  PeerTransport::Options options = TransportOptions(server_port());
+  options.max_frame_bytes = 1024;
+  MakeTransport(std::move(options));
+  ASSERT_CODE(CallPeer(std::string(2048, 'k')).status, Code::kInvalidArgument);
+  EXPECT_EQ(callee_.requests.load(), 0);
+  ASSERT_OK(CallPeer("k").status);
+}
+
+TEST_F(PeerTransportTest, CreateRejectsBadOptions) {
+  PeerTransport::Options options = TransportOptions(7380);
+  options.cluster_name.clear();
+  ASSERT_CODE(PeerTransport::Create(pool_, caller_hlc_, options), Code::kInvalidArgument);
+
+  options = TransportOptions(7380);
+  options.peers[kSelf] = "127.0.0.1:7381";
+  ASSERT_CODE(PeerTransport::Create(pool_, caller_hlc_, options), Code::kInvalidArgument);
+
+  options = TransportOptions(7380);
+  options.peers[3] = "no-port";
+  const auto bad_address = PeerTransport::Create(pool_, caller_hlc_, options);
+  ASSERT_CODE(bad_address, Code::kInvalidArgument);
+  EXPECT_THAT(bad_address.status().message(), HasSubstr("peer 3"));
+
+  options = TransportOptions(7380);
+  options.backoff_initial_ms = 100;
+  options.backoff_max_ms = 10;
+  ASSERT_CODE(PeerTransport::Create(pool_, caller_hlc_, options), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace dialkv::net

@@ -1,0 +1,255 @@
+// CP requests (DESIGN.md "CP put/delete", "CP get"): ABD quorum writes and reads with read
+// repair, over a cluster in one io_context.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "tests/testutil/status_matchers.h"
+#include "tests/unit/replication/test_cluster.h"
+
+namespace dialkv::replication::testing {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr Consistency kCp = Consistency::kCp;
+
+milliseconds Since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+}
+
+TEST(CoordinatorCpTest, CpWriteThenCpReadFromEveryNodeReturnsIt) {
+  TestCluster c({});
+  Result<WriteOutcome> put = c.Write(1, "k", "v1", kCp);
+  ASSERT_OK(put);
+  EXPECT_FALSE(put->hinted);
+  EXPECT_EQ(put->timestamp.node_id, 1u);
+  for (NodeId id : c.ids()) {
+    Result<Version> got = c.Read(id, "k", kCp);
+    ASSERT_OK(got);
+    EXPECT_EQ(got->value, "v1") << "read from node " << id;
+    EXPECT_EQ(got->timestamp, put->timestamp);
+  }
+  ASSERT_OK(c.Delete(2, "k", kCp));
+  for (NodeId id : c.ids()) {
+    Result<Version> got = c.Read(id, "k", kCp);
+    ASSERT_OK(got);
+    EXPECT_TRUE(got->tombstone) << "read from node " << id;
+  }
+  ASSERT_CODE(c.Read(3, "never-written", kCp), Code::kNotFound);
+}
+
+TEST(CoordinatorCpTest, FiveNodesWithThreeReplicasServeCpFromEveryNode) {
+  TestCluster c({.nodes = 5, .replication_factor = 3});
+  const std::string key = c.KeyWhere([](std::span<const NodeId> r) {
+    return std::find(r.begin(), r.end(), NodeId{1}) == r.end();
+  });
+  Result<WriteOutcome> put = c.Write(1, key, "from-a-non-replica", kCp);
+  ASSERT_OK(put);
+  c.RunUntilIdle();
+  size_t holders = 0;
+  for (NodeId id : c.ids()) {
+    holders += c.StoredValue(id, key) == "from-a-non-replica" ? 1 : 0;
+    EXPECT_EQ(c.ring().IsReplica(id, key), c.Stored(id, key).ok()) << "node " << id;
+  }
+  EXPECT_EQ(holders, 3u);
+  for (NodeId id : c.ids()) {
+    Result<Version> got = c.Read(id, key, kCp);
+    ASSERT_OK(got);
+    EXPECT_EQ(got->value, "from-a-non-replica") << "read from node " << id;
+  }
+}
+
+TEST(CoordinatorCpTest, CpWriteWithOneReplicaBlackHoledSucceedsOnceTheQuorumAnswers) {
+  TestCluster c({.replica_timeout_ms = 400});
+  c.net().BlackHole(1, 3);
+  c.net().SetDelay(1, 2, milliseconds(50));  // The quorum completes with the slower replica.
+  const auto start = std::chrono::steady_clock::now();
+  Result<WriteOutcome> put = c.Write(1, "k", "v", kCp, std::chrono::seconds(5));
+  const milliseconds elapsed = Since(start);
+  ASSERT_OK(put);
+  // Two rounds of 50 ms to node 2; the black-holed replica's 400 ms timeout is not awaited.
+  EXPECT_GE(elapsed, milliseconds(100));
+  EXPECT_LT(elapsed, milliseconds(400));
+  EXPECT_EQ(c.StoredValue(1, "k"), "v");
+  EXPECT_EQ(c.StoredValue(2, "k"), "v");
+  EXPECT_EQ(c.StoredValue(3, "k"), "<none>");
+  // The black-holed replica's write times out in the background and leaves a hint.
+  ASSERT_TRUE(c.RunUntilIdle());
+  EXPECT_EQ(c.node(1).hints->StatsFor(3).hints, 1u);
+}
+
+TEST(CoordinatorCpTest, CpWriteWithTwoOfThreeReplicasDownIsUnavailableAndWritesNothing) {
+  TestCluster c({});
+  c.net().Down(2);
+  c.net().Down(3);
+  const auto start = std::chrono::steady_clock::now();
+  Result<WriteOutcome> put = c.Write(1, "k", "v", kCp, std::chrono::seconds(5));
+  ASSERT_CODE(put, Code::kUnavailable);
+  EXPECT_LT(Since(start), milliseconds(1000)) << "a quorum that became impossible fails early";
+  EXPECT_NE(put.status().message().find("not applied"), std::string::npos)
+      << put.status().message();
+  c.net().Up(2);
+  c.net().Up(3);
+  ASSERT_TRUE(c.RunUntilIdle());
+  for (NodeId id : c.ids()) EXPECT_EQ(c.StoredValue(id, "k"), "<none>") << "node " << id;
+  EXPECT_EQ(c.node(1).hints->PeersWithHints(), std::vector<NodeId>{});
+}
+
+TEST(CoordinatorCpTest, CpWriteWithTwoReplicasBlackHoledIsUnavailableAtTheDeadline) {
+  TestCluster c({.replica_timeout_ms = 5000});
+  c.net().BlackHole(1, 2);
+  c.net().BlackHole(1, 3);
+  const auto start = std::chrono::steady_clock::now();
+  Result<WriteOutcome> put = c.Write(1, "k", "v", kCp, milliseconds(150));
+  const milliseconds elapsed = Since(start);
+  ASSERT_CODE(put, Code::kUnavailable);
+  EXPECT_GE(elapsed, milliseconds(150));
+  EXPECT_LT(elapsed, milliseconds(1500)) << "never waits past its deadline";
+  ASSERT_TRUE(c.RunUntilIdle());
+  for (NodeId id : c.ids()) EXPECT_EQ(c.StoredValue(id, "k"), "<none>") << "node " << id;
+}
+
+// Delivers peer requests to `service`; a replica write is dropped (kept: applied) and its
+// reply lost, so the coordinator hears nothing back.
+asio::awaitable<v1::Envelope> LoseWriteReplies(PeerService* service, testutil::FakeNetwork* net,
+                                               NodeId from, NodeId self, bool apply,
+                                               v1::Envelope request) {
+  const bool write = request.has_replica_write_request();
+  if (write) net->LoseReplies(from, self);
+  if (write && !apply) co_return v1::Envelope();
+  co_return co_await service->Handle(std::move(request));
+}
+
+TEST(CoordinatorCpTest, CpWriteWhosePhaseTwoReachesOnlyOneReplicaIsUnknownNeverUnavailable) {
+  TestCluster c({.nodes = 5, .replication_factor = 3, .replica_timeout_ms = 100});
+  const std::string key = c.KeyWhere([](std::span<const NodeId> r) {
+    return std::find(r.begin(), r.end(), NodeId{1}) == r.end();
+  });
+  const std::span<const NodeId> replicas = c.ring().ReplicasFor(key);
+  ASSERT_OK(c.Write(1, key, "old", kCp));
+  // replicas[0] acks; replicas[1] applies but its reply is lost; replicas[2] never gets it.
+  PeerService* s1 = c.node(replicas[1]).peer.get();
+  PeerService* s2 = c.node(replicas[2]).peer.get();
+  testutil::FakeNetwork* net = &c.net();
+  const NodeId r1 = replicas[1];
+  const NodeId r2 = replicas[2];
+  c.net().Register(
+      r1, [=](v1::Envelope e) { return LoseWriteReplies(s1, net, 1, r1, true, std::move(e)); },
+      &c.node(r1).hlc);
+  c.net().Register(
+      r2, [=](v1::Envelope e) { return LoseWriteReplies(s2, net, 1, r2, false, std::move(e)); },
+      &c.node(r2).hlc);
+
+  Result<WriteOutcome> put = c.Write(1, key, "new", kCp, std::chrono::seconds(2));
+  ASSERT_CODE(put, Code::kUnknown);
+  EXPECT_NE(put.status().message().find("may have been applied"), std::string::npos)
+      << put.status().message();
+  EXPECT_EQ(c.StoredValue(replicas[0], key), "new");
+  EXPECT_EQ(c.StoredValue(replicas[1], key), "new");
+  EXPECT_EQ(c.StoredValue(replicas[2], key), "old");
+
+  // Indeterminate, and visible: once healed, every CP read returns it (any quorum meets a
+  // holder, and read repair spreads it).
+  ASSERT_TRUE(c.RunUntilIdle());
+  c.net().HealAll();
+  c.net().Register(r1, c.HandlerOf(r1), &c.node(r1).hlc);
+  c.net().Register(r2, c.HandlerOf(r2), &c.node(r2).hlc);
+  for (NodeId id : c.ids()) {
+    Result<Version> got = c.Read(id, key, kCp);
+    ASSERT_OK(got);
+    EXPECT_EQ(got->value, "new") << "read from node " << id;
+  }
+}
+
+TEST(CoordinatorCpTest, CpReadRepairsAStaleReplica) {
+  TestCluster c({});
+  c.net().Cut(1, 3);
+  ASSERT_OK(c.Write(1, "k", "v1", kCp));
+  ASSERT_TRUE(c.RunUntilIdle());
+  EXPECT_EQ(c.StoredValue(3, "k"), "<none>");
+  c.net().HealAll();
+  // Node 3's quorum is itself (stale) and node 1 (current): they disagree.
+  c.net().Cut(3, 2);
+  Result<Version> got = c.Read(3, "k", kCp);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "v1");
+  EXPECT_EQ(c.StoredValue(3, "k"), "v1") << "the write-back reached the stale replica";
+}
+
+TEST(CoordinatorCpTest, CpReadAfterAnIndeterminateWriteNeverReturnsOlderData) {
+  TestCluster c({.replica_timeout_ms = 100});
+  ASSERT_OK(c.Write(1, "k", "old", kCp));
+  // Phase 2 reaches only node 1 itself: nodes 2 and 3 drop the write and the reply is lost.
+  for (NodeId id : {NodeId{2}, NodeId{3}}) {
+    PeerService* s = c.node(id).peer.get();
+    testutil::FakeNetwork* net = &c.net();
+    c.net().Register(
+        id, [=](v1::Envelope e) { return LoseWriteReplies(s, net, 1, id, false, std::move(e)); },
+        &c.node(id).hlc);
+  }
+  ASSERT_CODE(c.Write(1, "k", "new", kCp), Code::kUnknown);
+  ASSERT_TRUE(c.RunUntilIdle());
+  c.net().HealAll();
+  for (NodeId id : {NodeId{2}, NodeId{3}}) c.net().Register(id, c.HandlerOf(id), &c.node(id).hlc);
+
+  // Node 2 asks itself (old) and node 1 (new): it returns new, after repairing node 2.
+  c.net().Cut(2, 3);
+  Result<Version> first = c.Read(2, "k", kCp);
+  ASSERT_OK(first);
+  EXPECT_EQ(first->value, "new");
+  c.net().HealAll();
+  // Node 3 now asks itself (old) and node 2, never node 1: it must not go back to old.
+  c.net().Cut(3, 1);
+  Result<Version> second = c.Read(3, "k", kCp);
+  ASSERT_OK(second);
+  EXPECT_EQ(second->value, "new");
+}
+
+TEST(CoordinatorCpTest, CpReadsAfterCpWritesNeverReturnOlderDataWhateverTheQuorum) {
+  TestCluster c({});
+  // Each round cuts one coordinator -> replica link for the writer and another for the
+  // reader, so writes and reads land on different quorums.
+  for (int round = 0; round < 12; ++round) {
+    const NodeId writer = static_cast<NodeId>(round % 3 + 1);
+    const NodeId reader = static_cast<NodeId>((round + 1) % 3 + 1);
+    const NodeId writer_cut = writer % 3 + 1;
+    const NodeId reader_cut = (reader + round) % 3 + 1;
+    SCOPED_TRACE("round " + std::to_string(round));
+    c.net().HealAll();
+    c.net().Cut(writer, writer_cut);
+    const std::string value = "v" + std::to_string(round);
+    ASSERT_OK(c.Write(writer, "k", value, kCp));
+    c.net().HealAll();
+    if (reader_cut != reader) c.net().Cut(reader, reader_cut);
+    Result<Version> got = c.Read(reader, "k", kCp);
+    ASSERT_OK(got);
+    EXPECT_EQ(got->value, value) << "round " << round << ": read from " << reader;
+    ASSERT_TRUE(c.RunUntilIdle());
+  }
+}
+
+TEST(CoordinatorCpTest, CpReadWithoutAQuorumIsUnavailable) {
+  TestCluster c({});
+  ASSERT_OK(c.Write(1, "k", "v", kCp));
+  c.net().Down(2);
+  c.net().Down(3);
+  ASSERT_CODE(c.Read(1, "k", kCp), Code::kUnavailable);
+}
+
+TEST(CoordinatorCpTest, CpWriteOrdersAfterTheHighestTimestampAQuorumHolds) {
+  TestCluster c({});
+  // Node 2 holds a version from node 3 stamped 400 ms ahead of node 1's clock (within the
+  // guard), which node 1 has never heard of.
+  const Version ahead{"ahead", Timestamp{Hlc(kStartMs + 400), 3}, false};
+  ASSERT_OK(c.node(2).engine.ApplyIfNewer("k", ahead));
+  ASSERT_OK(c.node(3).engine.ApplyIfNewer("k", ahead));
+  Result<WriteOutcome> put = c.Write(1, "k", "later", kCp);
+  ASSERT_OK(put);
+  EXPECT_GT(put->timestamp, ahead.timestamp);
+  EXPECT_EQ(put->timestamp.node_id, 1u);
+  for (NodeId id : c.ids()) EXPECT_EQ(c.Read(id, "k", kCp)->value, "later");
+}
+
+}  // namespace
+}  // namespace dialkv::replication::testing
