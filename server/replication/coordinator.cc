@@ -100,25 +100,33 @@ asio::awaitable<Result<Coordinator::Delivery>> Coordinator::Deliver(NodeId repli
   }
   Status failure = Status::Unavailable("node " + std::to_string(replica) +
                                        " is dead per the failure detector; not tried");
+  bool clock_refused = false;
   if (try_replica) {
     v1::Envelope request = ReplicaWriteEnvelope(key, version);
     Result<v1::Envelope> reply = co_await transport_.Call(replica, std::move(request), deadline);
     failure = ReplicaWriteResult(reply);
     if (failure.ok()) co_return Delivery::kAcked;
+    clock_refused = RefusedByClockGuard(reply);
   }
   // A refusal by the replica's skew guard is an answer, not an outage: a hint would be refused
-  // again and hold up every later hint of that replica.
-  if (!hinting() || failure.code() == Code::kInvalidArgument) co_return failure;
-  Status hinted = co_await StoreHint(replica, std::move(key), std::move(version));
+  // again and hold up every later hint of that replica. Every other failure is hinted.
+  if (!hinting() || clock_refused) co_return failure;
+  // The hint gets its own time: the call may have failed right at its deadline.
+  const Deadline hint_deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.replica_timeout_ms);
+  Status hinted = co_await StoreHint(replica, std::move(key), std::move(version), hint_deadline);
   if (hinted.ok()) co_return Delivery::kHinted;
   co_return Status(failure.code(),
                    failure.message() + "; its hint was not stored: " + hinted.ToString());
 }
 
-asio::awaitable<Status> Coordinator::StoreHint(NodeId replica, std::string key, Version version) {
+bool Coordinator::HintCertainlyNotStored(const Status& status) {
+  return status.code() == Code::kUnavailable || status.code() == Code::kOverloaded;
+}
+
+asio::awaitable<Status> Coordinator::StoreHint(NodeId replica, std::string key, Version version,
+                                               Deadline deadline) {
   const uint64_t key_hash = KeyHash(key);
-  const Deadline deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.replica_timeout_ms);
   Status stored =
       co_await local_.AddHint(*hints_, replica, std::move(key), std::move(version), deadline);
   if (!stored.ok()) {
@@ -164,7 +172,8 @@ std::vector<ReplicaCall<Coordinator::Delivery>> Coordinator::DeliverCalls(
 }
 
 asio::awaitable<void> Coordinator::ReplicateInBackground(std::vector<NodeId> replicas,
-                                                         std::string key, Version version) {
+                                                         std::string key, Version version,
+                                                         Deadline request_deadline) {
   const asio::any_io_executor executor = co_await asio::this_coro::executor;
   const Deadline deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.replica_timeout_ms);
@@ -190,7 +199,8 @@ asio::awaitable<void> Coordinator::ReplicateInBackground(std::vector<NodeId> rep
   }
   if (!hinting()) co_return;
   for (NodeId replica : not_called) {
-    Status stored = co_await StoreHint(replica, key, version);  // Logged there.
+    // Awaited by the request: bounded by its deadline, not the background one.
+    Status stored = co_await StoreHint(replica, key, version, request_deadline);  // Logged there.
     (void)stored;
   }
 }

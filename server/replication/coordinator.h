@@ -92,9 +92,10 @@ class Coordinator {
 
   // Writes `value` to `key` (or, with `tombstone`, deletes it: `value` is then empty) under a
   // timestamp chosen here, per `consistency`.
-  // Errors: kUnavailable (definitely not applied: CP without a quorum of timestamps, an AP
-  // write that reached no replica and no hint, after Stop()); kUnknown (CP without a quorum
-  // of acks; AP without hinted handoff and without an ack; a local write past its deadline);
+  // Errors: kUnavailable (definitely not applied: CP without a quorum of timestamps; an AP
+  // write that could call no replica and certainly stored no hint; after Stop()); kUnknown (CP
+  // without a quorum of acks; AP without an ack and without a confirmed hint — a replica or an
+  // unconfirmed hint may still hold it; a local write past its deadline);
   // kOverloaded (CP only; nothing sent); kIOError, kCorruption (the local replica of an AP
   // write failed; it may have been applied).
   asio::awaitable<Result<WriteOutcome>> Write(std::string key, std::string value, bool tombstone,
@@ -129,7 +130,12 @@ class Coordinator {
   // kAcked, kHinted, or the replica's error (with the hint's when that failed too).
   asio::awaitable<Result<Delivery>> Deliver(NodeId replica, std::string key, Version version,
                                             Deadline deadline, bool try_replica);
-  asio::awaitable<Status> StoreHint(NodeId replica, std::string key, Version version);
+  // Stores a hint for `replica`, giving up at `deadline`. Errors: as LocalReplica::AddHint.
+  asio::awaitable<Status> StoreHint(NodeId replica, std::string key, Version version,
+                                    Deadline deadline);
+  // True when a failed StoreHint certainly recorded nothing (it never started, or the budget
+  // refused it); any other failure may have left the hint on disk.
+  static bool HintCertainlyNotStored(const Status& status);
 
   // Calls for Gather, one per replica in `replicas`.
   std::vector<ReplicaCall<Version>> ReadCalls(std::span<const NodeId> replicas,
@@ -141,7 +147,7 @@ class Coordinator {
   // Sends `version` to `replicas` in the background (tracked, not awaited). Replicas it has
   // no slot for are hinted now, before it returns.
   asio::awaitable<void> ReplicateInBackground(std::vector<NodeId> replicas, std::string key,
-                                              Version version);
+                                              Version version, Deadline request_deadline);
 
   // The deadline of one replica call made for a request that must answer by `deadline`.
   Deadline CallDeadline(Deadline deadline) const;

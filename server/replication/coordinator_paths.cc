@@ -90,7 +90,8 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteAp(std::string key, Vers
     const Timestamp ts = written->timestamp;
     std::vector<NodeId> others = Without(replicas, options_.self);
     if (!others.empty()) {
-      co_await ReplicateInBackground(std::move(others), std::move(key), std::move(*written));
+      co_await ReplicateInBackground(std::move(others), std::move(key), std::move(*written),
+                                     deadline);
     }
     co_return WriteOutcome{ts, false};
   }
@@ -100,8 +101,18 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteAp(std::string key, Vers
   if (!tracker_.TryAcquire(replicas.size())) {
     if (!hinting()) co_return NoCallSlots(tracker_, "the write was not applied");
     size_t stored = 0;
-    for (NodeId r : replicas) stored += (co_await StoreHint(r, key, version)).ok() ? 1 : 0;
+    bool maybe_stored = false;
+    for (NodeId r : replicas) {
+      const Status hint = co_await StoreHint(r, key, version, deadline);
+      stored += hint.ok() ? 1 : 0;
+      maybe_stored = maybe_stored || !HintCertainlyNotStored(hint);
+    }
     if (stored > 0) co_return WriteOutcome{ts, true};
+    if (maybe_stored) {
+      co_return Status::Unknown(
+          "no replica could be called (too many replica calls in flight) and storing a hint "
+          "failed in a way that may have recorded it; the write may still be delivered");
+    }
     co_return Status::Unavailable(
         "no replica could be called (too many replica calls in flight) and no hint was "
         "stored; the write was not applied");
@@ -110,10 +121,6 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteAp(std::string key, Vers
   // stored before the deadline even when replica_timeout_ms is longer than the request's.
   const auto now = std::chrono::steady_clock::now();
   const Deadline call_deadline = std::min(CallDeadline(deadline), now + (deadline - now) * 3 / 4);
-  size_t tried = 0;
-  for (NodeId r : replicas) {
-    tried += !hinting() || membership_.StateOf(r) != cluster::MemberState::kDead ? 1 : 0;
-  }
   auto calls = DeliverCalls(replicas, key, version, call_deadline, /*skip_dead=*/hinting());
   Gathered<Delivery> got = co_await Gather(std::move(calls), 1, &IsAck, deadline, &tracker_);
   if (got.successes > 0) co_return WriteOutcome{ts, false};
@@ -125,14 +132,13 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteAp(std::string key, Vers
   Logger("repl")->debug("node={} key_hash={:016x} ap write {} acked by no replica: {}",
                         options_.self, KeyHash(key), ToString(ts), failures);
   if (hinted > 0) co_return WriteOutcome{ts, true};
-  if (tried == 0) {
-    co_return Status::Unavailable(
-        "every replica is down and no hint could be stored; the write was not applied (" +
-        failures + ")");
-  }
-  co_return Status::Unknown(std::string("no replica acknowledged the write") +
-                            (hinting() ? " and no hint was stored" : " (hinted handoff is off)") +
-                            "; it may have reached one (" + failures + ")");
+  // Never UNAVAILABLE here: a replica may have received the write (one marked dead may have
+  // been tried after all, as membership changes under us), and a hint still being stored when
+  // the deadline came, or one that failed half-way, may be on disk and be delivered later.
+  co_return Status::Unknown(
+      std::string("no replica acknowledged the write") +
+      (hinting() ? " and no hint was confirmed" : " (hinted handoff is off)") +
+      "; it may have been applied (" + failures + ")");
 }
 
 // ---- CP ----

@@ -176,7 +176,7 @@ asio::awaitable<void> HintReplayer::ReplayPeer(NodeId peer) {
           std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.call_timeout_ms);
       Result<v1::Envelope> reply = co_await transport_.Call(peer, std::move(request), deadline);
       Status written = ReplicaWriteResult(reply);
-      if (!written.ok() && written.code() != Code::kInvalidArgument) {
+      if (!written.ok() && !RefusedByClockGuard(reply)) {
         failure = std::move(written);
         stop = true;
         break;

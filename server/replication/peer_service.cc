@@ -141,6 +141,8 @@ asio::awaitable<void> PeerService::ServeWrite(NodeId from, v1::ReplicaWriteReque
     Logger("repl")->debug("node={} from={} key_hash={:016x} replica write failed: {}",
                           options_.self, from, key_hash, applied.status().ToString());
     net::ToProto(applied.status(), reply->mutable_status());
+    // LocalReplica::Apply answers kInvalidArgument only for its skew guard.
+    reply->set_clock_refused(applied.code() == Code::kInvalidArgument);
     co_return;
   }
   // Applied or superseded: either way this replica now holds that version or a newer one.

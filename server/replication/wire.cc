@@ -67,4 +67,10 @@ Status ReplicaWriteResult(const Result<v1::Envelope>& reply) {
   return net::FromProto(reply->replica_write_reply().status());
 }
 
+bool RefusedByClockGuard(const Result<v1::Envelope>& reply) {
+  return reply.ok() && reply->has_replica_write_reply() &&
+         reply->replica_write_reply().clock_refused() &&
+         reply->replica_write_reply().status().code() != v1::STATUS_OK;
+}
+
 }  // namespace dialkv::replication

@@ -23,7 +23,12 @@ v1::Envelope ReplicaWriteEnvelope(std::string_view key, const Version& version);
 Result<Version> ReplicaReadResult(Result<v1::Envelope> reply);
 
 // The outcome of a ReplicaWrite call: OK when the replica holds the version or a newer one;
-// otherwise the transport's or the replica's error (kInvalidArgument: beyond its skew guard).
+// otherwise the transport's or the replica's error.
 Status ReplicaWriteResult(const Result<v1::Envelope>& reply);
+
+// True only when the replica's skew guard refused the version (ReplicaWriteReply.clock_refused):
+// the one refusal that sending again cannot fix, so no hint is kept for it. Any other error —
+// an outage, a peer that could not parse the request, a storage failure — is not a refusal.
+bool RefusedByClockGuard(const Result<v1::Envelope>& reply);
 
 }  // namespace dialkv::replication

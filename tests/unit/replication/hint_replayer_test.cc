@@ -120,6 +120,27 @@ TEST(HintReplayerTest, AHintThePeerRefusesIsDroppedAndDoesNotHoldUpTheOthers) {
   EXPECT_EQ(c.StoredValue(3, "fine"), "f");
 }
 
+// Regression: any INVALID_ARGUMENT from the peer used to count as a clock-guard refusal, so a
+// peer that could not parse the request (an older version, say) made the replayer drop the
+// hint — possibly the only copy of an acknowledged write.
+TEST(HintReplayerTest, AHintIsKeptWhenThePeerRefusesTheRequestForAnyReasonButItsClock) {
+  TestCluster c({});
+  WriteWhileNode3IsDown(c, {"a=1"});
+  c.net().Register(3, [](v1::Envelope request) -> asio::awaitable<v1::Envelope> {
+    v1::Envelope reply;
+    reply.set_id(request.id());
+    reply.mutable_error_reply()->mutable_status()->set_code(v1::STATUS_INVALID_ARGUMENT);
+    reply.mutable_error_reply()->mutable_status()->set_message("field this node does not know");
+    co_return reply;
+  });
+  c.net().Up(3);
+  c.MarkAlive(1, {3});
+  ASSERT_TRUE(c.RunUntil([&] { return c.node(1).replayer->stats().failures >= 1; }));
+  EXPECT_EQ(c.node(1).hints->StatsFor(3).hints, 1u)
+      << "the hint must wait for a peer that can take it";
+  EXPECT_EQ(c.node(1).replayer->stats().refused, 0u);
+}
+
 TEST(HintReplayerTest, StopEndsAReplayAfterItsCurrentCallAndKeepsTheRest) {
   TestCluster c({});
   WriteWhileNode3IsDown(c, {"a=1", "b=2", "c=3"});
