@@ -175,8 +175,11 @@ TEST_F(NodeTest, MetricsCountRequestsByOpAndStatus) {
   auto metrics = testutil::HttpGet(server_->http_port(), "/metrics");
   ASSERT_OK(metrics);
   const std::string& m = *metrics;
-  EXPECT_NE(m.find("dialkv_requests_total{op=\"put\",mode=\"cp\",status=\"OK\"} 2"), std::string::npos) << m;
-  EXPECT_NE(m.find("dialkv_requests_total{op=\"get\",mode=\"cp\",status=\"NOT_FOUND\"} 1"), std::string::npos)
+  EXPECT_NE(m.find("dialkv_requests_total{op=\"put\",mode=\"cp\",status=\"OK\"} 2"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("dialkv_requests_total{op=\"get\",mode=\"cp\",status=\"NOT_FOUND\"} 1"),
+            std::string::npos)
       << m;
   EXPECT_NE(m.find("dialkv_keys_stored 2"), std::string::npos) << m;
   EXPECT_NE(m.find("dialkv_request_duration_seconds_bucket"), std::string::npos) << m;
