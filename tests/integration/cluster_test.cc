@@ -136,7 +136,8 @@ TEST(ClusterTest, StoppedNodeReceivesEveryApWriteThroughHintsAfterRestart) {
         return true;
       },
       milliseconds(15000));
-  EXPECT_TRUE(delivered) << "node 3 still lacks " << missing;
+  EXPECT_TRUE(delivered) << "node 3 still lacks " << missing << "; node 3 log:\n"
+                         << cluster->node(3).ReadLog();
 }
 
 TEST(ClusterTest, ConcurrentApWritesToOneKeyConvergeToTheHighestTimestamp) {

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -33,6 +35,13 @@ int ConnectLoopback(uint16_t port) {
   return fd;
 }
 
+bool Accepts(uint16_t port) {
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
 std::string Tail(const std::string& text, size_t max_bytes) {
   return text.size() <= max_bytes ? text : "..." + text.substr(text.size() - max_bytes);
 }
@@ -45,20 +54,55 @@ std::string DescribeExit(int status) {
 
 }  // namespace
 
-uint16_t FreePort() {
+namespace {
+
+// The kernel's ephemeral range, from which it picks the source port of every outgoing
+// connection. A port from inside it can be taken by any client socket on the machine while a
+// test node is down, and the node then cannot bind it again on restart.
+std::pair<int, int> EphemeralRange() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int lo = 32768;
+  int hi = 60999;
+  if (!(in >> lo >> hi) || lo < 1 || hi < lo || hi > 65535) return {32768, 60999};
+  return {lo, hi};
+}
+
+bool CanBind(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // As the server binds.
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = 0;
+  addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) ::close(fd);
-    return 0;
-  }
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+}  // namespace
+
+uint16_t FreePort() {
+  // Ports below the ephemeral range (or above it, if it starts low), chosen at random so
+  // test binaries running side by side rarely try the same one; each is checked by binding.
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  static std::mutex mu;
+  const auto [eph_lo, eph_hi] = EphemeralRange();
+  int lo = 10000;
+  int hi = eph_lo - 1;
+  if (hi - lo < 1000) {
+    lo = eph_hi + 1;
+    hi = 65535;
+  }
+  if (hi - lo < 1000) return 0;
+  std::lock_guard lock(mu);
+  std::uniform_int_distribution<int> pick(lo, hi);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const auto port = static_cast<uint16_t>(pick(rng));
+    if (CanBind(port)) return port;
+  }
+  return 0;
 }
 
 std::string ServerBinary() { return DIALKV_SERVER_PATH; }
@@ -84,11 +128,9 @@ Status ServerProcess::Launch() {
       return Status::Unavailable("dialkv-server " + DescribeExit(status) +
                                  " before it was ready; log:\n" + Tail(ReadLog(), 2000));
     }
-    const int fd = ConnectLoopback(options_.client_port);
-    if (fd >= 0) {
-      ::close(fd);
-      return Status::Ok();
-    }
+    // The node binds its HTTP port last: once both ports accept, every port is bound and
+    // the node will not exit for a port in use.
+    if (Accepts(options_.client_port) && Accepts(options_.http_port)) return Status::Ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // Polling, with a deadline.
   }
   Kill();

@@ -13,7 +13,8 @@
 
 namespace dialkv::testutil {
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+// A TCP port on 127.0.0.1 that was free a moment ago, outside the kernel's ephemeral range so
+// no outgoing connection takes it while a stopped test node waits to restart on it.
 uint16_t FreePort();
 
 // The dialkv-server binary this test was built with.
@@ -33,7 +34,7 @@ class ServerProcess {
     std::chrono::milliseconds ready_timeout{20000};
   };
 
-  // Starts the server and waits until its client port accepts connections.
+  // Starts the server and waits until its client and HTTP ports accept connections.
   // Errors: kUnavailable if it exited or did not become ready in time; the message carries
   // the exit status and the end of its log.
   static Result<std::unique_ptr<ServerProcess>> Start(Options options);
