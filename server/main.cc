@@ -75,6 +75,11 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
                  "How long one call to a replica may take before it counts as failed (and, for "
                  "a write, is hinted)")
       ->envname("DIALKV_REPLICA_TIMEOUT_MS");
+  app.add_flag("--enable-fault-injection", o.enable_fault_injection,
+               "Serve the fault-injection requests (drop, delay and partition peer messages, "
+               "skew this node's clock, read a replica's raw version: `dialkv fault ...`). For "
+               "tests only: without it those requests are refused with PERMISSION_DENIED")
+      ->envname("DIALKV_ENABLE_FAULT_INJECTION");
   app.add_option("--data-dir", o.data_dir,
                  "Directory of this node's data (created if missing; locked while it runs)")
       ->required()

@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "server/api/admin_service.h"
 #include "server/api/kv_service.h"
 #include "server/cluster/gossiper.h"
 #include "server/cluster/membership.h"
@@ -294,18 +295,21 @@ Status Node::Init() {
   service_options.default_timeout_ms = options_.default_timeout_ms;
   kv_service_ = std::make_unique<KvService>(service_options, *coordinator_, *metrics_,
                                             [this] { return ClusterStatus(); });
+  AdminService::Options admin_options;
+  admin_options.self = options_.node_id;
+  admin_options.max_key_bytes = options_.max_key_bytes;
+  admin_options.read_timeout_ms = options_.default_timeout_ms;
+  admin_service_ = std::make_unique<AdminService>(admin_options, fault_injector_.get(),
+                                                  system_clock_.get(), *local_replica_, *metrics_);
 
   net::FrameServer::Options frame_options;
   frame_options.max_frame_bytes = options_.max_frame_bytes;
   Result<std::unique_ptr<net::FrameServer>> peer_server =
-      net::FrameServer::Listen(*io_pool_, *peer_endpoint, frame_options,
-                               [service = peer_service_.get()](v1::Envelope request) {
-                                 return service->Handle(std::move(request));
-                               });
+      net::FrameServer::Listen(*io_pool_, *peer_endpoint, frame_options, PeerHandler());
   if (!peer_server.ok()) return peer_server.status();
   peer_server_ = std::move(peer_server.value());
-  Result<std::unique_ptr<net::FrameServer>> frame_server = net::FrameServer::Listen(
-      *io_pool_, *client_endpoint, frame_options, kv_service_->AsHandler());
+  Result<std::unique_ptr<net::FrameServer>> frame_server =
+      net::FrameServer::Listen(*io_pool_, *client_endpoint, frame_options, ClientHandler());
   if (!frame_server.ok()) return frame_server.status();
   frame_server_ = std::move(frame_server.value());
   Result<std::unique_ptr<net::HttpServer>> http_server = net::HttpServer::Listen(
@@ -343,6 +347,12 @@ Status Node::Init() {
                           " storage threads"
                     : std::string("sync off: storage calls inline"),
       options_.hinted_handoff ? "on" : "off");
+  if (fault_injector_ != nullptr) {
+    Logger("server")->warn(
+        "node={} fault injection is enabled (--enable-fault-injection): any client may drop, "
+        "delay and partition this node's peer messages and skew its clock",
+        options_.node_id);
+  }
   return Status::Ok();
 }
 
@@ -367,7 +377,15 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
   membership_ = std::make_unique<cluster::Membership>(
       options_.node_id, generation_, std::move(members), *detector_clock_, membership_options);
 
+  if (options_.enable_fault_injection) {
+    net::FaultInjector::Options fault_options;
+    fault_options.self = options_.node_id;
+    fault_options.peers = ids;
+    fault_injector_ = std::make_unique<net::FaultInjector>(fault_options, metrics_.get());
+  }
+
   net::PeerTransport::Options transport_options;
+  transport_options.faults = fault_injector_.get();
   transport_options.self = options_.node_id;
   transport_options.cluster_name = options_.cluster_name;
   transport_options.peers = std::move(others);
@@ -433,6 +451,21 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
       [membership](NodeId node) { return membership->Find(node) != nullptr; },
       [gossiper](const v1::GossipRequest& request) { return gossiper->HandleGossip(request); });
   return Status::Ok();
+}
+
+net::RequestHandler Node::ClientHandler() {
+  return [kv = kv_service_.get(), admin = admin_service_.get()](v1::Envelope request) {
+    return AdminService::Serves(request) ? admin->Handle(std::move(request))
+                                         : kv->Handle(std::move(request));
+  };
+}
+
+net::RequestHandler Node::PeerHandler() {
+  net::RequestHandler handler = [service = peer_service_.get()](v1::Envelope request) {
+    return service->Handle(std::move(request));
+  };
+  if (fault_injector_ == nullptr) return handler;
+  return net::WithFaults(fault_injector_.get(), std::move(handler));
 }
 
 v1::ClusterStatusReply Node::ClusterStatus() const {

@@ -47,6 +47,7 @@ class Membership;
 class Ring;
 }  // namespace cluster
 namespace net {
+class FaultInjector;
 class PeerTransport;
 }  // namespace net
 namespace replication {
@@ -60,6 +61,7 @@ class PeerService;
 
 namespace dialkv::api {
 
+class AdminService;
 class KvService;
 
 // One --peers entry: "ID@HOST:PORT" (the node's peer port).
@@ -91,7 +93,10 @@ class Node {
     uint32_t suspect_after_ms = 1000;    // Failure detector: unheard this long → suspect.
     uint32_t dead_after_ms = 3000;       // ... and this long → dead (hinted without trying).
     uint32_t replica_timeout_ms = 1000;  // One replica call before it counts as failed.
-    std::string data_dir;                // Required. Created if missing.
+    // Serve the fault-injection requests (admin_service.h) and judge every peer message with
+    // a FaultInjector. Off: those requests are refused and peer messages pass untouched.
+    bool enable_fault_injection = false;
+    std::string data_dir;  // Required. Created if missing.
     // io threads, each running one io_context. Default: the machine's cores.
     size_t threads = DefaultThreads();
     // With sync, the threads that run writes (replication/local_replica.h says why only then). More
@@ -163,6 +168,10 @@ class Node {
   Status InitCluster(const std::vector<PeerSpec>& peers);
   net::HttpResponse ServeHttp(const std::string& path);
   v1::ClusterStatusReply ClusterStatus() const;
+  // The client port's handler: admin requests to the AdminService, the rest to the KvService.
+  net::RequestHandler ClientHandler();
+  // The peer port's handler: the PeerService, behind the fault injector when there is one.
+  net::RequestHandler PeerHandler();
 
   const Options options_;
   Endpoints endpoints_;
@@ -177,6 +186,7 @@ class Node {
   uint64_t generation_ = 0;
   std::unique_ptr<cluster::Ring> ring_;
   std::unique_ptr<cluster::Membership> membership_;
+  std::unique_ptr<net::FaultInjector> fault_injector_;  // Null without fault injection.
   std::unique_ptr<net::PeerTransport> transport_;
   std::unique_ptr<replication::LocalReplica> local_replica_;
   std::unique_ptr<replication::HintStore> hint_store_;  // Null with hinted handoff off.
@@ -186,6 +196,7 @@ class Node {
   std::unique_ptr<cluster::Gossiper> gossiper_;
   std::unique_ptr<replication::PeerService> peer_service_;
   std::unique_ptr<KvService> kv_service_;
+  std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<net::FrameServer> peer_server_;
   std::unique_ptr<net::FrameServer> frame_server_;
   std::unique_ptr<net::HttpServer> http_server_;

@@ -85,6 +85,13 @@ struct Connection {
     server->connections.Remove(registry_id);
   }
 
+  // Ends one in-flight request that gets no reply.
+  void Unanswered() {
+    --inflight;
+    reader_wake.cancel();  // Back-pressure may have paused reading.
+    writer_wake.cancel();  // The writer closes a finished connection once nothing is in flight.
+  }
+
   // Appends `reply` to the next write. Dropped once the connection is closed or closing.
   // `answers_request`: the reply ends one in-flight request (the ErrorReply does not).
   void QueueReply(const v1::Envelope& reply, bool answers_request) {
@@ -177,6 +184,10 @@ uint64_t ReadableId(const std::string& body) {
 asio::awaitable<void> HandleRequest(std::shared_ptr<Connection> c, v1::Envelope request) {
   const uint64_t id = request.id();
   v1::Envelope reply = co_await c->server->handler(std::move(request));
+  if (reply.body_case() == v1::Envelope::BODY_NOT_SET) {
+    c->Unanswered();
+    co_return;
+  }
   reply.set_id(id);
   c->QueueReply(reply, /*answers_request=*/true);
 }

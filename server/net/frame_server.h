@@ -32,7 +32,8 @@
 
 namespace dialkv::net {
 
-// Serves one request; returns the reply. The connection sets the reply's id. Runs on the
+// Serves one request; returns the reply. The connection sets the reply's id. A reply with no
+// body is not sent at all: the request stays unanswered (fault injection loses it). Runs on the
 // connection's executor, many at once per connection; may co_await. Must not throw (if it
 // does, the exception is logged and the connection closed). It may finish after the
 // connection closed: its reply is then dropped. The server keeps a copy until its last

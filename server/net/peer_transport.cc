@@ -4,6 +4,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <cctype>
 #include <chrono>
@@ -70,6 +71,11 @@ class PeerTransport::Link {
   asio::awaitable<Result<v1::Envelope>> Exchange(v1::Envelope request, Deadline deadline);
   asio::awaitable<Result<v1::Envelope>> RoundTrip(const v1::Envelope& request, Deadline deadline,
                                                   uint64_t timeout_ms);
+  // Connects if need be, sends the frame and waits for its reply: the network part of RoundTrip.
+  asio::awaitable<Result<v1::Envelope>> Send(const v1::Envelope& request, Deadline deadline,
+                                             uint64_t timeout_ms);
+  asio::awaitable<void> SleepUntil(Deadline until);
+  Status NoReply(uint64_t timeout_ms) const;
   Result<v1::Envelope> CheckReply(v1::Envelope reply);
   void Count(Code code);
 
@@ -116,12 +122,45 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::Exchange(v1::Envelope
 }
 
 // The one place every outbound peer request and every inbound reply of this node passes
-// (DESIGN.md "Fault injection"): connect if need be, send the frame, wait for the reply.
-// Returns the raw reply, unchecked. A FaultInjector hooks in here: before sending (drop, delay
-// or partition the request) and on the reply (drop or delay it), each bounded by `deadline`.
+// (DESIGN.md "Fault injection"): the fault injector judges the request (lost, or held for its
+// delay) and then the reply (lost), and Send() does the rest. Returns the raw reply, unchecked.
 asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::RoundTrip(const v1::Envelope& request,
                                                                      Deadline deadline,
                                                                      uint64_t timeout_ms) {
+  FaultInjector* const faults = transport_->options_.faults;
+  if (faults != nullptr) {
+    // A lost request looks to the caller like any unanswered one. A request held past the
+    // deadline is never sent.
+    const FaultVerdict verdict = faults->Judge(peer_, Direction::kOut);
+    const Deadline send_at = SteadyClock::now() + verdict.delay;
+    if (verdict.lost || send_at >= deadline) {
+      co_await SleepUntil(deadline);
+      co_return NoReply(timeout_ms);
+    }
+    if (verdict.delay.count() > 0) co_await SleepUntil(send_at);
+    if (transport_->stopped_.load()) co_return StoppedStatus();
+  }
+  Result<v1::Envelope> reply = co_await Send(request, deadline, timeout_ms);
+  if (faults != nullptr && reply.ok() && faults->Judge(peer_, Direction::kIn).lost) {
+    co_await SleepUntil(deadline);
+    co_return NoReply(timeout_ms);
+  }
+  co_return reply;
+}
+
+asio::awaitable<void> PeerTransport::Link::SleepUntil(Deadline until) {
+  asio::steady_timer timer(executor_, until);
+  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
+Status PeerTransport::Link::NoReply(uint64_t timeout_ms) const {
+  return Status::Timeout(label_ + " sent no reply within the " + std::to_string(timeout_ms) +
+                         " ms deadline; the request may have been delivered");
+}
+
+asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::Send(const v1::Envelope& request,
+                                                                Deadline deadline,
+                                                                uint64_t timeout_ms) {
   net::Call call(executor_);
   call.waiter.set_deadline(deadline);
   const Status connected = co_await connection_.Connect(&call.waiter);
@@ -145,8 +184,7 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::RoundTrip(const v1::E
   if (call.reply.has_value()) co_return std::move(*call.reply);
   if (!woken) {
     connection_.Forget(id);  // A late reply is dropped.
-    co_return Status::Timeout(label_ + " sent no reply within the " + std::to_string(timeout_ms) +
-                              " ms deadline; the request may have been delivered");
+    co_return NoReply(timeout_ms);
   }
   if (transport_->stopped_.load()) {
     co_return Status::Unavailable(StoppedStatus().message() +

@@ -19,8 +19,11 @@
 // is still returned). It does not serve the peer port: the peer service does, with
 // CheckPeerHeader.
 //
-// Fault injection: every outbound request and every inbound reply passes through one place,
-// the RoundTrip of a peer's link (peer_transport.cc), where a FaultInjector hooks in.
+// Fault injection: with Options::faults, every outbound request and every inbound reply is
+// judged by the FaultInjector (fault_injector.h) in one place, the RoundTrip of a peer's link
+// (peer_transport.cc). A request or reply it loses makes the call wait for its deadline and
+// fail with kTimeout, exactly like a message lost by the network; a delayed request is held
+// before it is sent (past the deadline, it is not sent: kTimeout too).
 //
 // Metrics (when a registry is given), labelled by peer id:
 //   dialkv_peer_calls_total{peer,outcome}          outcome: "ok" or the error ("unavailable",
@@ -45,6 +48,7 @@
 #include "proto/dialkv.pb.h"
 #include "server/common/hlc.h"
 #include "server/common/metrics.h"
+#include "server/net/fault_injector.h"
 #include "server/net/frame.h"
 #include "server/net/io_pool.h"
 #include "server/net/transport.h"
@@ -72,6 +76,9 @@ class PeerTransport final : public Transport {
     // Requests over this are refused before sending (kInvalidArgument); replies over it close
     // the connection. Must not exceed the peers' --max-frame-bytes.
     uint32_t max_frame_bytes = kDefaultMaxFrameBytes;
+    // Judges every request and reply when set (--enable-fault-injection). Not owned; must
+    // outlive the transport.
+    FaultInjector* faults = nullptr;
   };
 
   // Validates `options` and sets up (without connecting) one connection per peer.

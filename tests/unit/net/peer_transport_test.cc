@@ -16,6 +16,7 @@
 #include "server/common/clock.h"
 #include "server/common/hlc.h"
 #include "server/common/metrics.h"
+#include "server/net/fault_injector.h"
 #include "server/net/frame_server.h"
 #include "server/net/peer_header.h"
 #include "tests/testutil/status_matchers.h"
@@ -133,9 +134,10 @@ class PeerTransportTest : public ::testing::Test {
   }
 
   // Starts the peer's server on `port` (0: a free one). Returns false if the port is taken.
-  bool StartServer(uint16_t port = 0) {
+  bool StartServer(uint16_t port = 0, FaultInjector* faults = nullptr) {
     Callee* callee = &callee_;
     RequestHandler handler = [callee](v1::Envelope r) { return Serve(callee, std::move(r)); };
+    if (faults != nullptr) handler = WithFaults(faults, std::move(handler));
     auto server = FrameServer::Listen(server_pool_, Loopback(port), {}, std::move(handler));
     if (!server.ok()) return false;
     server_ = std::move(server).value();
@@ -488,6 +490,96 @@ TEST_F(PeerTransportTest, CreateRejectsBadOptions) {
   options.backoff_initial_ms = 100;
   options.backoff_max_ms = 10;
   ASSERT_CODE(PeerTransport::Create(pool_, caller_hlc_, options), Code::kInvalidArgument);
+}
+
+// Fault injection (fault_injector.h): a message lost on either side looks to the caller like a
+// reply that never came; the callee sees the request only when the request got through.
+
+FaultInjector::Options InjectorOf(NodeId self) {
+  FaultInjector::Options options;
+  options.self = self;
+  options.peers = {kSelf, kPeer};
+  return options;
+}
+
+LinkFaultsPatch Patch(NodeId peer) {
+  LinkFaultsPatch patch;
+  patch.peer = peer;
+  return patch;
+}
+
+TEST_F(PeerTransportTest, RequestLostOnTheWayOutTimesOutAndNeverReachesThePeer) {
+  FaultInjector faults(InjectorOf(kSelf), nullptr);
+  LinkFaultsPatch patch = Patch(kPeer);
+  patch.block_out = true;
+  ASSERT_OK(faults.Apply({patch}, std::nullopt));
+  ASSERT_TRUE(StartServer());
+  PeerTransport::Options options = TransportOptions(server_port());
+  options.faults = &faults;
+  MakeTransport(std::move(options));
+  const auto start = SteadyClock::now();
+  CallResult result = CallPeer("k", milliseconds(100));
+  ASSERT_CODE(result.status, Code::kTimeout);
+  EXPECT_THAT(result.status.message(), HasSubstr("may have been delivered"));
+  EXPECT_GE(SteadyClock::now() - start, milliseconds(100));
+  EXPECT_EQ(callee_.requests.load(), 0);
+
+  faults.Clear();
+  ASSERT_OK(CallPeer("k").status);
+  EXPECT_EQ(callee_.requests.load(), 1);
+}
+
+TEST_F(PeerTransportTest, ReplyLostOnTheWayInTimesOutAfterThePeerServedIt) {
+  FaultInjector faults(InjectorOf(kSelf), nullptr);
+  LinkFaultsPatch patch = Patch(kPeer);
+  patch.drop_in = 1.0;
+  ASSERT_OK(faults.Apply({patch}, std::nullopt));
+  ASSERT_TRUE(StartServer());
+  PeerTransport::Options options = TransportOptions(server_port());
+  options.faults = &faults;
+  MakeTransport(std::move(options));
+  ASSERT_CODE(CallPeer("k", milliseconds(100)).status, Code::kTimeout);
+  EXPECT_EQ(callee_.requests.load(), 1);
+}
+
+TEST_F(PeerTransportTest, DelayedRequestArrivesLateAndOnePastTheDeadlineIsNotSent) {
+  FaultInjector faults(InjectorOf(kSelf), nullptr);
+  LinkFaultsPatch patch = Patch(kPeer);
+  patch.delay_ms = 150;
+  ASSERT_OK(faults.Apply({patch}, std::nullopt));
+  ASSERT_TRUE(StartServer());
+  PeerTransport::Options options = TransportOptions(server_port());
+  options.faults = &faults;
+  MakeTransport(std::move(options));
+  const auto start = SteadyClock::now();
+  ASSERT_OK(CallPeer("k").status);
+  EXPECT_GE(SteadyClock::now() - start, milliseconds(150));
+
+  ASSERT_CODE(CallPeer("k", milliseconds(50)).status, Code::kTimeout);
+  EXPECT_EQ(callee_.requests.load(), 1);
+}
+
+TEST_F(PeerTransportTest, PeerPortLosesInboundRequestsAndOutboundRepliesOfABlockedLink) {
+  FaultInjector faults(InjectorOf(kPeer), nullptr);  // The callee's injector.
+  ASSERT_TRUE(StartServer(0, &faults));
+  MakeTransport(server_port());
+
+  LinkFaultsPatch deaf = Patch(kSelf);
+  deaf.block_in = true;  // The callee does not hear the caller: the request is never served.
+  ASSERT_OK(faults.Apply({deaf}, std::nullopt));
+  ASSERT_CODE(CallPeer("k", milliseconds(100)).status, Code::kTimeout);
+  EXPECT_EQ(callee_.requests.load(), 0);
+
+  LinkFaultsPatch mute = Patch(kSelf);
+  mute.block_in = false;
+  mute.block_out = true;  // The caller does not hear the callee: served, but no reply.
+  ASSERT_OK(faults.Apply({mute}, std::nullopt));
+  ASSERT_CODE(CallPeer("k", milliseconds(100)).status, Code::kTimeout);
+  EXPECT_EQ(callee_.requests.load(), 1);
+
+  faults.Clear();  // The connection survived both: unanswered requests do not break it.
+  ASSERT_OK(CallPeer("k").status);
+  EXPECT_EQ(ConnectAttempts(), 1u);
 }
 
 }  // namespace

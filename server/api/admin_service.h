@@ -1,0 +1,72 @@
+#pragma once
+// The fault-injection and inspection requests of the client port (DESIGN.md "Fault
+// injection"): SetFaults, ClearFaults, GetFaults and SetClockOffset, answered with a
+// FaultsReply carrying the node's fault state after the request, and ReadLocal, answered with
+// this node's own stored version of a key (no quorum, no repair, no skew check), so a harness
+// can check convergence replica by replica.
+//
+// They are served only when the node started with --enable-fault-injection (an injector was
+// given). Otherwise every one is answered PERMISSION_DENIED in its matching reply, naming the
+// flag, and nothing changes.
+//
+// SetClockOffset skews the wall clock under this node's HLC (at most kMaxClockOffsetMs either
+// way): the HLC never goes back, so a negative offset only slows it down until the skewed clock
+// catches up with the timestamps already issued. Failure detection keeps the true clock.
+// ClearFaults heals every link and sets the offset back to 0.
+//
+// Counts every request: dialkv_admin_requests_total{request,status}.
+//
+// Thread-safe: Handle may run concurrently on any io thread. The objects given at
+// construction must outlive every Handle coroutine.
+
+#include <asio/awaitable.hpp>
+#include <cstdint>
+
+#include "dialkv/types.h"
+#include "proto/dialkv.pb.h"
+#include "server/common/clock.h"
+#include "server/common/metrics.h"
+#include "server/net/fault_injector.h"
+#include "server/replication/local_replica.h"
+
+namespace dialkv::api {
+
+class AdminService {
+ public:
+  static constexpr int64_t kMaxClockOffsetMs = 3'600'000;
+
+  struct Options {
+    NodeId self = 0;
+    uint32_t max_key_bytes = 4096;
+    uint32_t read_timeout_ms = 5000;  // Bounds the storage read of ReadLocal.
+  };
+
+  // `injector`: null when fault injection is disabled (every request is then refused).
+  // `clock`: the clock under the HLC, skewed by SetClockOffset; null when it cannot be skewed
+  // (a node given its own Clock in tests): SetClockOffset then answers INVALID_ARGUMENT.
+  AdminService(Options options, net::FaultInjector* injector, SystemClock* clock,
+               replication::LocalReplica& local, metrics::Registry& metrics);
+
+  // Whether `request` is one of the requests above.
+  static bool Serves(const v1::Envelope& request);
+
+  // REQUIRES: Serves(request). Never throws; errors are replies.
+  asio::awaitable<v1::Envelope> Handle(v1::Envelope request);
+
+ private:
+  enum Kind : uint8_t { kSetFaults, kClearFaults, kGetFaults, kSetClockOffset, kReadLocal, kNum };
+
+  Status SetFaults(const v1::SetFaultsRequest& request);
+  Status SetClockOffset(int64_t offset_ms);
+  void FillState(v1::FaultState* state) const;
+  asio::awaitable<Status> ReadLocal(std::string key, v1::ReadLocalReply* reply);
+  void Count(Kind kind, const Status& status);
+
+  const Options options_;
+  net::FaultInjector* const injector_;
+  SystemClock* const clock_;
+  replication::LocalReplica& local_;
+  metrics::Counter* requests_[kNum][kNumCodes] = {};
+};
+
+}  // namespace dialkv::api
