@@ -72,8 +72,10 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
                  "it; its return triggers hint replay. CP never depends on this")
       ->envname("DIALKV_DEAD_AFTER_MS");
   app.add_option("--replica-timeout-ms", o.replica_timeout_ms,
-                 "How long one call to a replica may take before it counts as failed (and, for "
-                 "a write, is hinted)")
+                 "How long one call to a replica waits for its reply. A call without reply is "
+                 "made again while the request's deadline allows (reads and CP writes: lost "
+                 "messages cost latency, not the request); an AP write's replica is hinted "
+                 "instead")
       ->envname("DIALKV_REPLICA_TIMEOUT_MS");
   app.add_flag("--enable-fault-injection", o.enable_fault_injection,
                "Serve the fault-injection requests (drop, delay and partition peer messages, "

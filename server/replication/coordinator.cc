@@ -65,14 +65,31 @@ Deadline Coordinator::CallDeadline(Deadline deadline) const {
                                 std::chrono::milliseconds(options_.replica_timeout_ms));
 }
 
+bool Coordinator::RetryAfter(NodeId replica, const Result<v1::Envelope>& reply,
+                             Deadline retry_until, Deadline* next) const {
+  // Only a missing reply is retried: a refusing or unreachable replica would answer the same.
+  // The margin keeps a retry from starting with no time to finish.
+  constexpr auto kMinAttempt = std::chrono::milliseconds(5);
+  if (reply.code() != Code::kTimeout || tracker_.stopping()) return false;
+  if (std::chrono::steady_clock::now() + kMinAttempt >= retry_until) return false;
+  if (membership_.StateOf(replica) == cluster::MemberState::kDead) return false;
+  *next = CallDeadline(retry_until);
+  return true;
+}
+
 asio::awaitable<Result<Version>> Coordinator::ReadReplica(NodeId replica, std::string key,
-                                                          bool timestamp_only, Deadline deadline) {
+                                                          bool timestamp_only, Deadline deadline,
+                                                          Deadline retry_until) {
   Result<Version> read = Status::Internal("not read");
   if (replica == options_.self) {
     read = co_await local_.Read(std::move(key), deadline);
   } else {
-    v1::Envelope request = ReplicaReadEnvelope(key, timestamp_only);
-    Result<v1::Envelope> reply = co_await transport_.Call(replica, std::move(request), deadline);
+    Result<v1::Envelope> reply = Status::Internal("not called");
+    for (Deadline attempt = deadline;;) {
+      v1::Envelope request = ReplicaReadEnvelope(key, timestamp_only);
+      reply = co_await transport_.Call(replica, std::move(request), attempt);
+      if (!RetryAfter(replica, reply, retry_until, &attempt)) break;
+    }
     read = ReplicaReadResult(std::move(reply));
   }
   // A version beyond this node's skew guard (written by a node with a wild clock, which this
@@ -90,6 +107,7 @@ asio::awaitable<Result<Version>> Coordinator::ReadReplica(NodeId replica, std::s
 asio::awaitable<Result<Coordinator::Delivery>> Coordinator::Deliver(NodeId replica, std::string key,
                                                                     Version version,
                                                                     Deadline deadline,
+                                                                    Deadline retry_until,
                                                                     bool try_replica) {
   if (replica == options_.self) {
     // No hint for this node: its own engine is where hints live.
@@ -102,8 +120,12 @@ asio::awaitable<Result<Coordinator::Delivery>> Coordinator::Deliver(NodeId repli
                                        " is dead per the failure detector; not tried");
   bool clock_refused = false;
   if (try_replica) {
-    v1::Envelope request = ReplicaWriteEnvelope(key, version);
-    Result<v1::Envelope> reply = co_await transport_.Call(replica, std::move(request), deadline);
+    Result<v1::Envelope> reply = Status::Internal("not called");
+    for (Deadline attempt = deadline;;) {
+      v1::Envelope request = ReplicaWriteEnvelope(key, version);
+      reply = co_await transport_.Call(replica, std::move(request), attempt);
+      if (!RetryAfter(replica, reply, retry_until, &attempt)) break;
+    }
     failure = ReplicaWriteResult(reply);
     if (failure.ok()) co_return Delivery::kAcked;
     clock_refused = RefusedByClockGuard(reply);
@@ -147,26 +169,27 @@ asio::awaitable<Status> Coordinator::StoreHint(NodeId replica, std::string key, 
 
 std::vector<ReplicaCall<Version>> Coordinator::ReadCalls(std::span<const NodeId> replicas,
                                                          const std::string& key,
-                                                         bool timestamp_only, Deadline deadline) {
+                                                         bool timestamp_only, Deadline deadline,
+                                                         Deadline retry_until) {
   std::vector<ReplicaCall<Version>> calls;
   calls.reserve(replicas.size());
   for (NodeId replica : replicas) {
-    calls.push_back(
-        ReplicaCall<Version>{replica, ReadReplica(replica, key, timestamp_only, deadline)});
+    calls.push_back(ReplicaCall<Version>{
+        replica, ReadReplica(replica, key, timestamp_only, deadline, retry_until)});
   }
   return calls;
 }
 
 std::vector<ReplicaCall<Coordinator::Delivery>> Coordinator::DeliverCalls(
     std::span<const NodeId> replicas, const std::string& key, const Version& version,
-    Deadline deadline, bool skip_dead) {
+    Deadline deadline, Deadline retry_until, bool skip_dead) {
   std::vector<ReplicaCall<Delivery>> calls;
   calls.reserve(replicas.size());
   for (NodeId replica : replicas) {
     const bool try_replica =
         !skip_dead || membership_.StateOf(replica) != cluster::MemberState::kDead;
-    calls.push_back(
-        ReplicaCall<Delivery>{replica, Deliver(replica, key, version, deadline, try_replica)});
+    calls.push_back(ReplicaCall<Delivery>{
+        replica, Deliver(replica, key, version, deadline, retry_until, try_replica)});
   }
   return calls;
 }
@@ -185,7 +208,7 @@ asio::awaitable<void> Coordinator::ReplicateInBackground(std::vector<NodeId> rep
     }
     const bool try_replica =
         !hinting() || membership_.StateOf(replica) != cluster::MemberState::kDead;
-    auto call = Deliver(replica, key, version, deadline, try_replica);
+    auto call = Deliver(replica, key, version, deadline, deadline, try_replica);
     SpawnCall<Delivery>(executor, &tracker_, replica, std::move(call));
   }
   if (not_called.empty()) co_return;

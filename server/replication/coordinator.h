@@ -122,14 +122,26 @@ class Coordinator {
                                                 Deadline deadline);
 
   // One replica (coordinator.cc). Each reaches `replica` directly when it is this node.
+  // A remote call's first attempt ends at `deadline`; an attempt that got no reply (kTimeout:
+  // the request or its reply was lost, or the replica is slow) is made again, with a fresh
+  // replica_timeout_ms, while another attempt can start before `retry_until` (= `deadline`:
+  // no retry). Both calls are idempotent, so a repeat that follows a delivered attempt is
+  // harmless; a lossy network then costs latency instead of failing the request.
   // ReadReplica: its version (kNotFound when it holds none) or the error.
   asio::awaitable<Result<Version>> ReadReplica(NodeId replica, std::string key, bool timestamp_only,
-                                               Deadline deadline);
+                                               Deadline deadline, Deadline retry_until);
   // Delivers `version` to `replica` (unless !try_replica) by `deadline`; a remote replica that
   // did not ack gets a hint when hinted handoff is on (not for a refusal by its skew guard).
   // kAcked, kHinted, or the replica's error (with the hint's when that failed too).
   asio::awaitable<Result<Delivery>> Deliver(NodeId replica, std::string key, Version version,
-                                            Deadline deadline, bool try_replica);
+                                            Deadline deadline, Deadline retry_until,
+                                            bool try_replica);
+  // Whether a remote call to `replica` that ended with `reply` is made again (see
+  // ReadReplica); if so, sets `*next` to the next attempt's deadline. Not when the failure
+  // detector holds the replica dead: a partition or a crash then fails the request after one
+  // replica timeout instead of at its deadline.
+  bool RetryAfter(NodeId replica, const Result<v1::Envelope>& reply, Deadline retry_until,
+                  Deadline* next) const;
   // Stores a hint for `replica`, giving up at `deadline`. Errors: as LocalReplica::AddHint.
   asio::awaitable<Status> StoreHint(NodeId replica, std::string key, Version version,
                                     Deadline deadline);
@@ -137,13 +149,15 @@ class Coordinator {
   // refused it); any other failure may have left the hint on disk.
   static bool HintCertainlyNotStored(const Status& status);
 
-  // Calls for Gather, one per replica in `replicas`.
+  // Calls for Gather, one per replica in `replicas`: first attempts end at `deadline`, retries
+  // go on until `retry_until`.
   std::vector<ReplicaCall<Version>> ReadCalls(std::span<const NodeId> replicas,
                                               const std::string& key, bool timestamp_only,
-                                              Deadline deadline);
+                                              Deadline deadline, Deadline retry_until);
   std::vector<ReplicaCall<Delivery>> DeliverCalls(std::span<const NodeId> replicas,
                                                   const std::string& key, const Version& version,
-                                                  Deadline deadline, bool skip_dead);
+                                                  Deadline deadline, Deadline retry_until,
+                                                  bool skip_dead);
   // Sends `version` to `replicas` in the background (tracked, not awaited). Replicas it has
   // no slot for are hinted now, before it returns.
   asio::awaitable<void> ReplicateInBackground(std::vector<NodeId> replicas, std::string key,

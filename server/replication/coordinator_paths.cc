@@ -64,7 +64,7 @@ asio::awaitable<Result<Version>> Coordinator::ReadAp(std::string key, Deadline d
     if (!tracker_.TryAcquire(wave->size())) {
       co_return NoCallSlots(tracker_, "the read was not served");
     }
-    auto calls = ReadCalls(*wave, key, false, CallDeadline(deadline));
+    auto calls = ReadCalls(*wave, key, false, CallDeadline(deadline), deadline);
     Gathered<Version> got = co_await Gather(std::move(calls), 1, &IsAnswer, deadline, &tracker_);
     for (ReplicaReply<Version>& r : got.replies) {
       if (IsAnswer(r.result)) co_return std::move(r.result);
@@ -121,7 +121,8 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteAp(std::string key, Vers
   // stored before the deadline even when replica_timeout_ms is longer than the request's.
   const auto now = std::chrono::steady_clock::now();
   const Deadline call_deadline = std::min(CallDeadline(deadline), now + (deadline - now) * 3 / 4);
-  auto calls = DeliverCalls(replicas, key, version, call_deadline, /*skip_dead=*/hinting());
+  auto calls =
+      DeliverCalls(replicas, key, version, call_deadline, call_deadline, /*skip_dead=*/hinting());
   Gathered<Delivery> got = co_await Gather(std::move(calls), 1, &IsAck, deadline, &tracker_);
   if (got.successes > 0) co_return WriteOutcome{ts, false};
   const size_t hinted = static_cast<size_t>(
@@ -152,7 +153,7 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCp(std::string key, Vers
   if (!tracker_.TryAcquire(replicas.size())) {
     co_return NoCallSlots(tracker_, "the write was not applied");
   }
-  auto reads = ReadCalls(replicas, key, /*timestamp_only=*/true, CallDeadline(deadline));
+  auto reads = ReadCalls(replicas, key, /*timestamp_only=*/true, CallDeadline(deadline), deadline);
   Gathered<Version> seen =
       co_await Gather(std::move(reads), quorum, &IsAnswer, deadline, &tracker_);
   if (seen.successes < quorum) {
@@ -183,7 +184,8 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCp(std::string key, Vers
   if (!tracker_.TryAcquire(replicas.size())) {
     co_return NoCallSlots(tracker_, "the write was not applied");
   }
-  auto writes = DeliverCalls(replicas, key, version, CallDeadline(deadline), /*skip_dead=*/false);
+  auto writes = DeliverCalls(replicas, key, version, CallDeadline(deadline), deadline,
+                             /*skip_dead=*/false);
   Gathered<Delivery> acked =
       co_await Gather(std::move(writes), quorum, &IsAck, deadline, &tracker_);
   if (acked.successes >= quorum) co_return WriteOutcome{ts, false};
@@ -198,7 +200,7 @@ asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline d
   if (!tracker_.TryAcquire(replicas.size())) {
     co_return NoCallSlots(tracker_, "the read was not served");
   }
-  auto reads = ReadCalls(replicas, key, /*timestamp_only=*/false, CallDeadline(deadline));
+  auto reads = ReadCalls(replicas, key, /*timestamp_only=*/false, CallDeadline(deadline), deadline);
   Gathered<Version> got = co_await Gather(std::move(reads), quorum, &IsAnswer, deadline, &tracker_);
   if (got.successes < quorum) {
     co_return Status::Unavailable(Quorum(quorum, replicas.size()) + " not reached for the read (" +
@@ -236,7 +238,8 @@ asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline d
     if (needed == 0) co_return version;
     co_return NoCallSlots(tracker_, "the read was not served");
   }
-  auto repairs = DeliverCalls(lacking, key, version, CallDeadline(deadline), /*skip_dead=*/false);
+  auto repairs = DeliverCalls(lacking, key, version, CallDeadline(deadline), deadline,
+                              /*skip_dead=*/false);
   Gathered<Delivery> repaired =
       co_await Gather(std::move(repairs), needed, &IsAck, deadline, &tracker_);
   if (repaired.successes >= needed) co_return version;
