@@ -77,49 +77,20 @@ Result<std::vector<Endpoint>> ValidateOptions(const ClientOptions& options) {
   return endpoints;
 }
 
-std::string BodyName(const v1::Envelope& envelope) {
-  const auto* oneof = envelope.GetDescriptor()->FindOneofByName("body");
-  const auto* field = envelope.GetReflection()->GetOneofFieldDescriptor(envelope, oneof);
-  return field == nullptr ? "an empty envelope" : std::string(field->name());
-}
-
-// A reply that is not an answer to the request it came for: an ErrorReply (the node could
-// not serve the request at all) or a protocol error.
-Status NotTheReply(const std::string& op, const v1::Envelope& reply) {
-  if (reply.has_error_reply()) {
-    Status status = net::FromProto(reply.error_reply().status());
-    if (!status.ok()) return status;
-    return Status::Internal("node sent an error reply with status OK to a " + op);
-  }
-  return Status::Internal("node answered a " + op + " with " + BodyName(reply));
-}
-
-Result<GetResult> ToGetResult(Result<v1::Envelope> reply) {
-  if (!reply.ok()) return reply.status();
-  v1::Envelope& envelope = reply.value();
-  if (!envelope.has_get_reply()) return NotTheReply("get", envelope);
-  v1::GetReply* get = envelope.mutable_get_reply();
-  DIALKV_RETURN_IF_ERROR(net::FromProto(get->status()));
+// Decoders of the node's OK reply to each request (Dispatcher::Execute checked the body).
+GetResult ToGetResult(v1::Envelope* reply) {
+  v1::GetReply* get = reply->mutable_get_reply();
   return GetResult{std::move(*get->mutable_value()), net::FromProto(get->timestamp())};
 }
 
 template <typename Reply>
-Result<WriteResult> ToWriteResult(const Reply& reply) {
-  DIALKV_RETURN_IF_ERROR(net::FromProto(reply.status()));
+WriteResult ToWriteResult(const Reply& reply) {
   return WriteResult{net::FromProto(reply.timestamp()), reply.hinted()};
 }
 
-Result<WriteResult> ToPutResult(Result<v1::Envelope> reply) {
-  if (!reply.ok()) return reply.status();
-  if (!reply->has_put_reply()) return NotTheReply("put", *reply);
-  return ToWriteResult(reply->put_reply());
-}
+WriteResult ToPutResult(v1::Envelope* reply) { return ToWriteResult(reply->put_reply()); }
 
-Result<WriteResult> ToDeleteResult(Result<v1::Envelope> reply) {
-  if (!reply.ok()) return reply.status();
-  if (!reply->has_delete_reply()) return NotTheReply("delete", *reply);
-  return ToWriteResult(reply->delete_reply());
-}
+WriteResult ToDeleteResult(v1::Envelope* reply) { return ToWriteResult(reply->delete_reply()); }
 
 NodeInfo ToNodeInfo(v1::NodeStatus* node) {
   NodeInfo info;
@@ -133,11 +104,8 @@ NodeInfo ToNodeInfo(v1::NodeStatus* node) {
   return info;
 }
 
-Result<ClusterStatus> ToClusterStatus(Result<v1::Envelope> reply) {
-  if (!reply.ok()) return reply.status();
-  if (!reply->has_cluster_status_reply()) return NotTheReply("cluster status request", *reply);
+ClusterStatus ToClusterStatus(v1::Envelope* reply) {
   v1::ClusterStatusReply* answer = reply->mutable_cluster_status_reply();
-  DIALKV_RETURN_IF_ERROR(net::FromProto(answer->status()));
   ClusterStatus status;
   status.node_id = answer->node_id();
   status.cluster_name = std::move(*answer->mutable_cluster_name());
@@ -145,6 +113,99 @@ Result<ClusterStatus> ToClusterStatus(Result<v1::Envelope> reply) {
   status.nodes.reserve(static_cast<size_t>(answer->nodes_size()));
   for (v1::NodeStatus& node : *answer->mutable_nodes()) status.nodes.push_back(ToNodeInfo(&node));
   return status;
+}
+
+FaultState ToFaultState(v1::Envelope* reply) {
+  const v1::FaultState& proto = reply->faults_reply().state();
+  FaultState state;
+  state.node_id = proto.node_id();
+  state.seed = proto.seed();
+  state.clock_offset_ms = proto.clock_offset_ms();
+  state.links.reserve(static_cast<size_t>(proto.links_size()));
+  for (const v1::LinkFaults& link : proto.links()) {
+    state.links.push_back(LinkFaults{link.peer(), link.drop_out(), link.drop_in(), link.block_out(),
+                                     link.block_in(), link.delay_ms(), link.jitter_ms()});
+  }
+  return state;
+}
+
+LocalVersion ToLocalVersion(v1::Envelope* reply) {
+  v1::ReadLocalReply* answer = reply->mutable_read_local_reply();
+  v1::Version* version = answer->mutable_version();
+  return LocalVersion{answer->node_id(), std::move(*version->mutable_value()),
+                      net::FromProto(version->timestamp()), version->tombstone()};
+}
+
+template <typename T>
+using Decoder = T (*)(v1::Envelope* reply);
+
+// The requests, one builder each, shared by the sync and the coroutine calls.
+v1::Envelope GetRequest(std::string key) {
+  v1::Envelope request;
+  request.mutable_get_request()->set_key(std::move(key));
+  return request;
+}
+
+v1::Envelope PutRequest(std::string key, std::string value) {
+  v1::Envelope request;
+  request.mutable_put_request()->set_key(std::move(key));
+  request.mutable_put_request()->set_value(std::move(value));
+  return request;
+}
+
+v1::Envelope DeleteRequest(std::string key) {
+  v1::Envelope request;
+  request.mutable_delete_request()->set_key(std::move(key));
+  return request;
+}
+
+v1::Envelope ClusterStatusRequest() {
+  v1::Envelope request;
+  request.mutable_cluster_status_request();
+  return request;
+}
+
+void ToProto(const LinkFaultsPatch& patch, v1::LinkFaultsPatch* out) {
+  out->set_peer(patch.peer);
+  if (patch.drop_out.has_value()) out->set_drop_out(*patch.drop_out);
+  if (patch.drop_in.has_value()) out->set_drop_in(*patch.drop_in);
+  if (patch.block_out.has_value()) out->set_block_out(*patch.block_out);
+  if (patch.block_in.has_value()) out->set_block_in(*patch.block_in);
+  if (patch.delay_ms.has_value()) out->set_delay_ms(*patch.delay_ms);
+  if (patch.jitter_ms.has_value()) out->set_jitter_ms(*patch.jitter_ms);
+}
+
+v1::Envelope SetFaultsRequest(const std::vector<LinkFaultsPatch>& patches,
+                              std::optional<uint64_t> seed) {
+  v1::Envelope request;
+  v1::SetFaultsRequest* set = request.mutable_set_faults_request();
+  for (const LinkFaultsPatch& patch : patches) ToProto(patch, set->add_links());
+  if (seed.has_value()) set->set_seed(*seed);
+  return request;
+}
+
+v1::Envelope ClearFaultsRequest() {
+  v1::Envelope request;
+  request.mutable_clear_faults_request();
+  return request;
+}
+
+v1::Envelope GetFaultsRequest() {
+  v1::Envelope request;
+  request.mutable_get_faults_request();
+  return request;
+}
+
+v1::Envelope SetClockOffsetRequest(int64_t offset_ms) {
+  v1::Envelope request;
+  request.mutable_set_clock_offset_request()->set_offset_ms(offset_ms);
+  return request;
+}
+
+v1::Envelope ReadLocalRequest(std::string key) {
+  v1::Envelope request;
+  request.mutable_read_local_request()->set_key(std::move(key));
+  return request;
 }
 
 // Runs `op` to completion, turning an exception (a bug, or out of memory) into kInternal so
@@ -193,28 +254,31 @@ struct Client::Impl {
     return RequestParams{timeout_ms, consistency};
   }
 
-  // The request coroutines, run on the I/O thread. They take their inputs by value.
-  asio::awaitable<Outcome<GetResult>> Get(std::string key, RequestParams params) {
-    v1::Envelope request;
-    request.mutable_get_request()->set_key(std::move(key));
-    co_return ToGetResult(co_await dispatcher.Execute(std::move(request), params));
+  // Sends `request` and decodes the node's OK reply. Runs on the I/O thread; takes its inputs
+  // by value.
+  template <typename T>
+  asio::awaitable<Outcome<T>> Execute(v1::Envelope request, RequestParams params,
+                                      Decoder<T> decode) {
+    Result<v1::Envelope> reply = co_await dispatcher.Execute(std::move(request), params);
+    if (!reply.ok()) co_return Result<T>(reply.status());
+    co_return Result<T>(decode(&reply.value()));
   }
-  asio::awaitable<Outcome<WriteResult>> Put(std::string key, std::string value,
-                                            RequestParams params) {
-    v1::Envelope request;
-    request.mutable_put_request()->set_key(std::move(key));
-    request.mutable_put_request()->set_value(std::move(value));
-    co_return ToPutResult(co_await dispatcher.Execute(std::move(request), params));
+
+  // Runs `request` with `options` and blocks the calling thread for its result.
+  template <typename T>
+  Result<T> Sync(v1::Envelope request, const RequestOptions& options, Decoder<T> decode) {
+    Result<RequestParams> params = Params(options);
+    if (!params.ok()) return params.status();
+    return RunSync(Execute(std::move(request), *params, decode));
   }
-  asio::awaitable<Outcome<WriteResult>> Delete(std::string key, RequestParams params) {
-    v1::Envelope request;
-    request.mutable_delete_request()->set_key(std::move(key));
-    co_return ToDeleteResult(co_await dispatcher.Execute(std::move(request), params));
-  }
-  asio::awaitable<Outcome<dialkv::ClusterStatus>> ClusterStatus(RequestParams params) {
-    v1::Envelope request;
-    request.mutable_cluster_status_request();
-    co_return ToClusterStatus(co_await dispatcher.Execute(std::move(request), params));
+
+  // Runs `request` with `options`; the awaiting coroutine resumes on its own executor.
+  template <typename T>
+  asio::awaitable<Result<T>> Async(v1::Envelope request, RequestOptions options,
+                                   Decoder<T> decode) {
+    Result<RequestParams> params = Params(options);
+    if (!params.ok()) co_return params.status();
+    co_return co_await RunAsync(Execute(std::move(request), *params, decode));
   }
 
   // Runs `op` on the I/O thread and blocks the calling thread for its result.
@@ -275,53 +339,83 @@ Client::~Client() {
 }
 
 Result<GetResult> Client::Get(std::string_view key, const RequestOptions& options) {
-  Result<RequestParams> params = impl_->Params(options);
-  if (!params.ok()) return params.status();
-  return impl_->RunSync(impl_->Get(std::string(key), *params));
+  return impl_->Sync(GetRequest(std::string(key)), options, &ToGetResult);
 }
 
 Result<WriteResult> Client::Put(std::string_view key, std::string_view value,
                                 const RequestOptions& options) {
-  Result<RequestParams> params = impl_->Params(options);
-  if (!params.ok()) return params.status();
-  return impl_->RunSync(impl_->Put(std::string(key), std::string(value), *params));
+  return impl_->Sync(PutRequest(std::string(key), std::string(value)), options, &ToPutResult);
 }
 
 Result<WriteResult> Client::Delete(std::string_view key, const RequestOptions& options) {
-  Result<RequestParams> params = impl_->Params(options);
-  if (!params.ok()) return params.status();
-  return impl_->RunSync(impl_->Delete(std::string(key), *params));
+  return impl_->Sync(DeleteRequest(std::string(key)), options, &ToDeleteResult);
 }
 
 Result<ClusterStatus> Client::ClusterStatus(const RequestOptions& options) {
-  Result<RequestParams> params = impl_->Params(options);
-  if (!params.ok()) return params.status();
-  return impl_->RunSync(impl_->ClusterStatus(*params));
+  return impl_->Sync(ClusterStatusRequest(), options, &ToClusterStatus);
 }
 
 asio::awaitable<Result<GetResult>> Client::AsyncGet(std::string key, RequestOptions options) {
-  Result<RequestParams> params = impl_->Params(options);
-  if (!params.ok()) co_return params.status();
-  co_return co_await impl_->RunAsync(impl_->Get(std::move(key), *params));
+  return impl_->Async(GetRequest(std::move(key)), std::move(options), &ToGetResult);
 }
 
 asio::awaitable<Result<WriteResult>> Client::AsyncPut(std::string key, std::string value,
                                                       RequestOptions options) {
-  Result<RequestParams> params = impl_->Params(options);
-  if (!params.ok()) co_return params.status();
-  co_return co_await impl_->RunAsync(impl_->Put(std::move(key), std::move(value), *params));
+  return impl_->Async(PutRequest(std::move(key), std::move(value)), std::move(options),
+                      &ToPutResult);
 }
 
 asio::awaitable<Result<WriteResult>> Client::AsyncDelete(std::string key, RequestOptions options) {
-  Result<RequestParams> params = impl_->Params(options);
-  if (!params.ok()) co_return params.status();
-  co_return co_await impl_->RunAsync(impl_->Delete(std::move(key), *params));
+  return impl_->Async(DeleteRequest(std::move(key)), std::move(options), &ToDeleteResult);
 }
 
 asio::awaitable<Result<ClusterStatus>> Client::AsyncClusterStatus(RequestOptions options) {
-  Result<RequestParams> params = impl_->Params(options);
-  if (!params.ok()) co_return params.status();
-  co_return co_await impl_->RunAsync(impl_->ClusterStatus(*params));
+  return impl_->Async(ClusterStatusRequest(), std::move(options), &ToClusterStatus);
+}
+
+Result<FaultState> Client::SetFaults(std::vector<LinkFaultsPatch> patches,
+                                     std::optional<uint64_t> seed, const RequestOptions& options) {
+  return impl_->Sync(SetFaultsRequest(patches, seed), options, &ToFaultState);
+}
+
+Result<FaultState> Client::ClearFaults(const RequestOptions& options) {
+  return impl_->Sync(ClearFaultsRequest(), options, &ToFaultState);
+}
+
+Result<FaultState> Client::GetFaults(const RequestOptions& options) {
+  return impl_->Sync(GetFaultsRequest(), options, &ToFaultState);
+}
+
+Result<FaultState> Client::SetClockOffset(int64_t offset_ms, const RequestOptions& options) {
+  return impl_->Sync(SetClockOffsetRequest(offset_ms), options, &ToFaultState);
+}
+
+Result<LocalVersion> Client::ReadLocal(std::string_view key, const RequestOptions& options) {
+  return impl_->Sync(ReadLocalRequest(std::string(key)), options, &ToLocalVersion);
+}
+
+asio::awaitable<Result<FaultState>> Client::AsyncSetFaults(std::vector<LinkFaultsPatch> patches,
+                                                           std::optional<uint64_t> seed,
+                                                           RequestOptions options) {
+  return impl_->Async(SetFaultsRequest(patches, seed), std::move(options), &ToFaultState);
+}
+
+asio::awaitable<Result<FaultState>> Client::AsyncClearFaults(RequestOptions options) {
+  return impl_->Async(ClearFaultsRequest(), std::move(options), &ToFaultState);
+}
+
+asio::awaitable<Result<FaultState>> Client::AsyncGetFaults(RequestOptions options) {
+  return impl_->Async(GetFaultsRequest(), std::move(options), &ToFaultState);
+}
+
+asio::awaitable<Result<FaultState>> Client::AsyncSetClockOffset(int64_t offset_ms,
+                                                                RequestOptions options) {
+  return impl_->Async(SetClockOffsetRequest(offset_ms), std::move(options), &ToFaultState);
+}
+
+asio::awaitable<Result<LocalVersion>> Client::AsyncReadLocal(std::string key,
+                                                             RequestOptions options) {
+  return impl_->Async(ReadLocalRequest(std::move(key)), std::move(options), &ToLocalVersion);
 }
 
 }  // namespace dialkv

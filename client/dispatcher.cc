@@ -12,24 +12,40 @@ namespace {
 
 using std::chrono::milliseconds;
 
-bool IsWrite(const v1::Envelope& request) {
-  return request.body_case() == v1::Envelope::kPutRequest ||
-         request.body_case() == v1::Envelope::kDeleteRequest;
-}
+// What the dispatcher needs to know about each kind of request.
+struct RequestKind {
+  v1::Envelope::BodyCase request;
+  v1::Envelope::BodyCase reply;  // The body of the reply that answers it.
+  const char* name;              // For messages: "the get was not sent".
+  // It changes state, so once sent it may have been applied even without an answer.
+  bool is_write;
+  // It is about the node it is sent to: only the first endpoint is tried, never another.
+  bool first_endpoint_only;
+};
 
-std::string OpName(const v1::Envelope& request) {
-  switch (request.body_case()) {
-    case v1::Envelope::kGetRequest:
-      return "get";
-    case v1::Envelope::kPutRequest:
-      return "put";
-    case v1::Envelope::kDeleteRequest:
-      return "delete";
-    case v1::Envelope::kClusterStatusRequest:
-      return "cluster status request";
-    default:
-      return "request";
+// {request, reply, name, is_write, first_endpoint_only}
+constexpr RequestKind kRequestKinds[] = {
+    {v1::Envelope::kGetRequest, v1::Envelope::kGetReply, "get", false, false},
+    {v1::Envelope::kPutRequest, v1::Envelope::kPutReply, "put", true, false},
+    {v1::Envelope::kDeleteRequest, v1::Envelope::kDeleteReply, "delete", true, false},
+    {v1::Envelope::kClusterStatusRequest, v1::Envelope::kClusterStatusReply,
+     "cluster status request", false, false},
+    {v1::Envelope::kSetFaultsRequest, v1::Envelope::kFaultsReply, "set faults request", true, true},
+    {v1::Envelope::kClearFaultsRequest, v1::Envelope::kFaultsReply, "clear faults request", true,
+     true},
+    {v1::Envelope::kGetFaultsRequest, v1::Envelope::kFaultsReply, "get faults request", false,
+     true},
+    {v1::Envelope::kSetClockOffsetRequest, v1::Envelope::kFaultsReply, "set clock offset request",
+     true, true},
+    {v1::Envelope::kReadLocalRequest, v1::Envelope::kReadLocalReply, "read local request", false,
+     true},
+};
+
+const RequestKind* KindOf(const v1::Envelope& request) {
+  for (const RequestKind& kind : kRequestKinds) {
+    if (kind.request == request.body_case()) return &kind;
   }
+  return nullptr;
 }
 
 v1::Consistency ToProto(Consistency consistency) {
@@ -68,11 +84,39 @@ Status ReplyStatus(const v1::Envelope& reply) {
       return net::FromProto(reply.delete_reply().status());
     case v1::Envelope::kClusterStatusReply:
       return net::FromProto(reply.cluster_status_reply().status());
+    case v1::Envelope::kFaultsReply:
+      return net::FromProto(reply.faults_reply().status());
+    case v1::Envelope::kReadLocalReply:
+      return net::FromProto(reply.read_local_reply().status());
     case v1::Envelope::kErrorReply:
       return net::FromProto(reply.error_reply().status());
     default:
       return Status::Ok();
   }
+}
+
+std::string BodyName(const v1::Envelope& envelope) {
+  const auto* oneof = envelope.GetDescriptor()->FindOneofByName("body");
+  const auto* field = envelope.GetReflection()->GetOneofFieldDescriptor(envelope, oneof);
+  return field == nullptr ? "an empty envelope" : std::string(field->name());
+}
+
+// What the node's reply (other than UNAVAILABLE) means for the caller: the reply itself when
+// it answers the request with OK; otherwise the status it carries (the request's reply with an
+// error, or an ErrorReply: the node could not serve the request at all), or a protocol error.
+Result<v1::Envelope> Answer(const RequestKind& kind, v1::Envelope reply) {
+  const bool answers = reply.body_case() == kind.reply;
+  if (!answers && !reply.has_error_reply()) {
+    return Status::Internal(std::string("node answered a ") + kind.name + " with " +
+                            BodyName(reply));
+  }
+  Status status = ReplyStatus(reply);
+  if (!status.ok()) return status;
+  if (!answers) {
+    return Status::Internal(std::string("node sent an error reply with status OK to a ") +
+                            kind.name);
+  }
+  return reply;
 }
 
 // Whole milliseconds left until `deadline`, rounded up, at least 1 (0 on the wire would mean
@@ -137,7 +181,11 @@ Dispatcher::~Dispatcher() = default;
 
 asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
                                                           RequestParams params) {
-  const std::string op = OpName(request);
+  const RequestKind* kind = KindOf(request);
+  if (kind == nullptr) {
+    co_return Status::Internal("the client cannot send a request of type " + BodyName(request));
+  }
+  const std::string op = kind->name;
   if (shut_down_) co_return Status::Unavailable("client is shut down; the " + op + " was not sent");
   if (inflight_ >= options_.max_inflight_requests) {
     co_return Status::Overloaded(std::to_string(inflight_) +
@@ -153,7 +201,7 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
         std::to_string(options_.max_frame_bytes) + " bytes; it was not sent");
   }
   const InflightGuard inflight(&inflight_);
-  const bool is_write = IsWrite(request);
+  const bool is_write = kind->is_write;
   // Whether the request may be sent again after its connection was lost once it was sent.
   // Reads change nothing. An AP write resent is one more write of the same value, which AP's
   // last-writer-wins allows anyway. A CP write resent could land after a later write and undo
@@ -164,9 +212,10 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
   Call call(executor_);
   std::string failures;  // "endpoint (reason), ..." for every endpoint that failed us.
   std::string frame;
-  const size_t first = preferred_;
+  const size_t first = kind->first_endpoint_only ? 0 : preferred_;
+  const size_t endpoints = kind->first_endpoint_only ? 1 : connections_.size();
   // One pass over the endpoints at most: each failure that allows a retry moves to the next.
-  for (size_t attempt = 0; attempt < connections_.size() && !shut_down_; ++attempt) {
+  for (size_t attempt = 0; attempt < endpoints && !shut_down_; ++attempt) {
     const size_t index = (first + attempt) % connections_.size();
     Connection& connection = *connections_[index];
     call.waiter.set_deadline(deadline);
@@ -200,7 +249,7 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
         continue;
       }
       preferred_ = index;
-      co_return std::move(*call.reply);
+      co_return Answer(*kind, std::move(*call.reply));
     }
     if (!woken) {
       connection.Forget(id);
@@ -222,6 +271,9 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
   if (shut_down_) {
     co_return GiveUp(op, maybe_applied,
                      "client is shut down" + (failures.empty() ? "" : " (" + failures + ")"));
+  }
+  if (kind->first_endpoint_only) {
+    co_return GiveUp(op, maybe_applied, "the " + op + " was not served: " + failures);
   }
   co_return GiveUp(op, maybe_applied, "no endpoint could serve the " + op + ": " + failures);
 }

@@ -45,18 +45,22 @@ class Dispatcher {
   Dispatcher(asio::any_io_executor executor, std::vector<Endpoint> endpoints, Options options);
   ~Dispatcher();
 
-  // Sends `request` (a get, put, delete or cluster status request; its id, and for a get, put
-  // or delete its timeout_ms and consistency, are set here) and returns the node's reply
-  // envelope, whatever its status except UNAVAILABLE, which is retried.
+  // Sends `request` (any request of the client port; its id, and for a get, put or delete its
+  // timeout_ms and consistency, are set here) and returns the node's reply when it answers
+  // with OK: an envelope whose body is that request's reply. Any other status the node gives
+  // (in the reply, or in an ErrorReply) is returned as the error, except UNAVAILABLE, which is
+  // retried.
   // Failover (the rules of dialkv/client.h): endpoints are tried in order from the last one
   // that answered, each at most once, until the deadline. The next one is tried after a
   // failure before sending; after the connection was lost once the request was sent, unless
-  // it is a CP put or delete; and after an UNAVAILABLE reply.
-  // Errors: kUnavailable (nothing was applied: every endpoint tried, each listed with what
-  // went wrong; or shut down), kUnknown (a write that was sent and whose connection failed
-  // or whose deadline passed, or that was resent after such a failure and then failed),
-  // kTimeout (a read whose deadline passed), kInvalidArgument (over max_frame_bytes),
-  // kOverloaded (over max_inflight_requests).
+  // it is a CP put or delete; and after an UNAVAILABLE reply. A fault-injection or ReadLocal
+  // request is about one node: it goes to the first endpoint only and is never failed over.
+  // Errors: the node's status; kUnavailable (nothing was applied: every endpoint tried, each
+  // listed with what went wrong; or shut down), kUnknown (a write — a put, a delete or a
+  // fault change — that was sent and whose connection failed or whose deadline passed, or
+  // that was resent after such a failure and then failed), kTimeout (a read whose deadline
+  // passed), kInvalidArgument (over max_frame_bytes), kOverloaded (over
+  // max_inflight_requests), kInternal (a reply that does not answer the request).
   asio::awaitable<Result<v1::Envelope>> Execute(v1::Envelope request, RequestParams params);
 
   // Closes every connection: calls in flight fail, later calls fail with kUnavailable.

@@ -14,17 +14,19 @@
 #include <string_view>
 #include <vector>
 
+#include "client/cli/fault_command.h"
+#include "client/cli/output.h"
 #include "dialkv/client.h"
 
 namespace {
 
-// Exit codes; scripts rely on them.
-constexpr int kExitOk = 0;
-constexpr int kExitNotFound = 1;
-constexpr int kExitUsage = 2;          // Bad usage or INVALID_ARGUMENT.
-constexpr int kExitUnavailable = 3;    // Definitely not applied; safe to retry.
-constexpr int kExitIndeterminate = 4;  // UNKNOWN (a write may have been applied) or TIMEOUT.
-constexpr int kExitOtherError = 5;
+using dialkv::cli::Fail;
+using dialkv::cli::kExitOk;
+using dialkv::cli::kExitOtherError;
+using dialkv::cli::kExitUsage;
+using dialkv::cli::Printable;
+using dialkv::cli::PrintError;
+using dialkv::cli::WriteStdout;
 
 constexpr uint32_t kMaxTimeoutMs = 24 * 3600 * 1000;
 // A value read from stdin may be at most this large: the default frame limit of the nodes.
@@ -42,6 +44,12 @@ constexpr const char* kFooter = R"(Modes (--mode, for get, put and del):
 status asks the first reachable endpoint how it sees the cluster and prints one line per
 node: id, peer address, state (self, alive, suspect, dead), generation (grows at each restart),
 keys stored, and when it was last heard from. Exit 0, or 3 when no endpoint is reachable.
+
+fault (see dialkv fault --help) and inspect ask every endpoint, one node each, so
+--endpoints must list every node. They need nodes started with --enable-fault-injection.
+inspect prints one line per node: its id, then its own stored version of KEY, quoted, or
+<tombstone> or <none>, with the version's timestamp (wall-clock ms.logical counter) and the
+node that wrote it, e.g.  node 2: "blue" (at 1732623456789.3 by node 1)
 
 Exit codes:
   0  ok (also when a write was accepted as hints; a note says so on stderr)
@@ -67,37 +75,6 @@ struct KeyValueArgs {
   std::string key;
   std::string value;  // For put; "-" reads it from stdin.
 };
-
-int ExitCode(dialkv::Code code) {
-  switch (code) {
-    case dialkv::Code::kOk:
-      return kExitOk;
-    case dialkv::Code::kNotFound:
-      return kExitNotFound;
-    case dialkv::Code::kInvalidArgument:
-      return kExitUsage;
-    case dialkv::Code::kUnavailable:
-      return kExitUnavailable;
-    case dialkv::Code::kUnknown:
-    case dialkv::Code::kTimeout:
-      return kExitIndeterminate;
-    default:
-      return kExitOtherError;
-  }
-}
-
-// Prints "dialkv: <text>" on one line of stderr.
-void PrintError(std::string text) {
-  for (char& c : text) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  std::fprintf(stderr, "dialkv: %s\n", text.c_str());
-}
-
-int Fail(const dialkv::Status& status) {
-  PrintError(status.ToString());
-  return ExitCode(status.code());
-}
 
 std::vector<std::string> SplitEndpoints(std::string_view text) {
   std::vector<std::string> out;
@@ -131,29 +108,10 @@ dialkv::Result<std::string> ReadStdin() {
   return value;
 }
 
-int WriteStdout(const std::string& bytes) {
-  if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() ||
-      std::fflush(stdout) != 0) {
-    return Fail(
-        dialkv::Status::IOError(std::string("cannot write to stdout: ") + std::strerror(errno)));
-  }
-  return kExitOk;
-}
-
 std::optional<dialkv::Consistency> ParseMode(std::string_view mode) {
   if (mode == "cp") return dialkv::Consistency::kCp;
   if (mode == "ap") return dialkv::Consistency::kAp;
   return std::nullopt;
-}
-
-// Text from the network, safe to print on a terminal: control bytes become '?'.
-std::string Printable(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) c = '?';
-  }
-  return out;
 }
 
 std::string LastHeard(const dialkv::NodeInfo& node) {
@@ -233,7 +191,8 @@ int RunStatus(dialkv::Client& client) {
 }
 
 int Main(int argc, char** argv) {
-  CLI::App app("dialkv: read and write keys of a dialkv cluster, and see its nodes.", "dialkv");
+  CLI::App app("dialkv: read and write keys of a dialkv cluster, see its nodes, inject faults.",
+               "dialkv");
   app.footer(kFooter);
   app.require_subcommand(1);
   app.fallthrough();  // Global flags may also follow the subcommand.
@@ -267,7 +226,8 @@ int Main(int argc, char** argv) {
   del->add_option("KEY", args.key, "The key")->required();
   CLI::App* status = app.add_subcommand(
       "status", "Print each node's id, peer address, state, generation, keys, last heard");
-  // The admin subcommands (fault, repair) join here.
+  const dialkv::cli::FaultCommands faults(&app);
+  // The repair subcommand joins here.
 
   try {
     app.parse(argc, argv);
@@ -282,6 +242,8 @@ int Main(int argc, char** argv) {
                "\" (see dialkv --help)");
     return kExitUsage;
   }
+
+  if (faults.parsed()) return faults.Run(SplitEndpoints(flags.endpoints), flags.timeout_ms);
 
   dialkv::ClientOptions options;
   options.endpoints = SplitEndpoints(flags.endpoints);

@@ -38,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dialkv/admin.h"
 #include "dialkv/status.h"
 #include "dialkv/types.h"
 
@@ -88,7 +89,7 @@ struct RequestOptions {
   // Deadline of this request. REQUIRES: > 0 when set.
   std::optional<uint32_t> timeout_ms = std::nullopt;
 
-  // Mode of this get, put or delete; ignored by ClusterStatus. REQUIRES: kCp or kAp when set.
+  // Mode of this get, put or delete; ignored by the other calls. REQUIRES: kCp or kAp when set.
   std::optional<Consistency> consistency = std::nullopt;
 };
 
@@ -137,9 +138,10 @@ struct ClusterStatus {
 // A connection to a dialkv cluster: one TCP connection per endpoint, opened on first use,
 // each carrying many requests at once. The client owns one I/O thread.
 //
-// Failover: a request tries the endpoints in order, starting from the last one that answered,
-// at most once each (one pass over the endpoints) and never past its deadline. It moves on to
-// the next endpoint only when that is safe:
+// Failover: a get, put, delete or ClusterStatus tries the endpoints in order, starting from the
+// last one that answered, at most once each (one pass over the endpoints) and never past its
+// deadline. (The fault-injection calls never fail over: see below.) It moves on to the next
+// endpoint only when that is safe:
 //   - the endpoint cannot be connected to, or the request could not be sent: every request;
 //   - the connection is lost after the request was sent: AP gets, puts and deletes, CP gets,
 //     and ClusterStatus. A CP put or delete is not resent (it may have been applied, and a
@@ -162,10 +164,9 @@ struct ClusterStatus {
 //
 // Destruction closes every connection, completes every pending call (writes that were sent
 // with kUnknown, everything else with kUnavailable), and joins the I/O thread. REQUIRES: no
-// call is started once destruction begins, and every coroutine returned by AsyncGet /
-// AsyncPut / AsyncDelete / AsyncClusterStatus has been co_awaited (started) by then. A started
-// Async call may still be pending: it completes with the error above on its caller's executor,
-// which must outlive it.
+// call is started once destruction begins, and every coroutine returned by an Async call has
+// been co_awaited (started) by then. A started Async call may still be pending: it completes
+// with the error above on its caller's executor, which must outlive it.
 class Client {
  public:
   // Validates the options and starts the I/O thread; connects on first use, not here.
@@ -202,6 +203,51 @@ class Client {
                                                 RequestOptions options = {});
   asio::awaitable<Result<WriteResult>> AsyncDelete(std::string key, RequestOptions options = {});
   asio::awaitable<Result<dialkv::ClusterStatus>> AsyncClusterStatus(RequestOptions options = {});
+
+  // ---- Fault injection and inspection (admin.h) ----
+  // Each of these is about ONE node: it goes only to the first endpoint of
+  // ClientOptions::endpoints and is never failed over to another, so a fault meant for one
+  // node cannot land on another. To reach every node, use one client per node.
+  // Errors: the node's status (kPermissionDenied when it was started without
+  // --enable-fault-injection, kInvalidArgument for a patch it refuses, ...); kUnavailable when
+  // the endpoint cannot be reached, or the connection was lost before a read (GetFaults,
+  // ReadLocal) was answered; kTimeout when a read got no answer in time; kUnknown when a change
+  // (SetFaults, ClearFaults, SetClockOffset) was sent but got no answer (deadline passed or
+  // connection lost): it may have been applied. Every change sets absolute values, so sending
+  // it again is safe. On success each returns the node's state after the request.
+
+  // Applies `patches` in order (each peer at most once) and, when `seed` is set, reseeds the
+  // node's fault injector. Refused as a whole, changing nothing, with kInvalidArgument when a
+  // peer is not another member of the cluster or a value is out of range (LinkFaultsPatch).
+  Result<FaultState> SetFaults(std::vector<LinkFaultsPatch> patches,
+                               std::optional<uint64_t> seed = std::nullopt,
+                               const RequestOptions& options = {});
+
+  // Heals every link of the node and sets its clock offset back to 0.
+  Result<FaultState> ClearFaults(const RequestOptions& options = {});
+
+  // The node's faults, unchanged. Its node_id tells which node the endpoint is.
+  Result<FaultState> GetFaults(const RequestOptions& options = {});
+
+  // Skews the wall clock under the node's hybrid logical clock by `offset_ms` (negative: behind;
+  // at most one hour either way, else kInvalidArgument), to test last-writer-wins under skew.
+  // Replaces any earlier offset. The node's failure detection keeps the true clock.
+  Result<FaultState> SetClockOffset(int64_t offset_ms, const RequestOptions& options = {});
+
+  // The node's own stored version of `key` (a tombstone too), read without a quorum and
+  // without repair. kNotFound when the node holds no version of the key.
+  Result<LocalVersion> ReadLocal(std::string_view key, const RequestOptions& options = {});
+
+  // Coroutine forms of the five calls above, as for AsyncGet.
+  asio::awaitable<Result<FaultState>> AsyncSetFaults(std::vector<LinkFaultsPatch> patches,
+                                                     std::optional<uint64_t> seed = std::nullopt,
+                                                     RequestOptions options = {});
+  asio::awaitable<Result<FaultState>> AsyncClearFaults(RequestOptions options = {});
+  asio::awaitable<Result<FaultState>> AsyncGetFaults(RequestOptions options = {});
+  asio::awaitable<Result<FaultState>> AsyncSetClockOffset(int64_t offset_ms,
+                                                          RequestOptions options = {});
+  asio::awaitable<Result<LocalVersion>> AsyncReadLocal(std::string key,
+                                                       RequestOptions options = {});
 
  private:
   struct Impl;

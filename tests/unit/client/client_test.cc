@@ -14,12 +14,14 @@
 
 #include "tests/testutil/status_matchers.h"
 #include "tests/unit/client/fake_server.h"
+#include "tests/unit/client/make_client.h"
 
 namespace dialkv {
 namespace {
 
 using client_test::ClosedPort;
 using client_test::FakeServer;
+using client_test::MakeClient;
 using Behavior = client_test::FakeServer::Behavior;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
@@ -32,21 +34,6 @@ bool Eventually(const std::function<bool()>& condition, milliseconds limit = mil
     std::this_thread::yield();
   }
   return true;
-}
-
-std::unique_ptr<Client> MakeClient(std::vector<std::string> endpoints, uint32_t timeout_ms = 5000) {
-  ClientOptions options;
-  options.endpoints = std::move(endpoints);
-  options.timeout_ms = timeout_ms;
-  Result<std::unique_ptr<Client>> client = Client::Create(std::move(options));
-  EXPECT_TRUE(client.ok()) << client.status().ToString();
-  return client.ok() ? std::move(client).value() : nullptr;
-}
-
-std::unique_ptr<Client> MakeClient(ClientOptions options) {
-  Result<std::unique_ptr<Client>> client = Client::Create(std::move(options));
-  EXPECT_TRUE(client.ok()) << client.status().ToString();
-  return client.ok() ? std::move(client).value() : nullptr;
 }
 
 bool Contains(const std::string& text, const std::string& part) {

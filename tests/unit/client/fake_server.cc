@@ -48,15 +48,22 @@ uint32_t TimeoutOf(const v1::Envelope& request) {
 
 }  // namespace
 
-FakeServer::FakeServer(Code code) : FakeServer(Behavior::kReplyCode, 1, code) {}
+FakeServer::FakeServer(Code code) : FakeServer(Behavior::kReplyCode, 1, code, nullptr) {}
 
-FakeServer::FakeServer(Behavior behavior, size_t batch) : FakeServer(behavior, batch, Code::kOk) {}
+FakeServer::FakeServer(Behavior behavior, size_t batch)
+    : FakeServer(behavior, batch, Code::kOk, nullptr) {}
 
-FakeServer::FakeServer(Behavior behavior, size_t batch, Code code)
+FakeServer::FakeServer(NodeId node_id, std::vector<NodeId> members)
+    : FakeServer(Behavior::kAnswer, 1, Code::kOk,
+                 std::make_unique<FakeFaults>(node_id, std::move(members))) {}
+
+FakeServer::FakeServer(Behavior behavior, size_t batch, Code code,
+                       std::unique_ptr<FakeFaults> faults)
     : behavior_(behavior),
       batch_(batch),
       reply_code_(code),
-      acceptor_(io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+      acceptor_(io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+      faults_(std::move(faults)) {
   port_ = acceptor_.local_endpoint().port();
   asio::co_spawn(io_, Accept(), asio::detached);
   thread_ = std::thread([this] { io_.run(); });
@@ -79,6 +86,12 @@ void FakeServer::CloseConnections() {
     done.set_value();
   });
   done.get_future().wait();
+}
+
+v1::FaultState FakeServer::fault_state() {
+  std::promise<v1::FaultState> state;
+  asio::post(io_, [this, &state] { state.set_value(faults_->state()); });
+  return state.get_future().get();
 }
 
 v1::Envelope FakeServer::Answer(const v1::Envelope& request) {
@@ -182,6 +195,15 @@ v1::Envelope FakeServer::ReplyWithCode(const v1::Envelope& request) const {
     case v1::Envelope::kClusterStatusRequest:
       status = reply.mutable_cluster_status_reply()->mutable_status();
       break;
+    case v1::Envelope::kSetFaultsRequest:
+    case v1::Envelope::kClearFaultsRequest:
+    case v1::Envelope::kGetFaultsRequest:
+    case v1::Envelope::kSetClockOffsetRequest:
+      status = reply.mutable_faults_reply()->mutable_status();
+      break;
+    case v1::Envelope::kReadLocalRequest:
+      status = reply.mutable_read_local_reply()->mutable_status();
+      break;
     default:
       status = reply.mutable_error_reply()->mutable_status();
       break;
@@ -222,7 +244,11 @@ asio::awaitable<void> FakeServer::Serve(std::shared_ptr<asio::ip::tcp::socket> s
     out.clear();
     switch (behavior_) {
       case Behavior::kAnswer:
-        net::AppendFrame(Answer(request), &out);
+        if (faults_ != nullptr && FakeFaults::Serves(request)) {
+          net::AppendFrame(faults_->Answer(request), &out);
+        } else {
+          net::AppendFrame(Answer(request), &out);
+        }
         break;
       case Behavior::kReverseBatches:
         held.push_back(std::move(request));

@@ -15,6 +15,7 @@
 
 #include "dialkv/status.h"
 #include "proto/dialkv.pb.h"
+#include "tests/unit/client/fake_faults.h"
 
 namespace dialkv::client_test {
 
@@ -40,9 +41,12 @@ class FakeServer {
   };
 
   explicit FakeServer(Behavior behavior, size_t batch = 1);
-  // kReplyCode: answers every request with `code` (a get, put, delete or cluster status reply
-  // carrying it, message "<CODE> from <endpoint>").
+  // kReplyCode: answers every request with `code` (the request's reply carrying it, message
+  // "<CODE> from <endpoint>").
   explicit FakeServer(Code code);
+  // kAnswer, and also serves the fault-injection and ReadLocal requests as node `node_id` of a
+  // cluster of `members` started with --enable-fault-injection would (FakeFaults).
+  FakeServer(NodeId node_id, std::vector<NodeId> members);
   ~FakeServer();
   FakeServer(const FakeServer&) = delete;
   FakeServer& operator=(const FakeServer&) = delete;
@@ -61,6 +65,9 @@ class FakeServer {
   // Closes every open connection (the listener stays open); returns once they are closed.
   void CloseConnections();
 
+  // The fault state of a fake built with a node id. REQUIRES: built with a node id.
+  v1::FaultState fault_state();
+
   // The canned reply to `request`: get "missing" -> NOT_FOUND, key "bad" -> INVALID_ARGUMENT,
   // get "overloaded" -> an ErrorReply (OVERLOADED); any other get -> "value-of-<key>" at
   // {kGetHlc, kGetNode}; put -> {kPutHlc, kPutNode}; delete -> {kDeleteHlc, kDeleteNode};
@@ -72,7 +79,7 @@ class FakeServer {
   static std::vector<v1::NodeStatus> CannedNodes();
 
  private:
-  FakeServer(Behavior behavior, size_t batch, Code code);
+  FakeServer(Behavior behavior, size_t batch, Code code, std::unique_ptr<FakeFaults> faults);
   asio::awaitable<void> Accept();
   asio::awaitable<void> Serve(std::shared_ptr<asio::ip::tcp::socket> socket);
   void Record(const v1::Envelope& request);
@@ -91,6 +98,7 @@ class FakeServer {
   std::atomic<uint64_t> max_pending_{0};
   std::atomic<v1::Consistency> last_consistency_{v1::CONSISTENCY_DEFAULT};
   std::vector<std::weak_ptr<asio::ip::tcp::socket>> sockets_;  // I/O thread only.
+  const std::unique_ptr<FakeFaults> faults_;                   // Used on the I/O thread only.
   std::thread thread_;
 };
 
