@@ -112,7 +112,20 @@ ClusterStatus ToClusterStatus(v1::Envelope* reply) {
   status.replication_factor = answer->replication_factor();
   status.nodes.reserve(static_cast<size_t>(answer->nodes_size()));
   for (v1::NodeStatus& node : *answer->mutable_nodes()) status.nodes.push_back(ToNodeInfo(&node));
+  status.ae_oldest_full_round_ms = answer->ae_oldest_full_round_ms();
   return status;
+}
+
+RepairReport ToRepairReport(v1::Envelope* reply) {
+  const v1::RepairReply& answer = reply->repair_reply();
+  RepairReport report;
+  report.node_id = answer.node_id();
+  for (const v1::RepairPeerReport& p : answer.peers()) {
+    report.exchanges.push_back(RepairExchange{
+        p.peer(), net::FromProto(p.status()), p.complete(), p.ranges_compared(),
+        p.ranges_out_of_sync(), p.keys_pushed(), p.keys_pulled(), p.bytes_exchanged()});
+  }
+  return report;
 }
 
 FaultState ToFaultState(v1::Envelope* reply) {
@@ -162,6 +175,12 @@ v1::Envelope DeleteRequest(std::string key) {
 v1::Envelope ClusterStatusRequest() {
   v1::Envelope request;
   request.mutable_cluster_status_request();
+  return request;
+}
+
+v1::Envelope RepairRequest() {
+  v1::Envelope request;
+  request.mutable_repair_request();
   return request;
 }
 
@@ -388,6 +407,10 @@ Result<FaultState> Client::GetFaults(const RequestOptions& options) {
 
 Result<FaultState> Client::SetClockOffset(int64_t offset_ms, const RequestOptions& options) {
   return impl_->Sync(SetClockOffsetRequest(offset_ms), options, &ToFaultState);
+}
+
+Result<RepairReport> Client::Repair(const RequestOptions& options) {
+  return impl_->Sync(RepairRequest(), options, &ToRepairReport);
 }
 
 Result<LocalVersion> Client::ReadLocal(std::string_view key, const RequestOptions& options) {

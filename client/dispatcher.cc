@@ -39,6 +39,7 @@ constexpr RequestKind kRequestKinds[] = {
      true, true},
     {v1::Envelope::kReadLocalRequest, v1::Envelope::kReadLocalReply, "read local request", false,
      true},
+    {v1::Envelope::kRepairRequest, v1::Envelope::kRepairReply, "repair request", false, true},
 };
 
 const RequestKind* KindOf(const v1::Envelope& request) {
@@ -88,6 +89,8 @@ Status ReplyStatus(const v1::Envelope& reply) {
       return net::FromProto(reply.faults_reply().status());
     case v1::Envelope::kReadLocalReply:
       return net::FromProto(reply.read_local_reply().status());
+    case v1::Envelope::kRepairReply:
+      return net::FromProto(reply.repair_reply().status());
     case v1::Envelope::kErrorReply:
       return net::FromProto(reply.error_reply().status());
     default:

@@ -77,6 +77,18 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
                  "messages cost latency, not the request); an AP write's replica is hinted "
                  "instead")
       ->envname("DIALKV_REPLICA_TIMEOUT_MS");
+  app.add_option("--ae-interval-ms", o.ae_interval_ms,
+                 "Time between anti-entropy rounds: each compares digests with one live peer and "
+                 "repairs the keys that differ (`dialkv repair` runs one at once)")
+      ->envname("DIALKV_AE_INTERVAL_MS");
+  app.add_option("--ae-max-keys-per-s", o.ae_max_keys_per_s,
+                 "At most this many versions repaired per second by anti-entropy, so repair "
+                 "never starves client traffic (0: no limit)")
+      ->envname("DIALKV_AE_MAX_KEYS_PER_S");
+  app.add_option("--gc-grace-s", o.gc_grace_s,
+                 "Tombstones are purged once older than this and after a complete anti-entropy "
+                 "round with every other replica of their range; must be over --hint-max-age-s")
+      ->envname("DIALKV_GC_GRACE_S");
   app.add_flag("--enable-fault-injection", o.enable_fault_injection,
                "Serve the fault-injection requests (drop, delay and partition peer messages, "
                "skew this node's clock, read a replica's raw version: `dialkv fault ...`). For "

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -20,6 +21,7 @@
 
 namespace {
 
+using dialkv::cli::ExitCode;
 using dialkv::cli::Fail;
 using dialkv::cli::kExitOk;
 using dialkv::cli::kExitOtherError;
@@ -44,6 +46,14 @@ constexpr const char* kFooter = R"(Modes (--mode, for get, put and del):
 status asks the first reachable endpoint how it sees the cluster and prints one line per
 node: id, peer address, state (self, alive, suspect, dead), generation (grows at each restart),
 keys stored, and when it was last heard from. Exit 0, or 3 when no endpoint is reachable.
+
+status then asks every endpoint how far behind its anti-entropy is: when the oldest of its
+ranges last completed a full round with every other replica.
+
+repair runs one anti-entropy round now on every endpoint in turn: each node compares digests
+with every live peer it shares ranges with and pushes and pulls the versions that differ,
+then collects the tombstones it may. One line per node says what moved. The round may take
+long on a large store: it waits up to max(--timeout-ms, 10 minutes).
 
 fault (see dialkv fault --help) and inspect ask every endpoint, one node each, so
 --endpoints must list every node. They need nodes started with --enable-fault-injection.
@@ -184,10 +194,74 @@ int RunDelete(dialkv::Client& client, const KeyValueArgs& args) {
   return WriteDone(client.Delete(args.key));
 }
 
-int RunStatus(dialkv::Client& client) {
+// A client whose only endpoint is `endpoint`, for requests about that one node.
+dialkv::Result<std::unique_ptr<dialkv::Client>> NodeClient(const std::string& endpoint,
+                                                           uint32_t timeout_ms) {
+  dialkv::ClientOptions options;
+  options.endpoints = {endpoint};
+  options.timeout_ms = timeout_ms;
+  return dialkv::Client::Create(std::move(options));
+}
+
+// "node 1: 2.4 s ago", "node 2: none since it started", "127.0.0.1:7399: UNAVAILABLE ...".
+std::string AntiEntropyLag(const std::string& endpoint, uint32_t timeout_ms) {
+  auto client = NodeClient(endpoint, timeout_ms);
+  if (!client.ok()) return endpoint + ": " + client.status().ToString();
+  dialkv::Result<dialkv::ClusterStatus> status = (*client)->ClusterStatus();
+  if (!status.ok()) return endpoint + ": " + status.status().ToString();
+  std::string out = "node " + std::to_string(status->node_id) + ": ";
+  if (status->ae_oldest_full_round_ms == 0) return out + "no complete round since it started";
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  const double ago_s = static_cast<double>(now_ms - status->ae_oldest_full_round_ms) / 1000.0;
+  char text[64];
+  std::snprintf(text, sizeof(text), "last full round %.1f s ago", ago_s < 0 ? 0.0 : ago_s);
+  return out + text;
+}
+
+int RunStatus(dialkv::Client& client, const std::vector<std::string>& endpoints,
+              uint32_t timeout_ms) {
   dialkv::Result<dialkv::ClusterStatus> status = client.ClusterStatus();
   if (!status.ok()) return Fail(status.status());
-  return WriteStdout(FormatStatus(*status));
+  std::string out = FormatStatus(*status) + "anti-entropy:\n";
+  for (const std::string& endpoint : endpoints) {
+    out += "  " + Printable(AntiEntropyLag(endpoint, timeout_ms)) + "\n";
+  }
+  return WriteStdout(out);
+}
+
+// Runs a repair round on every endpoint in turn; the exit code of the first failure.
+int RunRepair(const std::vector<std::string>& endpoints, uint32_t timeout_ms) {
+  constexpr uint32_t kMinRepairTimeoutMs = 600'000;
+  const uint32_t wait_ms = std::max(timeout_ms, kMinRepairTimeoutMs);
+  int exit_code = kExitOk;
+  std::string out;
+  for (const std::string& endpoint : endpoints) {
+    auto client = NodeClient(endpoint, wait_ms);
+    dialkv::Result<dialkv::RepairReport> report =
+        client.ok() ? (*client)->Repair() : dialkv::Result<dialkv::RepairReport>(client.status());
+    if (!report.ok()) {
+      PrintError(endpoint + ": " + report.status().ToString());
+      if (exit_code == kExitOk) exit_code = ExitCode(report.code());
+      continue;
+    }
+    out = "node " + std::to_string(report->node_id) + ":";
+    if (report->exchanges.empty()) out += " no live peer shares a range with it";
+    for (const dialkv::RepairExchange& e : report->exchanges) {
+      out += " [peer " + std::to_string(e.peer) + ": " +
+             (e.status.ok() ? (e.complete ? std::string("complete") : std::string("partial"))
+                            : Printable(e.status.ToString())) +
+             ", " + std::to_string(e.ranges_out_of_sync) + " of " +
+             std::to_string(e.ranges_compared) + " ranges differed, pushed " +
+             std::to_string(e.keys_pushed) + ", pulled " + std::to_string(e.keys_pulled) + ", " +
+             std::to_string(e.bytes_exchanged) + " bytes]";
+      if (!e.status.ok() && exit_code == kExitOk) exit_code = ExitCode(e.status.code());
+    }
+    const int written = WriteStdout(out + "\n");
+    if (written != kExitOk) return written;
+  }
+  return exit_code;
 }
 
 int Main(int argc, char** argv) {
@@ -227,7 +301,8 @@ int Main(int argc, char** argv) {
   CLI::App* status = app.add_subcommand(
       "status", "Print each node's id, peer address, state, generation, keys, last heard");
   const dialkv::cli::FaultCommands faults(&app);
-  // The repair subcommand joins here.
+  CLI::App* repair =
+      app.add_subcommand("repair", "Run one anti-entropy round now on every endpoint (see below)");
 
   try {
     app.parse(argc, argv);
@@ -244,6 +319,7 @@ int Main(int argc, char** argv) {
   }
 
   if (faults.parsed()) return faults.Run(SplitEndpoints(flags.endpoints), flags.timeout_ms);
+  if (repair->parsed()) return RunRepair(SplitEndpoints(flags.endpoints), flags.timeout_ms);
 
   dialkv::ClientOptions options;
   options.endpoints = SplitEndpoints(flags.endpoints);
@@ -256,7 +332,9 @@ int Main(int argc, char** argv) {
   if (get->parsed()) return RunGet(**client, args);
   if (put->parsed()) return RunPut(**client, args);
   if (del->parsed()) return RunDelete(**client, args);
-  if (status->parsed()) return RunStatus(**client);
+  if (status->parsed()) {
+    return RunStatus(**client, SplitEndpoints(flags.endpoints), flags.timeout_ms);
+  }
   PrintError("usage: no subcommand (see dialkv --help)");
   return kExitUsage;
 }

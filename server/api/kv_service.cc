@@ -13,7 +13,7 @@ namespace {
 
 using replication::Deadline;
 
-constexpr const char* kOpNames[] = {"get", "put", "delete", "status", "invalid"};
+constexpr const char* kOpNames[] = {"get", "put", "delete", "status", "repair", "invalid"};
 constexpr const char* kModeNames[] = {"cp", "ap"};
 
 int ModeIndex(Consistency mode) { return mode == Consistency::kAp ? 1 : 0; }
@@ -48,10 +48,11 @@ bool IsServerFault(Code code) {
 }  // namespace
 
 KvService::KvService(Options options, replication::Coordinator& coordinator,
-                     metrics::Registry& metrics, ClusterStatusFn cluster_status)
+                     metrics::Registry& metrics, ClusterStatusFn cluster_status, RepairFn repair)
     : options_(options),
       coordinator_(coordinator),
       cluster_status_(std::move(cluster_status)),
+      repair_(std::move(repair)),
       log_(Logger("api")) {
   auto& requests = metrics.AddCounter(
       "dialkv_requests_total",
@@ -166,11 +167,16 @@ asio::awaitable<v1::Envelope> KvService::Handle(v1::Envelope request) {
       Finish(kStatus, Consistency::kCp, Status::Ok(), start, 0);
       break;
     }
+    case v1::Envelope::kRepairRequest: {
+      *reply.mutable_repair_reply() = co_await repair_();
+      Finish(kRepair, Consistency::kCp, net::FromProto(reply.repair_reply().status()), start, 0);
+      break;
+    }
     default: {
       Status status = Status::InvalidArgument(
           "envelope carries " + BodyName(request) +
-          ", not a client request; send get_request, put_request, delete_request or "
-          "cluster_status_request");
+          ", not a client request; send get_request, put_request, delete_request, "
+          "cluster_status_request, repair_request or an admin request");
       net::ToProto(status, reply.mutable_error_reply()->mutable_status());
       Finish(kInvalid, Consistency::kCp, status, start, 0);
       break;

@@ -20,7 +20,7 @@
 //      (IO_ERROR, CORRUPTION) with context, and are logged once per second at most;
 //   5. counts it: dialkv_requests_total{op,mode,status},
 //      dialkv_request_duration_seconds{op,mode}.
-// ClusterStatusRequest is answered by the ClusterStatusFn given at construction.
+// ClusterStatusRequest and RepairRequest are answered by the functions given at construction.
 //
 // What it does not do: choose replicas (the coordinator's job), touch sockets, or decide
 // where storage calls run (replication/local_replica.h).
@@ -59,10 +59,12 @@ class KvService {
 
   // This node's view of the cluster, for ClusterStatusRequest. Called on an io thread.
   using ClusterStatusFn = std::function<v1::ClusterStatusReply()>;
+  // Runs an anti-entropy round now, for RepairRequest. Called on an io thread.
+  using RepairFn = std::function<asio::awaitable<v1::RepairReply>()>;
 
   KvService(Options options, replication::Coordinator& coordinator,  // Not owned.
             metrics::Registry& metrics,  // Not owned; must outlive this.
-            ClusterStatusFn cluster_status);
+            ClusterStatusFn cluster_status, RepairFn repair);
 
   // Serves one request envelope; the reply carries the request's id. Never throws.
   asio::awaitable<v1::Envelope> Handle(v1::Envelope request);
@@ -73,7 +75,7 @@ class KvService {
   const Options& options() const { return options_; }
 
  private:
-  enum Op : uint8_t { kGet, kPut, kDelete, kStatus, kInvalid, kNumOps };
+  enum Op : uint8_t { kGet, kPut, kDelete, kStatus, kRepair, kInvalid, kNumOps };
   // Metrics index of a mode: 0 = cp, 1 = ap.
   static constexpr int kNumModes = 2;
 
@@ -93,6 +95,7 @@ class KvService {
   const Options options_;
   replication::Coordinator& coordinator_;
   ClusterStatusFn cluster_status_;
+  RepairFn repair_;
   std::shared_ptr<spdlog::logger> log_;
   // Series looked up once, so counting a request takes no lock.
   metrics::Counter* requests_[kNumOps][kNumModes][kNumCodes] = {};

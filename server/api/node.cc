@@ -1,5 +1,6 @@
 #include "server/api/node.h"
 
+#include <algorithm>
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
 #include <charconv>
@@ -9,6 +10,7 @@
 #include <thread>
 #include <utility>
 
+#include "server/antientropy/anti_entropy.h"
 #include "server/api/admin_service.h"
 #include "server/api/kv_service.h"
 #include "server/cluster/gossiper.h"
@@ -222,6 +224,16 @@ Status Node::ValidateOptions(const Options& o) {
     return OutOfRange("--replica-timeout-ms", o.replica_timeout_ms, 1, kMaxIntervalMs);
   }
   if (o.hint_max_age_s < 1) return OutOfRange("--hint-max-age-s", o.hint_max_age_s, 1, ~0u);
+  if (o.ae_interval_ms < 1 || o.ae_interval_ms > kMaxIntervalMs) {
+    return OutOfRange("--ae-interval-ms", o.ae_interval_ms, 1, kMaxIntervalMs);
+  }
+  if (o.hinted_handoff && o.gc_grace_s <= o.hint_max_age_s) {
+    // A hint older than the grace period could bring back a value whose tombstone is gone.
+    return Status::InvalidArgument(
+        "--gc-grace-s (" + std::to_string(o.gc_grace_s) + ") must be over --hint-max-age-s (" +
+        std::to_string(o.hint_max_age_s) +
+        "): a tombstone must outlive every hint that could carry the value it deleted");
+  }
   return Status::Ok();
 }
 
@@ -266,14 +278,14 @@ Status Node::Init() {
   if (!generation.ok()) return generation.status();
   generation_ = *generation;
 
-  const Clock* clock = options_.clock;
-  if (clock == nullptr) {
+  hlc_clock_ = options_.clock;
+  if (hlc_clock_ == nullptr) {
     system_clock_ = std::make_unique<SystemClock>();
-    clock = system_clock_.get();
+    hlc_clock_ = system_clock_.get();
   }
   HybridLogicalClock::Options hlc_options;
   hlc_options.max_clock_skew_ms = options_.max_clock_skew_ms;
-  hlc_ = std::make_unique<HybridLogicalClock>(*clock, options_.node_id, hlc_options);
+  hlc_ = std::make_unique<HybridLogicalClock>(*hlc_clock_, options_.node_id, hlc_options);
   metrics_ = std::make_unique<metrics::Registry>();
   metrics_
       ->AddGauge("dialkv_node_info", "Always 1; labels name this node.",
@@ -293,8 +305,9 @@ Status Node::Init() {
   service_options.max_key_bytes = options_.max_key_bytes;
   service_options.max_value_bytes = options_.max_value_bytes;
   service_options.default_timeout_ms = options_.default_timeout_ms;
-  kv_service_ = std::make_unique<KvService>(service_options, *coordinator_, *metrics_,
-                                            [this] { return ClusterStatus(); });
+  kv_service_ = std::make_unique<KvService>(
+      service_options, *coordinator_, *metrics_, [this] { return ClusterStatus(); },
+      [this] { return Repair(); });
   AdminService::Options admin_options;
   admin_options.self = options_.node_id;
   admin_options.max_key_bytes = options_.max_key_bytes;
@@ -335,6 +348,7 @@ Status Node::Init() {
   http_server_->Start();
   gossiper_->Start(io_pool_->Next().get_executor());
   if (hint_replayer_ != nullptr) hint_replayer_->Start(io_pool_->Next().get_executor());
+  anti_entropy_->Start(io_pool_->Next().get_executor());
   Logger("server")->info(
       "node {} (generation {}) of cluster '{}': {} members, replication factor {}; serving "
       "clients on {}, peers on {}, http on {}; data dir {}; {} io threads; {}; hinted handoff "
@@ -450,7 +464,43 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
       peer_options, *local_replica_, *hlc_,
       [membership](NodeId node) { return membership->Find(node) != nullptr; },
       [gossiper](const v1::GossipRequest& request) { return gossiper->HandleGossip(request); });
+
+  antientropy::AntiEntropy::Options ae_options;
+  ae_options.self = options_.node_id;
+  ae_options.interval_ms = options_.ae_interval_ms;
+  ae_options.max_keys_per_s = options_.ae_max_keys_per_s;
+  ae_options.gc_grace_s = options_.gc_grace_s;
+  ae_options.call_timeout_ms = options_.default_timeout_ms;
+  ae_options.max_message_bytes = std::min<uint32_t>(1u << 20, options_.max_frame_bytes / 4);
+  ae_options.seed = (uint64_t{options_.node_id} << 32) ^ generation_;
+  Result<std::unique_ptr<antientropy::AntiEntropy>> anti_entropy =
+      antientropy::AntiEntropy::Create(ae_options, *engine_, *ring_, *membership_, *transport_,
+                                       *local_replica_, *hlc_clock_, metrics_.get());
+  if (!anti_entropy.ok()) return anti_entropy.status();
+  anti_entropy_ = std::move(anti_entropy.value());
+  peer_service_->SetAntiEntropyHandler(
+      [ae = anti_entropy_.get()](NodeId from, v1::Envelope request) {
+        return ae->Handle(from, std::move(request));
+      });
   return Status::Ok();
+}
+
+asio::awaitable<v1::RepairReply> Node::Repair() {
+  v1::RepairReply reply;
+  reply.set_node_id(options_.node_id);
+  for (const antientropy::AntiEntropy::RoundReport& round : co_await anti_entropy_->RunRoundNow()) {
+    v1::RepairPeerReport* peer = reply.add_peers();
+    peer->set_peer(round.peer);
+    net::ToProto(round.status, peer->mutable_status());
+    peer->set_complete(round.complete);
+    peer->set_ranges_compared(round.ranges_compared);
+    peer->set_ranges_out_of_sync(round.ranges_out_of_sync);
+    peer->set_keys_pushed(round.keys_pushed);
+    peer->set_keys_pulled(round.keys_pulled);
+    peer->set_bytes_exchanged(round.bytes_sent + round.bytes_received);
+  }
+  reply.mutable_status()->set_code(v1::STATUS_OK);
+  co_return reply;
 }
 
 net::RequestHandler Node::ClientHandler() {
@@ -474,6 +524,7 @@ v1::ClusterStatusReply Node::ClusterStatus() const {
   reply.set_node_id(options_.node_id);
   reply.set_cluster_name(options_.cluster_name);
   reply.set_replication_factor(ring_->replication_factor());
+  reply.set_ae_oldest_full_round_ms(anti_entropy_->GetStatus().oldest_full_round_ms);
   for (const cluster::MemberView& view : membership_->Views()) {
     v1::NodeStatus* node = reply.add_nodes();
     node->set_node_id(view.member.node_id);
@@ -520,6 +571,7 @@ void Node::Stop() {
     }
   }
   if (hint_replayer_ != nullptr) hint_replayer_->Stop();
+  if (anti_entropy_ != nullptr) anti_entropy_->Stop();
   // 3. Replica calls still running (AP background copies, stragglers) finish by their
   // deadlines; new requests are refused.
   if (coordinator_ != nullptr) coordinator_->Stop();
@@ -548,7 +600,9 @@ void Node::Stop() {
   transport_.reset();  // Needs the (stopped) pool alive.
   io_pool_.reset();
   kv_service_.reset();
+  admin_service_.reset();
   peer_service_.reset();
+  anti_entropy_.reset();  // Removes itself as the engine's change observer.
   gossiper_.reset();
   random_.reset();
   hint_replayer_.reset();

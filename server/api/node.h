@@ -19,6 +19,7 @@
 // Thread-compatible: Start, Stop and the destructor from one owning thread; the accessors
 // from any thread.
 
+#include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/thread_pool.hpp>
 #include <cstddef>
@@ -41,6 +42,9 @@
 
 namespace dialkv {
 class SeededRandom;
+namespace antientropy {
+class AntiEntropy;
+}  // namespace antientropy
 namespace cluster {
 class Gossiper;
 class Membership;
@@ -96,6 +100,12 @@ class Node {
     // Serve the fault-injection requests (admin_service.h) and judge every peer message with
     // a FaultInjector. Off: those requests are refused and peer messages pass untouched.
     bool enable_fault_injection = false;
+    // Anti-entropy (antientropy/anti_entropy.h): a round with one live peer every this long.
+    uint32_t ae_interval_ms = 5000;
+    uint32_t ae_max_keys_per_s = 10'000;  // Versions repaired per second at most (0: no limit).
+    // A tombstone is purged once older than this and after a complete round with every other
+    // replica of its range. Must be over hint_max_age_s when hinted handoff is on.
+    uint32_t gc_grace_s = 86'400;
     std::string data_dir;  // Required. Created if missing.
     // io threads, each running one io_context. Default: the machine's cores.
     size_t threads = DefaultThreads();
@@ -168,6 +178,8 @@ class Node {
   Status InitCluster(const std::vector<PeerSpec>& peers);
   net::HttpResponse ServeHttp(const std::string& path);
   v1::ClusterStatusReply ClusterStatus() const;
+  // Runs an anti-entropy round with every live peer now (RepairRequest).
+  asio::awaitable<v1::RepairReply> Repair();
   // The client port's handler: admin requests to the AdminService, the rest to the KvService.
   net::RequestHandler ClientHandler();
   // The peer port's handler: the PeerService, behind the fault injector when there is one.
@@ -178,6 +190,7 @@ class Node {
   // Declared in dependency order: destroyed (and stopped by Stop()) in reverse.
   std::unique_ptr<storage::Engine> engine_;
   std::unique_ptr<SystemClock> system_clock_;  // When options_.clock is null.
+  const Clock* hlc_clock_ = nullptr;           // The HLC's wall clock: one of the two.
   std::unique_ptr<HybridLogicalClock> hlc_;
   std::unique_ptr<SystemClock> detector_clock_;  // Never skewed: drives failure detection.
   std::unique_ptr<metrics::Registry> metrics_;
@@ -195,6 +208,7 @@ class Node {
   std::unique_ptr<SeededRandom> random_;
   std::unique_ptr<cluster::Gossiper> gossiper_;
   std::unique_ptr<replication::PeerService> peer_service_;
+  std::unique_ptr<antientropy::AntiEntropy> anti_entropy_;
   std::unique_ptr<KvService> kv_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<net::FrameServer> peer_server_;

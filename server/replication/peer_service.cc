@@ -83,6 +83,19 @@ asio::awaitable<v1::Envelope> PeerService::Handle(v1::Envelope request) {
           SetError(Status::Unavailable("gossip is not served by this node"), &reply);
         }
         break;
+      case v1::Envelope::kAeDigestsRequest:
+      case v1::Envelope::kAeBucketsRequest:
+      case v1::Envelope::kAeKeysRequest:
+      case v1::Envelope::kAePushRequest:
+      case v1::Envelope::kAePullRequest:
+        if (anti_entropy_) {
+          v1::Envelope served = co_await anti_entropy_(from, std::move(request));
+          served.set_id(reply.id());
+          reply = std::move(served);
+        } else {
+          SetError(Status::Unavailable("anti-entropy is not served by this node"), &reply);
+        }
+        break;
       case v1::Envelope::BODY_NOT_SET:
         SetError(Status::InvalidArgument("the peer message carries no request"), &reply);
         break;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "dialkv/types.h"
 #include "proto/dialkv.pb.h"
@@ -18,7 +19,9 @@ namespace dialkv::replication {
 // (one beyond the skew guard is not folded, and is logged). ReplicaRead and ReplicaWrite are
 // served by LocalReplica (a write is acknowledged when the replica holds that version or a
 // newer one; one beyond the skew guard is refused with INVALID_ARGUMENT); Gossip goes to the
-// injected handler. Client-port requests, replies and empty envelopes get an ErrorReply
+// injected handler, and the anti-entropy requests (AeDigests, AeBuckets, AeKeys, AePush, AePull)
+// to the anti-entropy handler (SetAntiEntropyHandler; without one they are answered
+// UNAVAILABLE). Client-port requests, replies and empty envelopes get an ErrorReply
 // (INVALID_ARGUMENT). Every reply carries the request's id and this node's PeerHeader.
 //
 // Thread-safe: Handle may run on any executor that runs one handler at a time; the objects
@@ -34,12 +37,21 @@ class PeerService {
   };
   // Merges a peer's view of membership and returns this node's (cluster/gossiper).
   using GossipHandler = std::function<v1::GossipReply(const v1::GossipRequest&)>;
+  // Serves one anti-entropy request from `from` (already checked: this cluster, a member; its
+  // hlc folded in) and returns an envelope carrying the reply body (id and header are set
+  // here). Must not throw; errors are replies.
+  using AntiEntropyHandler =
+      std::function<asio::awaitable<v1::Envelope>(NodeId from, v1::Envelope request)>;
 
   // `is_member`: whether a node id is a configured member (e.g. Membership::Find != nullptr).
   // `gossip`: may be empty; gossip requests are then answered UNAVAILABLE.
   PeerService(Options options, LocalReplica& local,  // Not owned.
               HybridLogicalClock& hlc,               // Not owned.
               std::function<bool(NodeId)> is_member, GossipHandler gossip);
+
+  // Installs the handler of the anti-entropy requests (antientropy::AntiEntropy::Handle).
+  // REQUIRES: called before this service handles its first request.
+  void SetAntiEntropyHandler(AntiEntropyHandler handler) { anti_entropy_ = std::move(handler); }
 
   // Shaped as a net::RequestHandler. Never fails: errors are replies.
   asio::awaitable<v1::Envelope> Handle(v1::Envelope request);
@@ -56,6 +68,7 @@ class PeerService {
   HybridLogicalClock& hlc_;
   const std::function<bool(NodeId)> is_member_;
   const GossipHandler gossip_;
+  AntiEntropyHandler anti_entropy_;  // Set before serving; read-only afterwards.
 };
 
 }  // namespace dialkv::replication

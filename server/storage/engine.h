@@ -6,6 +6,10 @@
 //   data  — the newest known version of each key (tombstones included);
 //   hints — versions owed to replicas that were unreachable, keyed by (peer, sequence);
 //   meta  — small named values: node identity, cluster name, counters.
+// Besides key order, `data` can be read in key-hash order (ScanByHash), the order in which the
+// ring places keys, so anti-entropy lists one ring range (or one bucket of it) without
+// scanning the whole store; and every change to `data` can be reported to one observer
+// (SetChangeObserver), under the key's lock, so digests over it stay exact.
 //
 // Thread-safe: every method may be called from any thread concurrently. Methods may block on
 // disk I/O (fsync with Options::sync), so callers on an io thread decide where to run them.
@@ -27,8 +31,35 @@ enum class ApplyOutcome : uint8_t {
   kSuperseded,  // Nothing changed: the stored version's timestamp is greater or equal.
 };
 
+// Everything of a stored version but its value: what anti-entropy compares and digests.
+struct VersionHeader {
+  Timestamp timestamp;
+  bool tombstone = false;
+
+  friend bool operator==(const VersionHeader&, const VersionHeader&) = default;
+};
+
+// Told of every change to the data keyspace (ApplyIfNewer that stored, PurgeTombstone that
+// removed), while the engine still holds the lock that orders changes of that key: for one
+// key, calls come one at a time and in the order the changes took effect, and `before` is
+// exactly what the change replaced. Calls for different keys may come concurrently from any
+// thread. A change whose write failed with an error is not reported (it may or may not be on
+// disk; a rebuild at the next start-up corrects what depends on it).
+// Implementations must be quick, must not block and must not call back into the engine.
+class ChangeObserver {
+ public:
+  virtual ~ChangeObserver() = default;
+  // `key_hash` is KeyHash(key). `before`: the replaced version (nullptr: the key had none).
+  // `after`: the version now stored (nullptr: the key was removed).
+  virtual void OnChange(std::string_view key, uint64_t key_hash, const VersionHeader* before,
+                        const VersionHeader* after) = 0;
+};
+
 // Called for each entry of a scan, in key order; return false to stop early.
 using ScanFn = std::function<bool(std::string_view key, const Version& version)>;
+// Called for each entry of a ScanByHash, in (key_hash, key) order; return false to stop early.
+using HashScanFn =
+    std::function<bool(uint64_t key_hash, std::string_view key, const VersionHeader& header)>;
 // Called for each hint of a peer, in sequence order; return false to stop early.
 using HintScanFn = std::function<bool(uint64_t sequence, std::string_view payload)>;
 
@@ -51,6 +82,27 @@ class Engine {
   // means "to the last key". Sees a consistent snapshot taken when the scan starts.
   // Errors: kCorruption, kIOError.
   virtual Status Scan(std::string_view start, std::string_view end, const ScanFn& fn) = 0;
+
+  // Visits the header of every stored version whose KeyHash(key) is in [first_hash, last_hash]
+  // (both included), in (hash, key) order, without reading values. Sees a consistent snapshot
+  // taken when the scan starts. The default implementation scans everything and sorts (for
+  // engines without a hash-ordered index); the memory and RocksDB engines keep an index.
+  // Errors: kCorruption, kIOError.
+  virtual Status ScanByHash(uint64_t first_hash, uint64_t last_hash, const HashScanFn& fn);
+
+  // Removes `key` iff its stored version is a tombstone whose timestamp equals `timestamp`;
+  // any other stored version (a newer write, a live value) is left alone. Returns whether it
+  // removed. Atomic with respect to ApplyIfNewer of the same key. Tombstone collection uses
+  // it; nothing else removes data.
+  // Errors: kCorruption, kIOError; kInternal from engines that cannot purge (the default).
+  virtual Result<bool> PurgeTombstone(std::string_view key, const Timestamp& timestamp);
+
+  // Makes `observer` (not owned; nullptr: none) the one told of every later change to data.
+  // Returns false, changing nothing, when the engine cannot report changes (the default).
+  // REQUIRES: no ApplyIfNewer or PurgeTombstone runs concurrently with this call (install it at
+  // start-up, before the node serves; remove it after the node stopped writing), and the
+  // observer outlives its installation.
+  virtual bool SetChangeObserver(ChangeObserver* observer);
 
   // Number of keys whose stored version is not a tombstone. Maintained on every apply; exact
   // in the memory engine and in the RocksDB engine (counted by a scan when it opens).

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "server/common/hash.h"
 #include "server/storage/version_codec.h"
 
 namespace dialkv::storage {
@@ -14,19 +15,67 @@ Result<Version> MemoryEngine::Get(std::string_view key) {
 }
 
 Result<ApplyOutcome> MemoryEngine::ApplyIfNewer(std::string_view key, const Version& version) {
+  const VersionHeader after{version.timestamp, version.tombstone};
   std::lock_guard<std::mutex> lock(mu_);
   auto it = data_.find(key);
   if (it == data_.end()) {
     data_.emplace(std::string(key), version);
+    const uint64_t key_hash = KeyHash(key);
+    by_hash_.emplace(key_hash, std::string(key));
     if (!version.tombstone) ++live_keys_;
+    if (observer_ != nullptr) observer_->OnChange(key, key_hash, nullptr, &after);
     return ApplyOutcome::kApplied;
   }
   Version& stored = it->second;
   if (version.timestamp <= stored.timestamp) return ApplyOutcome::kSuperseded;
+  const VersionHeader before{stored.timestamp, stored.tombstone};
   if (!stored.tombstone) --live_keys_;
   if (!version.tombstone) ++live_keys_;
   stored = version;
+  if (observer_ != nullptr) observer_->OnChange(key, KeyHash(key), &before, &after);
   return ApplyOutcome::kApplied;
+}
+
+Status MemoryEngine::ScanByHash(uint64_t first_hash, uint64_t last_hash, const HashScanFn& fn) {
+  if (last_hash < first_hash) return Status::Ok();
+  struct Entry {
+    uint64_t key_hash;
+    std::string key;
+    VersionHeader header;
+  };
+  std::vector<Entry> snapshot;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = by_hash_.lower_bound({first_hash, std::string()});
+         it != by_hash_.end() && it->first <= last_hash; ++it) {
+      const Version& v = data_.find(it->second)->second;
+      snapshot.push_back(Entry{it->first, it->second, VersionHeader{v.timestamp, v.tombstone}});
+    }
+  }
+  for (const Entry& e : snapshot) {
+    if (!fn(e.key_hash, e.key, e.header)) break;
+  }
+  return Status::Ok();
+}
+
+Result<bool> MemoryEngine::PurgeTombstone(std::string_view key, const Timestamp& timestamp) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = data_.find(key);
+  if (it == data_.end() || !it->second.tombstone || it->second.timestamp != timestamp) {
+    return false;
+  }
+  const VersionHeader before{it->second.timestamp, true};
+  const uint64_t key_hash = KeyHash(key);
+  by_hash_.erase({key_hash, it->first});
+  data_.erase(it);
+  if (observer_ != nullptr) observer_->OnChange(key, key_hash, &before, nullptr);
+  return true;
+}
+
+bool MemoryEngine::SetChangeObserver(ChangeObserver* observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  observer_ = observer;
+  return true;
 }
 
 Status MemoryEngine::Scan(std::string_view start, std::string_view end, const ScanFn& fn) {

@@ -7,9 +7,11 @@
 #include <rocksdb/slice.h>
 #include <rocksdb/status.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
 
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -27,6 +29,11 @@ namespace fs = std::filesystem;
 constexpr const char* kDataCf = "data";
 constexpr const char* kHintsCf = "hints";
 constexpr const char* kMetaCf = "meta";
+constexpr const char* kByHashCf = "by_hash";
+// Meta value "1" once the by_hash index holds every key of data.
+constexpr const char* kHashIndexMeta = "by_hash_index";
+// Index entries written per batch while building the index of an older data dir.
+constexpr size_t kIndexBuildBatch = 4096;
 
 // Bits per key of the data column family's bloom filter: ApplyIfNewer of a fresh key reads
 // first, and the filter lets that read skip SST files that cannot hold the key (~1% false
@@ -145,6 +152,7 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
       {kDataCf, data_cf},
       {kHintsCf, small_cf},
       {kMetaCf, small_cf},
+      {kByHashCf, small_cf},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw_db = nullptr;
@@ -154,8 +162,9 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
   std::unique_ptr<rocksdb::DB> db(raw_db);
   DIALKV_CHECK(handles.size() == descriptors.size());
 
-  Handles h{handles[0], handles[1], handles[2], handles[3]};
+  Handles h{handles[0], handles[1], handles[2], handles[3], handles[4]};
   std::unique_ptr<RocksEngine> engine(new RocksEngine(options, std::move(db), h));
+  DIALKV_RETURN_IF_ERROR(engine->BuildHashIndexIfMissing());
   DIALKV_RETURN_IF_ERROR(engine->CountLiveKeys());
   Log()->info("opened data dir {} ({} live keys, sync={})", options.path, engine->LiveKeyCount(),
               options.sync ? "on" : "off");
@@ -172,7 +181,7 @@ RocksEngine::~RocksEngine() {
     if (!s.ok()) Log()->warn("{}: syncing the WAL at close failed: {}", Where(), s.ToString());
   }
   for (rocksdb::ColumnFamilyHandle* cf :
-       {handles_.default_cf, handles_.data, handles_.hints, handles_.meta}) {
+       {handles_.default_cf, handles_.data, handles_.hints, handles_.meta, handles_.by_hash}) {
     const rocksdb::Status s = db_->DestroyColumnFamilyHandle(cf);
     if (!s.ok()) Log()->warn("{}: releasing a column family failed: {}", Where(), s.ToString());
   }
@@ -214,6 +223,43 @@ Status RocksEngine::CountLiveKeys() {
   return Status::Ok();
 }
 
+// Once per data dir: a dir written before the index existed gets it from a scan of `data`.
+// Nothing else writes while Open runs, so the index is exact when the meta mark is stored; a
+// crash before that rebuilds it from scratch (the puts are idempotent).
+Status RocksEngine::BuildHashIndexIfMissing() {
+  std::string built;
+  const rocksdb::Status ms =
+      db_->Get(rocksdb::ReadOptions(), handles_.meta, kHashIndexMeta, &built);
+  if (ms.ok() && built == "1") return Status::Ok();
+  if (!ms.ok() && !ms.IsNotFound()) {
+    return FromRocks(ms, Where() + ": reading meta '" + std::string(kHashIndexMeta) + "'");
+  }
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_.data));
+  rocksdb::WriteBatch batch;
+  uint64_t indexed = 0;
+  const rocksdb::WriteOptions wo = MakeWriteOptions(false);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    Result<VersionHeader> header = DecodeVersionHeader(key, it->value().ToStringView());
+    if (!header.ok()) continue;  // Reads as kCorruption; CountLiveKeys logs it.
+    batch.Put(handles_.by_hash, EncodeHashIndexKey(KeyHash(key), key),
+              EncodeVersionHeader(*header));
+    if (++indexed % kIndexBuildBatch == 0) {
+      DIALKV_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), Where() + ": building the index"));
+      batch.Clear();
+    }
+  }
+  DIALKV_RETURN_IF_ERROR(FromRocks(it->status(), Where() + ": scanning data for the index"));
+  DIALKV_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), Where() + ": building the index"));
+  DIALKV_RETURN_IF_ERROR(
+      FromRocks(db_->Put(MakeWriteOptions(true), handles_.meta, kHashIndexMeta, "1"),
+                Where() + ": recording the index"));
+  if (indexed > 0) Log()->info("{}: built the hash index of {} keys", Where(), indexed);
+  return Status::Ok();
+}
+
 Result<Version> RocksEngine::Get(std::string_view key) {
   rocksdb::PinnableSlice bytes;
   const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_.data,
@@ -237,9 +283,11 @@ Result<Version> RocksEngine::Get(std::string_view key) {
 //    WAL group commit, so one slow fsync does not serialize the node.
 Result<ApplyOutcome> RocksEngine::ApplyIfNewer(std::string_view key, const Version& version) {
   const rocksdb::Slice rkey(key.data(), key.size());
-  std::lock_guard<std::mutex> lock(stripes_[KeyHash(key) % kApplyStripes].mu);
+  const uint64_t key_hash = KeyHash(key);
+  std::lock_guard<std::mutex> lock(stripes_[key_hash % kApplyStripes].mu);
 
   bool was_live = false;
+  std::optional<VersionHeader> before;
   rocksdb::PinnableSlice stored;
   const rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), handles_.data, rkey, &stored);
   if (rs.ok()) {
@@ -247,19 +295,76 @@ Result<ApplyOutcome> RocksEngine::ApplyIfNewer(std::string_view key, const Versi
     if (!header.ok()) return InDataDir(header.status());
     if (version.timestamp <= header->timestamp) return ApplyOutcome::kSuperseded;
     was_live = !header->tombstone;
+    before = *header;
   } else if (!rs.IsNotFound()) {
     return FromRocks(rs, Where() + ": reading " + DescribeKey(key));
   }
   stored.Reset();
 
-  const std::string encoded = EncodeVersion(version);
-  const rocksdb::Status ws =
-      db_->Put(MakeWriteOptions(options_.sync), handles_.data, rkey, encoded);
+  // The version and its index entry in one batch: the index never disagrees with data.
+  const VersionHeader after{version.timestamp, version.tombstone};
+  rocksdb::WriteBatch batch;
+  batch.Put(handles_.data, rkey, EncodeVersion(version));
+  batch.Put(handles_.by_hash, EncodeHashIndexKey(key_hash, key), EncodeVersionHeader(after));
+  const rocksdb::Status ws = db_->Write(MakeWriteOptions(options_.sync), &batch);
   DIALKV_RETURN_IF_ERROR(FromRocks(ws, Where() + ": writing " + DescribeKey(key)));
   const bool is_live = !version.tombstone;
   if (is_live && !was_live) live_keys_.fetch_add(1, std::memory_order_relaxed);
   if (!is_live && was_live) live_keys_.fetch_sub(1, std::memory_order_relaxed);
+  if (ChangeObserver* observer = observer_.load(std::memory_order_acquire); observer != nullptr) {
+    observer->OnChange(key, key_hash, before ? &*before : nullptr, &after);
+  }
   return ApplyOutcome::kApplied;
+}
+
+Result<bool> RocksEngine::PurgeTombstone(std::string_view key, const Timestamp& timestamp) {
+  const rocksdb::Slice rkey(key.data(), key.size());
+  const uint64_t key_hash = KeyHash(key);
+  std::lock_guard<std::mutex> lock(stripes_[key_hash % kApplyStripes].mu);
+  rocksdb::PinnableSlice stored;
+  const rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), handles_.data, rkey, &stored);
+  if (rs.IsNotFound()) return false;
+  DIALKV_RETURN_IF_ERROR(FromRocks(rs, Where() + ": reading " + DescribeKey(key)));
+  Result<VersionHeader> header = DecodeVersionHeader(key, stored.ToStringView());
+  if (!header.ok()) return InDataDir(header.status());
+  // Only this very tombstone: a newer write that replaced it must never be collected.
+  if (!header->tombstone || header->timestamp != timestamp) return false;
+  stored.Reset();
+  rocksdb::WriteBatch batch;
+  batch.Delete(handles_.data, rkey);
+  batch.Delete(handles_.by_hash, EncodeHashIndexKey(key_hash, key));
+  DIALKV_RETURN_IF_ERROR(FromRocks(db_->Write(MakeWriteOptions(options_.sync), &batch),
+                                   Where() + ": purging " + DescribeKey(key)));
+  if (ChangeObserver* observer = observer_.load(std::memory_order_acquire); observer != nullptr) {
+    observer->OnChange(key, key_hash, &*header, nullptr);
+  }
+  return true;
+}
+
+bool RocksEngine::SetChangeObserver(ChangeObserver* observer) {
+  observer_.store(observer, std::memory_order_release);
+  return true;
+}
+
+Status RocksEngine::ScanByHash(uint64_t first_hash, uint64_t last_hash, const HashScanFn& fn) {
+  if (last_hash < first_hash) return Status::Ok();
+  const std::string start = EncodeHashIndexPrefix(first_hash);
+  const std::string end = last_hash == std::numeric_limits<uint64_t>::max()
+                              ? std::string()
+                              : EncodeHashIndexPrefix(last_hash + 1);
+  const rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;  // Anti-entropy sweeps must not evict the point-read working set.
+  if (!end.empty()) ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_.by_hash));
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    Result<HashIndexKey> index_key = DecodeHashIndexKey(it->key().ToStringView());
+    if (!index_key.ok()) return InDataDir(index_key.status());
+    Result<VersionHeader> header = DecodeVersionHeader(index_key->key, it->value().ToStringView());
+    if (!header.ok()) return InDataDir(header.status());
+    if (!fn(index_key->key_hash, index_key->key, *header)) return Status::Ok();
+  }
+  return FromRocks(it->status(), Where() + ": scanning the hash index");
 }
 
 Status RocksEngine::Scan(std::string_view start, std::string_view end, const ScanFn& fn) {

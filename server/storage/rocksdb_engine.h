@@ -2,9 +2,13 @@
 // The production Engine: RocksDB in the node's data dir. RocksDB types stay behind this header
 // (forward declarations only); rocksdb::Status is converted to dialkv::Status inside storage/.
 //
-// On disk: column families `data` (key -> encoded version), `hints` ((peer, sequence) ->
-// payload), `meta` (name -> value), plus RocksDB's required `default`, left empty. Byte layouts
-// are in version_codec.h.
+// On disk: column families `data` (key -> encoded version), `by_hash` ((KeyHash(key), key) ->
+// version header: the hash-ordered index ScanByHash reads, written in the same WriteBatch as
+// `data`), `hints` ((peer, sequence) -> payload), `meta` (name -> value), plus RocksDB's
+// required `default`, left empty. Byte layouts are in version_codec.h. A data dir written
+// before `by_hash` existed gets its index built by a scan at the first open (meta
+// "by_hash_index" records that it is complete); a binary that predates the index refuses to
+// open a data dir that has one (RocksDB requires every column family to be named).
 //
 // Durability: with Options::sync every write fsyncs the WAL before it returns (concurrent
 // writers share one fsync: RocksDB group commit). Without it a returned write survives a crash
@@ -46,7 +50,8 @@ class RocksEngine final : public Engine {
     size_t block_cache_bytes = size_t{64} << 20;
   };
 
-  // Opens (creating if needed) the database in `options.path` and counts its live keys. A
+  // Opens (creating if needed) the database in `options.path`, builds the hash index if the dir
+  // has none yet, and counts its live keys. A
   // stored version that does not decode does not stop the open: it is logged, left out of
   // LiveKeyCount(), and reads as kCorruption.
   // Errors:
@@ -65,6 +70,9 @@ class RocksEngine final : public Engine {
   Result<Version> Get(std::string_view key) override;
   Result<ApplyOutcome> ApplyIfNewer(std::string_view key, const Version& version) override;
   Status Scan(std::string_view start, std::string_view end, const ScanFn& fn) override;
+  Status ScanByHash(uint64_t first_hash, uint64_t last_hash, const HashScanFn& fn) override;
+  Result<bool> PurgeTombstone(std::string_view key, const Timestamp& timestamp) override;
+  bool SetChangeObserver(ChangeObserver* observer) override;
   uint64_t LiveKeyCount() const override;
 
   Status PutHint(NodeId peer, uint64_t sequence, std::string_view payload) override;
@@ -89,10 +97,12 @@ class RocksEngine final : public Engine {
     rocksdb::ColumnFamilyHandle* data = nullptr;
     rocksdb::ColumnFamilyHandle* hints = nullptr;
     rocksdb::ColumnFamilyHandle* meta = nullptr;
+    rocksdb::ColumnFamilyHandle* by_hash = nullptr;
   };
 
   RocksEngine(Options options, std::unique_ptr<rocksdb::DB> db, Handles handles);
   Status CountLiveKeys();
+  Status BuildHashIndexIfMissing();
   std::string Where() const;                // "data dir /x": how messages name this engine.
   Status InDataDir(const Status& s) const;  // `s` with Where() in front of its message.
 
@@ -103,6 +113,8 @@ class RocksEngine final : public Engine {
   // Keys whose stored version is not a tombstone. Changed only under the key's stripe mutex,
   // right after the write that changed the key's liveness.
   std::atomic<uint64_t> live_keys_{0};
+  // Told of every change, under the key's stripe mutex (see ChangeObserver).
+  std::atomic<ChangeObserver*> observer_{nullptr};
 };
 
 }  // namespace dialkv::storage

@@ -49,6 +49,10 @@ std::string EncodeVersion(const Version& version) {
   return out;
 }
 
+std::string EncodeVersionHeader(const VersionHeader& header) {
+  return EncodeVersion(Version{std::string(), header.timestamp, header.tombstone});
+}
+
 Result<VersionHeader> DecodeVersionHeader(std::string_view key, std::string_view bytes) {
   if (bytes.size() < kVersionHeaderBytes) {
     return Corrupt(key, std::to_string(bytes.size()) + " bytes, shorter than the " +
@@ -84,6 +88,30 @@ std::string DescribeKey(std::string_view key) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "key (len=%zu, hash=0x%016" PRIx64 ")", key.size(), KeyHash(key));
   return buf;
+}
+
+std::string EncodeHashIndexKey(uint64_t key_hash, std::string_view key) {
+  std::string out;
+  out.reserve(kHashIndexPrefixBytes + key.size());
+  PutFixedBE(out, key_hash, 8);
+  out.append(key);
+  return out;
+}
+
+std::string EncodeHashIndexPrefix(uint64_t key_hash) {
+  std::string out;
+  out.reserve(kHashIndexPrefixBytes);
+  PutFixedBE(out, key_hash, 8);
+  return out;
+}
+
+Result<HashIndexKey> DecodeHashIndexKey(std::string_view bytes) {
+  if (bytes.size() < kHashIndexPrefixBytes) {
+    return Status::Corruption("hash index key of " + std::to_string(bytes.size()) +
+                              " bytes does not decode (expected at least " +
+                              std::to_string(kHashIndexPrefixBytes) + ")");
+  }
+  return HashIndexKey{GetFixedBE(bytes, 0, 8), bytes.substr(kHashIndexPrefixBytes)};
 }
 
 std::string EncodeHintKey(NodeId peer, uint64_t sequence) {

@@ -11,6 +11,11 @@
 // Fixed-width fields keep decoding branch-free and every field at a known offset; a varint
 // hlc would save nothing (an hlc of today's wall clock needs 57 bits).
 //
+// A hash-index entry (column family `by_hash`): key = KeyHash(key), 64-bit big-endian, then the
+// key's bytes; value = the stored version's header (EncodeVersionHeader: the 14 bytes above,
+// no value). Big-endian hashes make byte order equal ring order, so one ring range, or one
+// bucket of it, is one contiguous iteration that never reads a value.
+//
 // A hint key (column family `hints`): peer id, 32-bit big-endian, then sequence, 64-bit
 // big-endian. Big-endian makes byte order equal numeric order, so a prefix scan over one peer
 // yields its hints in sequence order.
@@ -21,6 +26,7 @@
 
 #include "dialkv/types.h"
 #include "server/common/status.h"
+#include "server/storage/engine.h"
 
 namespace dialkv::storage {
 
@@ -31,15 +37,12 @@ inline constexpr size_t kHintPrefixBytes = 4;
 
 std::string EncodeVersion(const Version& version);
 
-// Everything of a stored version but its value: what ApplyIfNewer compares and what counting
-// live keys needs, without copying a value of up to megabytes.
-struct VersionHeader {
-  Timestamp timestamp;
-  bool tombstone = false;
-};
+// The header of a version alone (no value): what the hash index (below) stores.
+std::string EncodeVersionHeader(const VersionHeader& header);
 
-// Decode what EncodeVersion produced. `key` only names the entry in the error.
-// Errors: kCorruption with the key's length and hash (never its bytes) and what was wrong.
+// Decode what EncodeVersion (or EncodeVersionHeader, for the header) produced. `key` only names the
+// entry in the error. Errors: kCorruption with the key's length and hash (never its bytes) and what
+// was wrong.
 Result<VersionHeader> DecodeVersionHeader(std::string_view key, std::string_view bytes);
 Result<Version> DecodeVersion(std::string_view key, std::string_view bytes);
 
@@ -49,6 +52,17 @@ std::string DescribeKey(std::string_view key);
 std::string EncodeHintKey(NodeId peer, uint64_t sequence);
 // The first kHintPrefixBytes of every hint key of `peer`.
 std::string EncodeHintPrefix(NodeId peer);
+
+inline constexpr size_t kHashIndexPrefixBytes = 8;
+std::string EncodeHashIndexKey(uint64_t key_hash, std::string_view key);
+// The first kHashIndexPrefixBytes of the index keys of every key hashing to `key_hash`.
+std::string EncodeHashIndexPrefix(uint64_t key_hash);
+struct HashIndexKey {
+  uint64_t key_hash = 0;
+  std::string_view key;  // Points into the decoded bytes.
+};
+// Errors: kCorruption if `bytes` is shorter than the prefix.
+Result<HashIndexKey> DecodeHashIndexKey(std::string_view bytes);
 
 struct HintKey {
   NodeId peer = 0;

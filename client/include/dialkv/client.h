@@ -133,6 +133,28 @@ struct ClusterStatus {
   std::string cluster_name;
   uint32_t replication_factor = 0;
   std::vector<NodeInfo> nodes;  // Every member, the answering one included.
+  // Anti-entropy on the answering node: when (ms since the Unix epoch, its wall clock) the
+  // oldest of its ranges last completed a full round with every other replica; 0 when some
+  // range has not completed one since the node started.
+  int64_t ae_oldest_full_round_ms = 0;
+};
+
+// One anti-entropy exchange run by Client::Repair.
+struct RepairExchange {
+  NodeId peer = 0;
+  Status status;          // The exchange's first failure; OK when every step succeeded.
+  bool complete = false;  // Every range the two nodes share was reconciled.
+  uint64_t ranges_compared = 0;
+  uint64_t ranges_out_of_sync = 0;
+  uint64_t keys_pushed = 0;  // Newer versions this node sent that the peer applied.
+  uint64_t keys_pulled = 0;  // Newer versions of the peer this node applied.
+  uint64_t bytes_exchanged = 0;
+};
+
+// What one node's repair round did: one exchange per live peer it shares ranges with.
+struct RepairReport {
+  NodeId node_id = 0;
+  std::vector<RepairExchange> exchanges;
 };
 
 // A connection to a dialkv cluster: one TCP connection per endpoint, opened on first use,
@@ -193,6 +215,13 @@ class Client {
   // start from (for a new client, the first reachable one), failing over like a read.
   // Errors: as for every call; kTimeout when the node does not answer in time.
   Result<dialkv::ClusterStatus> ClusterStatus(const RequestOptions& options = {});
+
+  // Runs one anti-entropy round now on the node of the first endpoint (never failed over):
+  // it compares digests with every live peer it shares ranges with, pushes and pulls the
+  // versions that differ, then collects the tombstones it may. Returns when the round is
+  // done. Errors: as for every call; kTimeout when the round outlasts the deadline (it goes
+  // on in the node).
+  Result<RepairReport> Repair(const RequestOptions& options = {});
 
   // Coroutine forms of the calls above, with the same results. They may be co_awaited from a
   // coroutine on any executor; the request runs on the client's I/O thread and the caller

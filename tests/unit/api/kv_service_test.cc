@@ -88,6 +88,13 @@ struct Wiring {
   KvService::Options service;
 };
 
+// The repair of a node without peers: nothing to exchange.
+asio::awaitable<v1::RepairReply> RepairAlone() {
+  v1::RepairReply reply;
+  reply.set_node_id(kNodeId);
+  co_return reply;
+}
+
 // A KvService over the coordinator of a one-node cluster (its LocalReplica on a GatedEngine,
 // an HLC on a manual clock, no peers); requests run on an io_context driven by the test thread.
 class KvServiceTest : public ::testing::TestWithParam<Offload> {
@@ -110,11 +117,14 @@ class KvServiceTest : public ::testing::TestWithParam<Offload> {
     coordinator_ = std::make_unique<replication::Coordinator>(
         coordinator_options, ring_, membership_, *local_, hlc_, *transport_, nullptr);
     registry_ = std::make_unique<metrics::Registry>();
-    service_ = std::make_unique<KvService>(wiring.service, *coordinator_, *registry_, [] {
-      v1::ClusterStatusReply reply;
-      reply.set_node_id(kNodeId);
-      return reply;
-    });
+    service_ = std::make_unique<KvService>(
+        wiring.service, *coordinator_, *registry_,
+        [] {
+          v1::ClusterStatusReply reply;
+          reply.set_node_id(kNodeId);
+          return reply;
+        },
+        [] { return RepairAlone(); });
   }
 
   // The storage pool goes first (its running calls finish), while the io_context and the

@@ -9,12 +9,15 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "server/common/hash.h"
 #include "server/storage/engine.h"
 #include "server/storage/memory_engine.h"
 #include "server/storage/rocksdb_engine.h"
@@ -321,6 +324,126 @@ TEST_P(EngineConformanceTest, ScanSeesTheSnapshotTakenWhenItStarts) {
   EXPECT_EQ(seen,
             (std::vector<KV>{{"a", Live("old", 1)}, {"b", Live("old", 1)}, {"c", Live("old", 1)}}));
   EXPECT_EQ(ScanKeys("", ""), (std::vector<std::string>{"a", "b", "bb", "c", "z"}));
+}
+
+// --- Hash order, tombstone purge, change observer ----------------------------------------
+
+// Every (hash, key, header) ScanByHash visits in [first, last].
+std::vector<std::tuple<uint64_t, std::string, VersionHeader>> ScanHashes(Engine& engine,
+                                                                         uint64_t first,
+                                                                         uint64_t last) {
+  std::vector<std::tuple<uint64_t, std::string, VersionHeader>> out;
+  EXPECT_OK(
+      engine.ScanByHash(first, last, [&](uint64_t h, std::string_view key, const VersionHeader& v) {
+        out.emplace_back(h, std::string(key), v);
+        return true;
+      }));
+  return out;
+}
+
+TEST_P(EngineConformanceTest, ScanByHashVisitsEveryKeyInHashOrderWithItsHeader) {
+  std::vector<std::tuple<uint64_t, std::string, VersionHeader>> expected;
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = "key-" + std::to_string(i);
+    const Version v = i % 5 == 0 ? Tombstone(10 + i, 2) : Live(std::string(100, 'x'), 10 + i);
+    Apply(key, v, ApplyOutcome::kApplied);
+    expected.emplace_back(KeyHash(key), key, VersionHeader{v.timestamp, v.tombstone});
+  }
+  std::sort(expected.begin(), expected.end(), [](const auto& a, const auto& b) {
+    return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
+  });
+  EXPECT_EQ(ScanHashes(engine(), 0, std::numeric_limits<uint64_t>::max()), expected);
+  // Inclusive bounds: exactly the entries whose hash lies within.
+  const uint64_t first = std::get<0>(expected[50]);
+  const uint64_t last = std::get<0>(expected[120]);
+  EXPECT_EQ(ScanHashes(engine(), first, last),
+            (std::vector<std::tuple<uint64_t, std::string, VersionHeader>>(
+                expected.begin() + 50, expected.begin() + 121)));
+  EXPECT_TRUE(ScanHashes(engine(), last, first).empty());
+}
+
+TEST_P(EngineConformanceTest, ScanByHashFollowsReplacementsAndStopsWhenAsked) {
+  Apply("a", Live("v", 1), ApplyOutcome::kApplied);
+  Apply("b", Live("v", 1), ApplyOutcome::kApplied);
+  Apply("a", Tombstone(5), ApplyOutcome::kApplied);
+  auto all = ScanHashes(engine(), 0, std::numeric_limits<uint64_t>::max());
+  ASSERT_EQ(all.size(), 2u);
+  for (const auto& [h, key, header] : all) {
+    if (key == "a") {
+      EXPECT_EQ(header, (VersionHeader{Timestamp{5, 1}, true}));
+    }
+  }
+  int visited = 0;
+  ASSERT_OK(engine().ScanByHash(
+      0, std::numeric_limits<uint64_t>::max(),
+      [&](uint64_t, std::string_view, const VersionHeader&) { return ++visited < 1; }));
+  EXPECT_EQ(visited, 1);
+}
+
+TEST_P(EngineConformanceTest, PurgeTombstoneRemovesOnlyThatVeryTombstone) {
+  Apply("live", Live("v", 3), ApplyOutcome::kApplied);
+  Apply("dead", Tombstone(3), ApplyOutcome::kApplied);
+  EXPECT_EQ(engine().PurgeTombstone("live", Timestamp{3, 1}).value(), false);
+  EXPECT_EQ(engine().PurgeTombstone("dead", Timestamp{2, 1}).value(), false);  // Stale ts.
+  EXPECT_EQ(engine().PurgeTombstone("dead", Timestamp{3, 2}).value(), false);  // Other node.
+  EXPECT_EQ(engine().PurgeTombstone("missing", Timestamp{3, 1}).value(), false);
+  EXPECT_EQ(engine().PurgeTombstone("dead", Timestamp{3, 1}).value(), true);
+  ASSERT_CODE(engine().Get("dead"), Code::kNotFound);
+  EXPECT_EQ(ScanKeys("", ""), (std::vector<std::string>{"live"}));
+  EXPECT_EQ(ScanHashes(engine(), 0, std::numeric_limits<uint64_t>::max()).size(), 1u);
+  EXPECT_EQ(engine().LiveKeyCount(), 1u);
+  EXPECT_EQ(engine().PurgeTombstone("dead", Timestamp{3, 1}).value(), false);  // Gone already.
+  // Collected: any later version applies, an older one too (nothing is stored to beat it).
+  Apply("dead", Live("again", 1), ApplyOutcome::kApplied);
+}
+
+TEST_P(EngineConformanceTest, PurgeNeverDeletesAWriteNewerThanTheTombstone) {
+  Apply("k", Tombstone(3), ApplyOutcome::kApplied);
+  Apply("k", Live("newer", 4), ApplyOutcome::kApplied);
+  EXPECT_EQ(engine().PurgeTombstone("k", Timestamp{3, 1}).value(), false);
+  ExpectStored("k", Live("newer", 4));
+  Apply("k", Tombstone(5), ApplyOutcome::kApplied);
+  EXPECT_EQ(engine().PurgeTombstone("k", Timestamp{3, 1}).value(), false);
+  ExpectStored("k", Tombstone(5));
+}
+
+// Records every change it is told of.
+class RecordingObserver final : public ChangeObserver {
+ public:
+  struct Change {
+    std::string key;
+    uint64_t key_hash;
+    std::optional<VersionHeader> before;
+    std::optional<VersionHeader> after;
+    friend bool operator==(const Change&, const Change&) = default;
+  };
+  void OnChange(std::string_view key, uint64_t key_hash, const VersionHeader* before,
+                const VersionHeader* after) override {
+    changes.push_back(Change{std::string(key), key_hash,
+                             before ? std::optional<VersionHeader>(*before) : std::nullopt,
+                             after ? std::optional<VersionHeader>(*after) : std::nullopt});
+  }
+  std::vector<Change> changes;
+};
+
+TEST_P(EngineConformanceTest, ChangeObserverIsToldEveryTransitionWithTheReplacedVersion) {
+  RecordingObserver observer;
+  ASSERT_TRUE(engine().SetChangeObserver(&observer));
+  const VersionHeader v1{Timestamp{1, 1}, false};
+  const VersionHeader t2{Timestamp{2, 1}, true};
+  Apply("k", Live("a", 1), ApplyOutcome::kApplied);
+  Apply("k", Live("old", 0), ApplyOutcome::kSuperseded);  // Not a change: not reported.
+  Apply("k", Tombstone(2), ApplyOutcome::kApplied);
+  ASSERT_EQ(engine().PurgeTombstone("k", Timestamp{1, 1}).value(), false);  // Not reported.
+  ASSERT_EQ(engine().PurgeTombstone("k", Timestamp{2, 1}).value(), true);
+  engine().SetChangeObserver(nullptr);
+  Apply("k", Live("unseen", 9), ApplyOutcome::kApplied);
+  const uint64_t h = KeyHash("k");
+  EXPECT_EQ(observer.changes, (std::vector<RecordingObserver::Change>{
+                                  {"k", h, std::nullopt, v1},
+                                  {"k", h, v1, t2},
+                                  {"k", h, t2, std::nullopt},
+                              }));
 }
 
 // --- Hints ---------------------------------------------------------------------------------

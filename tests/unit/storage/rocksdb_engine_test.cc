@@ -12,11 +12,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "server/common/hash.h"
 #include "server/storage/version_codec.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
@@ -38,13 +40,20 @@ void WriteFile(const std::string& path, const std::string& contents) {
 }
 
 // Writes `bytes` as the stored version of `key` behind the engine's back, the way a damaged
-// disk or a buggy older binary would. REQUIRES: no engine has `path` open.
-void WriteRawVersion(const std::string& path, const std::string& key, const std::string& bytes) {
-  const std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+// disk or a buggy older binary would. REQUIRES: no engine has `path` open. `older_layout`:
+// the column families of a data dir written before the hash index existed (created if
+// missing).
+void WriteRawVersion(const std::string& path, const std::string& key, const std::string& bytes,
+                     bool older_layout = false) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, {}}, {"data", {}}, {"hints", {}}, {"meta", {}}};
+  if (!older_layout) cfs.emplace_back("by_hash", rocksdb::ColumnFamilyOptions());
+  rocksdb::DBOptions options;
+  options.create_if_missing = older_layout;
+  options.create_missing_column_families = older_layout;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles, &db);
+  rocksdb::Status s = rocksdb::DB::Open(options, path, cfs, &handles, &db);
   ASSERT_TRUE(s.ok()) << s.ToString();
   s = db->Put(rocksdb::WriteOptions(), handles[1], key, bytes);
   EXPECT_TRUE(s.ok()) << s.ToString();
@@ -253,6 +262,28 @@ TEST_F(RocksEngineTest, StoredValueWithGarbageBytesReadsAsCorruption) {
   Result<Version> good = engine->Get("good");
   ASSERT_OK(good);
   EXPECT_EQ(good.value(), Live("v", 1));
+}
+
+TEST_F(RocksEngineTest, DataDirWrittenBeforeTheHashIndexGetsItBuiltAtOpen) {
+  std::filesystem::create_directories(path_);
+  const Version live = Live("v", 7);
+  const Version dead = Tombstone(8);
+  WriteRawVersion(path_, "a", EncodeVersion(live), /*older_layout=*/true);
+  WriteRawVersion(path_, "b", EncodeVersion(dead), /*older_layout=*/true);
+  for (int reopen = 0; reopen < 2; ++reopen) {  // Built once; the second open finds it.
+    std::unique_ptr<RocksEngine> engine = OpenOrDie();
+    ASSERT_NE(engine, nullptr);
+    std::map<std::string, VersionHeader> indexed;
+    ASSERT_OK(engine->ScanByHash(0, ~uint64_t{0},
+                                 [&](uint64_t h, std::string_view key, const VersionHeader& v) {
+                                   EXPECT_EQ(h, KeyHash(key));
+                                   indexed.emplace(std::string(key), v);
+                                   return true;
+                                 }));
+    EXPECT_EQ(indexed, (std::map<std::string, VersionHeader>{{"a", {live.timestamp, false}},
+                                                             {"b", {dead.timestamp, true}}}));
+    EXPECT_EQ(engine->LiveKeyCount(), 1u);
+  }
 }
 
 TEST_F(RocksEngineTest, DataDirHoldingForeignFilesIsRefused) {
