@@ -134,6 +134,8 @@ FaultState ToFaultState(v1::Envelope* reply) {
   state.node_id = proto.node_id();
   state.seed = proto.seed();
   state.clock_offset_ms = proto.clock_offset_ms();
+  state.skip_read_repair = proto.skip_read_repair();
+  state.skip_write_timestamp_phase = proto.skip_write_timestamp_phase();
   state.links.reserve(static_cast<size_t>(proto.links_size()));
   for (const v1::LinkFaults& link : proto.links()) {
     state.links.push_back(LinkFaults{link.peer(), link.drop_out(), link.drop_in(), link.block_out(),
@@ -390,6 +392,17 @@ asio::awaitable<Result<WriteResult>> Client::AsyncDelete(std::string key, Reques
 
 asio::awaitable<Result<ClusterStatus>> Client::AsyncClusterStatus(RequestOptions options) {
   return impl_->Async(ClusterStatusRequest(), std::move(options), &ToClusterStatus);
+}
+
+Result<FaultState> Client::SetBugSwitches(const BugSwitches& switches,
+                                          const RequestOptions& options) {
+  v1::Envelope request;
+  v1::BugSwitches* bugs = request.mutable_set_faults_request()->mutable_bugs();
+  if (switches.skip_read_repair.has_value()) bugs->set_skip_read_repair(*switches.skip_read_repair);
+  if (switches.skip_write_timestamp_phase.has_value()) {
+    bugs->set_skip_write_timestamp_phase(*switches.skip_write_timestamp_phase);
+  }
+  return impl_->Sync(std::move(request), options, &ToFaultState);
 }
 
 Result<FaultState> Client::SetFaults(std::vector<LinkFaultsPatch> patches,

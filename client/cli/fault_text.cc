@@ -107,9 +107,14 @@ std::string DescribeFaults(const FaultState& state) {
     AddTo(&clauses, delay + " to ", "", link.peer);
   }
   std::string out = Join(clauses);
-  if (out.empty() && state.clock_offset_ms == 0) return "no faults";
+  const bool bugs = state.skip_read_repair || state.skip_write_timestamp_phase;
+  if (out.empty() && state.clock_offset_ms == 0 && !bugs) return "no faults";
   if (random) out += "; seed " + std::to_string(state.seed);
-  return out + (out.empty() ? "" : "; ") + "clock " + FormatDurationMs(state.clock_offset_ms, true);
+  out += (out.empty() ? "" : "; ") + std::string("clock ") +
+         FormatDurationMs(state.clock_offset_ms, true);
+  if (state.skip_read_repair) out += "; TEST BUG ON: CP reads skip their write-back";
+  if (state.skip_write_timestamp_phase) out += "; TEST BUG ON: CP writes skip the timestamp phase";
+  return out;
 }
 
 std::string DescribeVersion(const LocalVersion& version) {

@@ -40,8 +40,13 @@ void ToProto(const net::LinkFaults& link, v1::LinkFaults* out) {
 }  // namespace
 
 AdminService::AdminService(Options options, net::FaultInjector* injector, SystemClock* clock,
-                           replication::LocalReplica& local, metrics::Registry& metrics)
-    : options_(std::move(options)), injector_(injector), clock_(clock), local_(local) {
+                           replication::LocalReplica& local, replication::Coordinator& coordinator,
+                           metrics::Registry& metrics)
+    : options_(std::move(options)),
+      injector_(injector),
+      clock_(clock),
+      local_(local),
+      coordinator_(coordinator) {
   auto& requests = metrics.AddCounter(
       "dialkv_admin_requests_total",
       "Fault-injection and inspection requests on the client port, by request and status "
@@ -101,6 +106,7 @@ asio::awaitable<v1::Envelope> AdminService::Handle(v1::Envelope request) {
   } else if (kind == kClearFaults) {
     injector_->Clear();
     if (clock_ != nullptr) clock_->SetOffsetMs(0);
+    coordinator_.SetBugs(false, false);
   } else if (kind == kSetClockOffset) {
     status = SetClockOffset(request.set_clock_offset_request().offset_ms());
   }
@@ -124,11 +130,25 @@ Status AdminService::SetFaults(const v1::SetFaultsRequest& request) {
   std::optional<uint64_t> seed;
   if (request.has_seed()) seed = request.seed();
   Status applied = injector_->Apply(patches, seed);
-  if (applied.ok()) {
-    Logger("api")->info("node={} fault injection: {} link change(s){}", options_.self,
-                        patches.size(), seed ? ", seed " + std::to_string(*seed) : "");
+  if (!applied.ok()) return applied;
+  Logger("api")->info("node={} fault injection: {} link change(s){}", options_.self, patches.size(),
+                      seed ? ", seed " + std::to_string(*seed) : "");
+  if (request.has_bugs()) {
+    const v1::BugSwitches& bugs = request.bugs();
+    const bool read_repair =
+        bugs.has_skip_read_repair() ? bugs.skip_read_repair() : coordinator_.skip_read_repair();
+    const bool timestamp_phase = bugs.has_skip_write_timestamp_phase()
+                                     ? bugs.skip_write_timestamp_phase()
+                                     : coordinator_.skip_write_timestamp_phase();
+    coordinator_.SetBugs(read_repair, timestamp_phase);
+    if (read_repair || timestamp_phase) {
+      Logger("api")->warn(
+          "node={} TEST-ONLY BUGS ON: CP is broken on purpose (skip_read_repair={}, "
+          "skip_write_timestamp_phase={})",
+          options_.self, read_repair, timestamp_phase);
+    }
   }
-  return applied;
+  return Status::Ok();
 }
 
 Status AdminService::SetClockOffset(int64_t offset_ms) {
@@ -150,6 +170,8 @@ void AdminService::FillState(v1::FaultState* state) const {
   state->set_node_id(options_.self);
   state->set_seed(injector_->seed());
   state->set_clock_offset_ms(clock_ != nullptr ? clock_->offset_ms() : 0);
+  state->set_skip_read_repair(coordinator_.skip_read_repair());
+  state->set_skip_write_timestamp_phase(coordinator_.skip_write_timestamp_phase());
   for (const net::LinkFaults& link : injector_->Links()) ToProto(link, state->add_links());
 }
 

@@ -12,7 +12,10 @@
 // SetClockOffset skews the wall clock under this node's HLC (at most kMaxClockOffsetMs either
 // way): the HLC never goes back, so a negative offset only slows it down until the skewed clock
 // catches up with the timestamps already issued. Failure detection keeps the true clock.
-// ClearFaults heals every link and sets the offset back to 0.
+// SetFaults may also switch test-only bugs of the coordinator on or off (BugSwitches: a CP read
+// without write-back, a CP write without its timestamp phase), so a harness can show that it
+// catches a broken CP. ClearFaults heals every link, sets the offset back to 0 and turns every
+// bug off.
 //
 // Counts every request: dialkv_admin_requests_total{request,status}.
 //
@@ -27,6 +30,7 @@
 #include "server/common/clock.h"
 #include "server/common/metrics.h"
 #include "server/net/fault_injector.h"
+#include "server/replication/coordinator.h"
 #include "server/replication/local_replica.h"
 
 namespace dialkv::api {
@@ -44,8 +48,10 @@ class AdminService {
   // `injector`: null when fault injection is disabled (every request is then refused).
   // `clock`: the clock under the HLC, skewed by SetClockOffset; null when it cannot be skewed
   // (a node given its own Clock in tests): SetClockOffset then answers INVALID_ARGUMENT.
+  // `coordinator`: where the test-only bug switches (SetFaultsRequest.bugs) act.
   AdminService(Options options, net::FaultInjector* injector, SystemClock* clock,
-               replication::LocalReplica& local, metrics::Registry& metrics);
+               replication::LocalReplica& local, replication::Coordinator& coordinator,
+               metrics::Registry& metrics);
 
   // Whether `request` is one of the requests above.
   static bool Serves(const v1::Envelope& request);
@@ -66,6 +72,7 @@ class AdminService {
   net::FaultInjector* const injector_;
   SystemClock* const clock_;
   replication::LocalReplica& local_;
+  replication::Coordinator& coordinator_;
   metrics::Counter* requests_[kNum][kNumCodes] = {};
 };
 

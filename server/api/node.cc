@@ -312,8 +312,9 @@ Status Node::Init() {
   admin_options.self = options_.node_id;
   admin_options.max_key_bytes = options_.max_key_bytes;
   admin_options.read_timeout_ms = options_.default_timeout_ms;
-  admin_service_ = std::make_unique<AdminService>(admin_options, fault_injector_.get(),
-                                                  system_clock_.get(), *local_replica_, *metrics_);
+  admin_service_ =
+      std::make_unique<AdminService>(admin_options, fault_injector_.get(), system_clock_.get(),
+                                     *local_replica_, *coordinator_, *metrics_);
 
   net::FrameServer::Options frame_options;
   frame_options.max_frame_bytes = options_.max_frame_bytes;

@@ -60,6 +60,11 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::Write(std::string key, std::s
   co_return co_await WriteCp(std::move(key), std::move(version), deadline);
 }
 
+void Coordinator::SetBugs(bool skip_read_repair, bool skip_write_timestamp_phase) {
+  bug_skip_read_repair_.store(skip_read_repair, std::memory_order_relaxed);
+  bug_skip_write_timestamp_phase_.store(skip_write_timestamp_phase, std::memory_order_relaxed);
+}
+
 Deadline Coordinator::CallDeadline(Deadline deadline) const {
   return std::min(deadline, std::chrono::steady_clock::now() +
                                 std::chrono::milliseconds(options_.replica_timeout_ms));

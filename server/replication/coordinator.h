@@ -1,5 +1,6 @@
 #pragma once
 #include <asio/awaitable.hpp>
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -107,6 +108,16 @@ class Coordinator {
   // thread is not one of them. Idempotent.
   void Stop();
 
+  // Test-only bugs, switched by fault injection (AdminService) so the harness can prove it
+  // catches a broken CP path: skip_read_repair makes CP reads answer without their write-back;
+  // skip_write_timestamp_phase makes CP writes take this node's clock without reading a
+  // quorum's timestamps. Thread-safe.
+  void SetBugs(bool skip_read_repair, bool skip_write_timestamp_phase);
+  bool skip_read_repair() const { return bug_skip_read_repair_.load(std::memory_order_relaxed); }
+  bool skip_write_timestamp_phase() const {
+    return bug_skip_write_timestamp_phase_.load(std::memory_order_relaxed);
+  }
+
   // Replica calls running now, foreground and background (for tests and metrics).
   size_t calls_in_flight() const { return tracker_.in_flight(); }
 
@@ -120,6 +131,9 @@ class Coordinator {
                                                 Deadline deadline);
   asio::awaitable<Result<WriteOutcome>> WriteCp(std::string key, Version version,
                                                 Deadline deadline);
+  // WriteCp's phase 2: `version` carries its timestamp; a quorum of acks.
+  asio::awaitable<Result<WriteOutcome>> WriteCpPhase2(std::string key, Version version,
+                                                      Deadline deadline);
 
   // One replica (coordinator.cc). Each reaches `replica` directly when it is this node.
   // A remote call's first attempt ends at `deadline`; an attempt that got no reply (kTimeout:
@@ -178,6 +192,8 @@ class Coordinator {
   net::Transport& transport_;
   HintStore* const hints_;
   TaskTracker tracker_;  // One slot per replica call in flight.
+  std::atomic<bool> bug_skip_read_repair_{false};
+  std::atomic<bool> bug_skip_write_timestamp_phase_{false};
 };
 
 }  // namespace dialkv::replication

@@ -150,6 +150,12 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCp(std::string key, Vers
   const uint32_t quorum = ring_.quorum();
 
   // Phase 1: the highest timestamp a quorum knows of. Only reads: failing here is definite.
+  if (skip_write_timestamp_phase()) {
+    // Test-only bug (SetBugs): the local clock alone picks the timestamp.
+    version.timestamp = hlc_.Now();
+    version.timestamp.node_id = options_.self;
+    co_return co_await WriteCpPhase2(std::move(key), std::move(version), deadline);
+  }
   if (!tracker_.TryAcquire(replicas.size())) {
     co_return NoCallSlots(tracker_, "the write was not applied");
   }
@@ -174,6 +180,13 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCp(std::string key, Vers
   version.timestamp = hlc_.Now();
   version.timestamp.hlc = std::max(version.timestamp.hlc, highest.hlc + 1);
   version.timestamp.node_id = options_.self;
+  co_return co_await WriteCpPhase2(std::move(key), std::move(version), deadline);
+}
+
+asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCpPhase2(std::string key, Version version,
+                                                                 Deadline deadline) {
+  const std::span<const NodeId> replicas = ring_.ReplicasFor(key);
+  const uint32_t quorum = ring_.quorum();
   const Timestamp ts = version.timestamp;
 
   // Phase 2: a quorum of acks. From here on the outcome is never kUnavailable.
@@ -213,7 +226,8 @@ asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline d
     if (newest != nullptr && TimestampOf(r.result) != TimestampOf(*newest)) agree = false;
     if (newest == nullptr || TimestampOf(r.result) > TimestampOf(*newest)) newest = &r.result;
   }
-  if (agree) co_return *newest;  // The version, or kNotFound from every replica asked.
+  if (agree) co_return *newest;               // The version, or kNotFound from every replica asked.
+  if (skip_read_repair()) co_return *newest;  // Test-only bug (SetBugs): no write-back.
 
   // Read repair: write the newest back to every replica that did not report it, and answer
   // once a quorum holds it, so that no later CP read can return anything older.

@@ -75,6 +75,17 @@ class Admins {
     }
   }
 
+  // Unblocks every link of every node, leaving the other faults (and bug switches) alone.
+  void Heal() {
+    for (NodeId id = 1; id <= size(); ++id) {
+      std::vector<LinkFaultsPatch> patches;
+      for (NodeId peer = 1; peer <= size(); ++peer) {
+        if (peer != id) patches.push_back({.peer = peer, .block_out = false, .block_in = false});
+      }
+      EXPECT_OK((*this)[id].SetFaults(patches));
+    }
+  }
+
   void ClearAll() {
     for (NodeId id = 1; id <= size(); ++id) EXPECT_OK((*this)[id].ClearFaults());
   }
@@ -428,6 +439,74 @@ TEST(FaultTest, FiveNodesMinorityPartitionServesCpExactlyForKeysWithAQuorumOnIts
       ASSERT_CODE(got, Code::kNotFound);  // A refused write was never applied.
     }
   }
+}
+
+// The test-only bug switches break CP in the way they say, and only while they are on: the
+// harness relies on them to show that it catches a broken CP path.
+TEST(FaultTest, BugSwitchSkipReadRepairLetsACpReadBeFollowedByAnOlderOne) {
+  auto cluster = StartFaultyCluster(3, 3, {"--hinted-handoff=false", "--ae-interval-ms=600000"});
+  ASSERT_NE(cluster, nullptr);
+  Admins admins(*cluster);
+  auto cp2 = cluster->ClientFor(2, Consistency::kCp, 2000);
+  auto ap1 = cluster->ClientFor(1, Consistency::kAp, 2000);
+  // Returns what the second of two CP reads at node 2 sees, the first through {1,2} and the
+  // second through {2,3}, after a newer version reached node 1 alone.
+  auto probe = [&](const std::string& key) -> std::string {
+    EXPECT_OK(cp2->Put(key, "old"));
+    admins.Partition({1}, {2, 3});
+    EXPECT_OK(ap1->Put(key, "new"));  // Node 1 only: no hints, no anti-entropy.
+    admins.Heal();
+    admins.Partition({2}, {3});
+    auto first = cp2->Get(key);  // Quorum {1,2}: sees "new".
+    EXPECT_OK(first);
+    EXPECT_EQ(first.ok() ? first->value : "", "new");
+    admins.Heal();
+    admins.Partition({1}, {2, 3});
+    auto second = cp2->Get(key);  // Quorum {2,3}.
+    admins.Heal();
+    EXPECT_OK(second);
+    return second.ok() ? second->value : second.status().ToString();
+  };
+  EXPECT_EQ(probe("repaired"), "new") << "without the bug the first read wrote \"new\" back";
+  auto on = admins[2].SetBugSwitches({.skip_read_repair = true});
+  ASSERT_OK(on);
+  EXPECT_TRUE(on->skip_read_repair);
+  EXPECT_EQ(probe("unrepaired"), "old") << "with the bug the first read left \"new\" on node 1";
+  auto cleared = admins[2].ClearFaults();
+  ASSERT_OK(cleared);
+  EXPECT_FALSE(cleared->skip_read_repair);
+}
+
+TEST(FaultTest, BugSwitchSkipWriteTimestampPhaseLetsALaterCpWriteLoseUnderSkew) {
+  auto cluster = StartFaultyCluster(3, 3);
+  ASSERT_NE(cluster, nullptr);
+  Admins admins(*cluster);
+  // Behind, within the skew guard (a node further behind sees every other node's versions as
+  // beyond its guard, and refuses them).
+  ASSERT_OK(admins[2].SetClockOffset(-400));
+  admins.Partition({1}, {2});  // Node 2 learns node 1's clock only through node 3's gossip.
+  auto cp1 = cluster->ClientFor(1, Consistency::kCp, 3000);
+  auto cp2 = cluster->ClientFor(2, Consistency::kCp, 3000);
+  auto cp3 = cluster->ClientFor(3, Consistency::kCp, 3000);
+  // Counts, over `tries` keys, how often a CP write at node 2 that completed after one at
+  // node 1 is not what a CP read then returns.
+  auto lost_writes = [&](const std::string& prefix, int tries) {
+    int lost = 0;
+    for (int i = 0; i < tries; ++i) {
+      const std::string key = prefix + std::to_string(i);
+      EXPECT_OK(cp1->Put(key, "first"));
+      EXPECT_OK(cp2->Put(key, "second"));
+      auto got = cp3->Get(key);
+      EXPECT_OK(got);
+      lost += got.ok() && got->value != "second" ? 1 : 0;
+    }
+    return lost;
+  };
+  EXPECT_EQ(lost_writes("sane:", 20), 0) << "the timestamp phase orders every CP write";
+  ASSERT_OK(admins[2].SetBugSwitches({.skip_write_timestamp_phase = true}));
+  EXPECT_GT(lost_writes("buggy:", 20), 0) << "the bug should let node 2's later writes lose";
+  ASSERT_OK(admins[2].SetBugSwitches({.skip_write_timestamp_phase = false}));
+  EXPECT_EQ(lost_writes("fixed:", 20), 0);
 }
 
 TEST(FaultTest, WithoutTheFlagEveryAdminRequestIsRefusedAndNothingChanges) {

@@ -55,8 +55,23 @@ struct FaultState {
   std::vector<LinkFaults> links = {};  // Links with any fault, by peer id; others are clean.
   uint64_t seed = 0;            // Seeds the drop and jitter choices (same seed, same choices).
   int64_t clock_offset_ms = 0;  // Added to the node's wall clock (SetClockOffset).
+  // Test-only bugs now on (BugSwitches).
+  bool skip_read_repair = false;
+  bool skip_write_timestamp_phase = false;
 
   friend bool operator==(const FaultState&, const FaultState&) = default;
+};
+
+// Test-only bugs that break CP on purpose, so a harness can show it catches them
+// (Client::SetBugSwitches). A set field turns its bug on (true) or off (false); an unset one
+// leaves it as it is. ClearFaults turns every one off.
+struct BugSwitches {
+  // CP reads answer the newest version a quorum reported without first writing it back to a
+  // quorum: a later read may return an older value.
+  std::optional<bool> skip_read_repair = std::nullopt;
+  // CP writes take the node's clock as their timestamp without reading a quorum's highest
+  // first: under clock skew a later write may lose to an earlier one.
+  std::optional<bool> skip_write_timestamp_phase = std::nullopt;
 };
 
 // One node's own stored version of a key, as its replica holds it: read without a quorum

@@ -252,7 +252,13 @@ class Client {
                                std::optional<uint64_t> seed = std::nullopt,
                                const RequestOptions& options = {});
 
-  // Heals every link of the node and sets its clock offset back to 0.
+  // Switches the node's test-only bugs (admin.h, BugSwitches) on or off. Never on a cluster
+  // whose data matters: each one breaks linearizability on purpose.
+  Result<FaultState> SetBugSwitches(const BugSwitches& switches,
+                                    const RequestOptions& options = {});
+
+  // Heals every link of the node, sets its clock offset back to 0 and turns its test-only bugs
+  // off.
   Result<FaultState> ClearFaults(const RequestOptions& options = {});
 
   // The node's faults, unchanged. Its node_id tells which node the endpoint is.
