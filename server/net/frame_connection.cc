@@ -13,6 +13,7 @@
 
 #include "server/common/logging.h"
 #include "server/net/frame.h"
+#include "server/net/frame_reader.h"
 
 namespace dialkv::net {
 namespace {
@@ -219,9 +220,10 @@ void Connection::Close(const Status& reason) {
 }
 
 asio::awaitable<void> Connection::ReadLoop(std::shared_ptr<Session> session) {
-  std::string body;
+  FrameReader reader(options_.max_frame_bytes);
   for (;;) {
-    Status status = co_await net::ReadFrame(session->socket, options_.max_frame_bytes, &body);
+    std::string_view body;
+    Status status = co_await reader.Next(session->socket, &body);
     if (session->dead) co_return;
     if (status.code() == Code::kInvalidArgument) {  // Over the frame limit.
       Fail(session, Status::Internal("reply " + status.message() + "; is " + name() +

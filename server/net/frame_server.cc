@@ -13,6 +13,7 @@
 
 #include "server/common/log_limiter.h"
 #include "server/common/logging.h"
+#include "server/net/frame_reader.h"
 #include "server/net/listener.h"
 
 namespace dialkv::net {
@@ -31,8 +32,8 @@ constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr milliseconds kLingerTimeout{1000};
 constexpr size_t kLingerChunkBytes = 64 << 10;
 constexpr int kMaxLingerReads = 4096;
-// Connection buffers that grew past this for one big frame are freed once used, so an idle
-// connection holds little memory.
+// The write buffer, grown past this for one big batch of replies, is freed once written, so
+// an idle connection holds little memory (the FrameReader does the same for reads).
 constexpr size_t kKeepBufferBytes = 1 << 20;
 // The watchdog of a connection with no timeout enabled still wakes this often (cheaply).
 constexpr milliseconds kMaxWatchdogPeriod{60'000};
@@ -67,6 +68,7 @@ struct Connection {
         writer_wake(executor, SteadyClock::time_point::max()),
         reader_wake(executor, SteadyClock::time_point::max()),
         watchdog(executor),
+        reader(server->options.max_frame_bytes),
         last_activity(SteadyClock::now()) {
     asio::error_code ignored;
     peer = socket.remote_endpoint(ignored);
@@ -157,7 +159,7 @@ struct Connection {
   asio::steady_timer watchdog;
   uint64_t registry_id = 0;
 
-  std::string read_buffer;       // The frame being read; reused.
+  FrameReader reader;            // Used by the read loop only.
   std::string pending;           // Framed replies waiting for the writer.
   std::string writing;           // The bytes of the write in progress; swapped with `pending`.
   uint32_t pending_replies = 0;  // Replies to requests in `pending`.
@@ -175,7 +177,7 @@ struct Connection {
 
 // The id of a frame body that failed ParseEnvelope, when it parses at all (the envelope then
 // carried unknown fields); else 0.
-uint64_t ReadableId(const std::string& body) {
+uint64_t ReadableId(std::string_view body) {
   v1::Envelope probe;
   if (!probe.ParseFromArray(body.data(), static_cast<int>(body.size()))) return 0;
   return probe.id();
@@ -201,7 +203,8 @@ asio::awaitable<void> ReadLoop(std::shared_ptr<Connection> c) {
       co_await c->reader_wake.async_wait(kAsTuple);
     }
     if (c->closed) break;
-    const Status read = co_await ReadFrame(c->socket, options.max_frame_bytes, &c->read_buffer);
+    std::string_view body;
+    const Status read = co_await c->reader.Next(c->socket, &body);
     if (c->closed) break;
     if (!read.ok()) {
       if (read.code() == Code::kInvalidArgument) {
@@ -213,12 +216,11 @@ asio::awaitable<void> ReadLoop(std::shared_ptr<Connection> c) {
     }
     c->last_activity = SteadyClock::now();
     v1::Envelope request;
-    const Status parsed = ParseEnvelope(c->read_buffer, &request);
+    const Status parsed = ParseEnvelope(body, &request);
     if (!parsed.ok()) {
-      c->FailProtocol(ReadableId(c->read_buffer), parsed);
+      c->FailProtocol(ReadableId(body), parsed);
       break;
     }
-    if (c->read_buffer.capacity() > kKeepBufferBytes) std::string().swap(c->read_buffer);
     ++c->inflight;
     asio::co_spawn(c->executor, HandleRequest(c, std::move(request)),
                    [c](const std::exception_ptr& e) {
@@ -234,10 +236,10 @@ asio::awaitable<void> Linger(std::shared_ptr<Connection> c) {
   c->socket.shutdown(tcp::socket::shutdown_send, ignored);
   c->lingering = true;
   c->linger_deadline = SteadyClock::now() + kLingerTimeout;
-  c->watchdog.cancel();                      // Re-arms it for the linger deadline.
-  c->read_buffer.resize(kLingerChunkBytes);  // The reader has exited.
+  c->watchdog.cancel();  // Re-arms it for the linger deadline.
+  std::string discard(kLingerChunkBytes, '\0');
   for (int i = 0; i < kMaxLingerReads && !c->closed; ++i) {
-    auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(c->read_buffer), kAsTuple);
+    auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(discard), kAsTuple);
     if (ec) break;
   }
 }

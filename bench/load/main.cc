@@ -1,0 +1,253 @@
+// dialkv-bench: closed-loop load against dialkv, Redis or etcd (DESIGN.md "Benchmarks").
+//   dialkv-bench --endpoints 127.0.0.1:7379,127.0.0.1:7389,127.0.0.1:7399 --mode both
+//       --connections 16 --read-ratio 0.5 --duration 10 --json out.json --svg out.svg
+//   dialkv-bench table a.json b.json ...   # the comparison table of earlier runs (Markdown)
+// Flags are parsed and wired here; the load, backends and reports live beside this file.
+#include <sys/utsname.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "bench/load/partition.h"
+#include "bench/load/report.h"
+#include "bench/load/runner.h"
+#include "bench/load/svg_chart.h"
+
+namespace dialkv::bench {
+namespace {
+
+struct Flags {
+  std::string target = "dialkv";
+  std::string endpoints;
+  std::string mode = "cp";
+  std::string scenario = "load";
+  std::string distribution = "uniform";
+  std::string json_path, svg_path;
+  size_t isolate = 0;  // 1-based; 0: the last endpoint.
+  double fault_start_s = 10, fault_s = 10;
+  bool quiet = false;
+  bool no_prefill = false;
+  bool no_failover = false;
+  LoadOptions load;
+  BackendOptions backend;
+  std::vector<std::string> table_files;
+};
+
+std::vector<std::string> Split(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::string Now() {
+  const std::time_t t = std::time(nullptr);
+  char out[32];
+  std::strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return out;
+}
+
+nlohmann::ordered_json Machine() {
+  nlohmann::ordered_json m;
+  utsname u{};
+  if (uname(&u) == 0) m["host"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
+  m["cpus"] = std::thread::hardware_concurrency();
+  if (std::ifstream in("/proc/loadavg"); in) {
+    std::string load;
+    std::getline(in, load);
+    m["loadavg_at_end"] = load;
+  }
+  return m;
+}
+
+int Table(const std::vector<std::string>& files) {
+  std::vector<RunSummary> runs;
+  for (const std::string& f : files) {
+    std::ifstream in(f);
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.contains("runs")) {
+      std::fprintf(stderr, "dialkv-bench: %s is not a dialkv-bench JSON file\n", f.c_str());
+      return 2;
+    }
+    for (const auto& r : j["runs"]) {
+      Result<RunSummary> run = RunFromJson(r);
+      if (!run.ok()) {
+        std::fprintf(stderr, "dialkv-bench: %s: %s\n", f.c_str(), run.status().message().c_str());
+        return 2;
+      }
+      runs.push_back(std::move(run).value());
+    }
+  }
+  std::fputs(ComparisonTable(runs).c_str(), stdout);
+  return 0;
+}
+
+bool WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) std::fprintf(stderr, "dialkv-bench: cannot write %s\n", path.c_str());
+  return static_cast<bool>(out);
+}
+
+int Run(Flags& f, const std::string& command_line) {
+  f.backend.endpoints = Split(f.endpoints);
+  f.backend.target = f.target == "redis"  ? Target::kRedis
+                     : f.target == "etcd" ? Target::kEtcd
+                                          : Target::kDialkv;
+  f.backend.failover = !f.no_failover;
+  f.load.prefill = !f.no_prefill;
+  f.load.progress = !f.quiet;
+  f.load.distribution = f.distribution == "zipf" ? Distribution::kZipf : Distribution::kUniform;
+  if (f.backend.endpoints.empty()) {
+    std::fprintf(stderr, "dialkv-bench: --endpoints is required\n");
+    return 2;
+  }
+  std::unique_ptr<IsolateNode> isolate;
+  FaultSchedule schedule;
+  if (f.scenario == "partition") {
+    if (f.backend.target != Target::kDialkv) {
+      std::fprintf(stderr, "dialkv-bench: the partition scenario drives dialkv only\n");
+      return 2;
+    }
+    const size_t index = f.isolate == 0 ? f.backend.endpoints.size() - 1 : f.isolate - 1;
+    Result<std::unique_ptr<IsolateNode>> created = IsolateNode::Create(f.backend.endpoints, index);
+    if (!created.ok()) {
+      std::fprintf(stderr, "dialkv-bench: %s\n", created.status().message().c_str());
+      return 2;
+    }
+    isolate = std::move(created).value();
+    schedule = {.control = isolate.get(), .start_s = f.fault_start_s, .length_s = f.fault_s};
+    if (f.load.ops == 0 && f.load.duration_s < f.fault_start_s + f.fault_s) {
+      f.load.duration_s = f.fault_start_s + 2 * f.fault_s;
+    }
+  }
+  const std::vector<std::string> modes =
+      f.mode == "both" ? std::vector<std::string>{"cp", "ap"} : std::vector<std::string>{f.mode};
+  std::vector<RunSummary> runs;
+  for (const std::string& mode : modes) {
+    f.backend.mode = mode;
+    if (!f.quiet) {
+      std::fprintf(stderr,
+                   "== %s %s (%s): %zu connections x %zu pipeline, %llu keys, %zu-byte values, "
+                   "read ratio %.2f, %s\n",
+                   std::string(TargetName(f.backend.target)).c_str(), mode.c_str(),
+                   VariantName(f.backend).c_str(), f.load.connections, f.load.pipeline,
+                   static_cast<unsigned long long>(f.load.keys), f.load.value_bytes,
+                   f.load.read_ratio, std::string(DistributionName(f.load.distribution)).c_str());
+    }
+    Result<RunResult> result = RunLoad(f.load, f.backend, schedule);
+    if (!result.ok()) {
+      std::fprintf(stderr, "dialkv-bench: %s %s: %s\n", f.target.c_str(), mode.c_str(),
+                   result.status().ToString().c_str());
+      return 1;
+    }
+    RunSummary run =
+        Summarize(result->stats, result->seconds, std::string(TargetName(f.backend.target)), mode,
+                  VariantName(f.backend));
+    run.faults = result->faults;
+    runs.push_back(std::move(run));
+  }
+  std::fputs(FormatRunTable(runs).c_str(), stdout);
+  if (!f.json_path.empty()) {
+    nlohmann::ordered_json j;
+    j["command"] = command_line;
+    j["date"] = Now();
+    j["machine"] = Machine();
+    j["load"] = {{"target", f.target},
+                 {"endpoints", f.backend.endpoints},
+                 {"scenario", f.scenario},
+                 {"connections", f.load.connections},
+                 {"pipeline", f.load.pipeline},
+                 {"keys", f.load.keys},
+                 {"value_bytes", f.load.value_bytes},
+                 {"read_ratio", f.load.read_ratio},
+                 {"distribution", f.distribution},
+                 {"duration_s", f.load.duration_s},
+                 {"ops", f.load.ops},
+                 {"warmup_s", f.load.warmup_s},
+                 {"timeout_ms", f.backend.timeout_ms},
+                 {"failover", f.backend.failover}};
+    j["runs"] = nlohmann::ordered_json::array();
+    for (const RunSummary& r : runs) j["runs"].push_back(ToJson(r));
+    if (!WriteFile(f.json_path, j.dump(2) + "\n")) return 1;
+  }
+  if (!f.svg_path.empty()) {
+    const std::string title = std::string(TargetName(f.backend.target)) + ": " +
+                              std::to_string(f.load.connections) + " connections, read ratio " +
+                              std::to_string(f.load.read_ratio).substr(0, 4);
+    const std::string svg = f.scenario == "partition"
+                                ? TimelineChart(runs, title + ", one node isolated")
+                                : ThroughputChart(runs, title);
+    if (!WriteFile(f.svg_path, svg)) return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace dialkv::bench
+
+int main(int argc, char** argv) {
+  using dialkv::bench::Flags;
+  Flags f;
+  CLI::App app{"dialkv-bench: closed-loop load against dialkv, Redis or etcd"};
+  app.add_option("--target", f.target, "dialkv, redis or etcd")
+      ->check(CLI::IsMember({"dialkv", "redis", "etcd"}));
+  app.add_option(
+      "--endpoints", f.endpoints,
+      "host:port,... of every node (redis: the primary first; etcd: client URLs' host:port)");
+  app.add_option("--mode", f.mode, "cp, ap or both (see backend.h for what they mean per target)")
+      ->check(CLI::IsMember({"cp", "ap", "both"}));
+  app.add_option("--scenario", f.scenario, "load, or partition (dialkv: isolate one node a while)")
+      ->check(CLI::IsMember({"load", "partition"}));
+  app.add_option("--connections", f.load.connections, "connections (dialkv: one client each)");
+  app.add_option("--pipeline", f.load.pipeline, "operations outstanding per connection");
+  app.add_option("--keys", f.load.keys, "size of the key space");
+  app.add_option("--value-bytes", f.load.value_bytes, "bytes per value");
+  app.add_option("--read-ratio", f.load.read_ratio, "fraction of operations that are gets (0..1)");
+  app.add_option("--distribution", f.distribution, "uniform or zipf")
+      ->check(CLI::IsMember({"uniform", "zipf"}));
+  app.add_option("--zipf-theta", f.load.zipf_theta, "skew of zipf, 0..1 exclusive");
+  app.add_option("--duration", f.load.duration_s, "seconds of measurement");
+  app.add_option("--ops", f.load.ops, "operations to measure instead of a duration");
+  app.add_option("--warmup", f.load.warmup_s, "seconds of load before measuring");
+  app.add_flag("--no-prefill", f.no_prefill,
+               "do not write every key once before a load that reads");
+  app.add_option("--timeout-ms", f.backend.timeout_ms, "deadline of each operation");
+  app.add_flag("--no-failover", f.no_failover,
+               "dialkv: each connection talks to its one node only");
+  app.add_option("--redis-wait-replicas", f.backend.redis_wait_replicas,
+                 "redis cp: replicas WAIT waits for");
+  app.add_option("--isolate", f.isolate,
+                 "partition: which endpoint (1-based) to isolate; default the last");
+  app.add_option("--fault-start", f.fault_start_s, "partition: seconds into the measurement");
+  app.add_option("--fault-seconds", f.fault_s, "partition: how long the node stays isolated");
+  app.add_option("--seed", f.load.seed, "seed of the key and operation choices");
+  app.add_option("--json", f.json_path, "write the results as JSON here");
+  app.add_option("--svg", f.svg_path, "write a chart here");
+  app.add_flag("--quiet", f.quiet, "no progress lines");
+  CLI::App* table = app.add_subcommand("table", "print the comparison table of JSON result files");
+  table->add_option("files", f.table_files, "dialkv-bench JSON files")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (*table) return dialkv::bench::Table(f.table_files);
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+  try {
+    return dialkv::bench::Run(f, command_line);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dialkv-bench: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,275 @@
+#include "bench/load/runner.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <random>
+
+namespace dialkv::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::duration;
+using std::chrono::duration_cast;
+using std::chrono::nanoseconds;
+constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::chrono::seconds kSecond{1};
+
+Clock::duration Seconds(double s) { return duration_cast<Clock::duration>(duration<double>(s)); }
+
+// Counts tasks down; Wait() returns once all have finished.
+class Latch {
+ public:
+  explicit Latch(const asio::any_io_executor& executor)
+      : timer_(executor, Clock::time_point::max()) {}
+  void Add() { ++count_; }
+  void Done() {
+    if (--count_ == 0) timer_.cancel();
+  }
+  asio::awaitable<void> Wait() {
+    while (count_ > 0) co_await timer_.async_wait(kAsTuple);
+  }
+
+ private:
+  asio::steady_timer timer_;
+  int count_ = 0;
+};
+
+// Everything the workers of one run share. Lives in RunLoad's frame, which outlives every
+// coroutine of the run (the io_context runs until they are done).
+struct State {
+  State(const LoadOptions& l, const BackendOptions& b, FaultSchedule f, asio::io_context& io)
+      : load(l),
+        backend(b),
+        fault(f),
+        executor(io.get_executor()),
+        chooser(l.distribution, l.keys, l.zipf_theta),
+        value(l.value_bytes, 'v'),
+        latch(executor) {
+    keys.reserve(load.keys);
+    for (uint64_t i = 0; i < load.keys; ++i) keys.push_back(KeyName(i));
+    // A value that is not one repeated byte, so no layer can compress it away.
+    for (size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>('a' + (i * 7 + 3) % 26);
+  }
+
+  const LoadOptions& load;
+  const BackendOptions& backend;
+  const FaultSchedule fault;
+  asio::any_io_executor executor;
+  KeyChooser chooser;
+  std::vector<std::string> keys;
+  std::string value;
+  std::vector<std::unique_ptr<BenchConnection>> connections;
+  Latch latch;
+
+  Status error;
+  uint64_t prefill_next = 0;
+  uint64_t prefill_errors = 0;
+  Code prefill_error = Code::kOk;
+  bool measuring = false;
+  bool stop = false;
+  Clock::time_point measure_start, measure_end = Clock::time_point::max();
+  Clock::time_point last_completion;
+  uint64_t started = 0;  // Operations started during measurement.
+  RunStats stats;
+  std::vector<FaultInterval> faults;
+
+  void Spawn(asio::awaitable<void> task) {
+    latch.Add();
+    asio::co_spawn(executor, std::move(task), [this](const std::exception_ptr& e) {
+      if (e && error.ok()) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          error = Status::Internal(std::string("load task threw: ") + ex.what());
+        }
+      }
+      latch.Done();
+    });
+  }
+};
+
+// `s` outlives the coroutine (see State); so does `c`, owned by s->connections.
+asio::awaitable<void> Prefill(State* s, BenchConnection* c) {
+  while (s->prefill_next < s->keys.size() && s->prefill_errors == 0) {
+    std::string key = s->keys[s->prefill_next++];
+    std::string value = s->value;
+    const Code code = co_await c->Put(std::move(key), std::move(value));
+    if (code != Code::kOk) {
+      ++s->prefill_errors;
+      s->prefill_error = code;
+    }
+  }
+}
+
+asio::awaitable<void> Worker(State* s, BenchConnection* c, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::bernoulli_distribution read(s->load.read_ratio);
+  while (!s->stop) {
+    const bool is_read = read(rng);
+    std::string key = s->keys[s->chooser.Next(rng)];
+    const bool counted = s->measuring;
+    if (counted && s->load.ops > 0 && ++s->started > s->load.ops) {
+      s->stop = true;
+      break;
+    }
+    const Clock::time_point t0 = Clock::now();
+    Code code;
+    if (is_read) {
+      code = co_await c->Get(std::move(key));
+    } else {
+      std::string value = s->value;
+      code = co_await c->Put(std::move(key), std::move(value));
+    }
+    const Clock::time_point t1 = Clock::now();
+    if (!counted || t1 > s->measure_end) continue;
+    s->last_completion = std::max(s->last_completion, t1);
+    const auto second = static_cast<size_t>((t1 - s->measure_start) / kSecond);
+    s->stats.Record(is_read ? OpKind::kGet : OpKind::kPut, code,
+                    static_cast<uint64_t>(duration_cast<nanoseconds>(t1 - t0).count()), second);
+  }
+}
+
+double SecondsSince(const State& s, Clock::time_point t) {
+  return duration<double>(t - s.measure_start).count();
+}
+
+asio::awaitable<void> Fault(State* s) {
+  asio::steady_timer timer(s->executor);
+  timer.expires_at(s->measure_start + Seconds(s->fault.start_s));
+  co_await timer.async_wait(kAsTuple);
+  if (s->stop) co_return;
+  FaultInterval interval{.start_s = 0, .end_s = 0, .label = s->fault.control->label()};
+  Status injected = co_await s->fault.control->Inject();
+  interval.start_s = SecondsSince(*s, Clock::now());
+  if (!injected.ok()) {
+    if (s->error.ok())
+      s->error = Status(injected.code(), "injecting the fault: " + injected.message());
+    s->stop = true;
+  } else {
+    if (s->load.progress)
+      std::fprintf(stderr, "[%5.1fs] fault: %s\n", interval.start_s, interval.label.c_str());
+    timer.expires_at(s->measure_start + Seconds(s->fault.start_s + s->fault.length_s));
+    while (!s->stop && Clock::now() < timer.expiry()) {
+      // Wakes every 100 ms to heal at once when the run ends early.
+      asio::steady_timer tick(s->executor, std::chrono::milliseconds(100));
+      co_await tick.async_wait(kAsTuple);
+    }
+  }
+  Status healed = co_await s->fault.control->Heal();
+  interval.end_s = SecondsSince(*s, Clock::now());
+  if (!healed.ok() && s->error.ok()) {
+    s->error = Status(healed.code(), "healing the fault: " + healed.message());
+  }
+  if (s->load.progress) std::fprintf(stderr, "[%5.1fs] healed\n", interval.end_s);
+  s->faults.push_back(std::move(interval));
+}
+
+void PrintSecond(const State& s, size_t index) {
+  if (index >= s.stats.seconds().size()) {
+    std::fprintf(stderr, "[%4zus] no operation completed\n", index + 1);
+    return;
+  }
+  const SecondStats& sec = s.stats.seconds()[index];
+  std::fprintf(stderr, "[%4zus] %8llu ops/s  errors %llu  p50 %.3f ms  p99 %.3f ms\n", index + 1,
+               static_cast<unsigned long long>(sec.successes),
+               static_cast<unsigned long long>(sec.errors), sec.latency.Percentile(0.5) / 1e6,
+               sec.latency.Percentile(0.99) / 1e6);
+}
+
+asio::awaitable<void> RunPhases(State* s) {
+  for (size_t i = 0; i < s->load.connections; ++i) {
+    Result<std::unique_ptr<BenchConnection>> c = MakeConnection(s->backend, s->executor, i);
+    if (!c.ok()) {
+      s->error = c.status();
+      co_return;
+    }
+    Status opened = co_await (*c)->Open();
+    if (!opened.ok()) {
+      s->error = Status(opened.code(), "connection " + std::to_string(i) + ": " + opened.message());
+      co_return;
+    }
+    s->connections.push_back(std::move(c).value());
+  }
+  if (s->load.prefill && s->load.read_ratio > 0) {
+    for (auto& c : s->connections) {
+      for (size_t p = 0; p < s->load.pipeline; ++p) s->Spawn(Prefill(s, c.get()));
+    }
+    co_await s->latch.Wait();
+    if (s->prefill_errors > 0) {
+      s->error = Status::Unavailable("prefill: a put failed with " +
+                                     std::string(CodeName(s->prefill_error)));
+      co_return;
+    }
+  }
+  uint64_t seed = s->load.seed * 1'000'003;
+  for (auto& c : s->connections) {
+    for (size_t p = 0; p < s->load.pipeline; ++p) s->Spawn(Worker(s, c.get(), ++seed));
+  }
+  asio::steady_timer timer(s->executor);
+  if (s->load.warmup_s > 0) {
+    if (s->load.progress) std::fprintf(stderr, "warming up for %.1f s\n", s->load.warmup_s);
+    timer.expires_after(Seconds(s->load.warmup_s));
+    co_await timer.async_wait(kAsTuple);
+  }
+  s->measure_start = Clock::now();
+  s->measuring = true;
+  if (s->fault.control != nullptr) s->Spawn(Fault(s));
+  const bool by_ops = s->load.ops > 0;
+  for (size_t second = 0; !s->stop; ++second) {
+    timer.expires_at(s->measure_start + kSecond * (second + 1));
+    co_await timer.async_wait(kAsTuple);
+    if (s->load.progress) PrintSecond(*s, second);
+    if (!by_ops && second + 1 >= static_cast<size_t>(std::ceil(s->load.duration_s))) break;
+  }
+  if (!by_ops) s->measure_end = s->measure_start + Seconds(s->load.duration_s);
+  s->stop = true;
+  co_await s->latch.Wait();
+}
+
+// Closes the connections however the run ended, so their readers end and the io_context runs
+// out of work.
+asio::awaitable<void> Run(State* s) {
+  co_await RunPhases(s);
+  for (auto& c : s->connections) c->Close();
+}
+
+}  // namespace
+
+Result<RunResult> RunLoad(const LoadOptions& load, const BackendOptions& backend,
+                          FaultSchedule fault) {
+  if (load.connections == 0 || load.pipeline == 0 || load.keys == 0) {
+    return Status::InvalidArgument("--connections, --pipeline and --keys must be at least 1");
+  }
+  if (load.read_ratio < 0 || load.read_ratio > 1) {
+    return Status::InvalidArgument("--read-ratio must be within 0..1");
+  }
+  asio::io_context io;
+  State state(load, backend, fault, io);
+  std::exception_ptr thrown;
+  asio::co_spawn(io, Run(&state), [&thrown](std::exception_ptr e) { thrown = e; });
+  io.run();
+  if (thrown) {
+    try {
+      std::rethrow_exception(thrown);
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("load generator threw: ") + e.what());
+    }
+  }
+  // Destroy the connections (dialkv clients join their threads) before the io_context.
+  state.connections.clear();
+  if (!state.error.ok()) return state.error;
+  RunResult result;
+  result.seconds = load.ops > 0 ? SecondsSince(state, state.last_completion) : load.duration_s;
+  result.stats = std::move(state.stats);
+  result.faults = std::move(state.faults);
+  return result;
+}
+
+}  // namespace dialkv::bench

@@ -1,0 +1,65 @@
+#pragma once
+// The closed loop: `connections` connections, each with `pipeline` workers that issue one
+// operation after another (a read with probability read_ratio, else a write, of a key drawn
+// from the distribution), each waiting for its answer before the next. After an optional
+// prefill (every key written once, so reads find values) and a warm-up, operations that start
+// during the measurement are recorded; the run ends after `duration_s` or `ops` operations.
+// A FaultControl, when given, is told when to inject and heal a fault during the measurement.
+//
+// Runs on the calling thread with its own io_context; dialkv clients add their own threads.
+
+#include <asio/awaitable.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/load/backend.h"
+#include "bench/load/key_chooser.h"
+#include "bench/load/report.h"
+#include "bench/load/stats.h"
+
+namespace dialkv::bench {
+
+struct LoadOptions {
+  size_t connections = 16;
+  size_t pipeline = 1;  // Operations outstanding per connection.
+  uint64_t keys = 10'000;
+  size_t value_bytes = 100;
+  double read_ratio = 0.5;
+  Distribution distribution = Distribution::kUniform;
+  double zipf_theta = 0.99;
+  double duration_s = 10;  // Of measurement; ignored when ops > 0.
+  uint64_t ops = 0;        // Operations to measure; 0: run for duration_s.
+  double warmup_s = 2;
+  bool prefill = true;  // Write every key once first when the load reads.
+  uint64_t seed = 1;
+  bool progress = true;  // A line on stderr once a second.
+};
+
+// A fault the run injects into the system under test, and heals.
+class FaultControl {
+ public:
+  virtual ~FaultControl() = default;
+  virtual std::string label() const = 0;  // "node 3 isolated".
+  virtual asio::awaitable<Status> Inject() = 0;
+  virtual asio::awaitable<Status> Heal() = 0;
+};
+
+struct FaultSchedule {
+  FaultControl* control = nullptr;  // Not owned. Null: no fault.
+  double start_s = 10;              // From the start of measurement.
+  double length_s = 10;
+};
+
+struct RunResult {
+  RunStats stats;
+  double seconds = 0;  // Of measurement.
+  std::vector<FaultInterval> faults;
+};
+
+// Errors: kUnavailable when a connection cannot be opened or the prefill fails; a fault
+// that cannot be injected or healed (the run still ends healed when possible).
+Result<RunResult> RunLoad(const LoadOptions& load, const BackendOptions& backend,
+                          FaultSchedule fault);
+
+}  // namespace dialkv::bench

@@ -1,0 +1,71 @@
+#include "server/net/frame_reader.h"
+
+#include <algorithm>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <cstring>
+
+#include "server/net/frame.h"
+
+namespace dialkv::net {
+namespace {
+
+constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kInitialBufferBytes = 64 << 10;
+// A buffer grown past this for one big frame is freed once everything in it was returned.
+constexpr size_t kKeepBufferBytes = 1 << 20;
+// Unread bytes move to the front of the buffer when less than this is free behind them.
+constexpr size_t kMinReadBytes = 4096;
+
+}  // namespace
+
+asio::awaitable<Status> FrameReader::Next(asio::ip::tcp::socket& socket, std::string_view* body) {
+  for (;;) {
+    size_t have = end_ - begin_;
+    size_t frame_bytes = kFrameHeaderBytes;  // What the frame at begin_ needs, as far as known.
+    if (have >= kFrameHeaderBytes) {
+      const uint32_t length =
+          DecodeFrameLength(reinterpret_cast<const unsigned char*>(buffer_.data() + begin_));
+      if (length > max_frame_bytes_) {
+        co_return Status::InvalidArgument("frame of " + std::to_string(length) +
+                                          " bytes is over the limit of " +
+                                          std::to_string(max_frame_bytes_) + " bytes");
+      }
+      frame_bytes = kFrameHeaderBytes + length;
+      if (have >= frame_bytes) {
+        *body = std::string_view(buffer_.data() + begin_ + kFrameHeaderBytes, length);
+        begin_ += frame_bytes;
+        co_return Status::Ok();
+      }
+    }
+    // More bytes are needed. Everything before begin_ was returned, so the caller's previous
+    // body is no longer in use: the buffer may move.
+    if (have == 0) {
+      begin_ = end_ = 0;
+      if (buffer_.size() > kKeepBufferBytes) std::string().swap(buffer_);
+    }
+    const size_t free_behind = buffer_.size() - end_;
+    if (begin_ > 0 && (free_behind < kMinReadBytes || buffer_.size() - begin_ < frame_bytes)) {
+      std::memmove(buffer_.data(), buffer_.data() + begin_, have);
+      begin_ = 0;
+      end_ = have;
+    }
+    if (buffer_.size() < kInitialBufferBytes) {
+      buffer_.resize(kInitialBufferBytes);
+    } else if (buffer_.size() == end_) {  // Full of one frame's first bytes: grow toward it.
+      buffer_.resize(std::min(std::max(frame_bytes, kInitialBufferBytes), 2 * buffer_.size()));
+    }
+    auto [ec, n] = co_await socket.async_read_some(
+        asio::buffer(buffer_.data() + end_, buffer_.size() - end_), kAsTuple);
+    if (ec) {
+      if (ec == asio::error::eof) {
+        co_return Status::Unavailable(have == 0 ? "connection closed by peer"
+                                                : "connection closed mid-frame");
+      }
+      co_return Status::Unavailable("read failed: " + ec.message());
+    }
+    end_ += n;
+  }
+}
+
+}  // namespace dialkv::net

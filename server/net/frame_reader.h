@@ -1,0 +1,45 @@
+#pragma once
+// Reads frames (frame.h) from a socket through a buffer: one read takes whatever the socket
+// holds, so a burst of pipelined frames costs one system call instead of two per frame (a
+// header read and a body read), which is what the peer connections and busy client
+// connections carry. Used by the frame server's connections and by the calling side
+// (frame_connection.h).
+//
+// The buffer starts at 64 KiB and grows only as bytes arrive (at most doubling per read), so a
+// header announcing a large frame does not make it allocate that much before the bytes come;
+// after a frame over 1 MiB it is freed once empty, so an idle connection holds little memory.
+//
+// Thread-compatible: one reader per connection, used by its reading coroutine only.
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "dialkv/status.h"
+
+namespace dialkv::net {
+
+class FrameReader {
+ public:
+  explicit FrameReader(uint32_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
+
+  // Reads the next frame from `socket` (the caller's, alive across the call) and points *body
+  // at its body, valid until the next call.
+  // Errors: kUnavailable when the connection closed or failed (the message says which, and
+  // whether it closed mid-frame); kInvalidArgument when a header announces more than
+  // max_frame_bytes (nothing more is read, so the caller must close the connection).
+  asio::awaitable<Status> Next(asio::ip::tcp::socket& socket, std::string_view* body);
+
+  // Bytes read from the socket and not yet returned as frames (tests).
+  size_t buffered() const { return end_ - begin_; }
+
+ private:
+  const uint32_t max_frame_bytes_;
+  std::string buffer_;
+  size_t begin_ = 0;  // The first byte not yet returned.
+  size_t end_ = 0;    // One past the last byte read.
+};
+
+}  // namespace dialkv::net
