@@ -426,6 +426,13 @@ AntiEntropy::StatusReport AntiEntropy::GetStatus() const {
 // and this node held it when that exchange started.
 asio::awaitable<AntiEntropy::GcReport> AntiEntropy::RunGc() {
   GcReport report;
+  // One collection at a time: the periodic one and an on-demand one share each range's scan
+  // bound (DigestTable::BeginTombstoneScan), which a second scan would reset under the first.
+  if (gc_running_.exchange(true)) co_return report;
+  struct Done {
+    std::atomic<bool>* running;
+    ~Done() { running->store(false); }
+  } done{&gc_running_};
   const int64_t grace_ms = int64_t{options_.gc_grace_s} * 1000;
   for (size_t r = 0; r < ring_.tokens().size() && !tracker_.stopping(); ++r) {
     if (!Contains(ring_.ReplicasOfRange(r), options_.self) || digests_.tombstones(r) == 0) {

@@ -186,6 +186,7 @@ class AntiEntropy {
   // Records the outcome of a finished exchange (stats, metrics, last-full-round times).
   void Record(const RoundReport& report, const std::vector<size_t>& complete_ranges);
   asio::awaitable<GcReport> RunGc();
+  std::atomic<bool> gc_running_{false};  // A RunGc is in progress (one at a time).
   int64_t LastFullRoundLocked(size_t range, int64_t now_ms) const;  // REQUIRES: mu_ held.
   // Whether a tombstone of that key and time may be purged here now (the collection rule).
   bool Collectable(uint64_t key_hash, const Timestamp& timestamp) const;

@@ -134,6 +134,8 @@ void DigestTable::FinishTombstoneScan(size_t range, int64_t oldest_left_ms) {
   oldest_tombstone_ms_[range].store(
       std::min(oldest_left_ms, scan_oldest_ms_[range].load(std::memory_order_relaxed)),
       std::memory_order_relaxed);
+  // And one applied between that load and the store: lower the bound again.
+  AtomicMin(oldest_tombstone_ms_[range], scan_oldest_ms_[range].load(std::memory_order_relaxed));
 }
 
 void DigestTable::OnChange(std::string_view /*key*/, uint64_t key_hash,
@@ -151,8 +153,9 @@ void DigestTable::OnChange(std::string_view /*key*/, uint64_t key_hash,
   if (after != nullptr && after->tombstone) {
     tombstones_[range].fetch_add(1, std::memory_order_relaxed);
     const auto wall_ms = static_cast<int64_t>(after->timestamp.wall_ms());
-    AtomicMin(oldest_tombstone_ms_[range], wall_ms);
+    // The scan's bound first: a FinishTombstoneScan between the two then still sees it.
     AtomicMin(scan_oldest_ms_[range], wall_ms);
+    AtomicMin(oldest_tombstone_ms_[range], wall_ms);
     const int64_t now_ms = clock_.NowMs();
     if (wall_ms + gc_grace_ms_ <= now_ms) AtomicMax(late_tombstone_ms_[range], now_ms);
   }

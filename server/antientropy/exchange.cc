@@ -199,8 +199,9 @@ asio::awaitable<bool> AntiEntropy::Exchange::ReconcileBucket(size_t /*range*/,
   bool repaired = true;
   size_t next = 0;                   // First entry not yet compared.
   uint64_t cursor = interval.first;  // First hash not yet compared.
-  // Each step compares at least one hash more (the responder guarantees progress too).
-  for (size_t steps = 0; steps <= entries.size() + 1 && !stopping(); ++steps) {
+  // Each step moves `cursor` forward within the bucket (a resume must lie past it, checked
+  // below), so the loop ends however many pieces the peer splits its own listing into.
+  while (!stopping()) {
     v1::Envelope request;
     v1::AeKeysRequest* keys = request.mutable_ae_keys_request();
     size_t end = next;
@@ -251,7 +252,7 @@ asio::awaitable<bool> AntiEntropy::Exchange::ReconcileBucket(size_t /*range*/,
     next = end;
     cursor = entries[end].key_hash;
   }
-  co_return Fail(Status::Unavailable("the key comparison of a bucket did not finish"));
+  co_return Fail(Status::Unavailable("anti-entropy stopped during a key comparison"));
 }
 
 asio::awaitable<bool> AntiEntropy::Exchange::Push(std::vector<std::string> keys) {

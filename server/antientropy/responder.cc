@@ -124,7 +124,7 @@ asio::awaitable<v1::AeKeysReply> AntiEntropy::ServeKeys(NodeId from, v1::AeKeysR
   const size_t range = digests_.RangeOf(interval.first);
   const HashInterval whole = digests_.RangeInterval(range);
   if (!Contains(ring_.ReplicasOfRange(range), options_.self) ||
-      !Contains(ring_.ReplicasOfRange(range), from) ||
+      !Contains(ring_.ReplicasOfRange(range), from) || !whole.Contains(interval.last) ||
       whole.Offset(interval.last) < whole.Offset(interval.first)) {
     co_return Refuse<v1::AeKeysReply>(
         Status::InvalidArgument("a key comparison must lie within one range both nodes replicate"));

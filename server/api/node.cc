@@ -278,14 +278,14 @@ Status Node::Init() {
   if (!generation.ok()) return generation.status();
   generation_ = *generation;
 
-  hlc_clock_ = options_.clock;
-  if (hlc_clock_ == nullptr) {
+  const Clock* hlc_clock = options_.clock;
+  if (hlc_clock == nullptr) {
     system_clock_ = std::make_unique<SystemClock>();
-    hlc_clock_ = system_clock_.get();
+    hlc_clock = system_clock_.get();
   }
   HybridLogicalClock::Options hlc_options;
   hlc_options.max_clock_skew_ms = options_.max_clock_skew_ms;
-  hlc_ = std::make_unique<HybridLogicalClock>(*hlc_clock_, options_.node_id, hlc_options);
+  hlc_ = std::make_unique<HybridLogicalClock>(*hlc_clock, options_.node_id, hlc_options);
   metrics_ = std::make_unique<metrics::Registry>();
   metrics_
       ->AddGauge("dialkv_node_info", "Always 1; labels name this node.",
@@ -466,6 +466,9 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
       [membership](NodeId node) { return membership->Find(node) != nullptr; },
       [gossiper](const v1::GossipRequest& request) { return gossiper->HandleGossip(request); });
 
+  // Anti-entropy keeps its round times on the true clock, like failure detection: a clock
+  // offset set (and cleared) by fault injection must not move a recorded round into the future,
+  // which could let a tombstone be collected before a replica has seen it.
   antientropy::AntiEntropy::Options ae_options;
   ae_options.self = options_.node_id;
   ae_options.interval_ms = options_.ae_interval_ms;
@@ -476,7 +479,7 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
   ae_options.seed = (uint64_t{options_.node_id} << 32) ^ generation_;
   Result<std::unique_ptr<antientropy::AntiEntropy>> anti_entropy =
       antientropy::AntiEntropy::Create(ae_options, *engine_, *ring_, *membership_, *transport_,
-                                       *local_replica_, *hlc_clock_, metrics_.get());
+                                       *local_replica_, *detector_clock_, metrics_.get());
   if (!anti_entropy.ok()) return anti_entropy.status();
   anti_entropy_ = std::move(anti_entropy.value());
   peer_service_->SetAntiEntropyHandler(

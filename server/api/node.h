@@ -190,7 +190,6 @@ class Node {
   // Declared in dependency order: destroyed (and stopped by Stop()) in reverse.
   std::unique_ptr<storage::Engine> engine_;
   std::unique_ptr<SystemClock> system_clock_;  // When options_.clock is null.
-  const Clock* hlc_clock_ = nullptr;           // The HLC's wall clock: one of the two.
   std::unique_ptr<HybridLogicalClock> hlc_;
   std::unique_ptr<SystemClock> detector_clock_;  // Never skewed: drives failure detection.
   std::unique_ptr<metrics::Registry> metrics_;

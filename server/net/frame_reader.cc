@@ -11,7 +11,10 @@ namespace dialkv::net {
 namespace {
 
 constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr size_t kInitialBufferBytes = 64 << 10;
+// A connection starts with a small buffer, so many idle connections cost little; one whose
+// reads keep filling the buffer (a burst of pipelined frames) doubles it up to kBurstBufferBytes.
+constexpr size_t kInitialBufferBytes = 4 << 10;
+constexpr size_t kBurstBufferBytes = 64 << 10;
 // A buffer grown past this for one big frame is freed once everything in it was returned.
 constexpr size_t kKeepBufferBytes = 1 << 20;
 // Unread bytes move to the front of the buffer when less than this is free behind them.
@@ -50,13 +53,18 @@ asio::awaitable<Status> FrameReader::Next(asio::ip::tcp::socket& socket, std::st
       begin_ = 0;
       end_ = have;
     }
-    if (buffer_.size() < kInitialBufferBytes) {
-      buffer_.resize(kInitialBufferBytes);
+    size_t want = buffer_.size();
+    if (want < kInitialBufferBytes) {
+      want = kInitialBufferBytes;
     } else if (buffer_.size() == end_) {  // Full of one frame's first bytes: grow toward it.
-      buffer_.resize(std::min(std::max(frame_bytes, kInitialBufferBytes), 2 * buffer_.size()));
+      want = std::min(std::max(frame_bytes, kInitialBufferBytes), 2 * buffer_.size());
+    } else if (last_read_filled_ && buffer_.size() < kBurstBufferBytes) {
+      want = 2 * buffer_.size();
     }
-    auto [ec, n] = co_await socket.async_read_some(
-        asio::buffer(buffer_.data() + end_, buffer_.size() - end_), kAsTuple);
+    if (want > buffer_.size()) buffer_.resize(want);
+    const size_t space = buffer_.size() - end_;
+    auto [ec, n] =
+        co_await socket.async_read_some(asio::buffer(buffer_.data() + end_, space), kAsTuple);
     if (ec) {
       if (ec == asio::error::eof) {
         co_return Status::Unavailable(have == 0 ? "connection closed by peer"
@@ -65,6 +73,7 @@ asio::awaitable<Status> FrameReader::Next(asio::ip::tcp::socket& socket, std::st
       co_return Status::Unavailable("read failed: " + ec.message());
     }
     end_ += n;
+    last_read_filled_ = n == space;
   }
 }
 

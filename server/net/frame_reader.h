@@ -5,9 +5,11 @@
 // connections carry. Used by the frame server's connections and by the calling side
 // (frame_connection.h).
 //
-// The buffer starts at 64 KiB and grows only as bytes arrive (at most doubling per read), so a
-// header announcing a large frame does not make it allocate that much before the bytes come;
-// after a frame over 1 MiB it is freed once empty, so an idle connection holds little memory.
+// The buffer starts at 4 KiB, so idle connections cost little. It doubles, up to 64 KiB, while
+// reads keep filling it (bursts of pipelined frames), and otherwise grows only as a large
+// frame's bytes arrive (at most doubling per read), so a header announcing a large frame does
+// not make it allocate that much before the bytes come; after a frame over 1 MiB it is freed
+// once empty.
 //
 // Thread-compatible: one reader per connection, used by its reading coroutine only.
 
@@ -38,8 +40,9 @@ class FrameReader {
  private:
   const uint32_t max_frame_bytes_;
   std::string buffer_;
-  size_t begin_ = 0;  // The first byte not yet returned.
-  size_t end_ = 0;    // One past the last byte read.
+  size_t begin_ = 0;               // The first byte not yet returned.
+  size_t end_ = 0;                 // One past the last byte read.
+  bool last_read_filled_ = false;  // The last read filled all the space it was given.
 };
 
 }  // namespace dialkv::net

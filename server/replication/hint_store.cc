@@ -184,7 +184,13 @@ void HintStore::Forget(NodeId peer, uint64_t bytes) {
 }
 
 bool HintStore::Expired(const Hint& hint) const {
-  return clock_.NowMs() - hint.created_ms > options_.max_age.count();
+  // Aged from the version's own time when that is older than the hint: a read repair may hint
+  // a version written long ago, and a hint must never outlive max_age counted from its
+  // version's write, or it could bring back a value whose tombstone anti-entropy already
+  // collected (--gc-grace-s > --hint-max-age-s relies on this).
+  const int64_t born =
+      std::min(hint.created_ms, static_cast<int64_t>(hint.version.timestamp.wall_ms()));
+  return clock_.NowMs() - born > options_.max_age.count();
 }
 
 std::vector<NodeId> HintStore::PeersWithHints() const {

@@ -80,7 +80,8 @@ class HintStore {
   // Errors: kIOError (the hint stays and will be replayed again).
   [[nodiscard]] Status Remove(NodeId peer, const Hint& hint);
 
-  // Whether `hint` is older than max_age on the store's clock.
+  // Whether `hint` is older than max_age on the store's clock, counted from the earlier of its
+  // creation and its version's write (a read repair may hint an old version).
   bool Expired(const Hint& hint) const;
 
   std::vector<NodeId> PeersWithHints() const;  // Sorted by id.

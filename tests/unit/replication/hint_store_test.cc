@@ -115,12 +115,30 @@ TEST(HintStoreTest, ExpiredMeansOlderThanMaxAgeOnTheStoresClock) {
   HintStore::Options options;
   options.max_age = std::chrono::minutes(1);
   auto store = OpenStore(engine, clock, options);
-  ASSERT_OK(store->Add(2, "a", V("1", 10)));
+  ASSERT_OK(store->Add(2, "a", V("1", static_cast<uint64_t>(kStartMs) << 16)));
   const HintStore::Hint hint = (*store->Peek(2, 1))[0];
   clock.Advance(60'000);
   EXPECT_FALSE(store->Expired(hint));
   clock.Advance(1);
   EXPECT_TRUE(store->Expired(hint));
+}
+
+// A read repair hints versions written long before: such a hint ages from its version's time,
+// so it cannot outlive the version by more than max_age (and bring back, after --gc-grace-s, a
+// value whose tombstone was collected).
+TEST(HintStoreTest, HintOfAnOldVersionAgesFromTheVersionsTime) {
+  storage::MemoryEngine engine;
+  ManualClock clock(kStartMs);
+  HintStore::Options options;
+  options.max_age = std::chrono::minutes(1);
+  auto store = OpenStore(engine, clock, options);
+  const int64_t written_ms = kStartMs - 50'000;  // 50 s before the hint.
+  ASSERT_OK(store->Add(2, "old", V("1", static_cast<uint64_t>(written_ms) << 16)));
+  const HintStore::Hint hint = (*store->Peek(2, 1))[0];
+  clock.Advance(10'000);
+  EXPECT_FALSE(store->Expired(hint));
+  clock.Advance(1);
+  EXPECT_TRUE(store->Expired(hint)) << "60 s after its version was written";
 }
 
 }  // namespace
