@@ -1,0 +1,257 @@
+#include "jepsen-like/harness/cluster.h"
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+namespace dialkv::jepsen {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Admin requests are small and local; a node that does not answer within this is down or
+// paused, and the nemesis tries again later.
+constexpr uint32_t kAdminTimeoutMs = 1000;
+
+RequestOptions AdminRequest() { return RequestOptions{.timeout_ms = kAdminTimeoutMs}; }
+
+std::string NodeDir(NodeId node) { return "n" + std::to_string(node); }
+
+// A client whose only endpoint is `endpoint`, so that node coordinates every request.
+Result<std::unique_ptr<Client>> NodeClient(const std::string& endpoint, uint32_t timeout_ms) {
+  ClientOptions options;
+  options.endpoints = {endpoint};
+  options.timeout_ms = timeout_ms;
+  options.connect_timeout_ms = std::min<uint32_t>(timeout_ms, 500);
+  return Client::Create(options);
+}
+
+}  // namespace
+
+std::vector<std::string> Cluster::HarnessServerFlags() {
+  return {"--enable-fault-injection", "--threads=2", "--ae-interval-ms=1000"};
+}
+
+Result<std::unique_ptr<Cluster>> Cluster::StartLocal(LocalOptions options,
+                                                     uint32_t client_timeout_ms) {
+  if (options.nodes < 1) return Status::InvalidArgument("--nodes must be at least 1");
+  std::error_code ec;
+  if (options.server_path.empty() || !std::filesystem::is_regular_file(options.server_path, ec)) {
+    return Status::InvalidArgument("no dialkv-server binary at '" + options.server_path +
+                                   "' (--server)");
+  }
+  std::unique_ptr<Cluster> cluster(new Cluster());
+  cluster->replication_factor_ = options.replication_factor;
+  cluster->ready_timeout_ = options.ready_timeout;
+
+  std::map<NodeId, uint16_t> peer_ports;
+  std::set<uint16_t> taken;
+  std::string peers;
+  for (int i = 1; i <= options.nodes; ++i) {
+    const auto node = static_cast<NodeId>(i);
+    cluster->ids_.push_back(node);
+    for (auto* ports : {&peer_ports, &cluster->client_ports_, &cluster->http_ports_}) {
+      Result<uint16_t> port = PickFreePort();
+      for (int retry = 0; port.ok() && taken.count(*port) != 0 && retry < 10; ++retry) {
+        port = PickFreePort();  // Free, but already given to another node of this cluster.
+      }
+      if (!port.ok()) return port.status();
+      if (taken.count(*port) != 0) return Status::Unavailable("no distinct free ports found");
+      taken.insert(*port);
+      (*ports)[node] = *port;
+    }
+    peers += (peers.empty() ? "" : ",") + std::to_string(node) +
+             "@127.0.0.1:" + std::to_string(peer_ports[node]);
+  }
+  for (NodeId node : cluster->ids_) {
+    const std::filesystem::path dir = options.dir / NodeDir(node);
+    std::filesystem::create_directories(dir / "data", ec);
+    if (ec)
+      return Status::IOError("cannot create " + (dir / "data").string() + ": " + ec.message());
+    std::vector<std::string> argv = {
+        options.server_path,
+        "--node-id=" + std::to_string(node),
+        "--cluster-name=jepsen",
+        "--listen=127.0.0.1:" + std::to_string(cluster->client_ports_[node]),
+        "--peer-listen=127.0.0.1:" + std::to_string(peer_ports[node]),
+        "--http-listen=127.0.0.1:" + std::to_string(cluster->http_ports_[node]),
+        "--peers=" + peers,
+        "--data-dir=" + (dir / "data").string(),
+        "--replication-factor=" + std::to_string(options.replication_factor),
+    };
+    for (const std::string& flag : HarnessServerFlags()) argv.push_back(flag);
+    argv.insert(argv.end(), options.server_args.begin(), options.server_args.end());
+    cluster->processes_[node] = std::make_unique<ChildProcess>(std::move(argv), dir / "server.log");
+    const std::string endpoint = "127.0.0.1:" + std::to_string(cluster->client_ports_[node]);
+    Result<std::unique_ptr<Client>> client = NodeClient(endpoint, client_timeout_ms);
+    if (!client.ok()) return client.status();
+    cluster->clients_[node] = std::move(client.value());
+    cluster->endpoints_[node] = endpoint;
+  }
+  for (NodeId node : cluster->ids_) {
+    if (Status started = cluster->Restart(node); !started.ok()) return started;
+  }
+  return cluster;
+}
+
+Result<std::unique_ptr<Cluster>> Cluster::Attach(const std::vector<std::string>& endpoints,
+                                                 uint32_t client_timeout_ms) {
+  if (endpoints.empty()) return Status::InvalidArgument("--endpoints lists no node");
+  std::unique_ptr<Cluster> cluster(new Cluster());
+  for (const std::string& endpoint : endpoints) {
+    Result<std::unique_ptr<Client>> made = NodeClient(endpoint, client_timeout_ms);
+    if (!made.ok()) return made.status();
+    std::unique_ptr<Client> client = std::move(made.value());
+    Result<FaultState> state = client->GetFaults(AdminRequest());  // Which node is it?
+    if (!state.ok()) {
+      if (state.status().code() == Code::kPermissionDenied) {
+        return Status::PermissionDenied("the node at " + endpoint +
+                                        " refuses fault injection; start every node with "
+                                        "--enable-fault-injection");
+      }
+      return Status::Unavailable("the node at " + endpoint +
+                                 " did not answer: " + state.status().ToString());
+    }
+    const NodeId node = state->node_id;
+    if (cluster->clients_.count(node) != 0) {
+      return Status::InvalidArgument(endpoint + " and " + cluster->endpoints_[node] +
+                                     " are the same node " + std::to_string(node));
+    }
+    cluster->ids_.push_back(node);
+    cluster->clients_[node] = std::move(client);
+    cluster->endpoints_[node] = endpoint;
+  }
+  std::sort(cluster->ids_.begin(), cluster->ids_.end());
+  Result<ClusterStatus> status = cluster->clients_.begin()->second->ClusterStatus(AdminRequest());
+  if (!status.ok()) return status.status();
+  cluster->replication_factor_ = status->replication_factor;
+  std::string missing;
+  for (const NodeInfo& member : status->nodes) {
+    if (cluster->clients_.count(member.node_id) == 0) {
+      missing += (missing.empty() ? "" : ", ") + std::to_string(member.node_id) + " (" +
+                 member.peer_address + ")";
+    }
+  }
+  if (!missing.empty()) {
+    return Status::InvalidArgument("--endpoints must list every node; missing node " + missing);
+  }
+  return cluster;
+}
+
+Cluster::~Cluster() { Stop(); }
+
+std::filesystem::path Cluster::log_path(NodeId node) const {
+  auto it = processes_.find(node);
+  return it == processes_.end() ? std::filesystem::path() : it->second->log_path();
+}
+
+Status Cluster::WaitSettled(std::chrono::milliseconds timeout) {
+  const auto deadline = SteadyClock::now() + timeout;
+  std::set<NodeId> up;
+  for (NodeId node : ids_) {
+    auto it = processes_.find(node);
+    if (it == processes_.end() || (it->second->running() && !it->second->paused())) {
+      up.insert(node);
+    }
+  }
+  std::string last;
+  for (NodeId node : up) {
+    while (true) {
+      Result<ClusterStatus> status = clients_.at(node)->ClusterStatus(AdminRequest());
+      size_t alive = 0;
+      if (status.ok()) {
+        last.clear();
+        for (const NodeInfo& info : status->nodes) {
+          if (info.node_id != node && up.count(info.node_id) != 0 && info.state == "alive") {
+            ++alive;
+          }
+          last += " " + std::to_string(info.node_id) + "=" + info.state;
+        }
+      } else {
+        last = " " + status.status().ToString();
+      }
+      if (alive + 1 == up.size()) break;
+      if (SteadyClock::now() >= deadline) {
+        return Status::Timeout("node " + std::to_string(node) +
+                               " did not see every node alive:" + last);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // Polling, with a deadline.
+    }
+  }
+  return Status::Ok();
+}
+
+void Cluster::Kill(NodeId node) { processes_.at(node)->Kill(); }
+
+void Cluster::Pause(NodeId node) { processes_.at(node)->Pause(); }
+
+void Cluster::Resume(NodeId node) { processes_.at(node)->Resume(); }
+
+Status Cluster::Restart(NodeId node) {
+  ChildProcess& process = *processes_.at(node);
+  if (process.running()) return Status::Ok();
+  if (Status s = process.Start(); !s.ok()) return s;
+  const auto deadline = SteadyClock::now() + ready_timeout_;
+  while (SteadyClock::now() < deadline) {
+    const std::string exited = process.Exited();
+    if (!exited.empty()) {
+      return Status::Unavailable("node " + std::to_string(node) + " " + exited +
+                                 " before it was ready; its log ends:\n" + process.LogTail(2000));
+    }
+    // HTTP is bound last: once both accept, every port is bound.
+    if (PortAccepts(client_ports_.at(node)) && PortAccepts(http_ports_.at(node))) {
+      return Status::Ok();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // Polling, with a deadline.
+  }
+  process.Kill();
+  return Status::Unavailable("node " + std::to_string(node) + " was not ready within " +
+                             std::to_string(ready_timeout_.count()) + " ms; its log ends:\n" +
+                             process.LogTail(2000));
+}
+
+std::string Cluster::CrashedNodes() {
+  std::string crashed;
+  for (auto& [node, process] : processes_) {
+    const std::string exited = process->Exited();
+    if (!exited.empty()) {
+      crashed += (crashed.empty() ? "" : "; ") + std::string("node ") + std::to_string(node) + " " +
+                 exited + " (log " + process->log_path().string() + ")";
+    }
+  }
+  return crashed;
+}
+
+Status Cluster::ApplyFaults(NodeId node, const NodeFaults& faults, std::optional<uint64_t> seed) {
+  std::vector<LinkFaultsPatch> patches;
+  for (const LinkFaults& link : faults.links) {
+    patches.push_back(LinkFaultsPatch{.peer = link.peer,
+                                      .drop_out = link.drop_out,
+                                      .drop_in = link.drop_in,
+                                      .block_out = link.block_out,
+                                      .block_in = link.block_in,
+                                      .delay_ms = link.delay_ms,
+                                      .jitter_ms = link.jitter_ms});
+  }
+  Client& c = client(node);
+  Result<FaultState> links = c.SetFaults(std::move(patches), seed, AdminRequest());
+  if (!links.ok()) return links.status();
+  if (links->clock_offset_ms == faults.clock_offset_ms) return Status::Ok();
+  return c.SetClockOffset(faults.clock_offset_ms, AdminRequest()).status();
+}
+
+Status Cluster::SetBugs(NodeId node, const BugSwitches& bugs) {
+  return client(node).SetBugSwitches(bugs, AdminRequest()).status();
+}
+
+Status Cluster::ClearFaults(NodeId node) {
+  return client(node).ClearFaults(AdminRequest()).status();
+}
+
+void Cluster::Stop() {
+  for (auto& [node, process] : processes_) {
+    process->Terminate(std::chrono::seconds(10));
+  }
+}
+
+}  // namespace dialkv::jepsen

@@ -1,0 +1,111 @@
+#pragma once
+// The cluster under test, as the harness drives it: either N dialkv-server processes it starts
+// on 127.0.0.1 (fault injection on, each node's data and log under one directory) or a running
+// cluster it attaches to by the client ports of its nodes. Either way it holds one client per
+// node whose only endpoint is that node, so every request's coordinator is known, and it
+// sends each node its faults (admin.h). Only a started cluster can kill or pause nodes.
+//
+// Thread-safety: client(), nodes() and replication_factor() may be used from any thread (the
+// clients are thread-safe); everything else from the thread that created the cluster, which
+// must outlive the processes it starts (ChildProcess).
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dialkv/client.h"
+#include "jepsen-like/harness/nemesis.h"
+#include "jepsen-like/harness/process.h"
+
+namespace dialkv::jepsen {
+
+class Cluster {
+ public:
+  struct LocalOptions {
+    int nodes = 3;            // Ids 1..nodes.
+    std::string server_path;  // The dialkv-server binary.
+    // Node n keeps its data in dir/n<n>/data and its log in dir/n<n>/server.log.
+    std::filesystem::path dir;
+    uint32_t replication_factor = 3;
+    // Flags every node gets after the harness's own (later ones win in CLI11 for a repeated
+    // flag), e.g. "--ae-interval-ms=2000".
+    std::vector<std::string> server_args;
+    std::chrono::milliseconds ready_timeout{20'000};  // Per node, for its ports to accept.
+  };
+
+  // The flags the harness gives every node besides identity, addresses and data dir: fault
+  // injection on, two io threads (several nodes share the machine), anti-entropy every second
+  // so a healed cluster converges within seconds.
+  static std::vector<std::string> HarnessServerFlags();
+
+  // Starts every node and waits until its client and HTTP ports accept connections.
+  // Errors: kInvalidArgument (no server binary, fewer than 1 node); kUnavailable naming the
+  // node that exited or did not come up, with the end of its log; kIOError.
+  static Result<std::unique_ptr<Cluster>> StartLocal(LocalOptions options,
+                                                     uint32_t client_timeout_ms);
+
+  // Attaches to the nodes whose client ports are `endpoints` (every node of the cluster, each
+  // started with --enable-fault-injection). Learns each node's id (GetFaults) and the
+  // replication factor and members (ClusterStatus).
+  // Errors: kInvalidArgument for a bad endpoint, two endpoints of one node, or members
+  // missing from the list; kPermissionDenied naming a node without fault injection;
+  // kUnavailable for a node that does not answer.
+  static Result<std::unique_ptr<Cluster>> Attach(const std::vector<std::string>& endpoints,
+                                                 uint32_t client_timeout_ms);
+
+  ~Cluster();  // Stop().
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  const std::vector<NodeId>& nodes() const { return ids_; }  // Ascending.
+  bool owns_processes() const { return !processes_.empty(); }
+  uint32_t replication_factor() const { return replication_factor_; }
+  // The client whose only endpoint is `node`. REQUIRES: node is one of nodes().
+  Client& client(NodeId node) const { return *clients_.at(node); }
+  const std::string& endpoint(NodeId node) const { return endpoints_.at(node); }
+  // The node's log file; empty in attach mode.
+  std::filesystem::path log_path(NodeId node) const;
+
+  // Waits until every node that runs and is not paused reports every other such node alive.
+  // Errors: kTimeout naming what the last node to settle reported.
+  Status WaitSettled(std::chrono::milliseconds timeout);
+
+  // Process control. REQUIRES: owns_processes(). Kill and Pause of a node that is not running
+  // are no-ops; Restart waits for its ports (Errors: kUnavailable with the log's end).
+  void Kill(NodeId node);
+  Status Restart(NodeId node);
+  void Pause(NodeId node);
+  void Resume(NodeId node);
+  // A started node that exited by itself (not killed by the harness): "node 2 exited with code
+  // 1"; empty when every node that should run runs.
+  std::string CrashedNodes();
+
+  // Sends `node` its complete link faults and clock offset (reseeding its injector when `seed`
+  // is set). Errors: as Client::SetFaults / SetClockOffset.
+  Status ApplyFaults(NodeId node, const NodeFaults& faults, std::optional<uint64_t> seed);
+  Status SetBugs(NodeId node, const BugSwitches& bugs);
+  // Heals every link, resets the clock and turns the bugs off (Client::ClearFaults).
+  Status ClearFaults(NodeId node);
+
+  // Stops every started node (SIGTERM; SIGKILL after 10 s). Idempotent.
+  void Stop();
+
+ private:
+  Cluster() = default;
+
+  std::vector<NodeId> ids_;
+  std::map<NodeId, std::string> endpoints_;
+  std::map<NodeId, std::unique_ptr<Client>> clients_;
+  std::map<NodeId, std::unique_ptr<ChildProcess>> processes_;  // Empty in attach mode.
+  std::map<NodeId, uint16_t> http_ports_;
+  std::map<NodeId, uint16_t> client_ports_;
+  std::chrono::milliseconds ready_timeout_{20'000};
+  uint32_t replication_factor_ = 0;
+};
+
+}  // namespace dialkv::jepsen

@@ -1,0 +1,189 @@
+// dialkv-jepsen: parses flags into a HarnessOptions, handles SIGINT/SIGTERM, runs the harness
+// (jepsen-like/harness/run.h). Exit codes: 0 every check passed, 1 a violation, 2 a harness
+// error (bad usage included).
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "client/cli/fault_args.h"
+#include "jepsen-like/harness/run.h"
+
+namespace {
+
+constexpr const char* kProgram = "dialkv-jepsen";
+
+std::atomic<bool> g_interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+void OnSignal(int) { g_interrupted.store(true); }
+
+void InstallSignalHandlers() {
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESETHAND;  // A second Ctrl-C ends the harness at once.
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "%s: %s; run '%s --help' for usage\n", kProgram, message.c_str(), kProgram);
+  return dialkv::jepsen::kExitHarnessError;
+}
+
+// The dialkv-server of the same build: next to this binary's directory in the build tree
+// (build/jepsen-like/dialkv-jepsen -> build/server/dialkv-server), or beside it (installed).
+std::string DefaultServerPath() {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  for (const auto& candidate : {self.parent_path().parent_path() / "server" / "dialkv-server",
+                                self.parent_path() / "dialkv-server"}) {
+    if (std::filesystem::is_regular_file(candidate, ec)) return candidate.string();
+  }
+  return "";
+}
+
+std::string QuoteArg(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_of(" \t\n'\"\\$`*?;&|<>()") == std::string::npos) return arg;
+  std::string quoted = "'";
+  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
+  using dialkv::jepsen::HarnessOptions;
+  HarnessOptions o;
+  std::string workload = "register";
+  std::string nemesis = "partitions,drop";
+  std::string interval = "5s";
+  std::string server_bug;
+  std::string endpoints;
+  std::optional<uint64_t> seed;
+
+  CLI::App app{
+      "dialkv-jepsen: runs a workload against a dialkv cluster while a nemesis injects faults, "
+      "records the history, and checks what CP and AP promise (linearizability of CP keys; AP "
+      "convergence, no lost or invented writes; stale reads and availability measured). "
+      "Writes history.jsonl, final.json, results.json and report.html to --out. Exit 0: every "
+      "check passed; 1: a violation (with a witness); 2: a harness error or an undecided check.",
+      kProgram};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--nodes", o.nodes, "Servers to start on 127.0.0.1 (ids 1..N)");
+  app.add_option("--server", o.server_path,
+                 "The dialkv-server binary (default: the one of this build tree)");
+  app.add_option("--endpoints", endpoints,
+                 "Attach to a running cluster instead: HOST:PORT of every node's client port, "
+                 "comma-separated; every node must run with --enable-fault-injection. The kill "
+                 "and pause nemeses are not available then");
+  app.add_option("--workload", workload,
+                 "register: CP reads, writes and deletes (linearizability); lww: the same in AP "
+                 "(convergence, lost writes, staleness); mixed: both side by side on separate "
+                 "keys under the same faults");
+  app.add_option("--nemesis", nemesis,
+                 "Faults, comma-separated: drop, partition-halves, partition-isolate, "
+                 "partition-ring (majorities ring), partition-bridge, partition-one-way, kill "
+                 "(kill -9, then restart), pause (SIGSTOP, then SIGCONT), clock (skew); "
+                 "'partitions' = every partition, 'all', 'none'");
+  app.add_option("--nemesis-interval", interval,
+                 "Mean length of the quiet and faulty windows, which alternate (e.g. 5s, 800ms)");
+  app.add_option("--time", o.time_s, "Seconds of workload under the nemesis (after the warm-up)");
+  app.add_option("--warmup", o.warmup_s, "Seconds of workload before the first fault");
+  app.add_option("--seed", seed,
+                 "Seeds the nemesis schedule, the workload and the nodes' drop choices; the "
+                 "same seed repeats them (default: random, printed)");
+  app.add_option("--out", o.out, "Directory for the run's files and the nodes' data and logs")
+      ->required();
+  app.add_option("--keys", o.workload.keys, "Key slots per mode");
+  app.add_option("--ops-per-key", o.workload.ops_per_key,
+                 "Operations on one key before its slot moves to a new key (bounds the cost of "
+                 "the linearizability check)");
+  app.add_option("--concurrency", o.workload.concurrency, "Client processes per mode");
+  app.add_option("--rate", o.workload.rate,
+                 "Target operations per second per mode (0: as fast as they go)");
+  app.add_option("--op-timeout-ms", o.workload.op_timeout_ms, "Deadline of each operation");
+  app.add_option("--read-fraction", o.workload.read_fraction, "Share of reads");
+  app.add_option("--delete-fraction", o.workload.delete_fraction,
+                 "Share of deletes; the rest are writes");
+  app.add_option("--replication-factor", o.replication_factor,
+                 "The started servers' --replication-factor");
+  app.add_option("--vnodes", o.vnodes,
+                 "The servers' --vnodes (the harness computes each key's replicas)");
+  app.add_option("--server-arg", o.server_args,
+                 "An extra flag for every started server, e.g. --server-arg=--ae-interval-ms=5000 "
+                 "(repeatable)");
+  app.add_option("--drop-probability", o.drop_probability,
+                 "Share of the messages the drop nemesis loses on every link");
+  app.add_option("--max-clock-skew-ms", o.max_clock_skew_ms,
+                 "The clock nemesis skews nodes by up to this, all ahead or all behind, so no two "
+                 "differ by more (keep it below the servers' 500 ms guard)");
+  app.add_option("--converge-timeout", o.converge_timeout_s,
+                 "After healing, seconds to wait for the replicas of every key to agree");
+  app.add_option("--server-bug", server_bug,
+                 "Switch on a test-only server bug on every node, to show the checkers catch "
+                 "it: skip-read-repair (CP reads skip their write-back) or "
+                 "skip-write-timestamp-phase (CP writes skip the timestamp read; without the "
+                 "clock nemesis node 1 then runs 400 ms behind)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    return UsageError(e.what());
+  }
+
+  auto workload_kind = dialkv::jepsen::ParseWorkload(workload);
+  if (!workload_kind.ok()) return UsageError(workload_kind.status().message());
+  o.workload.kind = *workload_kind;
+  auto kinds = dialkv::jepsen::ParseNemesisList(nemesis);
+  if (!kinds.ok()) return UsageError(kinds.status().message());
+  o.nemeses = *kinds;
+  auto interval_ms = dialkv::cli::ParseDurationMs(interval, 3'600'000);
+  if (!interval_ms.ok() || *interval_ms == 0) {
+    return UsageError("--nemesis-interval: " + (interval_ms.ok() ? std::string("must be > 0")
+                                                                 : interval_ms.status().message()));
+  }
+  o.nemesis_interval_ms = *interval_ms;
+  if (!server_bug.empty()) {
+    auto bug = dialkv::jepsen::ParseServerBug(server_bug);
+    if (!bug.ok()) return UsageError(bug.status().message());
+    o.server_bug = *bug;
+  }
+  for (size_t at = 0; !endpoints.empty() && at <= endpoints.size();) {
+    const size_t comma = std::min(endpoints.find(',', at), endpoints.size());
+    if (comma > at) o.endpoints.push_back(endpoints.substr(at, comma - at));
+    at = comma + 1;
+  }
+  if (o.endpoints.empty() && o.server_path.empty()) o.server_path = DefaultServerPath();
+  o.seed = seed.value_or(std::random_device{}() * uint64_t{0x100000001} ^ std::random_device{}());
+  o.workload.seed = o.seed;
+  for (int i = 0; i < argc; ++i) o.command_line += (i > 0 ? " " : "") + QuoteArg(argv[i]);
+  if (!seed) o.command_line += " --seed " + std::to_string(o.seed);
+  if (dialkv::Status valid = dialkv::jepsen::ValidateOptions(o); !valid.ok()) {
+    return UsageError(valid.message());
+  }
+  std::fprintf(stderr, "%s: seed %llu (repeat with --seed %llu)\n", kProgram,
+               static_cast<unsigned long long>(o.seed), static_cast<unsigned long long>(o.seed));
+
+  InstallSignalHandlers();
+  return dialkv::jepsen::RunHarness(o, start, g_interrupted);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto start = std::chrono::steady_clock::now();  // The history's clock starts here.
+  try {
+    return Run(argc, argv, start);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: internal error: %s\n", kProgram, e.what());
+    return dialkv::jepsen::kExitHarnessError;
+  }
+}

@@ -1,0 +1,70 @@
+#include "jepsen-like/report/report.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "jepsen-like/report/html.h"
+#include "jepsen-like/report/summary.h"
+
+namespace dialkv::jepsen {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Json InfoJson(const RunInfo& info) {
+  Json j;
+  j["command_line"] = info.command_line;
+  j["workload"] = info.workload;
+  j["nemeses"] = info.nemeses;
+  j["seed"] = info.seed;
+  j["nodes"] = info.nodes;
+  j["duration_s"] = info.duration_s;
+  j["started_at"] = info.started_at;
+  j["server_version"] = info.server_version;
+  return j;
+}
+
+Status WriteFile(const std::filesystem::path& path, std::string_view content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) {
+    return Status::IOError("cannot create " + path.string() + ": " + std::strerror(errno));
+  }
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  out.close();
+  if (!out) return Status::IOError("cannot write " + path.string() + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+}  // namespace
+
+nlohmann::ordered_json ResultsJson(const RunReport& run) {
+  Json j;
+  j["run"] = InfoJson(run.info);
+  Json nemesis = Json::array();
+  for (const NemesisEvent& e : run.nemesis) {
+    nemesis.push_back(Json{{"name", e.name},
+                           {"description", e.description},
+                           {"start_ns", e.start_ns},
+                           {"end_ns", e.end_ns}});
+  }
+  j["nemesis"] = std::move(nemesis);
+  j["checks"] = ToJson(run.checks);
+  j["summary"] = report::ToJson(report::Summarize(run, report::Pair(run.history)));
+  return j;
+}
+
+std::string RenderHtml(const RunReport& run) { return report::RenderPage(run); }
+
+std::string ResultsJsonText(const RunReport& run) {
+  // Keys and values are arbitrary bytes: invalid UTF-8 becomes U+FFFD instead of throwing.
+  return ResultsJson(run).dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+Status WriteReport(const std::filesystem::path& dir, const RunReport& run) {
+  DIALKV_RETURN_IF_ERROR(WriteFile(dir / "results.json", ResultsJsonText(run)));
+  return WriteFile(dir / "report.html", RenderHtml(run));
+}
+
+}  // namespace dialkv::jepsen
