@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "server/common/markup.h"
+
 namespace dialkv::bench {
 namespace {
 
@@ -31,34 +33,11 @@ std::string Num(double v) {
   return s;
 }
 
-std::string Escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string Text(double x, double y, std::string_view text, std::string_view anchor = "start",
                  int size = 12, std::string_view extra = "") {
   return "<text x=\"" + Num(x) + "\" y=\"" + Num(y) + "\" font-size=\"" + std::to_string(size) +
          "\" text-anchor=\"" + std::string(anchor) + "\" " + std::string(extra) + ">" +
-         Escape(text) + "</text>\n";
+         EscapeMarkup(text) + "</text>\n";
 }
 
 std::string Line(double x1, double y1, double x2, double y2, std::string_view colour,
@@ -70,8 +49,8 @@ std::string Line(double x1, double y1, double x2, double y2, std::string_view co
 
 std::string Open(double height, std::string_view title) {
   return "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + Num(kWidth) + " " +
-         Num(height) + "\" font-family=\"sans-serif\" role=\"img\">\n<title>" + Escape(title) +
-         "</title>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n" +
+         Num(height) + "\" font-family=\"sans-serif\" role=\"img\">\n<title>" +
+         EscapeMarkup(title) + "</title>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n" +
          Text(kLeft, 22, title, "start", 15, "font-weight=\"bold\"");
 }
 
@@ -149,8 +128,8 @@ std::string ThroughputChart(std::span<const RunSummary> runs, std::string_view t
     const double x = kLeft + slot * static_cast<double>(i) + slot * 0.15;
     const double h = b.ops_per_s / max * (bottom - top);
     svg += "<rect x=\"" + Num(x) + "\" y=\"" + Num(bottom - h) + "\" width=\"" + Num(slot * 0.7) +
-           "\" height=\"" + Num(h) + "\" fill=\"" + b.colour + "\"><title>" + Escape(b.label) +
-           "</title></rect>\n";
+           "\" height=\"" + Num(h) + "\" fill=\"" + b.colour + "\"><title>" +
+           EscapeMarkup(b.label) + "</title></rect>\n";
     svg += Text(x + slot * 0.35, bottom - h - 16, Num(std::round(b.ops_per_s)), "middle", 11);
     svg += Text(x + slot * 0.35, bottom - h - 4, "p99 " + Num(b.p99_ms) + " ms", "middle", 9);
     svg += Text(x + slot * 0.35, bottom + 14, b.label, "middle", 10);

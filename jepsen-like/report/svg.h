@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "server/common/markup.h"
+
 namespace dialkv::jepsen::report {
 
 // Colours, chosen to stay apart for the common colour-vision deficiencies (blue vs orange)
@@ -21,10 +23,10 @@ inline constexpr std::string_view kApColour = "#e0720b";
 inline constexpr std::string_view kAxisColour = "#444";
 inline constexpr std::string_view kGridColour = "#e3e3e3";
 
-// `text` as HTML text or attribute content: & < > " ' escaped, invalid UTF-8 and control
-// characters other than tab and newline replaced by U+FFFD. At most `max_chars` characters
-// (code points) are kept; a cut is marked with an ellipsis.
-std::string Escape(std::string_view text, size_t max_chars = SIZE_MAX);
+// `text` as HTML text or attribute content (server/common/markup.h).
+inline std::string Escape(std::string_view text, size_t max_chars = SIZE_MAX) {
+  return EscapeMarkup(text, max_chars);
+}
 
 // About how wide `text` is drawn in the page's sans-serif font at `font_px` (a per-character
 // estimate: labels are placed with it, and a few pixels of error are harmless).

@@ -159,7 +159,10 @@ std::string DescribeFailures(const Gathered<T>& gathered, std::span<const NodeId
     out += what;
   };
   for (const ReplicaReply<T>& r : gathered.replies) {
-    if (!is_success(r.result)) append(r.replica, r.result.status().ToString());
+    if (is_success(r.result)) continue;
+    // An answer that is OK but not a success is a delivery that was hinted, not acknowledged.
+    append(r.replica, r.result.ok() ? std::string("not acknowledged in time; hinted")
+                                    : r.result.status().ToString());
   }
   for (NodeId replica : replicas) {
     bool answered = false;
