@@ -21,15 +21,10 @@ using testutil::TestCluster;
 using SteadyClock = std::chrono::steady_clock;
 
 std::unique_ptr<TestCluster> StartCluster(std::vector<std::string> extra_args) {
-  TestCluster::Options o;
-  o.nodes = 3;
-  o.replication_factor = 3;
-  o.extra_args = std::move(extra_args);
-  o.extra_args.push_back("--enable-fault-injection");
-  o.extra_args.push_back("--hinted-handoff=false");
-  auto cluster = TestCluster::Start(o);
-  EXPECT_OK(cluster);
-  return cluster.ok() ? std::move(cluster.value()) : nullptr;
+  extra_args.push_back("--enable-fault-injection");
+  extra_args.push_back("--hinted-handoff=false");
+  return TestCluster::StartOrFail(
+      {.nodes = 3, .replication_factor = 3, .extra_args = std::move(extra_args)});
 }
 
 // Blocks every message between node `alone` and the others, both ways.

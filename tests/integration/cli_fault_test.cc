@@ -39,13 +39,8 @@ std::vector<std::string> Lines(const std::string& text) {
 
 // A cluster of `nodes` nodes, each a replica of every key.
 std::unique_ptr<TestCluster> StartCluster(int nodes, std::vector<std::string> extra_args) {
-  Result<std::unique_ptr<TestCluster>> cluster = TestCluster::Start(TestCluster::Options{
-      .nodes = nodes, .replication_factor = nodes, .extra_args = std::move(extra_args)});
-  if (!cluster.ok()) {
-    ADD_FAILURE() << cluster.status().ToString();
-    return nullptr;
-  }
-  return std::move(cluster).value();
+  return TestCluster::StartOrFail(
+      {.nodes = nodes, .replication_factor = nodes, .extra_args = std::move(extra_args)});
 }
 
 // Every node's client address, comma-separated, in node order.

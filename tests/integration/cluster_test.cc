@@ -15,6 +15,7 @@
 
 #include "server/cluster/ring.h"
 #include "server/net/frame.h"
+#include "tests/testutil/eventually.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/test_cluster.h"
 
@@ -22,29 +23,14 @@ namespace dialkv {
 namespace {
 
 using std::chrono::milliseconds;
+using testutil::Eventually;
 using testutil::TestCluster;
 using SteadyClock = std::chrono::steady_clock;
 
 std::unique_ptr<TestCluster> StartCluster(int nodes, int rf,
                                           std::vector<std::string> extra_args = {}) {
-  TestCluster::Options o;
-  o.nodes = nodes;
-  o.replication_factor = rf;
-  o.extra_args = std::move(extra_args);
-  auto cluster = TestCluster::Start(o);
-  EXPECT_OK(cluster);
-  return cluster.ok() ? std::move(cluster.value()) : nullptr;
-}
-
-// Polls `probe` until it returns true or `timeout` passes.
-template <typename Probe>
-bool Eventually(Probe probe, milliseconds timeout) {
-  const auto deadline = SteadyClock::now() + timeout;
-  while (SteadyClock::now() < deadline) {
-    if (probe()) return true;
-    std::this_thread::sleep_for(milliseconds(50));  // Polling, with a deadline.
-  }
-  return probe();
+  return TestCluster::StartOrFail(
+      {.nodes = nodes, .replication_factor = rf, .extra_args = std::move(extra_args)});
 }
 
 TEST(ClusterTest, CpWriteAtAnyNodeIsReadByCpAtEveryNode200TimesInARow) {

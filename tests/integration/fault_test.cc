@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "server/cluster/ring.h"
+#include "tests/testutil/eventually.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/test_cluster.h"
 
@@ -21,30 +22,15 @@ namespace dialkv {
 namespace {
 
 using std::chrono::milliseconds;
+using testutil::Eventually;
 using testutil::TestCluster;
 using SteadyClock = std::chrono::steady_clock;
 
 std::unique_ptr<TestCluster> StartFaultyCluster(int nodes, int rf,
                                                 std::vector<std::string> extra_args = {}) {
-  TestCluster::Options o;
-  o.nodes = nodes;
-  o.replication_factor = rf;
-  o.extra_args = std::move(extra_args);
-  o.extra_args.push_back("--enable-fault-injection");
-  auto cluster = TestCluster::Start(o);
-  EXPECT_OK(cluster);
-  return cluster.ok() ? std::move(cluster.value()) : nullptr;
-}
-
-// Polls `probe` until it returns true or `timeout` passes.
-template <typename Probe>
-bool Eventually(Probe probe, milliseconds timeout) {
-  const auto deadline = SteadyClock::now() + timeout;
-  while (SteadyClock::now() < deadline) {
-    if (probe()) return true;
-    std::this_thread::sleep_for(milliseconds(50));  // Polling, with a deadline.
-  }
-  return probe();
+  extra_args.push_back("--enable-fault-injection");
+  return TestCluster::StartOrFail(
+      {.nodes = nodes, .replication_factor = rf, .extra_args = std::move(extra_args)});
 }
 
 // One admin client per node (admin requests are never failed over).

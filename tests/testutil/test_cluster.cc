@@ -1,5 +1,7 @@
 #include "tests/testutil/test_cluster.h"
 
+#include <gtest/gtest.h>
+
 #include <thread>
 
 namespace dialkv::testutil {
@@ -76,6 +78,15 @@ Status TestCluster::WaitForAlivePeers(NodeId id, int expected_alive,
   }
   return Status::Timeout("node " + std::to_string(id) + " did not see " +
                          std::to_string(expected_alive) + " peers alive: " + last);
+}
+
+std::unique_ptr<TestCluster> TestCluster::StartOrFail(Options options) {
+  Result<std::unique_ptr<TestCluster>> cluster = Start(std::move(options));
+  if (!cluster.ok()) {
+    ADD_FAILURE() << cluster.status().ToString();
+    return nullptr;
+  }
+  return std::move(cluster).value();
 }
 
 }  // namespace dialkv::testutil

@@ -24,6 +24,8 @@ class TestCluster {
   // Starts every node and waits until each has seen every other alive (via gossip), so a
   // test starts from a settled cluster. Errors: kUnavailable with the failing node's log.
   static Result<std::unique_ptr<TestCluster>> Start(Options options);
+  // Start, for a test: a failure is reported to GoogleTest (with the node's log) and gives null.
+  static std::unique_ptr<TestCluster> StartOrFail(Options options);
 
   // Node ids are 1..N.
   ServerProcess& node(NodeId id) { return *nodes_[id - 1]; }

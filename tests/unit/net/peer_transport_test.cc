@@ -502,6 +502,11 @@ FaultInjector::Options InjectorOf(NodeId self) {
   return options;
 }
 
+PeerTransport::Options WithInjector(PeerTransport::Options options, FaultInjector* faults) {
+  options.faults = faults;
+  return options;
+}
+
 LinkFaultsPatch Patch(NodeId peer) {
   LinkFaultsPatch patch;
   patch.peer = peer;
@@ -514,9 +519,7 @@ TEST_F(PeerTransportTest, RequestLostOnTheWayOutTimesOutAndNeverReachesThePeer) 
   patch.block_out = true;
   ASSERT_OK(faults.Apply({patch}, std::nullopt));
   ASSERT_TRUE(StartServer());
-  PeerTransport::Options options = TransportOptions(server_port());
-  options.faults = &faults;
-  MakeTransport(std::move(options));
+  MakeTransport(WithInjector(TransportOptions(server_port()), &faults));
   const auto start = SteadyClock::now();
   CallResult result = CallPeer("k", milliseconds(100));
   ASSERT_CODE(result.status, Code::kTimeout);
@@ -535,9 +538,7 @@ TEST_F(PeerTransportTest, ReplyLostOnTheWayInTimesOutAfterThePeerServedIt) {
   patch.drop_in = 1.0;
   ASSERT_OK(faults.Apply({patch}, std::nullopt));
   ASSERT_TRUE(StartServer());
-  PeerTransport::Options options = TransportOptions(server_port());
-  options.faults = &faults;
-  MakeTransport(std::move(options));
+  MakeTransport(WithInjector(TransportOptions(server_port()), &faults));
   ASSERT_CODE(CallPeer("k", milliseconds(100)).status, Code::kTimeout);
   EXPECT_EQ(callee_.requests.load(), 1);
 }
@@ -548,9 +549,7 @@ TEST_F(PeerTransportTest, DelayedRequestArrivesLateAndOnePastTheDeadlineIsNotSen
   patch.delay_ms = 150;
   ASSERT_OK(faults.Apply({patch}, std::nullopt));
   ASSERT_TRUE(StartServer());
-  PeerTransport::Options options = TransportOptions(server_port());
-  options.faults = &faults;
-  MakeTransport(std::move(options));
+  MakeTransport(WithInjector(TransportOptions(server_port()), &faults));
   const auto start = SteadyClock::now();
   ASSERT_OK(CallPeer("k").status);
   EXPECT_GE(SteadyClock::now() - start, milliseconds(150));
