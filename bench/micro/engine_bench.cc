@@ -30,7 +30,9 @@ namespace {
 constexpr double kMinTimeSeconds = 0.2;
 constexpr uint64_t kPreloadedKeys = 10'000;  // Working set of the overwrite and Get benchmarks.
 
-enum class EngineKind { kMemory, kRocks };
+// kRocksNoHeaderCache: RocksDB without the header cache (RocksEngine::Options::header_cache_slots
+// = 0), so every apply reads the stored version first.
+enum class EngineKind { kMemory, kRocks, kRocksNoHeaderCache };
 
 // A directory under $TMPDIR (or /tmp), removed with its contents on destruction.
 class ScratchDir {
@@ -63,8 +65,10 @@ std::unique_ptr<Engine> MakeEngine(EngineKind kind, const ScratchDir& dir,
     state.SkipWithError("cannot create a temp dir");
     return nullptr;
   }
-  Result<std::unique_ptr<RocksEngine>> opened =
-      RocksEngine::Open({.path = dir.path() + "/db", .sync = false});
+  const size_t cache_slots =
+      kind == EngineKind::kRocksNoHeaderCache ? 0 : RocksEngine::Options().header_cache_slots;
+  Result<std::unique_ptr<RocksEngine>> opened = RocksEngine::Open(
+      {.path = dir.path() + "/db", .sync = false, .header_cache_slots = cache_slots});
   if (!opened.ok()) {
     state.SkipWithError(opened.status().ToString().c_str());
     return nullptr;
@@ -171,6 +175,9 @@ BENCHMARK_CAPTURE(BM_ApplyOverwrite, memory, EngineKind::kMemory)
     ->Arg(100)
     ->MinTime(kMinTimeSeconds);
 BENCHMARK_CAPTURE(BM_ApplyOverwrite, rocksdb, EngineKind::kRocks)
+    ->Arg(100)
+    ->MinTime(kMinTimeSeconds);
+BENCHMARK_CAPTURE(BM_ApplyOverwrite, rocksdb_no_header_cache, EngineKind::kRocksNoHeaderCache)
     ->Arg(100)
     ->MinTime(kMinTimeSeconds);
 BENCHMARK_CAPTURE(BM_Get, memory, EngineKind::kMemory)->Arg(100)->MinTime(kMinTimeSeconds);

@@ -87,7 +87,7 @@ asio::awaitable<Result<Version>> Coordinator::ReadReplica(NodeId replica, std::s
                                                           Deadline retry_until) {
   Result<Version> read = Status::Internal("not read");
   if (replica == options_.self) {
-    read = co_await local_.Read(std::move(key), deadline);
+    read = co_await local_.Read(std::move(key), deadline, timestamp_only);
   } else {
     Result<v1::Envelope> reply = Status::Internal("not called");
     for (Deadline attempt = deadline;;) {
@@ -109,13 +109,12 @@ asio::awaitable<Result<Version>> Coordinator::ReadReplica(NodeId replica, std::s
   co_return read;
 }
 
-asio::awaitable<Result<Coordinator::Delivery>> Coordinator::Deliver(NodeId replica, std::string key,
-                                                                    Version version,
-                                                                    Deadline deadline,
-                                                                    Deadline retry_until,
-                                                                    bool try_replica) {
+asio::awaitable<Result<Coordinator::Delivery>> Coordinator::Deliver(
+    NodeId replica, SharedWrite write, Deadline deadline, Deadline retry_until, bool try_replica) {
   if (replica == options_.self) {
     // No hint for this node: its own engine is where hints live.
+    std::string key = write->key;
+    Version version = write->version;
     Result<storage::ApplyOutcome> applied =
         co_await local_.Apply(std::move(key), std::move(version), deadline);
     if (!applied.ok()) co_return applied.status();
@@ -127,7 +126,7 @@ asio::awaitable<Result<Coordinator::Delivery>> Coordinator::Deliver(NodeId repli
   if (try_replica) {
     Result<v1::Envelope> reply = Status::Internal("not called");
     for (Deadline attempt = deadline;;) {
-      v1::Envelope request = ReplicaWriteEnvelope(key, version);
+      v1::Envelope request = ReplicaWriteEnvelope(write->key, write->version);
       reply = co_await transport_.Call(replica, std::move(request), attempt);
       if (!RetryAfter(replica, reply, retry_until, &attempt)) break;
     }
@@ -141,6 +140,8 @@ asio::awaitable<Result<Coordinator::Delivery>> Coordinator::Deliver(NodeId repli
   // The hint gets its own time: the call may have failed right at its deadline.
   const Deadline hint_deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.replica_timeout_ms);
+  std::string key = write->key;
+  Version version = write->version;
   Status hinted = co_await StoreHint(replica, std::move(key), std::move(version), hint_deadline);
   if (hinted.ok()) co_return Delivery::kHinted;
   co_return Status(failure.code(),
@@ -186,21 +187,21 @@ std::vector<ReplicaCall<Version>> Coordinator::ReadCalls(std::span<const NodeId>
 }
 
 std::vector<ReplicaCall<Coordinator::Delivery>> Coordinator::DeliverCalls(
-    std::span<const NodeId> replicas, const std::string& key, const Version& version,
-    Deadline deadline, Deadline retry_until, bool skip_dead) {
+    std::span<const NodeId> replicas, const SharedWrite& write, Deadline deadline,
+    Deadline retry_until, bool skip_dead) {
   std::vector<ReplicaCall<Delivery>> calls;
   calls.reserve(replicas.size());
   for (NodeId replica : replicas) {
     const bool try_replica =
         !skip_dead || membership_.StateOf(replica) != cluster::MemberState::kDead;
     calls.push_back(ReplicaCall<Delivery>{
-        replica, Deliver(replica, key, version, deadline, retry_until, try_replica)});
+        replica, Deliver(replica, write, deadline, retry_until, try_replica)});
   }
   return calls;
 }
 
 asio::awaitable<void> Coordinator::ReplicateInBackground(std::vector<NodeId> replicas,
-                                                         std::string key, Version version,
+                                                         SharedWrite write,
                                                          Deadline request_deadline) {
   const asio::any_io_executor executor = co_await asio::this_coro::executor;
   const Deadline deadline =
@@ -213,7 +214,7 @@ asio::awaitable<void> Coordinator::ReplicateInBackground(std::vector<NodeId> rep
     }
     const bool try_replica =
         !hinting() || membership_.StateOf(replica) != cluster::MemberState::kDead;
-    auto call = Deliver(replica, key, version, deadline, deadline, try_replica);
+    auto call = Deliver(replica, write, deadline, deadline, try_replica);
     SpawnCall<Delivery>(executor, &tracker_, replica, std::move(call));
   }
   if (not_called.empty()) co_return;
@@ -222,13 +223,16 @@ asio::awaitable<void> Coordinator::ReplicateInBackground(std::vector<NodeId> rep
     Logger("repl")->warn(
         "node={} key_hash={:016x} {} replica calls in flight (max_replica_calls_in_flight); "
         "{} replicas {} without being called{}",
-        options_.self, KeyHash(key), tracker_.in_flight(), not_called.size(),
+        options_.self, KeyHash(write->key), tracker_.in_flight(), not_called.size(),
         hinting() ? "are hinted" : "wait for anti-entropy", LogLimiter::SuppressedNote(suppressed));
   }
   if (!hinting()) co_return;
   for (NodeId replica : not_called) {
     // Awaited by the request: bounded by its deadline, not the background one.
-    Status stored = co_await StoreHint(replica, key, version, request_deadline);  // Logged there.
+    std::string key = write->key;
+    Version version = write->version;
+    Status stored = co_await StoreHint(replica, std::move(key), std::move(version),
+                                       request_deadline);  // Logged there.
     (void)stored;
   }
 }

@@ -2,6 +2,7 @@
 #include <asio/awaitable.hpp>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -123,6 +124,13 @@ class Coordinator {
 
  private:
   enum class Delivery : uint8_t { kAcked, kHinted };
+  // A key and the version to deliver to its replicas: built once per request and shared by
+  // every replica call (and its hint), instead of one copy of key and value per replica.
+  struct KeyVersion {
+    std::string key;
+    Version version;
+  };
+  using SharedWrite = std::shared_ptr<const KeyVersion>;
 
   // The four paths (coordinator_paths.cc).
   asio::awaitable<Result<Version>> ReadAp(std::string key, Deadline deadline);
@@ -147,9 +155,8 @@ class Coordinator {
   // Delivers `version` to `replica` (unless !try_replica) by `deadline`; a remote replica that
   // did not ack gets a hint when hinted handoff is on (not for a refusal by its skew guard).
   // kAcked, kHinted, or the replica's error (with the hint's when that failed too).
-  asio::awaitable<Result<Delivery>> Deliver(NodeId replica, std::string key, Version version,
-                                            Deadline deadline, Deadline retry_until,
-                                            bool try_replica);
+  asio::awaitable<Result<Delivery>> Deliver(NodeId replica, SharedWrite write, Deadline deadline,
+                                            Deadline retry_until, bool try_replica);
   // Whether a remote call to `replica` that ended with `reply` is made again (see
   // ReadReplica); if so, sets `*next` to the next attempt's deadline. Not when the failure
   // detector holds the replica dead: a partition or a crash then fails the request after one
@@ -169,13 +176,12 @@ class Coordinator {
                                               const std::string& key, bool timestamp_only,
                                               Deadline deadline, Deadline retry_until);
   std::vector<ReplicaCall<Delivery>> DeliverCalls(std::span<const NodeId> replicas,
-                                                  const std::string& key, const Version& version,
-                                                  Deadline deadline, Deadline retry_until,
-                                                  bool skip_dead);
+                                                  const SharedWrite& write, Deadline deadline,
+                                                  Deadline retry_until, bool skip_dead);
   // Sends `version` to `replicas` in the background (tracked, not awaited). Replicas it has
   // no slot for are hinted now, before it returns.
-  asio::awaitable<void> ReplicateInBackground(std::vector<NodeId> replicas, std::string key,
-                                              Version version, Deadline request_deadline);
+  asio::awaitable<void> ReplicateInBackground(std::vector<NodeId> replicas, SharedWrite write,
+                                              Deadline request_deadline);
 
   // The deadline of one replica call made for a request that must answer by `deadline`.
   Deadline CallDeadline(Deadline deadline) const;

@@ -1,6 +1,7 @@
 // The four request paths of the coordinator (DESIGN.md "Requests and the two modes"), each
 // built on Gather (quorum.h). The plumbing they use is in coordinator.cc.
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "server/common/hash.h"
@@ -90,8 +91,9 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteAp(std::string key, Vers
     const Timestamp ts = written->timestamp;
     std::vector<NodeId> others = Without(replicas, options_.self);
     if (!others.empty()) {
-      co_await ReplicateInBackground(std::move(others), std::move(key), std::move(*written),
-                                     deadline);
+      auto write =
+          std::make_shared<const KeyVersion>(KeyVersion{std::move(key), std::move(*written)});
+      co_await ReplicateInBackground(std::move(others), std::move(write), deadline);
     }
     co_return WriteOutcome{ts, false};
   }
@@ -121,8 +123,8 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteAp(std::string key, Vers
   // stored before the deadline even when replica_timeout_ms is longer than the request's.
   const auto now = std::chrono::steady_clock::now();
   const Deadline call_deadline = std::min(CallDeadline(deadline), now + (deadline - now) * 3 / 4);
-  auto calls =
-      DeliverCalls(replicas, key, version, call_deadline, call_deadline, /*skip_dead=*/hinting());
+  const auto write = std::make_shared<const KeyVersion>(KeyVersion{key, std::move(version)});
+  auto calls = DeliverCalls(replicas, write, call_deadline, call_deadline, /*skip_dead=*/hinting());
   Gathered<Delivery> got = co_await Gather(std::move(calls), 1, &IsAck, deadline, &tracker_);
   if (got.successes > 0) co_return WriteOutcome{ts, false};
   const size_t hinted = static_cast<size_t>(
@@ -197,7 +199,9 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCpPhase2(std::string key
   if (!tracker_.TryAcquire(replicas.size())) {
     co_return NoCallSlots(tracker_, "the write was not applied");
   }
-  auto writes = DeliverCalls(replicas, key, version, CallDeadline(deadline), deadline,
+  const auto write =
+      std::make_shared<const KeyVersion>(KeyVersion{std::move(key), std::move(version)});
+  auto writes = DeliverCalls(replicas, write, CallDeadline(deadline), deadline,
                              /*skip_dead=*/false);
   Gathered<Delivery> acked =
       co_await Gather(std::move(writes), quorum, &IsAck, deadline, &tracker_);
@@ -252,7 +256,8 @@ asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline d
     if (needed == 0) co_return version;
     co_return NoCallSlots(tracker_, "the read was not served");
   }
-  auto repairs = DeliverCalls(lacking, key, version, CallDeadline(deadline), deadline,
+  const auto write = std::make_shared<const KeyVersion>(KeyVersion{key, version});
+  auto repairs = DeliverCalls(lacking, write, CallDeadline(deadline), deadline,
                               /*skip_dead=*/false);
   Gathered<Delivery> repaired =
       co_await Gather(std::move(repairs), needed, &IsAck, deadline, &tracker_);

@@ -115,16 +115,34 @@ Status LateWrite(bool started) {
 LocalReplica::LocalReplica(Options options, storage::Engine& engine, HybridLogicalClock& hlc)
     : options_(options), engine_(engine), hlc_(hlc) {}
 
-asio::awaitable<Result<Version>> LocalReplica::Read(std::string key, Deadline deadline) {
-  // Named, not a temporary in the call: GCC 12 bitwise-copies a closure prvalue passed by
-  // value to a coroutine, which breaks its std::string members (see RunOnStorage).
-  auto read = [this, key = std::move(key)] { return engine_.Get(key); };
-  Offloaded<Result<Version>> out = co_await RunOnStorage<Result<Version>>(
-      options_.offload_reads ? options_.storage_pool : nullptr, deadline, std::move(read));
-  if (!out.result.has_value()) {
+bool LocalReplica::Late(Deadline deadline) { return std::chrono::steady_clock::now() >= deadline; }
+
+Result<Version> LocalReplica::ReadNow(std::string_view key, bool timestamp_only) {
+  if (!timestamp_only) return engine_.Get(key);
+  Result<storage::VersionHeader> header = engine_.GetHeader(key);
+  if (!header.ok()) return header.status();
+  return Version{std::string(), header->timestamp, header->tombstone};
+}
+
+asio::awaitable<Result<Version>> LocalReplica::Read(std::string key, Deadline deadline,
+                                                    bool timestamp_only) {
+  asio::thread_pool* const pool = options_.offload_reads ? options_.storage_pool : nullptr;
+  std::optional<Result<Version>> read;
+  if (pool == nullptr) {
+    // Inline: the same answers as RunOnStorage's, without its coroutine frame per call.
+    if (!Late(deadline)) read.emplace(ReadNow(key, timestamp_only));
+  } else {
+    // Named, not a temporary in the call: GCC 12 bitwise-copies a closure prvalue passed by
+    // value to a coroutine, which breaks its std::string members (see RunOnStorage).
+    auto fn = [this, key = std::move(key), timestamp_only] { return ReadNow(key, timestamp_only); };
+    Offloaded<Result<Version>> out =
+        co_await RunOnStorage<Result<Version>>(pool, deadline, std::move(fn));
+    read = std::move(out.result);
+  }
+  if (!read.has_value()) {
     co_return Status::Timeout("the read did not finish before its deadline");
   }
-  Result<Version>& version = *out.result;
+  Result<Version>& version = *read;
   if (!version.ok() && !version.status().IsNotFound()) {
     co_return WithContext("storage read failed", version.status());
   }
@@ -150,12 +168,17 @@ asio::awaitable<Result<storage::ApplyOutcome>> LocalReplica::Apply(std::string k
   // the version is still applied (it passed the guard) and the clock catches up at the next
   // message.
   (void)hlc_.Observe(version.timestamp.hlc);
-  auto apply = [this, key = std::move(key), version = std::move(version)] {
-    return engine_.ApplyIfNewer(key, version);
-  };
-  Offloaded<Result<storage::ApplyOutcome>> out =
-      co_await RunOnStorage<Result<storage::ApplyOutcome>>(options_.storage_pool, deadline,
-                                                           std::move(apply));
+  Offloaded<Result<storage::ApplyOutcome>> out;
+  if (options_.storage_pool == nullptr) {
+    // Inline: the same answers as RunOnStorage's, without its coroutine frame per call.
+    if (!Late(deadline)) out.result.emplace(engine_.ApplyIfNewer(key, version));
+  } else {
+    auto apply = [this, key = std::move(key), version = std::move(version)] {
+      return engine_.ApplyIfNewer(key, version);
+    };
+    out = co_await RunOnStorage<Result<storage::ApplyOutcome>>(options_.storage_pool, deadline,
+                                                               std::move(apply));
+  }
   if (!out.result.has_value()) co_return LateWrite(out.started);
   if (!out.result->ok()) {
     co_return WithContext("storage write failed (it may have been applied)", out.result->status());
@@ -165,11 +188,16 @@ asio::awaitable<Result<storage::ApplyOutcome>> LocalReplica::Apply(std::string k
 
 asio::awaitable<Result<Version>> LocalReplica::Write(std::string key, std::string value,
                                                      bool tombstone, Deadline deadline) {
-  auto write = [this, key = std::move(key), value = std::move(value), tombstone]() mutable {
-    return WriteNow(key, std::move(value), tombstone);
-  };
-  Offloaded<Result<Version>> out =
-      co_await RunOnStorage<Result<Version>>(options_.storage_pool, deadline, std::move(write));
+  Offloaded<Result<Version>> out;
+  if (options_.storage_pool == nullptr) {
+    // Inline: the same answers as RunOnStorage's, without its coroutine frame per call.
+    if (!Late(deadline)) out.result.emplace(WriteNow(key, std::move(value), tombstone));
+  } else {
+    auto write = [this, key = std::move(key), value = std::move(value), tombstone]() mutable {
+      return WriteNow(key, std::move(value), tombstone);
+    };
+    out = co_await RunOnStorage<Result<Version>>(options_.storage_pool, deadline, std::move(write));
+  }
   if (out.result.has_value()) co_return std::move(*out.result);
   co_return LateWrite(out.started);
 }

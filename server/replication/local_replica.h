@@ -68,10 +68,12 @@ class LocalReplica {
   LocalReplica(Options options, storage::Engine& engine,  // Not owned.
                HybridLogicalClock& hlc);                  // Not owned.
 
-  // The stored version of `key`, tombstones included.
+  // The stored version of `key`, tombstones included. With `timestamp_only` its value is left
+  // empty (and not read: Engine::GetHeader).
   // Errors: kNotFound (no version at all); kTimeout (not read before the deadline);
   // kIOError, kCorruption (with context).
-  asio::awaitable<Result<Version>> Read(std::string key, Deadline deadline);
+  asio::awaitable<Result<Version>> Read(std::string key, Deadline deadline,
+                                        bool timestamp_only = false);
 
   // Applies `version` (chosen by a coordinator, this node's or a peer's) iff its timestamp is
   // greater than the stored one's. kSuperseded means this replica already holds this version
@@ -104,6 +106,10 @@ class LocalReplica {
   NodeId node_id() const { return hlc_.node_id(); }
 
  private:
+  // Whether `deadline` has passed: an inline call is then not started (as RunOnStorage).
+  static bool Late(Deadline deadline);
+  // Runs on a storage thread (or inline): the engine read of Read.
+  Result<Version> ReadNow(std::string_view key, bool timestamp_only);
   // Runs on a storage thread (or inline): the engine work of one write, retry included.
   Result<Version> WriteNow(std::string_view key, std::string value, bool tombstone);
 

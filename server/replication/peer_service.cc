@@ -118,7 +118,8 @@ asio::awaitable<void> PeerService::ServeRead(NodeId from, v1::ReplicaReadRequest
     co_return;
   }
   const bool timestamp_only = request.timestamp_only();
-  Result<Version> read = co_await local_.Read(std::move(*request.mutable_key()), OpDeadline());
+  Result<Version> read =
+      co_await local_.Read(std::move(*request.mutable_key()), OpDeadline(), timestamp_only);
   if (!read.ok()) {
     if (!read.status().IsNotFound()) {
       Logger("repl")->debug("node={} from={} replica read failed: {}", options_.self, from,

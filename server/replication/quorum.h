@@ -78,7 +78,7 @@ template <typename T>
 asio::awaitable<void> RunCall(std::shared_ptr<GatherState<T>> state, NodeId replica,
                               asio::awaitable<Result<T>> call) {
   Result<T> result = co_await std::move(call);
-  state->Add(replica, std::move(result));
+  if (state != nullptr) state->Add(replica, std::move(result));
 }
 
 }  // namespace internal
@@ -89,7 +89,6 @@ template <typename T>
 void SpawnCall(const asio::any_io_executor& executor, TaskTracker* tracker, NodeId replica,
                asio::awaitable<Result<T>> call,
                std::shared_ptr<internal::GatherState<T>> state = nullptr) {
-  if (state == nullptr) state = std::make_shared<internal::GatherState<T>>();
   auto run = internal::RunCall<T>(state, replica, std::move(call));
   asio::co_spawn(executor, std::move(run), [state, replica, tracker](std::exception_ptr error) {
     if (error) {
@@ -101,7 +100,9 @@ void SpawnCall(const asio::any_io_executor& executor, TaskTracker* tracker, Node
       } catch (...) {
         Logger("repl")->error("peer={} replica call threw a non-standard exception", replica);
       }
-      state->Add(replica, Status::Internal("the replica call failed with an exception"));
+      if (state != nullptr) {
+        state->Add(replica, Status::Internal("the replica call failed with an exception"));
+      }
     }
     tracker->Release();
   });

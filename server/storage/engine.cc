@@ -36,6 +36,12 @@ Status Engine::ScanByHash(uint64_t first_hash, uint64_t last_hash, const HashSca
   return Status::Ok();
 }
 
+Result<VersionHeader> Engine::GetHeader(std::string_view key) {
+  Result<Version> version = Get(key);
+  if (!version.ok()) return version.status();
+  return VersionHeader{version->timestamp, version->tombstone};
+}
+
 Result<bool> Engine::PurgeTombstone(std::string_view /*key*/, const Timestamp& /*timestamp*/) {
   return Status::Internal("this storage engine cannot purge tombstones");
 }

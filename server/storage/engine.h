@@ -71,6 +71,11 @@ class Engine {
   // Errors: kNotFound (no version at all), kCorruption, kIOError.
   virtual Result<Version> Get(std::string_view key) = 0;
 
+  // The header of the stored version of `key` (what Get would return, without its value).
+  // The default implementation calls Get; the RocksDB engine answers hot keys from memory.
+  // Errors: as Get.
+  virtual Result<VersionHeader> GetHeader(std::string_view key);
+
   // Stores `version` iff its timestamp is strictly greater than the stored version's (or
   // nothing is stored). Atomic with respect to concurrent ApplyIfNewer on the same key: of
   // any set of versions applied in any order and from any threads, the greatest remains.

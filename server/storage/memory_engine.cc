@@ -14,6 +14,13 @@ Result<Version> MemoryEngine::Get(std::string_view key) {
   return it->second;
 }
 
+Result<VersionHeader> MemoryEngine::GetHeader(std::string_view key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = data_.find(key);
+  if (it == data_.end()) return Status::NotFound("no version of " + DescribeKey(key));
+  return VersionHeader{it->second.timestamp, it->second.tombstone};
+}
+
 Result<ApplyOutcome> MemoryEngine::ApplyIfNewer(std::string_view key, const Version& version) {
   const VersionHeader after{version.timestamp, version.tombstone};
   std::lock_guard<std::mutex> lock(mu_);

@@ -27,6 +27,7 @@ class MemoryEngine final : public Engine {
   MemoryEngine& operator=(const MemoryEngine&) = delete;
 
   Result<Version> Get(std::string_view key) override;
+  Result<VersionHeader> GetHeader(std::string_view key) override;
   Result<ApplyOutcome> ApplyIfNewer(std::string_view key, const Version& version) override;
   Status Scan(std::string_view start, std::string_view end, const ScanFn& fn) override;
   Status ScanByHash(uint64_t first_hash, uint64_t last_hash, const HashScanFn& fn) override;

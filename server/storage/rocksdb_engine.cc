@@ -39,6 +39,9 @@ constexpr size_t kIndexBuildBatch = 4096;
 // first, and the filter lets that read skip SST files that cannot hold the key (~1% false
 // positives at 10 bits).
 constexpr double kDataBloomBitsPerKey = 10;
+// More than a WriteBatch's header and the framing of ApplyIfNewer's two entries (tags, column
+// family ids, varint lengths) and their fixed-size parts (two version headers, a hash).
+constexpr size_t kBatchOverheadBytes = 96;
 // RocksDB's own info LOG files kept in the data dir (its default is 1000).
 constexpr size_t kKeepInfoLogFiles = 10;
 
@@ -172,7 +175,10 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
 }
 
 RocksEngine::RocksEngine(Options options, std::unique_ptr<rocksdb::DB> db, Handles handles)
-    : options_(std::move(options)), db_(std::move(db)), handles_(handles) {}
+    : options_(std::move(options)), db_(std::move(db)), handles_(handles) {
+  const size_t per_stripe = (options_.header_cache_slots + kApplyStripes - 1) / kApplyStripes;
+  for (Stripe& stripe : stripes_) stripe.headers.resize(per_stripe);
+}
 
 RocksEngine::~RocksEngine() {
   if (!options_.sync) {
@@ -265,10 +271,41 @@ Result<Version> RocksEngine::Get(std::string_view key) {
   const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_.data,
                                      rocksdb::Slice(key.data(), key.size()), &bytes);
   if (s.IsNotFound()) return Status::NotFound("no version of " + DescribeKey(key));
-  DIALKV_RETURN_IF_ERROR(FromRocks(s, Where() + ": reading " + DescribeKey(key)));
+  // The message is built only on failure: this is every read's path.
+  if (!s.ok()) return FromRocks(s, Where() + ": reading " + DescribeKey(key));
   Result<Version> version = DecodeVersion(key, bytes.ToStringView());
   if (!version.ok()) return InDataDir(version.status());
   return version;
+}
+
+// Under the key's stripe mutex, so that what it reads is what the cache may hold: no write
+// of the key can come between the read and the filling of its slot.
+Result<VersionHeader> RocksEngine::GetHeader(std::string_view key) {
+  const uint64_t key_hash = KeyHash(key);
+  Stripe& stripe = stripes_[key_hash % kApplyStripes];
+  std::lock_guard<std::mutex> lock(stripe.mu);
+  HeaderSlot* slot = SlotOf(stripe, key_hash, key);
+  if (slot != nullptr && slot->valid && slot->key == key) return slot->header;
+  rocksdb::PinnableSlice stored;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_.data,
+                                     rocksdb::Slice(key.data(), key.size()), &stored);
+  if (s.IsNotFound()) return Status::NotFound("no version of " + DescribeKey(key));
+  if (!s.ok()) return FromRocks(s, Where() + ": reading " + DescribeKey(key));
+  Result<VersionHeader> header = DecodeVersionHeader(key, stored.ToStringView());
+  if (!header.ok()) return InDataDir(header.status());
+  if (slot != nullptr) {
+    slot->key.assign(key);
+    slot->header = *header;
+    slot->valid = true;
+  }
+  return header;
+}
+
+RocksEngine::HeaderSlot* RocksEngine::SlotOf(Stripe& stripe, uint64_t key_hash,
+                                             std::string_view key) {
+  if (stripe.headers.empty() || key.size() > kMaxCachedKeyBytes) return nullptr;
+  // The low bits chose the stripe; the next ones choose the slot within it.
+  return &stripe.headers[(key_hash / kApplyStripes) % stripe.headers.size()];
 }
 
 // ApplyIfNewer is a read-compare-write, and RocksDB has no compare-and-set. The options were:
@@ -281,33 +318,70 @@ Result<Version> RocksEngine::Get(std::string_view key) {
 //    serializes only writers whose keys hash to the same stripe. The mutex is held across the
 //    write, fsync included with Options::sync; writers on other stripes still join the same
 //    WAL group commit, so one slow fsync does not serialize the node.
+//
+// The header cache (Stripe::headers) spares a hot key the read: a slot is filled with what
+// the stripe's holder just read or wrote, and emptied before any write of its key, so a
+// write that fails (it may or may not be on disk) leaves the key uncached.
 Result<ApplyOutcome> RocksEngine::ApplyIfNewer(std::string_view key, const Version& version) {
   const rocksdb::Slice rkey(key.data(), key.size());
   const uint64_t key_hash = KeyHash(key);
-  std::lock_guard<std::mutex> lock(stripes_[key_hash % kApplyStripes].mu);
+  Stripe& stripe = stripes_[key_hash % kApplyStripes];
+  std::lock_guard<std::mutex> lock(stripe.mu);
+  HeaderSlot* slot = SlotOf(stripe, key_hash, key);
+  const bool cached = slot != nullptr && slot->valid && slot->key == key;
 
-  bool was_live = false;
   std::optional<VersionHeader> before;
-  rocksdb::PinnableSlice stored;
-  const rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), handles_.data, rkey, &stored);
-  if (rs.ok()) {
-    Result<VersionHeader> header = DecodeVersionHeader(key, stored.ToStringView());
-    if (!header.ok()) return InDataDir(header.status());
-    if (version.timestamp <= header->timestamp) return ApplyOutcome::kSuperseded;
-    was_live = !header->tombstone;
-    before = *header;
-  } else if (!rs.IsNotFound()) {
-    return FromRocks(rs, Where() + ": reading " + DescribeKey(key));
+  if (cached) {
+    before = slot->header;
+  } else {
+    rocksdb::PinnableSlice stored;
+    const rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), handles_.data, rkey, &stored);
+    if (rs.ok()) {
+      Result<VersionHeader> header = DecodeVersionHeader(key, stored.ToStringView());
+      if (!header.ok()) return InDataDir(header.status());
+      before = *header;
+    } else if (!rs.IsNotFound()) {
+      return FromRocks(rs, Where() + ": reading " + DescribeKey(key));
+    }
   }
-  stored.Reset();
+  if (before.has_value() && version.timestamp <= before->timestamp) {
+    if (slot != nullptr && !cached) {
+      slot->key.assign(key);
+      slot->header = *before;
+      slot->valid = true;
+    }
+    return ApplyOutcome::kSuperseded;
+  }
+  const bool was_live = before.has_value() && !before->tombstone;
+  if (cached) slot->valid = false;  // Until the write is known to have succeeded.
 
-  // The version and its index entry in one batch: the index never disagrees with data.
+  // The version and its index entry in one batch: the index never disagrees with data. Both
+  // are assembled from parts, without building them in temporary strings first.
   const VersionHeader after{version.timestamp, version.tombstone};
-  rocksdb::WriteBatch batch;
-  batch.Put(handles_.data, rkey, EncodeVersion(version));
-  batch.Put(handles_.by_hash, EncodeHashIndexKey(key_hash, key), EncodeVersionHeader(after));
-  const rocksdb::Status ws = db_->Write(MakeWriteOptions(options_.sync), &batch);
-  DIALKV_RETURN_IF_ERROR(FromRocks(ws, Where() + ": writing " + DescribeKey(key)));
+  char header_bytes[kVersionHeaderBytes];
+  EncodeVersionHeaderTo(after, header_bytes);
+  char hash_bytes[kHashIndexPrefixBytes];
+  EncodeHashIndexPrefixTo(key_hash, hash_bytes);
+  const rocksdb::Slice header_slice(header_bytes, sizeof(header_bytes));
+  const rocksdb::Slice value_parts[] = {header_slice,
+                                        rocksdb::Slice(version.value.data(), version.value.size())};
+  const rocksdb::Slice index_key_parts[] = {rocksdb::Slice(hash_bytes, sizeof(hash_bytes)), rkey};
+  // Room for both entries (each: a tag, a column family id, lengths, key and value) at once,
+  // so the batch's buffer is allocated once instead of growing step by step.
+  rocksdb::WriteBatch batch(kBatchOverheadBytes + 2 * key.size() + version.value.size());
+  rocksdb::Status ws =
+      batch.Put(handles_.data, rocksdb::SliceParts(&rkey, 1), rocksdb::SliceParts(value_parts, 2));
+  if (ws.ok()) {
+    ws = batch.Put(handles_.by_hash, rocksdb::SliceParts(index_key_parts, 2),
+                   rocksdb::SliceParts(&header_slice, 1));
+  }
+  if (ws.ok()) ws = db_->Write(MakeWriteOptions(options_.sync), &batch);
+  if (!ws.ok()) return FromRocks(ws, Where() + ": writing " + DescribeKey(key));
+  if (slot != nullptr) {
+    slot->key.assign(key);
+    slot->header = after;
+    slot->valid = true;
+  }
   const bool is_live = !version.tombstone;
   if (is_live && !was_live) live_keys_.fetch_add(1, std::memory_order_relaxed);
   if (!is_live && was_live) live_keys_.fetch_sub(1, std::memory_order_relaxed);
@@ -320,7 +394,8 @@ Result<ApplyOutcome> RocksEngine::ApplyIfNewer(std::string_view key, const Versi
 Result<bool> RocksEngine::PurgeTombstone(std::string_view key, const Timestamp& timestamp) {
   const rocksdb::Slice rkey(key.data(), key.size());
   const uint64_t key_hash = KeyHash(key);
-  std::lock_guard<std::mutex> lock(stripes_[key_hash % kApplyStripes].mu);
+  Stripe& stripe = stripes_[key_hash % kApplyStripes];
+  std::lock_guard<std::mutex> lock(stripe.mu);
   rocksdb::PinnableSlice stored;
   const rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), handles_.data, rkey, &stored);
   if (rs.IsNotFound()) return false;
@@ -330,6 +405,10 @@ Result<bool> RocksEngine::PurgeTombstone(std::string_view key, const Timestamp& 
   // Only this very tombstone: a newer write that replaced it must never be collected.
   if (!header->tombstone || header->timestamp != timestamp) return false;
   stored.Reset();
+  // The key is gone (or, if the write fails, in doubt): no longer cached either way.
+  if (HeaderSlot* slot = SlotOf(stripe, key_hash, key); slot != nullptr && slot->key == key) {
+    slot->valid = false;
+  }
   rocksdb::WriteBatch batch;
   batch.Delete(handles_.data, rkey);
   batch.Delete(handles_.by_hash, EncodeHashIndexKey(key_hash, key));

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "server/storage/engine.h"
 
@@ -48,7 +49,15 @@ class RocksEngine final : public Engine {
     // LRU block cache shared by all column families. Reads of hot keys are served from it; the
     // OS page cache still holds the rest, so a modest size is enough.
     size_t block_cache_bytes = size_t{64} << 20;
+    // Slots of the in-memory cache of recently used keys' stored version headers, which lets
+    // ApplyIfNewer and GetHeader of a hot key skip their read of RocksDB (0: no cache). Each slot
+    // holds one key (keys longer than kMaxCachedKeyBytes are never cached), so the memory it
+    // takes is bounded by slots * (kMaxCachedKeyBytes + about 64 bytes).
+    size_t header_cache_slots = size_t{1} << 16;
   };
+
+  // The longest key the header cache holds.
+  static constexpr size_t kMaxCachedKeyBytes = 128;
 
   // Opens (creating if needed) the database in `options.path`, builds the hash index if the dir
   // has none yet, and counts its live keys. A
@@ -68,6 +77,8 @@ class RocksEngine final : public Engine {
   RocksEngine& operator=(const RocksEngine&) = delete;
 
   Result<Version> Get(std::string_view key) override;
+  // From the header cache when it holds the key; otherwise read and cached.
+  Result<VersionHeader> GetHeader(std::string_view key) override;
   Result<ApplyOutcome> ApplyIfNewer(std::string_view key, const Version& version) override;
   Status Scan(std::string_view start, std::string_view end, const ScanFn& fn) override;
   Status ScanByHash(uint64_t first_hash, uint64_t last_hash, const HashScanFn& fn) override;
@@ -88,9 +99,24 @@ class RocksEngine final : public Engine {
   // ApplyIfNewer serializes writers of one key through one of these mutexes, chosen by the
   // key's hash (see rocksdb_engine.cc for why).
   static constexpr size_t kApplyStripes = 256;
+  // One entry of the header cache: while `valid`, `header` is exactly the header of the
+  // version stored for `key` (which exists). Direct-mapped: a key has one possible slot, in
+  // its stripe, chosen by its hash; another key taking the slot evicts it.
+  struct HeaderSlot {
+    std::string key;
+    VersionHeader header;
+    bool valid = false;
+  };
   struct alignas(64) Stripe {
     std::mutex mu;  // Guards the read-compare-write of every key that hashes to this stripe.
+    // Guarded by mu. Filled and emptied only under mu (ApplyIfNewer, PurgeTombstone,
+    // GetHeader), which every change of `data` for these keys holds, so a valid slot never
+    // disagrees with what is stored. Starts empty at every Open.
+    std::vector<HeaderSlot> headers;
   };
+  // The slot `key` would occupy in `stripe` (nullptr: the key is never cached).
+  // REQUIRES: stripe.mu held.
+  static HeaderSlot* SlotOf(Stripe& stripe, uint64_t key_hash, std::string_view key);
 
   struct Handles {
     rocksdb::ColumnFamilyHandle* default_cf = nullptr;

@@ -49,6 +49,16 @@ std::string EncodeVersion(const Version& version) {
   return out;
 }
 
+void EncodeVersionHeaderTo(const VersionHeader& header, char (&out)[kVersionHeaderBytes]) {
+  out[0] = static_cast<char>(kVersionFormatV1);
+  for (int i = 0; i < 8; ++i)
+    out[1 + i] = static_cast<char>((header.timestamp.hlc >> (8 * i)) & 0xff);
+  for (int i = 0; i < 4; ++i) {
+    out[9 + i] = static_cast<char>((header.timestamp.node_id >> (8 * i)) & 0xff);
+  }
+  out[13] = static_cast<char>(header.tombstone ? kTombstoneFlag : 0);
+}
+
 std::string EncodeVersionHeader(const VersionHeader& header) {
   return EncodeVersion(Version{std::string(), header.timestamp, header.tombstone});
 }
@@ -103,6 +113,12 @@ std::string EncodeHashIndexPrefix(uint64_t key_hash) {
   out.reserve(kHashIndexPrefixBytes);
   PutFixedBE(out, key_hash, 8);
   return out;
+}
+
+void EncodeHashIndexPrefixTo(uint64_t key_hash, char (&out)[kHashIndexPrefixBytes]) {
+  for (size_t i = 0; i < kHashIndexPrefixBytes; ++i) {
+    out[i] = static_cast<char>((key_hash >> (8 * (kHashIndexPrefixBytes - 1 - i))) & 0xff);
+  }
 }
 
 Result<HashIndexKey> DecodeHashIndexKey(std::string_view bytes) {

@@ -40,6 +40,10 @@ std::string EncodeVersion(const Version& version);
 // The header of a version alone (no value): what the hash index (below) stores.
 std::string EncodeVersionHeader(const VersionHeader& header);
 
+// The same bytes as EncodeVersionHeader, into `out` (no allocation): the first
+// kVersionHeaderBytes of what EncodeVersion stores for a version with this header.
+void EncodeVersionHeaderTo(const VersionHeader& header, char (&out)[kVersionHeaderBytes]);
+
 // Decode what EncodeVersion (or EncodeVersionHeader, for the header) produced. `key` only names the
 // entry in the error. Errors: kCorruption with the key's length and hash (never its bytes) and what
 // was wrong.
@@ -57,6 +61,8 @@ inline constexpr size_t kHashIndexPrefixBytes = 8;
 std::string EncodeHashIndexKey(uint64_t key_hash, std::string_view key);
 // The first kHashIndexPrefixBytes of the index keys of every key hashing to `key_hash`.
 std::string EncodeHashIndexPrefix(uint64_t key_hash);
+// The same bytes into `out` (no allocation).
+void EncodeHashIndexPrefixTo(uint64_t key_hash, char (&out)[kHashIndexPrefixBytes]);
 struct HashIndexKey {
   uint64_t key_hash = 0;
   std::string_view key;  // Points into the decoded bytes.

@@ -93,6 +93,20 @@ TEST_F(LocalReplicaTest, ApplyKeepsTheNewerVersionAndSaysWhenSuperseded) {
   ASSERT_CODE(Run(local_->Read("absent", Later())), Code::kNotFound);
 }
 
+TEST_F(LocalReplicaTest, TimestampOnlyReadsLeaveTheValueOut) {
+  const Version live{"value", Timestamp{Hlc(kStartMs), 2}, false};
+  ASSERT_OK(Run(local_->Apply("k", live, Later())));
+  Result<Version> read = Run(local_->Read("k", Later(), /*timestamp_only=*/true));
+  ASSERT_OK(read);
+  EXPECT_EQ(*read, (Version{"", live.timestamp, false}));
+  const Version gone{"", Timestamp{Hlc(kStartMs) + 1, 2}, true};
+  ASSERT_OK(Run(local_->Apply("k", gone, Later())));
+  EXPECT_EQ(*Run(local_->Read("k", Later(), true)), gone);
+  ASSERT_CODE(Run(local_->Read("absent", Later(), true)), Code::kNotFound);
+  const Deadline past = std::chrono::steady_clock::now() - std::chrono::milliseconds(1);
+  ASSERT_CODE(Run(local_->Read("k", past, true)), Code::kTimeout);
+}
+
 TEST_F(LocalReplicaTest, RefusesAVersionBeyondTheSkewGuardAndKeepsItsClock) {
   const Version wild{"wild", Timestamp{Hlc(kStartMs + 501), 2}, false};
   Result<storage::ApplyOutcome> applied = Run(local_->Apply("k", wild, Later()));

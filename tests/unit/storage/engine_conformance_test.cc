@@ -54,10 +54,14 @@ class EngineConformanceTest : public ::testing::TestWithParam<EngineKind> {
     EXPECT_EQ(outcome.value(), expected) << "applying " << ::testing::PrintToString(v);
   }
 
+  // Get, and GetHeader for the header alone.
   void ExpectStored(std::string_view key, const Version& expected) {
     Result<Version> got = engine().Get(key);
     ASSERT_OK(got);
     EXPECT_EQ(got.value(), expected);
+    Result<VersionHeader> header = engine().GetHeader(key);
+    ASSERT_OK(header);
+    EXPECT_EQ(header.value(), (VersionHeader{expected.timestamp, expected.tombstone}));
   }
 
   // Every (key, version) a scan of [start, end) visits.
@@ -98,6 +102,7 @@ using Hint = std::pair<uint64_t, std::string>;
 
 TEST_P(EngineConformanceTest, GetOfMissingKeyIsNotFound) {
   ASSERT_CODE(engine().Get("absent"), Code::kNotFound);
+  ASSERT_CODE(engine().GetHeader("absent"), Code::kNotFound);
   EXPECT_EQ(engine().LiveKeyCount(), 0u);
 }
 
@@ -389,6 +394,13 @@ TEST_P(EngineConformanceTest, PurgeTombstoneRemovesOnlyThatVeryTombstone) {
   EXPECT_EQ(engine().PurgeTombstone("missing", Timestamp{3, 1}).value(), false);
   EXPECT_EQ(engine().PurgeTombstone("dead", Timestamp{3, 1}).value(), true);
   ASSERT_CODE(engine().Get("dead"), Code::kNotFound);
+  ASSERT_CODE(engine().GetHeader("dead"), Code::kNotFound);
+  // Gone means gone for LWW too: any version of the key applies again, even an older one.
+  Apply("dead", Live("back", 1), ApplyOutcome::kApplied);
+  ExpectStored("dead", Live("back", 1));
+  EXPECT_EQ(engine().PurgeTombstone("dead", Timestamp{3, 1}).value(), false);
+  Apply("dead", Tombstone(3), ApplyOutcome::kApplied);
+  EXPECT_EQ(engine().PurgeTombstone("dead", Timestamp{3, 1}).value(), true);
   EXPECT_EQ(ScanKeys("", ""), (std::vector<std::string>{"live"}));
   EXPECT_EQ(ScanHashes(engine(), 0, std::numeric_limits<uint64_t>::max()).size(), 1u);
   EXPECT_EQ(engine().LiveKeyCount(), 1u);

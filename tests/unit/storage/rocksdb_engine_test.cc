@@ -14,11 +14,13 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "server/common/hash.h"
+#include "server/storage/memory_engine.h"
 #include "server/storage/version_codec.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
@@ -324,6 +326,106 @@ TEST_F(RocksEngineTest, DataDirLeftByAnInterruptedFirstOpenIsAccepted) {
   std::unique_ptr<RocksEngine> engine = OpenOrDie();
   ASSERT_NE(engine, nullptr);
   ASSERT_OK(engine->ApplyIfNewer("k", Live("v", 1)));
+}
+
+// Records every change the engine reports, in order.
+class RecordingObserver final : public ChangeObserver {
+ public:
+  void OnChange(std::string_view key, uint64_t key_hash, const VersionHeader* before,
+                const VersionHeader* after) override {
+    changes.push_back(std::string(key) + " " + std::to_string(key_hash) + " " + Describe(before) +
+                      " -> " + Describe(after));
+  }
+  std::vector<std::string> changes;
+
+ private:
+  static std::string Describe(const VersionHeader* h) {
+    if (h == nullptr) return "none";
+    return (h->tombstone ? "tombstone@" : "live@") + ToString(h->timestamp);
+  }
+};
+
+// The header cache must be invisible: the same seeded run of applies (ties, older versions,
+// tombstones), purges (of the stored tombstone and of other timestamps), reads and a reopen
+// gives the same outcomes, versions, live-key counts and reported changes as the memory
+// engine (GetHeader included), with no cache, with one slot per stripe (keys of a stripe keep
+// evicting each other) and with the default size. Some keys are too long to be cached.
+TEST_F(RocksEngineTest, HeaderCacheChangesNoOutcome) {
+  for (const size_t slots : {size_t{0}, size_t{1}, RocksEngine::Options().header_cache_slots}) {
+    SCOPED_TRACE("header_cache_slots=" + std::to_string(slots));
+    const std::string path = dir_.Sub("cache-" + std::to_string(slots));
+    auto open = [&] {
+      Result<std::unique_ptr<RocksEngine>> opened =
+          RocksEngine::Open({.path = path, .sync = false, .header_cache_slots = slots});
+      EXPECT_OK(opened);
+      return opened.ok() ? std::move(opened).value() : nullptr;
+    };
+    std::unique_ptr<RocksEngine> rocks = open();
+    ASSERT_NE(rocks, nullptr);
+    MemoryEngine memory;
+    RecordingObserver rocks_changes;
+    RecordingObserver memory_changes;
+    ASSERT_TRUE(rocks->SetChangeObserver(&rocks_changes));
+    ASSERT_TRUE(memory.SetChangeObserver(&memory_changes));
+
+    std::vector<std::string> keys;
+    for (int i = 0; i < 400; ++i) keys.push_back("k" + std::to_string(i));
+    for (int i = 0; i < 8; ++i) {
+      keys.push_back(std::string(RocksEngine::kMaxCachedKeyBytes + 1 + i, 'x'));
+    }
+    std::mt19937_64 rng(20261126);
+    constexpr int kOps = 20'000;
+    for (int op = 0; op < kOps; ++op) {
+      if (op == kOps / 2) {
+        rocks->SetChangeObserver(nullptr);
+        rocks.reset();
+        rocks = open();
+        ASSERT_NE(rocks, nullptr);
+        ASSERT_TRUE(rocks->SetChangeObserver(&rocks_changes));
+      }
+      const std::string& key = keys[rng() % keys.size()];
+      const uint64_t kind = rng() % 100;
+      if (kind < 60) {
+        // Timestamps drift upward with overlaps: ties, older and newer versions all occur.
+        const Timestamp ts{static_cast<uint64_t>(op / 16) + rng() % 24,
+                           static_cast<NodeId>(1 + rng() % 2)};
+        const Version version = rng() % 3 == 0 ? Tombstone(ts.hlc, ts.node_id)
+                                               : Live("v" + std::to_string(op), ts.hlc, ts.node_id);
+        Result<ApplyOutcome> got = rocks->ApplyIfNewer(key, version);
+        Result<ApplyOutcome> want = memory.ApplyIfNewer(key, version);
+        ASSERT_OK(got);
+        ASSERT_OK(want);
+        ASSERT_EQ(got.value(), want.value()) << "op " << op;
+      } else if (kind < 75) {
+        // Half the purges name the stored tombstone's timestamp (when there is one).
+        Timestamp ts{rng() % 400, 1};
+        Result<Version> stored = memory.Get(key);
+        if (stored.ok() && rng() % 2 == 0) ts = stored->timestamp;
+        Result<bool> got = rocks->PurgeTombstone(key, ts);
+        Result<bool> want = memory.PurgeTombstone(key, ts);
+        ASSERT_OK(got);
+        ASSERT_OK(want);
+        ASSERT_EQ(got.value(), want.value()) << "op " << op;
+      } else if (kind < 88) {
+        Result<Version> got = rocks->Get(key);
+        Result<Version> want = memory.Get(key);
+        ASSERT_EQ(got.code(), want.code()) << "op " << op;
+        if (want.ok()) {
+          ASSERT_EQ(got.value(), want.value()) << "op " << op;
+        }
+      } else {
+        Result<VersionHeader> got = rocks->GetHeader(key);
+        Result<Version> want = memory.Get(key);
+        ASSERT_EQ(got.code(), want.code()) << "op " << op;
+        if (want.ok()) {
+          ASSERT_EQ(got.value(), (VersionHeader{want->timestamp, want->tombstone})) << "op " << op;
+        }
+      }
+      ASSERT_EQ(rocks->LiveKeyCount(), memory.LiveKeyCount()) << "op " << op;
+    }
+    EXPECT_EQ(rocks_changes.changes, memory_changes.changes);
+    rocks->SetChangeObserver(nullptr);
+  }
 }
 
 TEST_F(RocksEngineTest, DataDirThatCannotBeCreatedIsIOError) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,21 @@ TEST(VersionCodecTest, UnknownFlagBitsAreCorruption) {
   std::string bytes = EncodeVersion(Live("v", 5));
   bytes[13] = 0x02;
   ASSERT_CODE(DecodeVersionHeader("k", bytes), Code::kCorruption);
+}
+
+TEST(VersionCodecTest, InPlaceEncodingsMatchTheStringOnes) {
+  for (const Version& v : {Live("value", 0x0123456789abcdefULL, 0xfedcba98), Tombstone(7, 2)}) {
+    const VersionHeader header{v.timestamp, v.tombstone};
+    char bytes[kVersionHeaderBytes];
+    EncodeVersionHeaderTo(header, bytes);
+    EXPECT_EQ(std::string(bytes, sizeof(bytes)), EncodeVersionHeader(header));
+    EXPECT_EQ(std::string(bytes, sizeof(bytes)) + v.value, EncodeVersion(v));
+  }
+  for (const uint64_t hash : {uint64_t{0}, uint64_t{0x0102030405060708}, ~uint64_t{0}}) {
+    char bytes[kHashIndexPrefixBytes];
+    EncodeHashIndexPrefixTo(hash, bytes);
+    EXPECT_EQ(std::string(bytes, sizeof(bytes)), EncodeHashIndexPrefix(hash));
+  }
 }
 
 TEST(VersionCodecTest, HintKeysSortByPeerThenSequence) {
