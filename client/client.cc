@@ -3,10 +3,16 @@
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/executor_work_guard.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <atomic>
+#include <chrono>
 #include <exception>
 #include <future>
 #include <thread>
@@ -28,6 +34,8 @@ using net::Endpoint;
 constexpr size_t kMaxEndpoints = 256;
 constexpr uint32_t kMaxTimeoutMs = 24 * 3600 * 1000;  // A day: beyond it, a deadline is a bug.
 constexpr uint32_t kMinFrameBytes = 1024;             // Below it, hardly a request fits.
+// How often a client destroyed on the caller's executor checks whether it may be freed.
+constexpr std::chrono::milliseconds kIdlePollInterval{1};
 
 // The value a request coroutine hands back through co_spawn, which needs a default value.
 template <typename T>
@@ -244,27 +252,49 @@ asio::awaitable<Outcome<T>> Guarded(asio::awaitable<Outcome<T>> op) {
 
 }  // namespace
 
-// Everything the I/O thread touches lives here; only io (to post) and the immutable options
-// are used from callers' threads.
+// Everything the I/O thread (or the caller's executor) touches lives here; only the executor
+// (to spawn on), `calls` and the immutable options are used from callers' threads.
 struct Client::Impl {
   Impl(ClientOptions client_options, std::vector<Endpoint> endpoints)
       : options(std::move(client_options)),
-        work(asio::make_work_guard(io)),
-        dispatcher(io.get_executor(), std::move(endpoints),
+        own_io(options.executor ? nullptr : std::make_unique<asio::io_context>()),
+        executor(own_io ? own_io->get_executor() : options.executor),
+        dispatcher(executor, std::move(endpoints),
                    Dispatcher::Options{options.connect_timeout_ms, options.reply_grace_ms,
-                                       options.max_frame_bytes, options.max_inflight_requests}) {}
+                                       options.max_frame_bytes, options.max_inflight_requests}) {
+    if (own_io) work.emplace(asio::make_work_guard(*own_io));
+  }
 
   // The I/O thread's body: runs until the client is destroyed and every request finished.
   void Run() {
     for (;;) {
       try {
-        io.run();
+        own_io->run();
         return;
       } catch (...) {
         Logger("client")->error("I/O thread handler threw: {}",
                                 DescribeException(std::current_exception()));
       }
     }
+  }
+
+  // Whether the calling thread is the one that runs `executor` (when it can tell).
+  bool OnExecutorThread() const {
+    const auto* io = executor.target<asio::io_context::executor_type>();
+    return io != nullptr && io->running_in_this_thread();
+  }
+
+  // With the caller's executor: frees `impl` there once no call and no connection coroutine
+  // of it is left (after Shutdown()). Polls: it runs once, at destruction. If the executor
+  // stops for good first, `impl` is leaked rather than freed under a coroutine still
+  // suspended on it.
+  static asio::awaitable<void> FreeWhenIdle(Impl* impl) {
+    asio::steady_timer timer(impl->executor);
+    while (impl->calls.load() > 0 || !impl->dispatcher.idle()) {
+      timer.expires_after(kIdlePollInterval);
+      co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
+    delete impl;
   }
 
   Result<RequestParams> Params(const RequestOptions& request) const {
@@ -288,6 +318,11 @@ struct Client::Impl {
   // Runs `request` with `options` and blocks the calling thread for its result.
   template <typename T>
   Result<T> Sync(v1::Envelope request, const RequestOptions& options, Decoder<T> decode) {
+    if (OnExecutorThread()) {
+      return Status::InvalidArgument(
+          "a blocking call on the thread that runs the client's executor would wait for "
+          "itself; co_await the Async form of the call there");
+    }
     Result<RequestParams> params = Params(options);
     if (!params.ok()) return params.status();
     return RunSync(Execute(std::move(request), *params, decode));
@@ -307,11 +342,14 @@ struct Client::Impl {
   Result<T> RunSync(asio::awaitable<Outcome<T>> op) {
     std::promise<Result<T>> promise;
     std::future<Result<T>> future = promise.get_future();
-    asio::co_spawn(io, Guarded(std::move(op)),
-                   [promise = std::move(promise)](std::exception_ptr e, Outcome<T> out) mutable {
-                     promise.set_value(e ? Result<T>(Status::Internal(DescribeException(e)))
-                                         : Unwrap(std::move(out)));
-                   });
+    ++calls;
+    asio::co_spawn(
+        executor, Guarded(std::move(op)),
+        [this, promise = std::move(promise)](std::exception_ptr e, Outcome<T> out) mutable {
+          --calls;  // Nothing of the call runs any more; the client may be freed after this.
+          promise.set_value(e ? Result<T>(Status::Internal(DescribeException(e)))
+                              : Unwrap(std::move(out)));
+        });
     try {
       return future.get();
     } catch (const std::exception& e) {
@@ -319,22 +357,30 @@ struct Client::Impl {
     }
   }
 
-  // Runs `op` on the I/O thread; the awaiting coroutine resumes on its own executor.
+  // Runs `op` on the I/O thread (with no hop when the caller already runs on the client's
+  // executor); the awaiting coroutine resumes on its own executor.
   template <typename T>
   asio::awaitable<Result<T>> RunAsync(asio::awaitable<Outcome<T>> op) {
+    std::atomic<uint64_t>& in_progress = calls;  // `this` may be freed once it is decremented.
+    ++in_progress;
     // An empty cancellation slot: this asio emits a caller's cancellation on the caller's
     // thread, which would race with the request's state on the I/O thread.
     Outcome<T> out = co_await asio::co_spawn(
-        io, Guarded(std::move(op)),
+        executor, Guarded(std::move(op)),
         asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+    --in_progress;
     co_return Unwrap(std::move(out));
   }
 
   const ClientOptions options;
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work;  // Reset at destruction.
-  Dispatcher dispatcher;  // Used on the I/O thread only; outlives it.
-  std::thread thread;
+  const std::unique_ptr<asio::io_context> own_io;  // Null when running on options.executor.
+  const asio::any_io_executor executor;            // own_io's or options.executor.
+  // Keeps own_io running until destruction.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  // Sync and Async calls started and not finished. Any thread.
+  std::atomic<uint64_t> calls{0};
+  Dispatcher dispatcher;  // Used on the executor only; outlives every coroutine using it.
+  std::thread thread;     // With own_io only.
 };
 
 Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
@@ -342,7 +388,7 @@ Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (!endpoints.ok()) return endpoints.status();
   try {
     auto impl = std::make_unique<Impl>(std::move(options), std::move(endpoints).value());
-    impl->thread = std::thread([raw = impl.get()] { raw->Run(); });
+    if (impl->own_io) impl->thread = std::thread([raw = impl.get()] { raw->Run(); });
     return std::unique_ptr<Client>(new Client(std::move(impl)));
   } catch (const std::exception& e) {
     return Status::Internal(std::string("cannot start the client: ") + e.what());
@@ -352,9 +398,19 @@ Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Client::~Client() {
+  if (!impl_->own_io) {
+    // On the caller's executor (at once when this is its thread): shut down, then free the
+    // state there once every coroutine using it is done.
+    Impl* impl = impl_.release();
+    asio::dispatch(impl->executor, [impl] {
+      impl->dispatcher.Shutdown();
+      asio::co_spawn(impl->executor, Impl::FreeWhenIdle(impl), asio::detached);
+    });
+    return;
+  }
   // Shut down on the I/O thread, then let it finish every request still running: run()
   // returns once no work is left, so no coroutine outlives the dispatcher.
-  asio::post(impl_->io, [impl = impl_.get()] { impl->dispatcher.Shutdown(); });
+  asio::post(*impl_->own_io, [impl = impl_.get()] { impl->dispatcher.Shutdown(); });
   impl_->work.reset();
   impl_->thread.join();
 }

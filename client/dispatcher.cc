@@ -214,7 +214,6 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
   const SteadyClock::time_point deadline = SteadyClock::now() + milliseconds(params.timeout_ms);
   Call call(executor_);
   std::string failures;  // "endpoint (reason), ..." for every endpoint that failed us.
-  std::string frame;
   const size_t first = kind->first_endpoint_only ? 0 : preferred_;
   const size_t endpoints = kind->first_endpoint_only ? 1 : connections_.size();
   // One pass over the endpoints at most: each failure that allows a retry moves to the next.
@@ -234,9 +233,7 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
     const uint64_t id = next_id_++;
     request.set_id(id);
     SetFields(&request, RemainingMs(deadline), params.consistency);
-    frame.clear();
-    net::AppendFrame(request, &frame);
-    if (const Status sent = connection.Send(id, frame, &call); !sent.ok()) {
+    if (const Status sent = connection.Send(id, request, &call); !sent.ok()) {
       AppendFailure(&failures, connection.name(), sent.message());
       continue;  // Nothing was sent.
     }
@@ -286,6 +283,14 @@ void Dispatcher::Shutdown() {
   for (auto& connection : connections_) {
     connection->Close(Status::Unavailable("client is shut down"));
   }
+}
+
+bool Dispatcher::idle() const {
+  if (inflight_ > 0) return false;
+  for (const auto& connection : connections_) {
+    if (!connection->idle()) return false;
+  }
+  return true;
 }
 
 }  // namespace dialkv::client_internal

@@ -2,7 +2,8 @@
 // Runs one request against the endpoints: picks the endpoint, enforces the deadline, fails
 // over, and decides what a failure means for the caller (DESIGN.md "Client library and CLI").
 //
-// Thread-compatible: lives on the client's I/O thread; Execute() and Shutdown() run there.
+// Thread-compatible: lives on the client's I/O thread (or executor); Execute(), Shutdown() and
+// idle() run there.
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -65,6 +66,10 @@ class Dispatcher {
 
   // Closes every connection: calls in flight fail, later calls fail with kUnavailable.
   void Shutdown();
+
+  // After Shutdown(): no Execute() and no connection coroutine is left, so the dispatcher may
+  // be destroyed while its executor goes on running.
+  bool idle() const;
 
  private:
   asio::any_io_executor executor_;

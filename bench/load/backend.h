@@ -10,7 +10,8 @@
 //   etcd    cp: put; linearizable range               ap: put; serializable range
 //
 // Threading: a connection lives on the load generator's executor and is used only there; its
-// operations may be awaited by several workers at once (the pipeline depth).
+// operations may be awaited by several workers at once (the pipeline depth). Close() is called
+// there too, after the last operation.
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -33,6 +34,11 @@ struct BackendOptions {
   // dialkv: each connection's client may fail over to the other endpoints (it starts from
   // endpoint index % count). Without, each connection talks to its one endpoint only.
   bool failover = true;
+  // dialkv: each connection's client runs on an I/O thread of its own, and every operation
+  // hops to it and back, as for an application calling from threads of its own. Without, the
+  // clients run on the load generator's thread (ClientOptions::executor), as the Redis and
+  // etcd connections do.
+  bool dialkv_client_threads = false;
   uint32_t redis_wait_replicas = 2;  // Redis cp: WAIT for this many replicas.
 };
 

@@ -8,7 +8,8 @@
 namespace dialkv::bench {
 namespace {
 
-// ---- dialkv: its client library, one Client (one I/O thread, real connections) each ----
+// ---- dialkv: its client library, one Client (real connections) each, on the generator's
+// executor or on an I/O thread of its own (BackendOptions::dialkv_client_threads) ----
 class DialkvConnection final : public BenchConnection {
  public:
   DialkvConnection(std::unique_ptr<Client> client, Consistency consistency, uint32_t timeout_ms)
@@ -18,25 +19,30 @@ class DialkvConnection final : public BenchConnection {
   asio::awaitable<Status> Open() override {
     // The client connects on first use: a cluster status call opens the first connection
     // outside the measurement.
+    if (client_ == nullptr) co_return Status::Unavailable("connection closed");
     RequestOptions options = options_;
     Result<ClusterStatus> status = co_await client_->AsyncClusterStatus(std::move(options));
     co_return status.status();
   }
 
   asio::awaitable<Code> Get(std::string key) override {
+    if (client_ == nullptr) co_return Code::kUnavailable;
     RequestOptions options = options_;
     Result<GetResult> got = co_await client_->AsyncGet(std::move(key), std::move(options));
     co_return got.code();
   }
 
   asio::awaitable<Code> Put(std::string key, std::string value) override {
+    if (client_ == nullptr) co_return Code::kUnavailable;
     RequestOptions options = options_;
     Result<WriteResult> put =
         co_await client_->AsyncPut(std::move(key), std::move(value), std::move(options));
     co_return put.code();
   }
 
-  void Close() override {}  // The client closes its connections when destroyed.
+  // Destroying the client closes its connections, so a client on the generator's executor
+  // no longer keeps it busy. Every operation has finished (see backend.h).
+  void Close() override { client_.reset(); }
 
  private:
   std::unique_ptr<Client> client_;
@@ -195,6 +201,7 @@ Result<std::unique_ptr<BenchConnection>> MakeConnection(const BackendOptions& op
     case Target::kDialkv: {
       ClientOptions client;
       client.timeout_ms = options.timeout_ms;
+      if (!options.dialkv_client_threads) client.executor = executor;
       client.endpoints.push_back(mine);
       if (options.failover) {
         for (size_t i = 1; i < n; ++i)

@@ -175,7 +175,8 @@ int Run(Flags& f, const std::string& command_line) {
                  {"ops", f.load.ops},
                  {"warmup_s", f.load.warmup_s},
                  {"timeout_ms", f.backend.timeout_ms},
-                 {"failover", f.backend.failover}};
+                 {"failover", f.backend.failover},
+                 {"dialkv_client_threads", f.backend.dialkv_client_threads}};
     j["runs"] = nlohmann::ordered_json::array();
     for (const RunSummary& r : runs) j["runs"].push_back(ToJson(r));
     if (!WriteFile(f.json_path, j.dump(2) + "\n")) return 1;
@@ -224,6 +225,9 @@ int main(int argc, char** argv) {
   app.add_option("--timeout-ms", f.backend.timeout_ms, "deadline of each operation");
   app.add_flag("--no-failover", f.no_failover,
                "dialkv: each connection talks to its one node only");
+  app.add_flag("--dialkv-client-threads", f.backend.dialkv_client_threads,
+               "dialkv: run each connection's client on an I/O thread of its own (calls hop "
+               "there and back) instead of on the load generator's thread");
   app.add_option("--redis-wait-replicas", f.backend.redis_wait_replicas,
                  "redis cp: replicas WAIT waits for");
   app.add_option("--isolate", f.isolate,

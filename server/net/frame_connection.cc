@@ -5,6 +5,7 @@
 #include <asio/connect.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <exception>
@@ -29,10 +30,10 @@ struct Connection::Session {
 
   asio::ip::tcp::socket socket;
   std::unordered_map<uint64_t, Call*> pending;  // Sent, waiting for their replies.
-  std::string outbox;    // Frames queued while a write is in progress, written as one.
-  std::string in_write;  // The bytes of the write in progress.
-  bool writing = false;  // A WriteLoop is running.
-  bool dead = false;     // Failed; every call it carried was woken.
+  std::string outbox;                           // Frames queued for the next write, written as one.
+  std::string in_write;                         // The bytes of the write in progress.
+  bool writing = false;                         // A WriteLoop is running.
+  bool dead = false;                            // Failed; every call it carried was woken.
 };
 
 asio::awaitable<bool> Waiter::Wait() {
@@ -93,12 +94,15 @@ asio::awaitable<Status> Connection::Connect(Waiter* waiter) {
     if (options_.connect_attempts != nullptr) options_.connect_attempts->Inc();
     dialing_ = std::make_shared<Session>(executor_);
     auto session = dialing_;
+    ++coroutines_;
     asio::co_spawn(executor_, Dial(session), [this, session](std::exception_ptr e) {
-      if (!e) return;
-      log_->error("endpoint={} connect failed: {}", name(), DescribeException(e));
-      if (dialing_ == session) dialing_.reset();
-      DialFailed(Status::Internal("connect failed: " + DescribeException(e)));
-      for (Waiter* w : std::exchange(connect_waiters_, {})) w->Wake();
+      if (e) {
+        log_->error("endpoint={} connect failed: {}", name(), DescribeException(e));
+        if (dialing_ == session) dialing_.reset();
+        DialFailed(Status::Internal("connect failed: " + DescribeException(e)));
+        for (Waiter* w : std::exchange(connect_waiters_, {})) w->Wake();
+      }
+      --coroutines_;  // The last use of `this` (idle()).
     });
   }
   waiter->Arm();
@@ -121,10 +125,13 @@ asio::awaitable<void> Connection::Dial(std::shared_ptr<Session> session) {
     session_ = session;
     last_error_ = Status::Ok();
     backoff_.Succeeded();
+    ++coroutines_;
     asio::co_spawn(executor_, ReadLoop(session), [this, session](std::exception_ptr e) {
-      if (!e) return;
-      log_->error("endpoint={} reader failed: {}", name(), DescribeException(e));
-      Fail(session, Status::Internal("reader failed: " + DescribeException(e)));
+      if (e) {
+        log_->error("endpoint={} reader failed: {}", name(), DescribeException(e));
+        Fail(session, Status::Internal("reader failed: " + DescribeException(e)));
+      }
+      --coroutines_;  // The last use of `this` (idle()).
     });
   } else {
     asio::error_code ignored;
@@ -184,25 +191,33 @@ asio::awaitable<Status> Connection::Open(asio::ip::tcp::socket* socket) {
   co_return Status::Ok();
 }
 
-Status Connection::Send(uint64_t id, std::string_view frame, Call* call) {
+Status Connection::Send(uint64_t id, const v1::Envelope& request, Call* call) {
   if (session_ == nullptr) {
     return last_error_.ok() ? Status::Unavailable("connection closed") : last_error_;
   }
+  AppendFrame(request, &session_->outbox);
+  Queued(id, call);
+  return Status::Ok();
+}
+
+void Connection::Queued(uint64_t id, Call* call) {
   call->reply.reset();
   call->lost = Status::Ok();
   call->waiter.Arm();
   session_->pending.emplace(id, call);
-  session_->outbox.append(frame);
-  if (!session_->writing) {
-    session_->writing = true;
-    auto session = session_;
-    asio::co_spawn(executor_, WriteLoop(session), [this, session](std::exception_ptr e) {
-      if (!e) return;
+  if (session_->writing) return;  // The running writer takes this frame in its next write.
+  // The writer first yields to the handlers already queued on this thread (WriteLoop), so
+  // the frames they queue go out in its first write.
+  session_->writing = true;
+  auto session = session_;
+  ++coroutines_;
+  asio::co_spawn(executor_, WriteLoop(session), [this, session](std::exception_ptr e) {
+    if (e) {
       log_->error("endpoint={} writer failed: {}", name(), DescribeException(e));
       Fail(session, Status::Internal("writer failed: " + DescribeException(e)));
-    });
-  }
-  return Status::Ok();
+    }
+    --coroutines_;  // The last use of `this` (idle()).
+  });
 }
 
 void Connection::Forget(uint64_t id) {
@@ -261,9 +276,14 @@ asio::awaitable<void> Connection::ReadLoop(std::shared_ptr<Session> session) {
 }
 
 asio::awaitable<void> Connection::WriteLoop(std::shared_ptr<Session> session) {
+  // Let the handlers that are ready now run first: requests sent by them (many callers woken
+  // by one batch of replies or client requests) join this write instead of each costing a
+  // send of its own. Posting to this thread's own queue costs no system call.
+  co_await asio::post(executor_, kAsTuple);
   while (!session->dead && !session->outbox.empty()) {
     session->in_write.clear();
     session->in_write.swap(session->outbox);
+    ++writes_;
     auto [ec, n] =
         co_await asio::async_write(session->socket, asio::buffer(session->in_write), kAsTuple);
     if (ec) {

@@ -6,8 +6,8 @@
 // backoff configured, failed attempts are spaced out and Connect() fails fast in between.
 //
 // Thread-compatible: every object here lives on one I/O thread (one io_context run by one
-// thread). The coroutines a Connection spawns use `this`; it must outlive them (its owner
-// destroys it only after that thread has run out of work).
+// thread). The coroutines a Connection spawns use `this`; it must outlive them: its owner
+// destroys it only after that thread has run out of work, or, after Close(), once idle().
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -124,11 +124,13 @@ class Connection {
   // when the waiter's deadline passed first (the attempt goes on for later callers).
   asio::awaitable<Status> Connect(Waiter* waiter);
 
-  // Queues `frame` (the request with id `id`) and registers `call` (not owned; it must stay
-  // alive until woken or Forget(id)) to be woken by its reply or by the connection's failure.
-  // Arms call->waiter.
+  // Queues `request` (whose id is `id`), framed straight into the bytes of the next write,
+  // and registers `call` (not owned; it must stay alive until woken or Forget(id)) to be woken
+  // by its reply or by the connection's failure. Arms call->waiter. Requests queued while a
+  // write is in progress, or by handlers that run before the writer starts, go out together
+  // in one write, in the order they were queued.
   // Errors: kUnavailable when the connection is not open (then nothing was sent).
-  Status Send(uint64_t id, std::string_view frame, Call* call);
+  Status Send(uint64_t id, const v1::Envelope& request, Call* call);
 
   // Stops waiting for the reply to `id` (its deadline passed); a late reply is dropped.
   void Forget(uint64_t id);
@@ -142,6 +144,14 @@ class Connection {
   // wait out a pause that grew while it was down.
   void ResetBackoff();
 
+  // No coroutine of this connection is running or pending (connecting, reading, writing):
+  // after Close(), once this holds, the connection may be destroyed while its thread goes on.
+  bool idle() const { return coroutines_ == 0; }
+
+  // Writes started on this connection's sockets so far, each carrying every frame queued
+  // before it (tests).
+  uint64_t writes() const { return writes_; }
+
  private:
   struct Session;
 
@@ -149,6 +159,9 @@ class Connection {
   asio::awaitable<Status> Open(asio::ip::tcp::socket* socket);
   asio::awaitable<void> ReadLoop(std::shared_ptr<Session> session);
   asio::awaitable<void> WriteLoop(std::shared_ptr<Session> session);
+  // Registers `call` for the reply to `id` and starts the writer if need be, once the frame
+  // is in the outbox.
+  void Queued(uint64_t id, Call* call);
   void Fail(std::shared_ptr<Session> session, Status reason);
   void DialFailed(Status reason);
 
@@ -164,6 +177,8 @@ class Connection {
   Backoff backoff_;
   SteadyClock::time_point next_attempt_;  // During a backoff pause: when it ends.
   Status close_reason_;                   // Set (non-OK) by Close().
+  uint32_t coroutines_ = 0;               // Spawned and not yet finished (idle()).
+  uint64_t writes_ = 0;
 };
 
 }  // namespace dialkv::net

@@ -174,10 +174,8 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::Send(const v1::Envelo
     co_return Status::Unavailable(label_ + " unreachable: " + connected.message());
   }
 
-  std::string frame;
-  AppendFrame(request, &frame);
   const uint64_t id = request.id();
-  if (const Status sent = connection_.Send(id, frame, &call); !sent.ok()) {
+  if (const Status sent = connection_.Send(id, request, &call); !sent.ok()) {
     co_return Status::Unavailable(label_ + " unreachable: " + sent.message());  // Not sent.
   }
   const bool woken = co_await call.waiter.Wait();

@@ -30,6 +30,7 @@
 //   anything else the status the cluster returned (kNotFound, kInvalidArgument, ...), with
 //                 its message.
 
+#include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <cstdint>
 #include <memory>
@@ -80,6 +81,22 @@ struct ClientOptions {
   // should be a deliberate choice (a cache, a counter that tolerates staleness).
   // REQUIRES: kCp or kAp.
   Consistency default_consistency = Consistency::kCp;
+
+  // Where the client's connections and requests run. Empty (the default): on an I/O thread
+  // the client starts for itself, so every call hops to that thread and its caller is woken
+  // from there. Set it to the executor of an io_context run by one thread (an application's
+  // or a load generator's own I/O thread) to run the client on that thread instead: the client
+  // starts no thread, and a coroutine on that executor that co_awaits an Async call is served
+  // without a hop between threads (a coroutine on another executor still may await it; the
+  // request then hops as above). With it set:
+  //   - the sync calls block their thread until that executor has served them, so they must
+  //     not be made on its thread; there they fail at once with kInvalidArgument;
+  //   - destroying the client closes its connections and completes its pending calls as
+  //     below, without waiting; the client's state is freed on that executor once its last
+  //     coroutine is done, so the executor must keep running until then (an io_context's
+  //     run() returns only after it, like after any other work).
+  // REQUIRES: an executor that never runs two of the client's handlers at once.
+  asio::any_io_executor executor = {};
 };
 
 // Per-request settings. An unset field takes the client-wide default from ClientOptions.
@@ -158,7 +175,8 @@ struct RepairReport {
 };
 
 // A connection to a dialkv cluster: one TCP connection per endpoint, opened on first use,
-// each carrying many requests at once. The client owns one I/O thread.
+// each carrying many requests at once. The client owns one I/O thread, or runs on the
+// caller's (ClientOptions::executor).
 //
 // Failover: a get, put, delete or ClusterStatus tries the endpoints in order, starting from the
 // last one that answered, at most once each (one pass over the endpoints) and never past its
@@ -185,7 +203,8 @@ struct RepairReport {
 // reply_grace_ms); do not call them from an io thread whose progress the caller needs.
 //
 // Destruction closes every connection, completes every pending call (writes that were sent
-// with kUnknown, everything else with kUnavailable), and joins the I/O thread. REQUIRES: no
+// with kUnknown, everything else with kUnavailable), and joins the I/O thread (with
+// ClientOptions::executor set: see there). REQUIRES: no
 // call is started once destruction begins, and every coroutine returned by an Async call has
 // been co_awaited (started) by then. A started Async call may still be pending: it completes
 // with the error above on its caller's executor, which must outlive it.
@@ -224,9 +243,9 @@ class Client {
   Result<RepairReport> Repair(const RequestOptions& options = {});
 
   // Coroutine forms of the calls above, with the same results. They may be co_awaited from a
-  // coroutine on any executor; the request runs on the client's I/O thread and the caller
-  // resumes on its own executor. Cancelling the awaiting coroutine does not cancel the
-  // request: it completes by its deadline.
+  // coroutine on any executor; the request runs on the client's I/O thread (or executor) and
+  // the caller resumes on its own executor. Cancelling the awaiting coroutine does not cancel
+  // the request: it completes by its deadline.
   asio::awaitable<Result<GetResult>> AsyncGet(std::string key, RequestOptions options = {});
   asio::awaitable<Result<WriteResult>> AsyncPut(std::string key, std::string value,
                                                 RequestOptions options = {});

@@ -4,9 +4,13 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <future>
 #include <optional>
 #include <string>
 #include <thread>
@@ -612,6 +616,144 @@ TEST(ClientTest, AsyncClusterStatusDecodesEveryField) {
   ASSERT_TRUE(status.has_value());
   ASSERT_OK(*status);
   ExpectCannedClusterStatus(**status);
+}
+
+// ---- running on the caller's executor (ClientOptions::executor) ----
+
+ClientOptions OnExecutor(std::vector<std::string> endpoints, const asio::any_io_executor& executor,
+                         uint32_t timeout_ms = 5000) {
+  ClientOptions options;
+  options.endpoints = std::move(endpoints);
+  options.timeout_ms = timeout_ms;
+  options.executor = executor;
+  return options;
+}
+
+// Threads of this process, from /proc (0 when it cannot be read).
+int ThreadCount() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return 0;
+}
+
+// PutGetDelete, then destroys the client on the thread that runs its executor. `client` and
+// `out` outlive the coroutine.
+asio::awaitable<void> PutGetDeleteThenDestroy(std::unique_ptr<Client>* client, AsyncOutcomes* out) {
+  co_await PutGetDelete(client->get(), out);
+  client->reset();
+}
+
+TEST(ClientTest, OnTheCallersExecutorCallsRunOnItsThreadAndTheClientStartsNone) {
+  FakeServer node(Behavior::kAnswer);
+  asio::io_context io;
+  const int threads_before = ThreadCount();
+  auto client = MakeClient(OnExecutor({node.endpoint()}, io.get_executor()));
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(ThreadCount(), threads_before);
+
+  AsyncOutcomes out;
+  asio::co_spawn(io, PutGetDeleteThenDestroy(&client, &out), asio::detached);
+  io.run();  // Returns once the calls finished and the destroyed client freed its state.
+
+  EXPECT_EQ(client, nullptr);
+  ASSERT_TRUE(out.put.has_value() && out.get.has_value() && out.deleted.has_value());
+  ASSERT_OK(*out.put);
+  EXPECT_EQ((*out.put)->timestamp, (Timestamp{client_test::kPutHlc, client_test::kPutNode}));
+  ASSERT_OK(*out.get);
+  EXPECT_EQ((*out.get)->value, "value-of-k");
+  ASSERT_OK(*out.deleted);
+  EXPECT_EQ(out.resumed_on, std::this_thread::get_id());
+  EXPECT_EQ(node.requests(), 3u);
+  EXPECT_EQ(node.connections(), 1u);
+}
+
+struct FailoverOutcomes {
+  std::optional<Result<WriteResult>> cp_put;
+  std::optional<Result<WriteResult>> ap_put;
+  std::optional<Result<GetResult>> get;
+};
+
+// Runs the calls, then destroys the client on its executor's thread. `client` and `out`
+// outlive the coroutine.
+asio::awaitable<void> PutsAndGetThroughFailover(std::unique_ptr<Client>* client,
+                                                FailoverOutcomes* out) {
+  out->cp_put = co_await (*client)->AsyncPut("k", "v");
+  out->ap_put =
+      co_await (*client)->AsyncPut("k", "v", RequestOptions{.consistency = Consistency::kAp});
+  out->get = co_await (*client)->AsyncGet("k");
+  client->reset();
+}
+
+TEST(ClientTest, OnTheCallersExecutorCallsFailOverByTheSameRules) {
+  FakeServer dropper(Behavior::kDropConnection);
+  FakeServer node(Behavior::kAnswer);
+  asio::io_context io;
+  auto client = MakeClient(
+      OnExecutor({"127.0.0.1:" + std::to_string(ClosedPort()), dropper.endpoint(), node.endpoint()},
+                 io.get_executor()));
+  ASSERT_NE(client, nullptr);
+
+  FailoverOutcomes out;
+  asio::co_spawn(io, PutsAndGetThroughFailover(&client, &out), asio::detached);
+  io.run();
+
+  ASSERT_TRUE(out.cp_put.has_value() && out.ap_put.has_value() && out.get.has_value());
+  // Refused by the first endpoint, lost after sending by the second: a CP write is not resent.
+  ASSERT_CODE(*out.cp_put, Code::kUnknown);
+  EXPECT_TRUE(Contains(out.cp_put->status().message(), dropper.endpoint()));
+  // An AP write is resent to the third, which answers; so does a read, from there.
+  ASSERT_OK(*out.ap_put);
+  ASSERT_OK(*out.get);
+  EXPECT_EQ((*out.get)->value, "value-of-k");
+  EXPECT_EQ(dropper.requests(), 2u);
+  EXPECT_EQ(node.requests(), 2u);
+}
+
+TEST(ClientTest, OnTheCallersExecutorSyncCallsServeOtherThreadsAndAreRefusedOnItsOwn) {
+  FakeServer node(Behavior::kAnswer);
+  asio::io_context io;
+  auto client = MakeClient(OnExecutor({node.endpoint()}, io.get_executor()));
+  ASSERT_NE(client, nullptr);
+  auto work = asio::make_work_guard(io);
+  std::thread runner([&io] { io.run(); });
+
+  Result<WriteResult> put = client->Put("k", "v");  // From a thread of its own.
+  std::promise<Status> on_executor;
+  std::future<Status> refused = on_executor.get_future();
+  asio::post(io, [&client, &on_executor] { on_executor.set_value(client->Get("k").status()); });
+  const Status refused_status = refused.get();
+  client.reset();  // From another thread: the state is freed on the executor.
+  work.reset();
+  runner.join();  // run() returns once the client freed its state.
+
+  ASSERT_OK(put);
+  EXPECT_EQ(put->timestamp, (Timestamp{client_test::kPutHlc, client_test::kPutNode}));
+  ASSERT_CODE(refused_status, Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(refused_status.message(), "Async")) << refused_status.ToString();
+  EXPECT_EQ(node.requests(), 1u);
+}
+
+TEST(ClientTest, OnTheCallersExecutorDestroyingTheClientCompletesPendingCalls) {
+  FakeServer silent(Behavior::kSilent);
+  asio::io_context io;
+  auto client = MakeClient(OnExecutor({silent.endpoint()}, io.get_executor(), 60000));
+  ASSERT_NE(client, nullptr);
+
+  std::optional<Result<GetResult>> got;
+  std::optional<Result<WriteResult>> put;
+  asio::co_spawn(io, AwaitGet(client.get(), &got), asio::detached);
+  asio::co_spawn(io, AwaitPut(client.get(), &put), asio::detached);
+  std::thread runner([&io] { io.run(); });
+  const bool both_sent = Eventually([&] { return silent.requests() == 2; });
+
+  client.reset();
+  runner.join();  // run() returns once both calls completed and the client freed its state.
+  ASSERT_TRUE(both_sent);
+  ASSERT_TRUE(got.has_value() && put.has_value());
+  ASSERT_CODE(*got, Code::kUnavailable);
+  ASSERT_CODE(*put, Code::kUnknown);
 }
 
 }  // namespace

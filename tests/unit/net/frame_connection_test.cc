@@ -2,6 +2,19 @@
 
 #include <gtest/gtest.h>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/this_coro.hpp>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/net/frame_server.h"
+#include "server/net/io_pool.h"
+#include "tests/testutil/status_matchers.h"
+
 namespace dialkv::net {
 namespace {
 
@@ -36,6 +49,110 @@ TEST(BackoffTest, LargePausesDoNotOverflow) {
   Backoff backoff(3'000'000'000u, 4'000'000'000u);
   EXPECT_EQ(backoff.Failed(), milliseconds(3'000'000'000u));
   EXPECT_EQ(backoff.Failed(), milliseconds(4'000'000'000u));
+}
+
+// ---- Requests queued together ----
+
+// The key of request `i`: distinct, of varied sizes, some larger than a socket buffer, so one
+// write of them all takes several system calls and arrives in many pieces.
+std::string KeyOf(uint64_t i) {
+  const size_t filler = i % 16 == 0 ? 200'000 : i % 100;
+  return "key-" + std::to_string(i) + "-" + std::string(filler, static_cast<char>('a' + i % 26));
+}
+
+// The ids the server read, in the order it read them. Outlives the server's io thread.
+struct Arrivals {
+  std::mutex mu;
+  std::vector<uint64_t> ids;
+};
+
+// Records the request's id, then answers it with its key. `arrivals` outlives the server.
+asio::awaitable<v1::Envelope> RecordAndEcho(Arrivals* arrivals, v1::Envelope request) {
+  {
+    std::lock_guard<std::mutex> lock(arrivals->mu);
+    arrivals->ids.push_back(request.id());
+  }
+  v1::Envelope reply;
+  reply.mutable_get_reply()->set_value(request.get_request().key());
+  co_return reply;
+}
+
+// What the calling side saw. Filled on the caller's io_context, read after it ran out of work.
+struct Outcome {
+  Status connected;
+  std::vector<Status> sent;
+  std::vector<std::string> values;  // Each request's reply value ("" when it got none).
+  uint64_t writes_after_send = 0;
+};
+
+// Queues `count` requests in one go (no suspension in between), waits for every reply, then
+// closes the connection. `connection` and `out` outlive the coroutine (the test runs its
+// io_context until it is done).
+asio::awaitable<void> SendAllAtOnce(Connection* connection, uint64_t count, Outcome* out) {
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(20);
+  Waiter waiter(executor);
+  waiter.set_deadline(deadline);
+  out->connected = co_await connection->Connect(&waiter);
+  if (!out->connected.ok()) co_return;
+  std::vector<std::unique_ptr<Call>> calls;
+  for (uint64_t id = 1; id <= count; ++id) {
+    v1::Envelope request;
+    request.set_id(id);
+    request.mutable_get_request()->set_key(KeyOf(id));
+    calls.push_back(std::make_unique<Call>(executor));
+    calls.back()->waiter.set_deadline(deadline);
+    out->sent.push_back(connection->Send(id, request, calls.back().get()));
+  }
+  for (auto& call : calls) {
+    co_await call->waiter.Wait();
+    out->values.push_back(call->reply.has_value() ? call->reply->get_reply().value() : "");
+  }
+  out->writes_after_send = connection->writes();
+  connection->Close(Status::Ok());
+}
+
+TEST(ConnectionTest, RequestsQueuedTogetherGoOutInOneWriteIntactAndInOrder) {
+  constexpr uint64_t kRequests = 300;
+  auto arrivals = std::make_shared<Arrivals>();
+  IoContextPool server_pool(1);
+  RequestHandler handler = [arrivals](v1::Envelope request) {
+    return RecordAndEcho(arrivals.get(), std::move(request));
+  };
+  auto server = FrameServer::Listen(server_pool,
+                                    asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
+                                    FrameServer::Options{}, std::move(handler));
+  ASSERT_OK(server);
+  (*server)->Start();
+  server_pool.Start();
+
+  asio::io_context io;
+  Result<Endpoint> endpoint =
+      ParseEndpoint("127.0.0.1:" + std::to_string((*server)->local_endpoint().port()));
+  ASSERT_OK(endpoint);
+  Outcome out;
+  {
+    Connection connection(io.get_executor(), std::move(endpoint).value(), Connection::Options{});
+    asio::co_spawn(io, SendAllAtOnce(&connection, kRequests, &out), asio::detached);
+    io.run();  // Returns once the requests were answered and the connection closed.
+  }
+  (*server)->Stop();
+  server_pool.Stop();
+  server_pool.Join();
+
+  ASSERT_OK(out.connected);
+  ASSERT_EQ(out.sent.size(), kRequests);
+  for (const Status& sent : out.sent) EXPECT_OK(sent);
+  // Every frame queued before the writer ran went out in its one write...
+  EXPECT_EQ(out.writes_after_send, 1u);
+  // ...and arrived whole (each parsed, each answered with its own key) and in order.
+  ASSERT_EQ(out.values.size(), kRequests);
+  for (uint64_t id = 1; id <= kRequests; ++id) {
+    EXPECT_EQ(out.values[id - 1], KeyOf(id)) << "request " << id;
+  }
+  std::vector<uint64_t> expected;
+  for (uint64_t id = 1; id <= kRequests; ++id) expected.push_back(id);
+  EXPECT_EQ(arrivals->ids, expected);
 }
 
 }  // namespace
