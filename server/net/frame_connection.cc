@@ -1,5 +1,9 @@
 #include "server/net/frame_connection.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
@@ -8,6 +12,8 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <unordered_map>
 #include <utility>
@@ -188,6 +194,13 @@ asio::awaitable<Status> Connection::Open(asio::ip::tcp::socket* socket) {
   // Requests are small and latency-bound; the writer already coalesces what is queued.
   socket->set_option(asio::ip::tcp::no_delay(true), ec);
   if (ec) co_return Status::Unavailable("cannot set TCP_NODELAY: " + ec.message());
+  if (options_.unacked_timeout_ms > 0) {
+    const unsigned int ms = options_.unacked_timeout_ms;
+    if (setsockopt(socket->native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms) != 0) {
+      co_return Status::Unavailable(std::string("cannot set TCP_USER_TIMEOUT: ") +
+                                    std::strerror(errno));
+    }
+  }
   co_return Status::Ok();
 }
 

@@ -97,6 +97,12 @@ class Connection {
     // peer costs one attempt per pause, not one per call.
     uint32_t backoff_initial_ms = 0;
     uint32_t backoff_max_ms = 0;
+    // A connection whose sent bytes stay unacknowledged by the other side's kernel this long
+    // is closed by the kernel (TCP_USER_TIMEOUT), failing its calls, so the next Connect()
+    // resolves the host again and opens a new one. Without it a peer whose address vanished
+    // (a container moved to another network address, a host gone without a reset) keeps the
+    // connection for the kernel's retransmission limit, many minutes. 0: the kernel default.
+    uint32_t unacked_timeout_ms = 0;
     // The logger (logging.h) for this connection's lines: "client" or "net".
     std::string log_subsystem = "client";
     // Counted when set (not owned; they must outlive this object): connection attempts

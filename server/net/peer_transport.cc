@@ -299,6 +299,7 @@ Result<std::unique_ptr<PeerTransport>> PeerTransport::Create(IoContextPool& pool
     connection_options.max_frame_bytes = o.max_frame_bytes;
     connection_options.backoff_initial_ms = o.backoff_initial_ms;
     connection_options.backoff_max_ms = o.backoff_max_ms;
+    connection_options.unacked_timeout_ms = o.unacked_timeout_ms;
     connection_options.log_subsystem = "net";
     if (metrics != nullptr) {
       connection_options.connect_attempts = &attempts->WithLabels({std::to_string(id)});

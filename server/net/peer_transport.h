@@ -73,6 +73,12 @@ class PeerTransport final : public Transport {
     // down. 0 for backoff_initial_ms disables the backoff (every call may attempt).
     uint32_t backoff_initial_ms = 50;
     uint32_t backoff_max_ms = 2000;
+    // A peer connection whose sent bytes stay unacknowledged this long is closed and opened
+    // anew, resolving the peer's host again (Connection::Options::unacked_timeout_ms): a peer
+    // that came back at another address is reached again within this time. Heartbeats keep
+    // bytes in flight, so a silent peer is noticed even while idle. Never triggered by
+    // fault injection, which drops messages above TCP. 0: the kernel default (minutes).
+    uint32_t unacked_timeout_ms = 5000;
     // Requests over this are refused before sending (kInvalidArgument); replies over it close
     // the connection. Must not exceed the peers' --max-frame-bytes.
     uint32_t max_frame_bytes = kDefaultMaxFrameBytes;

@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# Tests docker-compose.yml for real on a Debian 12 machine without Docker Engine: podman serves
+# the Docker API, docker-compose runs the repository's own compose file against it.
+#
+#   1. installs podman, docker-compose, debootstrap and runc from Debian's packages;
+#   2. builds debian:bookworm-slim locally with debootstrap (nothing is pulled: no registry is
+#      reachable), the mirror read from this machine's apt sources;
+#   3. configures podman for a machine without systemd (runc, ulimits within the hard limits,
+#      a loop that runs the health checks) and serves the Docker API with `podman system service`;
+#   4. `docker-compose up -d --build`, then checks: three healthy nodes, CP write at node1 read
+#      by CP at node3, node3 cut off its network (CP refused there, AP answers locally, CP at
+#      node1 goes on), node3 converges after reconnecting, node2 keeps its data across a
+#      restart, a short load run of the test profile, and `down -v` leaves nothing behind.
+#
+# Environment:
+#   COMPOSE_TEST_DIR  (default: a new temporary dir)  podman config, socket, logs, base rootfs
+#   KEEP_IMAGES=1     keep the built dialkv image (the base image is always kept)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+start=$(date +%s)
+project=dialkvcompose
+work=${COMPOSE_TEST_DIR:-$(mktemp -d /tmp/dialkv-compose-test.XXXXXX)}
+mkdir -p "$work"
+
+log() { printf 'compose-test [%4ds] %s\n' "$(($(date +%s) - start))" "$*"; }
+fail() {
+  log "FAILED: $*"
+  exit 1
+}
+
+# --- 1. packages ------------------------------------------------------------------------------
+need=()
+for p in podman docker-compose debootstrap runc curl; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  log "installing ${need[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q >"$work/apt.log" 2>&1
+  $sudo apt-get install -y -q "${need[@]}" >>"$work/apt.log" 2>&1 ||
+    { tail -n 30 "$work/apt.log"; fail "apt-get install ${need[*]}"; }
+fi
+log "$(podman --version), $(docker-compose --version)"
+
+# --- 2. podman without systemd ----------------------------------------------------------------
+# Containers inherit the default ulimits; podman's own defaults (nofile 1048576) are above a
+# typical sandbox's hard limits, which makes runc fail with "error setting rlimits".
+hard_nofile=$(ulimit -Hn)
+[ "$hard_nofile" = unlimited ] && hard_nofile=1048576
+hard_nproc=$(ulimit -Hu)
+[ "$hard_nproc" = unlimited ] && hard_nproc=32768
+nofile=$((hard_nofile < 1048576 ? hard_nofile : 1048576))
+nproc=$((hard_nproc < 32768 ? hard_nproc : 32768))
+cat >"$work/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+export CONTAINERS_CONF="$work/containers.conf"
+
+# --- 3. the base image ------------------------------------------------------------------------
+# The Debian mirror this machine itself uses: the first bookworm (not -security/-updates)
+# source, deb822 (*.sources) or one-line (sources.list) format.
+apt_mirror() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk 'BEGIN { RS = ""; FS = "\n" }
+      { uris = ""; ok = 0
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", $i); split($i, u, /[ \t]+/); uris = u[1] }
+          if ($i ~ /^Suites:/ && $i ~ /(^|[ \t])bookworm([ \t]|$)/) ok = 1
+        }
+        if (ok && uris != "") { print uris; exit } }' "$f"
+  done
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) {
+           if ($(i + 1) == "bookworm") print $i; break } }' || true
+}
+if ! podman image exists docker.io/library/debian:bookworm-slim; then
+  mirror=$(apt_mirror)
+  mirror=${mirror%%$'\n'*}
+  [ -n "$mirror" ] || fail "no bookworm source in /etc/apt/sources.list{,.d/}"
+  log "building debian:bookworm-slim with debootstrap --variant=minbase from $mirror"
+  rootfs="$work/rootfs"
+  debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+    { tail -n 30 "$work/debootstrap.log"; fail "debootstrap"; }
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  tar -C "$rootfs" --numeric-owner -c . |
+    podman import --change 'CMD ["bash"]' - docker.io/library/debian:bookworm-slim \
+      >"$work/import.log" 2>&1 || { cat "$work/import.log"; fail "podman import"; }
+  rm -rf "$rootfs"
+fi
+log "base image: $(podman image inspect --format '{{.Id}}' docker.io/library/debian:bookworm-slim | cut -c1-12)"
+
+# --- 4. the Docker API, the health-check loop, clean-up -----------------------------------------
+sock="$work/podman.sock"
+podman system service --time=0 "unix://$sock" >"$work/podman-service.log" 2>&1 &
+service_pid=$!
+healthcheck_pid=""
+compose_up=0
+export DOCKER_HOST="unix://$sock"
+export COMPOSE_PROJECT_NAME=$project
+compose() { docker-compose -f "$repo/docker-compose.yml" "$@"; }
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ "$compose_up" -eq 1 ]; then
+    if [ "$rc" -ne 0 ]; then
+      log "logs of the nodes:"
+      compose logs --no-color --tail=40 >&2 || true
+    fi
+    compose --profile test down -v --remove-orphans >/dev/null 2>&1 || true
+  fi
+  [ -z "$healthcheck_pid" ] || kill "$healthcheck_pid" 2>/dev/null || true
+  kill "$service_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  if [ "${KEEP_IMAGES:-0}" != 1 ]; then podman rmi -f dialkv:local >/dev/null 2>&1 || true; fi
+  [ -n "${COMPOSE_TEST_DIR:-}" ] || rm -rf "$work"
+  log "finished (exit $rc) in $(($(date +%s) - start)) s"
+  exit "$rc"
+}
+trap cleanup EXIT INT TERM
+
+for _ in $(seq 1 100); do
+  curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null || fail "podman system service did not answer"
+
+# No systemd timer runs podman's health checks: run them every 2 s for this project's containers.
+(
+  while true; do
+    for c in $(podman ps -q --filter "label=com.docker.compose.project=$project"); do
+      podman healthcheck run "$c" >/dev/null 2>&1 || true
+    done
+    sleep 2
+  done
+) &
+healthcheck_pid=$!
+
+# The `docker` client, when installed, talks to podman through DOCKER_HOST like docker-compose;
+# podman's own commands are the same for what is used here.
+if command -v docker >/dev/null 2>&1; then docker_cli=docker; else docker_cli=podman; fi
+container() { compose ps -q "$1"; }
+network="${project}_dialkv"
+health() { podman inspect --format '{{.State.Health.Status}}' "$(container "$1")" 2>/dev/null; }
+wait_healthy() {
+  local n deadline=$(($(date +%s) + 120))
+  for n in "$@"; do
+    until [ "$(health "$n")" = healthy ]; do
+      [ "$(date +%s)" -lt "$deadline" ] || fail "$n not healthy after 120 s (status: $(health "$n"))"
+      sleep 1
+    done
+  done
+}
+# The CLI inside a node's container, talking to that node only.
+cli() {
+  local node=$1
+  shift
+  podman exec "$(container "$node")" dialkv --endpoints 127.0.0.1:7379 "$@"
+}
+# Runs `cli` and records its exit code in $rc and its output in $out, without stopping the script.
+try_cli() {
+  set +e
+  out=$(cli "$@" 2>&1)
+  rc=$?
+  set -e
+}
+
+# --- 5. the compose file, for real ---------------------------------------------------------------
+compose config -q || fail "docker-compose config refused docker-compose.yml"
+compose --profile test config -q || fail "docker-compose --profile test config refused it"
+log "docker-compose config: ok"
+
+log "docker-compose up -d --build (builds the image from source: several minutes)"
+compose_up=1
+build_start=$(date +%s)
+compose up -d --build >"$work/up.log" 2>&1 || { tail -n 60 "$work/up.log"; fail "up -d --build"; }
+log "up -d --build took $(($(date +%s) - build_start)) s; image $(podman image inspect \
+  --format '{{.Size}}' dialkv:local | awk '{printf "%.0f MB", $1 / 1e6}')"
+wait_healthy node1 node2 node3
+log "node1, node2, node3: healthy"
+[ "$(podman exec "$(container node1)" id -u)" != 0 ] || fail "the server runs as root"
+curl -fsS http://127.0.0.1:7381/health | grep -q '"node_id":1' ||
+  fail "node1's /health is not published on 127.0.0.1:7381"
+cli node1 status
+
+# CP write at node1, CP read at node3. Right after start a node may not have heard its peers
+# yet: retry only UNAVAILABLE (definitely not applied), for at most 20 s.
+deadline=$(($(date +%s) + 20))
+while :; do
+  try_cli node1 --mode cp put compose:key v1
+  [ "$rc" -eq 3 ] && [ "$(date +%s)" -lt "$deadline" ] || break
+  sleep 0.5
+done
+[ "$rc" -eq 0 ] || fail "CP put at node1: exit $rc: $out"
+[ "$(cli node3 --mode cp get compose:key)" = v1 ] || fail "CP get at node3 did not read v1"
+log "CP put at node1, CP get at node3: v1"
+
+# node3 cut off: CP there is refused (never answered), AP answers from its own replica, CP at
+# node1 goes on with node1 and node2.
+$docker_cli network disconnect "$network" "$(container node3)"
+log "$docker_cli network disconnect $network node3"
+# Until node3's failure detector holds its peers dead, a CP read may also end in TIMEOUT; it
+# must never succeed.
+deadline=$(($(date +%s) + 30))
+while :; do
+  try_cli node3 --mode cp get compose:key
+  [ "$rc" -ne 0 ] || fail "CP get at a disconnected node3 answered: $out"
+  [ "$rc" -ne 3 ] || break
+  [ "$(date +%s)" -lt "$deadline" ] ||
+    fail "CP get at node3 never answered UNAVAILABLE in 30 s (last: exit $rc: $out)"
+  sleep 0.5
+done
+log "CP get at node3: UNAVAILABLE ($out)"
+[ "$(cli node3 --mode ap get compose:key)" = v1 ] || fail "AP get at node3 did not read v1"
+log "AP get at node3: v1 (its own replica)"
+try_cli node1 --mode cp put compose:key v2
+[ "$rc" -eq 0 ] || fail "CP put at node1 while node3 is cut off: exit $rc: $out"
+[ "$(cli node1 --mode cp get compose:key)" = v2 ] || fail "CP get at node1 did not read v2"
+log "CP put and get at node1 while node3 is cut off: v2"
+
+$docker_cli network connect "$network" "$(container node3)"
+log "$docker_cli network connect $network node3"
+# Hints from node1 (node3 was dead to it when v2 was written) or anti-entropy bring v2.
+reconnected=$(date +%s)
+until [ "$(cli node3 --mode ap get compose:key 2>/dev/null)" = v2 ]; do
+  [ "$(date +%s)" -lt $((reconnected + 60)) ] ||
+    fail "node3's replica did not converge to v2 within 60 s"
+  sleep 0.5
+done
+log "node3 converged in $(($(date +%s) - reconnected)) s: AP get at node3 reads v2"
+[ "$(cli node3 --mode cp get compose:key)" = v2 ] || fail "CP get at node3 after reconnect"
+
+# node2 keeps its data across a restart: the same RocksDB (its IDENTITY) and its own replica.
+# One exec for all 20 (an exec costs about a second on a busy machine).
+in_node() {
+  local node=$1
+  shift
+  podman exec "$(container "$node")" sh -c "$*"
+}
+in_node node1 'for i in $(seq 1 20); do
+  dialkv --endpoints 127.0.0.1:7379 --mode cp put compose:durable:$i d$i >/dev/null || exit 1
+done' || fail "CP puts at node1 before the restart"
+identity_before=$(podman exec "$(container node2)" cat /data/IDENTITY)
+compose restart node2 >"$work/restart.log" 2>&1 || { cat "$work/restart.log"; fail "restart node2"; }
+wait_healthy node2
+identity_after=$(podman exec "$(container node2)" cat /data/IDENTITY)
+[ "$identity_before" = "$identity_after" ] || fail "node2's data dir changed across the restart"
+in_node node2 'for i in $(seq 1 20); do
+  [ "$(dialkv --endpoints 127.0.0.1:7379 --mode ap get compose:durable:$i)" = d$i ] ||
+    { echo "node2 lost compose:durable:$i across its restart"; exit 1; }
+done' || fail "node2's data after its restart"
+log "docker-compose restart node2: same data dir, 20 of 20 keys read from its own replica"
+
+# The test profile's load generator, shortened.
+compose --profile test run --rm bench --endpoints=node1:7379,node2:7379,node3:7379 --mode=both \
+  --connections=4 --keys=1000 --value-bytes=100 --read-ratio=0.5 --duration=3 --warmup=1 \
+  --quiet >"$work/bench.log" 2>&1 || { cat "$work/bench.log"; fail "the bench service"; }
+grep -E '^(system|dialkv) ' "$work/bench.log" || cat "$work/bench.log"
+log "the test profile's bench service ran against the three nodes"
+
+# --- 6. down -v leaves nothing ----------------------------------------------------------------------
+compose --profile test down -v --remove-orphans >"$work/down.log" 2>&1 ||
+  { cat "$work/down.log"; fail "down -v"; }
+compose_up=0
+left=$(podman ps -a -q --filter "label=com.docker.compose.project=$project")
+[ -z "$left" ] || fail "containers left after down -v: $left"
+podman network exists "$network" && fail "network $network left after down -v"
+left=$(podman volume ls -q --filter "label=com.docker.compose.project=$project")
+[ -z "$left" ] || fail "volumes left after down -v: $left"
+log "docker-compose down -v: no container, network or volume of $project left"
+log "all checks passed in $(($(date +%s) - start)) s"
