@@ -16,6 +16,7 @@
 #include <exception>
 #include <future>
 #include <thread>
+#include <typeinfo>
 #include <utility>
 
 #include "client/dispatcher.h"
@@ -59,6 +60,15 @@ Status CheckConsistency(std::string_view name, Consistency consistency) {
                                  std::to_string(static_cast<int>(consistency)));
 }
 
+// `executor`'s io_context executor, or null when it holds another kind. This asio's
+// any_io_executor::target<T>() does not check the type itself.
+const asio::io_context::executor_type* IoContextExecutor(const asio::any_io_executor& executor) {
+  if (!executor || executor.target_type() != typeid(asio::io_context::executor_type)) {
+    return nullptr;
+  }
+  return executor.target<asio::io_context::executor_type>();
+}
+
 Result<std::vector<Endpoint>> ValidateOptions(const ClientOptions& options) {
   if (options.endpoints.empty()) {
     return Status::InvalidArgument("no endpoints given; list host:port of at least one node");
@@ -76,6 +86,11 @@ Result<std::vector<Endpoint>> ValidateOptions(const ClientOptions& options) {
   DIALKV_RETURN_IF_ERROR(
       CheckRange("max_inflight_requests", options.max_inflight_requests, 1, UINT32_MAX));
   DIALKV_RETURN_IF_ERROR(CheckConsistency("default_consistency", options.default_consistency));
+  if (options.executor && IoContextExecutor(options.executor) == nullptr) {
+    // Only then can a sync call tell that it is made on the executor's own thread.
+    return Status::InvalidArgument(
+        "executor must be an io_context's own executor (io_context::get_executor())");
+  }
   std::vector<Endpoint> endpoints;
   for (const std::string& text : options.endpoints) {
     Result<Endpoint> endpoint = net::ParseEndpoint(text);
@@ -280,7 +295,7 @@ struct Client::Impl {
 
   // Whether the calling thread is the one that runs `executor` (when it can tell).
   bool OnExecutorThread() const {
-    const auto* io = executor.target<asio::io_context::executor_type>();
+    const auto* io = IoContextExecutor(executor);
     return io != nullptr && io->running_in_this_thread();
   }
 
@@ -361,14 +376,17 @@ struct Client::Impl {
   // executor); the awaiting coroutine resumes on its own executor.
   template <typename T>
   asio::awaitable<Result<T>> RunAsync(asio::awaitable<Outcome<T>> op) {
-    std::atomic<uint64_t>& in_progress = calls;  // `this` may be freed once it is decremented.
-    ++in_progress;
+    // Counted only on the caller's executor, where destruction waits for the count (the state
+    // may be freed as soon as it drops). With the client's own thread, destruction completes
+    // this call and frees the state before the caller resumes here: touch nothing of it then.
+    std::atomic<uint64_t>* const in_progress = own_io ? nullptr : &calls;
+    if (in_progress != nullptr) ++*in_progress;
     // An empty cancellation slot: this asio emits a caller's cancellation on the caller's
     // thread, which would race with the request's state on the I/O thread.
     Outcome<T> out = co_await asio::co_spawn(
         executor, Guarded(std::move(op)),
         asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
-    --in_progress;
+    if (in_progress != nullptr) --*in_progress;
     co_return Unwrap(std::move(out));
   }
 

@@ -236,8 +236,16 @@ asio::awaitable<void> RunPhases(State* s) {
 // Closes the connections however the run ended, so their readers end and the io_context runs
 // out of work.
 asio::awaitable<void> Run(State* s) {
-  co_await RunPhases(s);
+  std::exception_ptr thrown;
+  try {
+    co_await RunPhases(s);
+  } catch (...) {
+    thrown = std::current_exception();
+  }
+  // Also after an exception: dialkv clients run on this io_context, whose run() would
+  // otherwise never return.
   for (auto& c : s->connections) c->Close();
+  if (thrown) std::rethrow_exception(thrown);
 }
 
 }  // namespace

@@ -6,7 +6,8 @@
 // during the measurement are recorded; the run ends after `duration_s` or `ops` operations.
 // A FaultControl, when given, is told when to inject and heal a fault during the measurement.
 //
-// Runs on the calling thread with its own io_context; dialkv clients add their own threads.
+// Runs on the calling thread with its own io_context; dialkv clients run on it too, unless
+// --dialkv-client-threads gives each one an I/O thread of its own.
 
 #include <asio/awaitable.hpp>
 #include <cstdint>

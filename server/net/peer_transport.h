@@ -77,7 +77,10 @@ class PeerTransport final : public Transport {
     // anew, resolving the peer's host again (Connection::Options::unacked_timeout_ms): a peer
     // that came back at another address is reached again within this time. Heartbeats keep
     // bytes in flight, so a silent peer is noticed even while idle. Never triggered by
-    // fault injection, which drops messages above TCP. 0: the kernel default (minutes).
+    // fault injection, which drops messages above TCP. Its cost: a peer alive but not reading
+    // for this long (its window stays closed) also loses the connection and the calls on it,
+    // which then end as for any lost connection (UNKNOWN or a hint, never UNAVAILABLE).
+    // 0: the kernel default (minutes).
     uint32_t unacked_timeout_ms = 5000;
     // Requests over this are refused before sending (kInvalidArgument); replies over it close
     // the connection. Must not exceed the peers' --max-frame-bytes.

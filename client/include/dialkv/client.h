@@ -95,7 +95,8 @@ struct ClientOptions {
   //     below, without waiting; the client's state is freed on that executor once its last
   //     coroutine is done, so the executor must keep running until then (an io_context's
   //     run() returns only after it, like after any other work).
-  // REQUIRES: an executor that never runs two of the client's handlers at once.
+  // It must be an io_context's own executor (io_context::get_executor()), of an io_context run
+  // by one thread; any other executor is refused by Create with kInvalidArgument.
   asio::any_io_executor executor = {};
 };
 

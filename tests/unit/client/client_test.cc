@@ -7,6 +7,7 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/strand.hpp>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -302,6 +303,25 @@ TEST(ClientTest, DestroyingTheClientCompletesPendingAsyncCalls) {
   ASSERT_TRUE(got.has_value() && put.has_value());
   ASSERT_CODE(*got, Code::kUnavailable);  // A read: nothing to be unsure about.
   ASSERT_CODE(*put, Code::kUnknown);      // A write that was sent: it may have been applied.
+}
+
+TEST(ClientTest, AnAsyncCallResumedOnlyAfterTheClientIsGoneStillCompletes) {
+  // The caller's io_context resumes the call after the client was destroyed and its state
+  // freed: the call must touch nothing of it then (AddressSanitizer would report it).
+  FakeServer silent(Behavior::kSilent);
+  auto client = MakeClient({silent.endpoint()}, 60000);
+  ASSERT_NE(client, nullptr);
+
+  asio::io_context foreign;
+  std::optional<Result<GetResult>> got;
+  asio::co_spawn(foreign, AwaitGet(client.get(), &got), asio::detached);
+  foreign.poll();  // Starts the call; `foreign` runs nothing more until run() below.
+  ASSERT_TRUE(Eventually([&] { return silent.requests() == 1; }));
+  client.reset();
+  foreign.restart();
+  foreign.run();
+  ASSERT_TRUE(got.has_value());
+  ASSERT_CODE(*got, Code::kUnavailable);
 }
 
 // ---- consistency mode ----
@@ -627,6 +647,15 @@ ClientOptions OnExecutor(std::vector<std::string> endpoints, const asio::any_io_
   options.timeout_ms = timeout_ms;
   options.executor = executor;
   return options;
+}
+
+TEST(ClientTest, AnExecutorOtherThanAnIoContextsOwnIsRefused) {
+  // A sync call could not tell it runs on a strand's thread, and would wait there forever.
+  asio::io_context io;
+  Result<std::unique_ptr<Client>> client =
+      Client::Create(OnExecutor({"127.0.0.1:1"}, asio::make_strand(io)));
+  ASSERT_CODE(client, Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(client.status().message(), "io_context")) << client.status().message();
 }
 
 // Threads of this process, from /proc (0 when it cannot be read).
