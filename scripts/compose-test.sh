@@ -175,6 +175,21 @@ try_cli() {
   set -e
 }
 
+# Until CP writes succeed through every node (each coordinates a quorum with its peers), for
+# at most 60 s: after a node's address changed, its peers must reconnect first. Logs how long.
+wait_cp_everywhere() {
+  local n since deadline
+  since=$(date +%s)
+  deadline=$((since + 60))
+  for n in node1 node2 node3; do
+    until cli "$n" --mode cp put compose:probe "$n" >/dev/null 2>&1; do
+      [ "$(date +%s)" -lt "$deadline" ] || fail "CP writes through $n still fail after 60 s"
+      sleep 0.5
+    done
+  done
+  log "CP writes succeed through node1, node2 and node3 ($(($(date +%s) - since)) s)"
+}
+
 # --- 5. the compose file, for real ---------------------------------------------------------------
 compose config -q || fail "docker-compose config refused docker-compose.yml"
 compose --profile test config -q || fail "docker-compose --profile test config refused it"
@@ -239,6 +254,7 @@ until [ "$(cli node3 --mode ap get compose:key 2>/dev/null)" = v2 ]; do
 done
 log "node3 converged in $(($(date +%s) - reconnected)) s: AP get at node3 reads v2"
 [ "$(cli node3 --mode cp get compose:key)" = v2 ] || fail "CP get at node3 after reconnect"
+wait_cp_everywhere
 
 # node2 keeps its data across a restart: the same RocksDB (its IDENTITY) and its own replica.
 # One exec for all 20 (an exec costs about a second on a busy machine).
@@ -252,6 +268,12 @@ in_node node1 'for i in $(seq 1 20); do
 done' || fail "CP puts at node1 before the restart"
 identity_before=$(podman exec "$(container node2)" cat /data/IDENTITY)
 compose restart node2 >"$work/restart.log" 2>&1 || { cat "$work/restart.log"; fail "restart node2"; }
+# The health status shown may still be the one from before the restart: ask the node itself.
+deadline=$(($(date +%s) + 60))
+until curl -fsS -o /dev/null http://127.0.0.1:7391/health 2>/dev/null; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail "node2's /health did not answer within 60 s of its restart"
+  sleep 0.5
+done
 wait_healthy node2
 identity_after=$(podman exec "$(container node2)" cat /data/IDENTITY)
 [ "$identity_before" = "$identity_after" ] || fail "node2's data dir changed across the restart"
@@ -260,6 +282,7 @@ in_node node2 'for i in $(seq 1 20); do
     { echo "node2 lost compose:durable:$i across its restart"; exit 1; }
 done' || fail "node2's data after its restart"
 log "docker-compose restart node2: same data dir, 20 of 20 keys read from its own replica"
+wait_cp_everywhere
 
 # The test profile's load generator, shortened.
 compose --profile test run --rm bench --endpoints=node1:7379,node2:7379,node3:7379 --mode=both \

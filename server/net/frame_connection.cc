@@ -1,5 +1,6 @@
 #include "server/net/frame_connection.h"
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -15,6 +16,9 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <mutex>
+#include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -26,6 +30,36 @@ namespace dialkv::net {
 namespace {
 
 constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+using Endpoints = std::vector<asio::ip::tcp::endpoint>;
+
+Result<Endpoints> SystemLookup(const std::string& host, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
+  if (rc != 0) return Status::Unavailable("cannot resolve " + host + ": " + gai_strerror(rc));
+  Endpoints endpoints;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    asio::ip::tcp::endpoint endpoint;
+    if (a->ai_addrlen > endpoint.capacity()) continue;
+    std::memcpy(endpoint.data(), a->ai_addr, a->ai_addrlen);
+    endpoint.resize(a->ai_addrlen);
+    endpoints.push_back(endpoint);
+  }
+  freeaddrinfo(found);
+  if (endpoints.empty()) return Status::Unavailable(host + " has no address");
+  return endpoints;
+}
+
+// One lookup, shared by its thread and the coroutine waiting for it (which may give up first).
+struct Lookup {
+  std::mutex mu;
+  std::optional<Result<Endpoints>> result;  // Guarded by mu.
+  asio::steady_timer* waiter = nullptr;     // Guarded by mu: the waiting coroutine's timer.
+};
 
 }  // namespace
 
@@ -72,7 +106,6 @@ Connection::Connection(asio::any_io_executor executor, Endpoint endpoint, Option
       endpoint_(std::move(endpoint)),
       options_(std::move(options)),
       log_(Logger(options_.log_subsystem)),
-      resolver_(executor_),
       backoff_(options_.backoff_initial_ms, options_.backoff_max_ms) {}
 
 // Every coroutine that uses `this` has finished by now: the client joins its I/O thread,
@@ -167,17 +200,9 @@ asio::awaitable<Status> Connection::Open(asio::ip::tcp::socket* socket) {
   if (!ec) {
     targets.emplace_back(address, endpoint_.port);
   } else {
-    // The system resolver cannot be interrupted: this wait is bounded by its own timeouts,
-    // while callers stop waiting at their deadlines.
-    auto [resolve_ec, results] =
-        co_await resolver_.async_resolve(endpoint_.host, std::to_string(endpoint_.port),
-                                         asio::ip::resolver_base::numeric_service, kAsTuple);
-    if (resolve_ec) {
-      co_return Status::Unavailable("cannot resolve " + endpoint_.host + ": " +
-                                    resolve_ec.message());
-    }
-    for (const auto& entry : results) targets.push_back(entry.endpoint());
-    if (targets.empty()) co_return Status::Unavailable(endpoint_.host + " has no address");
+    Result<Endpoints> found = co_await LookUp();
+    if (!found.ok()) co_return found.status();
+    targets = std::move(found).value();
   }
   if (!close_reason_.ok()) co_return close_reason_;
 
@@ -202,6 +227,54 @@ asio::awaitable<Status> Connection::Open(asio::ip::tcp::socket* socket) {
     }
   }
   co_return Status::Ok();
+}
+
+asio::awaitable<Result<Endpoints>> Connection::LookUp() {
+  auto lookup = std::make_shared<Lookup>();
+  asio::steady_timer timer(executor_, std::chrono::milliseconds(options_.lookup_timeout_ms));
+  lookup->waiter = &timer;
+  // However this frame ends (it may be destroyed unresumed when its io_context goes away),
+  // the lookup's thread no longer touches the timer afterwards.
+  struct Unlink {
+    Lookup& lookup;
+    ~Unlink() {
+      std::lock_guard<std::mutex> lock(lookup.mu);
+      lookup.waiter = nullptr;
+    }
+  } unlink{*lookup};
+  using LookupFn = std::function<Result<Endpoints>(const std::string&, uint16_t)>;
+  LookupFn fn = options_.lookup ? options_.lookup : LookupFn(&SystemLookup);
+  try {
+    std::thread([lookup, fn = std::move(fn), host = endpoint_.host, port = endpoint_.port,
+                 executor = executor_] {
+      Result<Endpoints> found = fn(host, port);
+      std::lock_guard<std::mutex> lock(lookup->mu);
+      lookup->result.emplace(std::move(found));
+      if (lookup->waiter == nullptr) return;  // Nobody waits any more: the result is dropped.
+      // The timer belongs to the waiting coroutine's thread: cancel it there.
+      asio::post(executor, [lookup] {
+        std::lock_guard<std::mutex> lock(lookup->mu);
+        if (lookup->waiter != nullptr) lookup->waiter->cancel();
+      });
+    }).detach();
+  } catch (const std::system_error& e) {
+    co_return Status::Unavailable(std::string("cannot start a lookup of ") + endpoint_.host + ": " +
+                                  e.what());
+  }
+  lookup_timer_ = &timer;
+  co_await timer.async_wait(kAsTuple);  // Cancelled when the result is in, or by Close().
+  lookup_timer_ = nullptr;
+  std::optional<Result<Endpoints>> result;
+  {
+    std::lock_guard<std::mutex> lock(lookup->mu);
+    result = std::move(lookup->result);
+  }
+  if (!close_reason_.ok()) co_return close_reason_;
+  if (!result.has_value()) {
+    co_return Status::Unavailable("no answer looking up " + endpoint_.host + " within " +
+                                  std::to_string(options_.lookup_timeout_ms) + " ms");
+  }
+  co_return std::move(*result);
 }
 
 Status Connection::Send(uint64_t id, const v1::Envelope& request, Call* call) {
@@ -239,7 +312,7 @@ void Connection::Forget(uint64_t id) {
 
 void Connection::Close(const Status& reason) {
   close_reason_ = reason.ok() ? Status::Unavailable("connection closed") : reason;
-  resolver_.cancel();
+  if (lookup_timer_ != nullptr) lookup_timer_->cancel();
   if (dialing_ != nullptr) {
     asio::error_code ignored;
     dialing_->socket.close(ignored);

@@ -15,6 +15,7 @@
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,6 +104,17 @@ class Connection {
     // (a container moved to another network address, a host gone without a reset) keeps the
     // connection for the kernel's retransmission limit, many minutes. 0: the kernel default.
     uint32_t unacked_timeout_ms = 0;
+    // A host name is looked up afresh for each connection attempt, on a thread of its own, and
+    // an attempt gives up waiting for its lookup after lookup_timeout_ms. A lookup that hangs
+    // (a DNS server that lets queries for a vanished name time out: 20 s were seen for a
+    // container cut off its network) then delays neither this endpoint's next attempt nor
+    // other endpoints, as a resolver that answers lookups one at a time would.
+    uint32_t lookup_timeout_ms = 2000;
+    // The lookup (blocking, off the I/O thread). Empty: the system's (getaddrinfo). Tests
+    // replace it; it may outlive this Connection, so it must own what it uses.
+    std::function<Result<std::vector<asio::ip::tcp::endpoint>>(const std::string& host,
+                                                               uint16_t port)>
+        lookup = {};
     // The logger (logging.h) for this connection's lines: "client" or "net".
     std::string log_subsystem = "client";
     // Counted when set (not owned; they must outlive this object): connection attempts
@@ -163,6 +175,7 @@ class Connection {
 
   asio::awaitable<void> Dial(std::shared_ptr<Session> session);
   asio::awaitable<Status> Open(asio::ip::tcp::socket* socket);
+  asio::awaitable<Result<std::vector<asio::ip::tcp::endpoint>>> LookUp();
   asio::awaitable<void> ReadLoop(std::shared_ptr<Session> session);
   asio::awaitable<void> WriteLoop(std::shared_ptr<Session> session);
   // Registers `call` for the reply to `id` and starts the writer if need be, once the frame
@@ -175,11 +188,11 @@ class Connection {
   const Endpoint endpoint_;
   const Options options_;
   const std::shared_ptr<spdlog::logger> log_;
-  asio::ip::tcp::resolver resolver_;
-  std::shared_ptr<Session> session_;      // The open connection, if any.
-  std::shared_ptr<Session> dialing_;      // The connection being opened, if any.
-  std::vector<Waiter*> connect_waiters_;  // Callers of Connect() waiting for Dial().
-  Status last_error_;                     // Why the last attempt or connection failed.
+  asio::steady_timer* lookup_timer_ = nullptr;  // While Open() waits for a lookup.
+  std::shared_ptr<Session> session_;            // The open connection, if any.
+  std::shared_ptr<Session> dialing_;            // The connection being opened, if any.
+  std::vector<Waiter*> connect_waiters_;        // Callers of Connect() waiting for Dial().
+  Status last_error_;                           // Why the last attempt or connection failed.
   Backoff backoff_;
   SteadyClock::time_point next_attempt_;  // During a backoff pause: when it ends.
   Status close_reason_;                   // Set (non-OK) by Close().

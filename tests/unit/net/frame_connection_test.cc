@@ -6,6 +6,7 @@
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/this_coro.hpp>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -153,6 +154,81 @@ TEST(ConnectionTest, RequestsQueuedTogetherGoOutInOneWriteIntactAndInOrder) {
   std::vector<uint64_t> expected;
   for (uint64_t id = 1; id <= kRequests; ++id) expected.push_back(id);
   EXPECT_EQ(arrivals->ids, expected);
+}
+
+// ---- Name lookups ----
+
+// Answers every lookup with 127.0.0.1:port, but the first one only once released. Shared with
+// the lookup threads, which may outlive the connection.
+struct HangingFirstLookup {
+  std::mutex mu;
+  std::condition_variable changed;
+  bool released = false;
+  int calls = 0;
+};
+
+// Two connection attempts in turn; their outcomes go to `out`. `connection` and `out` outlive
+// the coroutine.
+asio::awaitable<void> ConnectTwice(Connection* connection, std::vector<Status>* out) {
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Waiter waiter(executor);
+    waiter.set_deadline(SteadyClock::now() + std::chrono::seconds(10));
+    out->push_back(co_await connection->Connect(&waiter));
+  }
+  connection->Close(Status::Ok());
+}
+
+TEST(ConnectionTest, ALookupThatHangsDoesNotHoldUpTheNextAttempt) {
+  auto arrivals = std::make_shared<Arrivals>();
+  IoContextPool server_pool(1);
+  RequestHandler handler = [arrivals](v1::Envelope request) {
+    return RecordAndEcho(arrivals.get(), std::move(request));
+  };
+  auto server = FrameServer::Listen(server_pool,
+                                    asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
+                                    FrameServer::Options{}, std::move(handler));
+  ASSERT_OK(server);
+  (*server)->Start();
+  server_pool.Start();
+  const uint16_t port = (*server)->local_endpoint().port();
+
+  auto dns = std::make_shared<HangingFirstLookup>();
+  Connection::Options options;
+  options.lookup_timeout_ms = 200;
+  options.lookup = [dns](const std::string&,
+                         uint16_t wanted) -> Result<std::vector<asio::ip::tcp::endpoint>> {
+    std::unique_lock<std::mutex> lock(dns->mu);
+    if (dns->calls++ == 0) dns->changed.wait(lock, [&dns] { return dns->released; });
+    return std::vector<asio::ip::tcp::endpoint>{
+        asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), wanted)};
+  };
+  std::vector<Status> outcomes;
+  {
+    asio::io_context io;
+    Connection connection(io.get_executor(),
+                          Endpoint{"peer.invalid", port, "peer.invalid:" + std::to_string(port)},
+                          options);
+    asio::co_spawn(io, ConnectTwice(&connection, &outcomes), asio::detached);
+    io.run();  // Returns after both attempts, while the first lookup still hangs.
+  }
+  {
+    std::lock_guard<std::mutex> lock(dns->mu);
+    dns->released = true;
+  }
+  dns->changed.notify_all();
+  (*server)->Stop();
+  server_pool.Stop();
+  server_pool.Join();
+
+  ASSERT_EQ(outcomes.size(), 2u);
+  ASSERT_CODE(outcomes[0], Code::kUnavailable);
+  EXPECT_NE(outcomes[0].message().find("no answer looking up peer.invalid within 200 ms"),
+            std::string::npos)
+      << outcomes[0].ToString();
+  EXPECT_OK(outcomes[1]);  // A lookup of its own, answered at once.
+  std::lock_guard<std::mutex> lock(dns->mu);
+  EXPECT_EQ(dns->calls, 2);
 }
 
 }  // namespace
