@@ -187,17 +187,33 @@ std::vector<ReplicaCall<Version>> Coordinator::ReadCalls(std::span<const NodeId>
 }
 
 std::vector<ReplicaCall<Coordinator::Delivery>> Coordinator::DeliverCalls(
-    std::span<const NodeId> replicas, const SharedWrite& write, Deadline deadline,
-    Deadline retry_until, bool skip_dead) {
+    std::span<const NodeId> tried, std::span<const NodeId> hinted_only, const SharedWrite& write,
+    Deadline deadline, Deadline retry_until) {
   std::vector<ReplicaCall<Delivery>> calls;
-  calls.reserve(replicas.size());
-  for (NodeId replica : replicas) {
-    const bool try_replica =
-        !skip_dead || membership_.StateOf(replica) != cluster::MemberState::kDead;
-    calls.push_back(ReplicaCall<Delivery>{
-        replica, Deliver(replica, write, deadline, retry_until, try_replica)});
+  calls.reserve(tried.size() + hinted_only.size());
+  for (NodeId replica : tried) {
+    calls.push_back(
+        ReplicaCall<Delivery>{replica, Deliver(replica, write, deadline, retry_until, true)});
+  }
+  for (NodeId replica : hinted_only) {
+    calls.push_back(
+        ReplicaCall<Delivery>{replica, Deliver(replica, write, deadline, retry_until, false)});
   }
   return calls;
+}
+
+Coordinator::Waves Coordinator::PlanWaves(std::span<const NodeId> replicas, size_t needed) const {
+  Waves waves;
+  for (NodeId replica : replicas) {
+    const bool held_dead =
+        replica != options_.self && membership_.StateOf(replica) == cluster::MemberState::kDead;
+    (held_dead ? waves.held_dead : waves.first).push_back(replica);
+  }
+  if (waves.first.size() < needed) {
+    waves.first.assign(replicas.begin(), replicas.end());
+    waves.held_dead.clear();
+  }
+  return waves;
 }
 
 asio::awaitable<void> Coordinator::ReplicateInBackground(std::vector<NodeId> replicas,

@@ -2,9 +2,11 @@
 #include <asio/awaitable.hpp>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dialkv/status.h"
@@ -175,9 +177,50 @@ class Coordinator {
   std::vector<ReplicaCall<Version>> ReadCalls(std::span<const NodeId> replicas,
                                               const std::string& key, bool timestamp_only,
                                               Deadline deadline, Deadline retry_until);
-  std::vector<ReplicaCall<Delivery>> DeliverCalls(std::span<const NodeId> replicas,
+  // One delivery per replica in `tried`, then one per replica in `hinted_only` that only
+  // stores its hint (Deliver with !try_replica).
+  std::vector<ReplicaCall<Delivery>> DeliverCalls(std::span<const NodeId> tried,
+                                                  std::span<const NodeId> hinted_only,
                                                   const SharedWrite& write, Deadline deadline,
-                                                  Deadline retry_until, bool skip_dead);
+                                                  Deadline retry_until);
+
+  // A request's replicas in the order to call them. `first` are called at once; `held_dead`
+  // (dead per the failure detector, which may be wrong) only if `first` fall short. When the
+  // replicas not held dead are fewer than `needed`, every replica is in `first`.
+  struct Waves {
+    std::vector<NodeId> first;
+    std::vector<NodeId> held_dead;
+  };
+  Waves PlanWaves(std::span<const NodeId> replicas, size_t needed) const;
+  // Builds a wave's calls: one per replica in `call`; `held_dead` are the replicas held back
+  // from the first wave (empty in the second), for calls that only store hints.
+  template <typename T>
+  using MakeCalls = std::function<std::vector<ReplicaCall<T>>(std::span<const NodeId> call,
+                                                              std::span<const NodeId> held_dead)>;
+  // Gathers `needed` successes from `replicas` in up to two waves (PlanWaves): the second only
+  // when the first fell short and time is left, its replies added to the first's. This spares
+  // a replica cut off by a partition the calls that would each wait out replica_timeout_ms
+  // while a quorum answers without it; correctness never depends on the failure detector, as
+  // a replica held dead is still asked when the others cannot make `needed`.
+  // Errors (nothing was sent): kOverloaded, or kUnavailable while stopping, each naming
+  // `outcome` ("the write was not applied").
+  template <typename T>
+  asio::awaitable<Result<Gathered<T>>> GatherInWaves(std::span<const NodeId> replicas,
+                                                     size_t needed,
+                                                     bool (*is_success)(const Result<T>&),
+                                                     const MakeCalls<T>& make_calls,
+                                                     Deadline deadline, std::string_view outcome);
+  // GatherInWaves reading `key` (its timestamp only, if `timestamp_only`).
+  asio::awaitable<Result<Gathered<Version>>> ReadQuorum(std::span<const NodeId> replicas,
+                                                        const std::string& key, bool timestamp_only,
+                                                        size_t needed, Deadline deadline,
+                                                        std::string_view outcome);
+  // GatherInWaves delivering `write`: in the first wave the replicas held dead get a hint
+  // (when hinted handoff is on) instead of a call.
+  asio::awaitable<Result<Gathered<Delivery>>> DeliverQuorum(std::span<const NodeId> replicas,
+                                                            const SharedWrite& write, size_t needed,
+                                                            Deadline deadline,
+                                                            std::string_view outcome);
   // Sends `version` to `replicas` in the background (tracked, not awaited). Replicas it has
   // no slot for are hinted now, before it returns.
   asio::awaitable<void> ReplicateInBackground(std::vector<NodeId> replicas, SharedWrite write,

@@ -2,6 +2,7 @@
 // built on Gather (quorum.h). The plumbing they use is in coordinator.cc.
 #include <algorithm>
 #include <memory>
+#include <string_view>
 #include <utility>
 
 #include "server/common/hash.h"
@@ -36,6 +37,63 @@ std::vector<NodeId> Without(std::span<const NodeId> replicas, NodeId node) {
 Timestamp TimestampOf(const Result<Version>& r) { return r.ok() ? r->timestamp : Timestamp{}; }
 
 }  // namespace
+
+// ---- Quorums in waves ----
+
+template <typename T>
+asio::awaitable<Result<Gathered<T>>> Coordinator::GatherInWaves(
+    std::span<const NodeId> replicas, size_t needed, bool (*is_success)(const Result<T>&),
+    const MakeCalls<T>& make_calls, Deadline deadline, std::string_view outcome) {
+  const Waves waves = PlanWaves(replicas, needed);
+  Gathered<T> got;
+  for (const bool first : {true, false}) {
+    std::vector<ReplicaCall<T>> calls =
+        first ? make_calls(waves.first, waves.held_dead) : make_calls(waves.held_dead, {});
+    if (calls.empty()) continue;
+    if (!tracker_.TryAcquire(calls.size())) {
+      if (first) co_return NoCallSlots(tracker_, outcome);
+      break;  // What the first wave gathered is the answer.
+    }
+    const size_t still_needed = got.successes >= needed ? 0 : needed - got.successes;
+    // With a second wave to come, the first waits one replica timeout at most: a replica
+    // that is retried without answering must not keep the ones held dead from being asked.
+    const Deadline wave_deadline =
+        first && !waves.held_dead.empty() ? CallDeadline(deadline) : deadline;
+    Gathered<T> more =
+        co_await Gather(std::move(calls), still_needed, is_success, wave_deadline, &tracker_);
+    got.calls += more.calls;
+    got.successes += more.successes;
+    for (ReplicaReply<T>& r : more.replies) got.replies.push_back(std::move(r));
+    got.deadline_passed = std::chrono::steady_clock::now() >= deadline;
+    if (got.successes >= needed || got.deadline_passed) break;
+  }
+  co_return got;
+}
+
+asio::awaitable<Result<Gathered<Version>>> Coordinator::ReadQuorum(std::span<const NodeId> replicas,
+                                                                   const std::string& key,
+                                                                   bool timestamp_only,
+                                                                   size_t needed, Deadline deadline,
+                                                                   std::string_view outcome) {
+  const MakeCalls<Version> make_calls = [&](std::span<const NodeId> call,
+                                            std::span<const NodeId> /*held_dead*/) {
+    return ReadCalls(call, key, timestamp_only, CallDeadline(deadline), deadline);
+  };
+  co_return co_await GatherInWaves<Version>(replicas, needed, &IsAnswer, make_calls, deadline,
+                                            outcome);
+}
+
+asio::awaitable<Result<Gathered<Coordinator::Delivery>>> Coordinator::DeliverQuorum(
+    std::span<const NodeId> replicas, const SharedWrite& write, size_t needed, Deadline deadline,
+    std::string_view outcome) {
+  const MakeCalls<Delivery> make_calls = [&](std::span<const NodeId> call,
+                                             std::span<const NodeId> held_dead) {
+    const std::span<const NodeId> hinted_only = hinting() ? held_dead : std::span<const NodeId>();
+    return DeliverCalls(call, hinted_only, write, CallDeadline(deadline), deadline);
+  };
+  co_return co_await GatherInWaves<Delivery>(replicas, needed, &IsAck, make_calls, deadline,
+                                             outcome);
+}
 
 // ---- AP ----
 
@@ -124,7 +182,12 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteAp(std::string key, Vers
   const auto now = std::chrono::steady_clock::now();
   const Deadline call_deadline = std::min(CallDeadline(deadline), now + (deadline - now) * 3 / 4);
   const auto write = std::make_shared<const KeyVersion>(KeyVersion{key, std::move(version)});
-  auto calls = DeliverCalls(replicas, write, call_deadline, call_deadline, /*skip_dead=*/hinting());
+  // With hinted handoff, a replica held dead gets its hint at once instead of a call.
+  Waves waves = PlanWaves(replicas, 0);
+  if (!hinting()) waves.first.assign(replicas.begin(), replicas.end());
+  const std::span<const NodeId> hinted_only =
+      hinting() ? std::span<const NodeId>(waves.held_dead) : std::span<const NodeId>();
+  auto calls = DeliverCalls(waves.first, hinted_only, write, call_deadline, call_deadline);
   Gathered<Delivery> got = co_await Gather(std::move(calls), 1, &IsAck, deadline, &tracker_);
   if (got.successes > 0) co_return WriteOutcome{ts, false};
   const size_t hinted = static_cast<size_t>(
@@ -158,12 +221,10 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCp(std::string key, Vers
     version.timestamp.node_id = options_.self;
     co_return co_await WriteCpPhase2(std::move(key), std::move(version), deadline);
   }
-  if (!tracker_.TryAcquire(replicas.size())) {
-    co_return NoCallSlots(tracker_, "the write was not applied");
-  }
-  auto reads = ReadCalls(replicas, key, /*timestamp_only=*/true, CallDeadline(deadline), deadline);
-  Gathered<Version> seen =
-      co_await Gather(std::move(reads), quorum, &IsAnswer, deadline, &tracker_);
+  Result<Gathered<Version>> gathered = co_await ReadQuorum(
+      replicas, key, /*timestamp_only=*/true, quorum, deadline, "the write was not applied");
+  if (!gathered.ok()) co_return gathered.status();
+  const Gathered<Version>& seen = *gathered;
   if (seen.successes < quorum) {
     co_return Status::Unavailable(
         Quorum(quorum, replicas.size()) + " not reached for the write's timestamp read (" +
@@ -196,15 +257,12 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCpPhase2(std::string key
     co_return Status::Unavailable(
         "the deadline passed after the timestamp read; the write was not applied");
   }
-  if (!tracker_.TryAcquire(replicas.size())) {
-    co_return NoCallSlots(tracker_, "the write was not applied");
-  }
   const auto write =
       std::make_shared<const KeyVersion>(KeyVersion{std::move(key), std::move(version)});
-  auto writes = DeliverCalls(replicas, write, CallDeadline(deadline), deadline,
-                             /*skip_dead=*/false);
-  Gathered<Delivery> acked =
-      co_await Gather(std::move(writes), quorum, &IsAck, deadline, &tracker_);
+  Result<Gathered<Delivery>> gathered =
+      co_await DeliverQuorum(replicas, write, quorum, deadline, "the write was not applied");
+  if (!gathered.ok()) co_return gathered.status();
+  const Gathered<Delivery>& acked = *gathered;
   if (acked.successes >= quorum) co_return WriteOutcome{ts, false};
   co_return Status::Unknown(Quorum(quorum, replicas.size()) + " not reached for write " +
                             ToString(ts) + " (" + DescribeFailures(acked, replicas, &IsAck) +
@@ -214,11 +272,10 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCpPhase2(std::string key
 asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline deadline) {
   const std::span<const NodeId> replicas = ring_.ReplicasFor(key);
   const uint32_t quorum = ring_.quorum();
-  if (!tracker_.TryAcquire(replicas.size())) {
-    co_return NoCallSlots(tracker_, "the read was not served");
-  }
-  auto reads = ReadCalls(replicas, key, /*timestamp_only=*/false, CallDeadline(deadline), deadline);
-  Gathered<Version> got = co_await Gather(std::move(reads), quorum, &IsAnswer, deadline, &tracker_);
+  Result<Gathered<Version>> gathered = co_await ReadQuorum(
+      replicas, key, /*timestamp_only=*/false, quorum, deadline, "the read was not served");
+  if (!gathered.ok()) co_return gathered.status();
+  const Gathered<Version>& got = *gathered;
   if (got.successes < quorum) {
     co_return Status::Unavailable(Quorum(quorum, replicas.size()) + " not reached for the read (" +
                                   DescribeFailures(got, replicas, &IsAnswer) + ")");
@@ -252,15 +309,14 @@ asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline d
   const size_t needed = holders >= quorum ? 0 : quorum - holders;
   Logger("repl")->debug("node={} key_hash={:016x} cp read repairs {} on {} replicas", options_.self,
                         KeyHash(key), ToString(version.timestamp), lacking.size());
-  if (!tracker_.TryAcquire(lacking.size())) {
-    if (needed == 0) co_return version;
-    co_return NoCallSlots(tracker_, "the read was not served");
-  }
   const auto write = std::make_shared<const KeyVersion>(KeyVersion{key, version});
-  auto repairs = DeliverCalls(lacking, write, CallDeadline(deadline), deadline,
-                              /*skip_dead=*/false);
-  Gathered<Delivery> repaired =
-      co_await Gather(std::move(repairs), needed, &IsAck, deadline, &tracker_);
+  Result<Gathered<Delivery>> gathered_repairs =
+      co_await DeliverQuorum(lacking, write, needed, deadline, "the read was not served");
+  if (!gathered_repairs.ok()) {
+    if (needed == 0) co_return version;
+    co_return gathered_repairs.status();
+  }
+  const Gathered<Delivery>& repaired = *gathered_repairs;
   if (repaired.successes >= needed) co_return version;
   co_return Status::Unavailable("the read's repair of " + ToString(version.timestamp) +
                                 " did not reach a " + Quorum(quorum, replicas.size()) + " (" +

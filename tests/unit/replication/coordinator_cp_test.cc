@@ -162,6 +162,48 @@ TEST(CoordinatorCpTest, CpWriteWhosePhaseTwoReachesOnlyOneReplicaIsUnknownNeverU
   }
 }
 
+// A replica cut off by a partition the failure detector has noticed is not called while the
+// others make a quorum: every call to it would wait out the replica timeout, and enough of them
+// fill max_replica_calls_in_flight, after which requests are refused with OVERLOADED.
+TEST(CoordinatorCpTest, CpRequestsDoNotCallAReplicaHeldDeadWhileTheOthersMakeAQuorum) {
+  TestCluster c({.replica_timeout_ms = 5000});
+  c.net().LoseReplies(1, 3);  // Requests reach node 3 (and are counted); replies never return.
+  c.MarkDead(1, 3);
+  ASSERT_OK(c.Write(1, "k", "v", kCp));
+  Result<Version> got = c.Read(1, "k", kCp);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "v");
+  EXPECT_EQ(c.net().delivered(1, 3), 0) << "no request was sent to the replica held dead";
+  // It gets the write as a hint instead, delivered once it is heard from again.
+  ASSERT_TRUE(c.RunUntilIdle());
+  EXPECT_EQ(c.node(1).hints->StatsFor(3).hints, 1u);
+  EXPECT_EQ(c.StoredValue(3, "k"), "<none>");
+}
+
+TEST(CoordinatorCpTest, CpRequestsAskAReplicaWronglyHeldDeadWhenTheOthersCannotMakeAQuorum) {
+  TestCluster c({});
+  c.MarkDead(1, 3);  // Wrongly: node 3 is up.
+  c.net().Down(2);
+  ASSERT_OK(c.Write(1, "k", "v", kCp));
+  EXPECT_EQ(c.StoredValue(3, "k"), "v");
+  Result<Version> got = c.Read(1, "k", kCp);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "v");
+}
+
+TEST(CoordinatorCpTest, CpRequestsAskAReplicaWronglyHeldDeadOnceALiveOneHasNotAnswered) {
+  TestCluster c({.replica_timeout_ms = 200});
+  c.MarkDead(1, 3);         // Wrongly: node 3 is up.
+  c.net().BlackHole(1, 2);  // Node 2 is held alive but never answers; it would be retried.
+  Result<WriteOutcome> put = c.Write(1, "k", "v", kCp, std::chrono::seconds(2));
+  ASSERT_OK(put);
+  EXPECT_EQ(c.StoredValue(3, "k"), "v");
+  Result<Version> got = c.Read(1, "k", kCp, std::chrono::seconds(2));
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "v");
+  EXPECT_EQ(got->timestamp, put->timestamp);
+}
+
 TEST(CoordinatorCpTest, CpReadRepairsAStaleReplica) {
   TestCluster c({});
   c.net().Cut(1, 3);
