@@ -6,6 +6,7 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <exception>
@@ -67,6 +68,18 @@ class PeerTransport::Link {
   void Close() { connection_.Close(StoppedStatus()); }
   void ResetBackoff() { connection_.ResetBackoff(); }
 
+  // Counts a call awaiting its reply, unless `max` (0: no bound) are already: any thread.
+  [[nodiscard]] bool TryEnter(uint32_t max) {
+    if (outstanding_.fetch_add(1, std::memory_order_relaxed) < max || max == 0) return true;
+    outstanding_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  void Leave() { outstanding_.fetch_sub(1, std::memory_order_relaxed); }
+  // Counts a call refused by TryEnter in dialkv_peer_calls_total: any thread.
+  void CountRefused() {
+    asio::post(executor_, [this] { Count(Code::kOverloaded); });
+  }
+
  private:
   asio::awaitable<Result<v1::Envelope>> Exchange(v1::Envelope request, Deadline deadline);
   asio::awaitable<Result<v1::Envelope>> RoundTrip(const v1::Envelope& request, Deadline deadline,
@@ -88,6 +101,7 @@ class PeerTransport::Link {
   metrics::CounterFamily* const calls_;  // Null without a registry.
   std::array<metrics::Counter*, kNumCodes> call_counters_{};  // By outcome, looked up once.
   LogLimiter skew_log_{kSkewLogInterval};
+  std::atomic<uint32_t> outstanding_{0};  // Calls between TryEnter and Leave.
 };
 
 asio::awaitable<Outcome> PeerTransport::Link::Run(v1::Envelope request, Deadline deadline) {
@@ -326,6 +340,16 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Call(NodeId peer, v1::Envel
   }
   if (stopped_.load()) co_return StoppedStatus();
   Link* link = it->second.get();
+  if (!link->TryEnter(options_.max_calls_per_peer)) {
+    link->CountRefused();
+    co_return Status::Overloaded("peer " + std::to_string(peer) + " has " +
+                                 std::to_string(options_.max_calls_per_peer) +
+                                 " calls awaiting replies (max_calls_per_peer); not sent");
+  }
+  struct LeaveAtEnd {
+    Link* link;
+    ~LeaveAtEnd() { link->Leave(); }
+  } leave_at_end{link};
   // Hop to the link's io_context and back to ours (use_awaitable resumes on the caller's
   // executor). The operation is a named local (docs/architecture.md, coroutine rules).
   asio::awaitable<Outcome> operation = link->Run(std::move(request), deadline);

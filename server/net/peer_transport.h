@@ -82,6 +82,12 @@ class PeerTransport final : public Transport {
     // which then end as for any lost connection (UNKNOWN or a hint, never UNAVAILABLE).
     // 0: the kernel default (minutes).
     uint32_t unacked_timeout_ms = 5000;
+    // Calls to one peer awaiting their replies at once; a call beyond is refused before it is
+    // sent (kOverloaded). A peer cut off by a black-holing partition leaves every call to it
+    // waiting for its deadline; this keeps those from taking every replica-call slot of the
+    // coordinator (Coordinator::Options::max_replica_calls_in_flight, 10,000), which would
+    // refuse requests the other peers could serve. 0: unbounded.
+    uint32_t max_calls_per_peer = 4000;
     // Requests over this are refused before sending (kInvalidArgument); replies over it close
     // the connection. Must not exceed the peers' --max-frame-bytes.
     uint32_t max_frame_bytes = kDefaultMaxFrameBytes;

@@ -205,13 +205,14 @@ std::vector<ReplicaCall<Coordinator::Delivery>> Coordinator::DeliverCalls(
 Coordinator::Waves Coordinator::PlanWaves(std::span<const NodeId> replicas, size_t needed) const {
   Waves waves;
   for (NodeId replica : replicas) {
-    const bool held_dead =
-        replica != options_.self && membership_.StateOf(replica) == cluster::MemberState::kDead;
-    (held_dead ? waves.held_dead : waves.first).push_back(replica);
+    // Suspects too: the failure detector suspects a cut-off replica after --suspect-after-ms
+    // and holds it dead only after --dead-after-ms, and every call to it meanwhile holds a slot
+    // for a whole replica timeout.
+    (membership_.IsAlive(replica) ? waves.first : waves.held_back).push_back(replica);
   }
   if (waves.first.size() < needed) {
     waves.first.assign(replicas.begin(), replicas.end());
-    waves.held_dead.clear();
+    waves.held_back.clear();
   }
   return waves;
 }

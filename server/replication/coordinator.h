@@ -184,24 +184,24 @@ class Coordinator {
                                                   const SharedWrite& write, Deadline deadline,
                                                   Deadline retry_until);
 
-  // A request's replicas in the order to call them. `first` are called at once; `held_dead`
-  // (dead per the failure detector, which may be wrong) only if `first` fall short. When the
-  // replicas not held dead are fewer than `needed`, every replica is in `first`.
+  // A request's replicas in the order to call them. `first` are called at once; `held_back`
+  // (suspect or dead per the failure detector, which may be wrong) only if `first` fall short.
+  // When the replicas held alive are fewer than `needed`, every replica is in `first`.
   struct Waves {
     std::vector<NodeId> first;
-    std::vector<NodeId> held_dead;
+    std::vector<NodeId> held_back;
   };
   Waves PlanWaves(std::span<const NodeId> replicas, size_t needed) const;
-  // Builds a wave's calls: one per replica in `call`; `held_dead` are the replicas held back
+  // Builds a wave's calls: one per replica in `call`; `held_back` are the replicas held back
   // from the first wave (empty in the second), for calls that only store hints.
   template <typename T>
   using MakeCalls = std::function<std::vector<ReplicaCall<T>>(std::span<const NodeId> call,
-                                                              std::span<const NodeId> held_dead)>;
+                                                              std::span<const NodeId> held_back)>;
   // Gathers `needed` successes from `replicas` in up to two waves (PlanWaves): the second only
   // when the first fell short and time is left, its replies added to the first's. This spares
   // a replica cut off by a partition the calls that would each wait out replica_timeout_ms
   // while a quorum answers without it; correctness never depends on the failure detector, as
-  // a replica held dead is still asked when the others cannot make `needed`.
+  // a replica held back is still asked when the others cannot make `needed`.
   // Errors (nothing was sent): kOverloaded, or kUnavailable while stopping, each naming
   // `outcome` ("the write was not applied").
   template <typename T>
@@ -215,7 +215,7 @@ class Coordinator {
                                                         const std::string& key, bool timestamp_only,
                                                         size_t needed, Deadline deadline,
                                                         std::string_view outcome);
-  // GatherInWaves delivering `write`: in the first wave the replicas held dead get a hint
+  // GatherInWaves delivering `write`: in the first wave the replicas held back get a hint
   // (when hinted handoff is on) instead of a call.
   asio::awaitable<Result<Gathered<Delivery>>> DeliverQuorum(std::span<const NodeId> replicas,
                                                             const SharedWrite& write, size_t needed,

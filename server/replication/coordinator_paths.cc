@@ -48,7 +48,7 @@ asio::awaitable<Result<Gathered<T>>> Coordinator::GatherInWaves(
   Gathered<T> got;
   for (const bool first : {true, false}) {
     std::vector<ReplicaCall<T>> calls =
-        first ? make_calls(waves.first, waves.held_dead) : make_calls(waves.held_dead, {});
+        first ? make_calls(waves.first, waves.held_back) : make_calls(waves.held_back, {});
     if (calls.empty()) continue;
     if (!tracker_.TryAcquire(calls.size())) {
       if (first) co_return NoCallSlots(tracker_, outcome);
@@ -56,9 +56,9 @@ asio::awaitable<Result<Gathered<T>>> Coordinator::GatherInWaves(
     }
     const size_t still_needed = got.successes >= needed ? 0 : needed - got.successes;
     // With a second wave to come, the first waits one replica timeout at most: a replica
-    // that is retried without answering must not keep the ones held dead from being asked.
+    // that is retried without answering must not keep the ones held back from being asked.
     const Deadline wave_deadline =
-        first && !waves.held_dead.empty() ? CallDeadline(deadline) : deadline;
+        first && !waves.held_back.empty() ? CallDeadline(deadline) : deadline;
     Gathered<T> more =
         co_await Gather(std::move(calls), still_needed, is_success, wave_deadline, &tracker_);
     got.calls += more.calls;
@@ -76,7 +76,7 @@ asio::awaitable<Result<Gathered<Version>>> Coordinator::ReadQuorum(std::span<con
                                                                    size_t needed, Deadline deadline,
                                                                    std::string_view outcome) {
   const MakeCalls<Version> make_calls = [&](std::span<const NodeId> call,
-                                            std::span<const NodeId> /*held_dead*/) {
+                                            std::span<const NodeId> /*held_back*/) {
     return ReadCalls(call, key, timestamp_only, CallDeadline(deadline), deadline);
   };
   co_return co_await GatherInWaves<Version>(replicas, needed, &IsAnswer, make_calls, deadline,
@@ -87,8 +87,8 @@ asio::awaitable<Result<Gathered<Coordinator::Delivery>>> Coordinator::DeliverQuo
     std::span<const NodeId> replicas, const SharedWrite& write, size_t needed, Deadline deadline,
     std::string_view outcome) {
   const MakeCalls<Delivery> make_calls = [&](std::span<const NodeId> call,
-                                             std::span<const NodeId> held_dead) {
-    const std::span<const NodeId> hinted_only = hinting() ? held_dead : std::span<const NodeId>();
+                                             std::span<const NodeId> held_back) {
+    const std::span<const NodeId> hinted_only = hinting() ? held_back : std::span<const NodeId>();
     return DeliverCalls(call, hinted_only, write, CallDeadline(deadline), deadline);
   };
   co_return co_await GatherInWaves<Delivery>(replicas, needed, &IsAck, make_calls, deadline,
@@ -183,11 +183,13 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteAp(std::string key, Vers
   const Deadline call_deadline = std::min(CallDeadline(deadline), now + (deadline - now) * 3 / 4);
   const auto write = std::make_shared<const KeyVersion>(KeyVersion{key, std::move(version)});
   // With hinted handoff, a replica held dead gets its hint at once instead of a call.
-  Waves waves = PlanWaves(replicas, 0);
-  if (!hinting()) waves.first.assign(replicas.begin(), replicas.end());
-  const std::span<const NodeId> hinted_only =
-      hinting() ? std::span<const NodeId>(waves.held_dead) : std::span<const NodeId>();
-  auto calls = DeliverCalls(waves.first, hinted_only, write, call_deadline, call_deadline);
+  std::vector<NodeId> tried;
+  std::vector<NodeId> hinted_only;
+  for (NodeId r : replicas) {
+    const bool dead = hinting() && membership_.StateOf(r) == cluster::MemberState::kDead;
+    (dead ? hinted_only : tried).push_back(r);
+  }
+  auto calls = DeliverCalls(tried, hinted_only, write, call_deadline, call_deadline);
   Gathered<Delivery> got = co_await Gather(std::move(calls), 1, &IsAck, deadline, &tracker_);
   if (got.successes > 0) co_return WriteOutcome{ts, false};
   const size_t hinted = static_cast<size_t>(

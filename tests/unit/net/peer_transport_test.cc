@@ -384,6 +384,31 @@ TEST_F(PeerTransportTest, NoReplyBeforeTheDeadlineIsTimeout) {
   EXPECT_EQ(ConnectAttempts(), 1u);
 }
 
+TEST_F(PeerTransportTest, CallsBeyondMaxCallsPerPeerAreOverloadedAndNotSent) {
+  ASSERT_TRUE(StartServer());
+  PeerTransport::Options options = TransportOptions(server_port());
+  options.max_calls_per_peer = 2;
+  MakeTransport(std::move(options));
+  auto finished = std::make_shared<std::atomic<int>>(0);
+  for (size_t context : {0, 1}) {
+    Start(context, kPeer, "hold", kCallTimeout, [finished](CallResult) { finished->fetch_add(1); });
+  }
+  ASSERT_TRUE(PollUntil([&] { return callee_.held.load() == 2; }));
+
+  CallResult refused = CallPeer("k");
+  ASSERT_CODE(refused.status, Code::kOverloaded);
+  EXPECT_THAT(refused.status.message(), HasSubstr("max_calls_per_peer"));
+  EXPECT_THAT(refused.status.message(), HasSubstr("not sent"));
+  EXPECT_EQ(callee_.requests.load(), 2);
+  EXPECT_TRUE(PollUntil(
+      [&] { return Metric("dialkv_peer_calls_total{peer=\"2\",outcome=\"overloaded\"}") == 1; }));
+
+  // Once the held calls are answered their slots are free again.
+  callee_.release.store(true);
+  ASSERT_TRUE(PollUntil([&] { return finished->load() == 2; }));
+  ASSERT_OK(CallPeer("k").status);
+}
+
 TEST_F(PeerTransportTest, DeadlineAlreadyPassedIsUnavailableAndNotSent) {
   ASSERT_TRUE(StartServer());
   MakeTransport(server_port());
