@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Measures dialkv against Redis (a primary and two replicas) and etcd (three members) with the
-# same load generator and the same load, all on 127.0.0.1, and prints one table:
-# system x mode x operation -> ops/s, p50, p99 (median of REPEAT runs). Writes the table, the
-# command, the date and the machine to bench/compare/results.md, and every run's JSON and the
-# charts to OUT. Installs redis-server and etcd-server from Debian's packages when missing.
-# Everything it starts is stopped by pid when it exits.
+# Measures dialkv against Redis (a primary and two replicas, without and with an AOF) and etcd
+# (three members) with the same load generator and the same load, all on 127.0.0.1, and prints
+# one table: system x mode x operation -> ops/s, p50, p99 (median of REPEAT runs). Writes the
+# table, the command, the date and the machine to bench/compare/results.md, and every run's JSON
+# and the charts to OUT. Installs redis-server and etcd-server from Debian's
+# packages when missing. Everything it starts is stopped by pid when it exits.
 #   BUILD_DIR   (default build-bench)  where dialkv-server and dialkv-bench are built (Release)
 #   DURATION    (default 10)   seconds measured per run, after a 2-second warm-up
 #   REPEAT      (default 3)    runs per system x mode x operation
 #   CONNECTIONS (default 16)   KEYS (default 10000)   VALUE_BYTES (default 100)
-#   SYSTEMS     (default "dialkv redis etcd")
+#   SYSTEMS     (default "dialkv redis redis-aof etcd")
+#               redis: no persistence at all (--save "" --appendonly no), the fastest Redis.
+#               redis-aof: the same primary and two replicas with --appendonly yes
+#               --appendfsync no on every server: each write goes to the AOF in the page cache
+#               at every event-loop iteration and is never fsynced, which is what dialkv does
+#               by default (a RocksDB WAL write on every replica, no fsync), so this is the
+#               durability-equivalent Redis. Both are driven as --target redis.
 #   PARTITION   (default 1)    also run dialkv's partition scenario (both modes, one chart)
 #   OUT         (default a new temp dir)
 set -euo pipefail
@@ -21,7 +27,7 @@ repeat=${REPEAT:-3}
 connections=${CONNECTIONS:-16}
 keys=${KEYS:-10000}
 value_bytes=${VALUE_BYTES:-100}
-systems=${SYSTEMS:-dialkv redis etcd}
+systems=${SYSTEMS:-dialkv redis redis-aof etcd}
 partition=${PARTITION:-1}
 bench="$root/$build_dir/bench/load/dialkv-bench"
 server="$root/$build_dir/server/dialkv-server"
@@ -70,19 +76,40 @@ wait_until() {  # wait_until SECONDS COMMAND...: polls every 0.1 s.
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# ---- the three systems ----
+# ---- the systems ----
+# redis and redis-aof are the same primary and two replicas, differing only in persistence.
+# Each has its own ports and each server its own --dir under $work/data (Redis 7 puts the AOF in
+# <dir>/appendonlydir, which servers sharing a dir would overwrite), so both can run at once.
 redis_ports=(16379 16380 16381)
-start_redis() {
-  mkdir -p "$work/data/redis"
+redis_aof_ports=(16389 16390 16391)
+start_redis_set() {  # start_redis_set NAME PRIMARY_PORT REPLICA_PORT REPLICA_PORT FLAGS...
+  local name=$1 ports=("$2" "$3" "$4") i p
+  shift 4
   for i in 0 1 2; do
-    local args=(--bind 127.0.0.1 --port "${redis_ports[$i]}" --save "" --appendonly no
-      --dir "$work/data/redis" --dbfilename "dump$i.rdb" --daemonize no --protected-mode yes)
-    [ "$i" -gt 0 ] && args+=(--replicaof 127.0.0.1 "${redis_ports[0]}")
-    redis-server "${args[@]}" >"$work/redis$i.log" 2>&1 &
+    mkdir -p "$work/data/$name$i"
+    local args=(--bind 127.0.0.1 --port "${ports[$i]}" "$@"
+      --dir "$work/data/$name$i" --daemonize no --protected-mode yes)
+    [ "$i" -gt 0 ] && args+=(--replicaof 127.0.0.1 "${ports[0]}")
+    redis-server "${args[@]}" >"$work/$name$i.log" 2>&1 &
     pids+=($!)
   done
-  for p in "${redis_ports[@]}"; do wait_until 10 redis-cli -p "$p" ping; done
-  wait_until 20 bash -c "redis-cli -p ${redis_ports[0]} info replication | grep -q '^connected_slaves:2'"
+  for p in "${ports[@]}"; do wait_until 10 redis-cli -p "$p" ping; done
+  wait_until 20 bash -c "redis-cli -p ${ports[0]} info replication | grep -q '^connected_slaves:2'"
+  # A replica with the AOF on rewrites it in the background (a fork) once its first sync is
+  # done; let that finish so it is not measured. Without the AOF both fields stay 0.
+  for p in "${ports[@]:1}"; do
+    wait_until 20 bash -c "redis-cli -p $p info replication | grep -q '^master_link_status:up'"
+  done
+  for p in "${ports[@]}"; do
+    wait_until 20 bash -c "[ \"\$(redis-cli -p $p info persistence |
+      grep -cE '^aof_rewrite_(in_progress|scheduled):0')\" = 2 ]"
+  done
+}
+start_redis() { start_redis_set redis "${redis_ports[@]}" --save "" --appendonly no; }
+# AOF rewrites (auto-aof-rewrite-percentage/min-size) keep Redis's defaults, as dialkv's RocksDB
+# keeps its flushes and compactions: both are part of what a write costs.
+start_redis_aof() {
+  start_redis_set redis-aof "${redis_aof_ports[@]}" --save "" --appendonly yes --appendfsync no
 }
 
 etcd_client=(12379 12381 12383)
@@ -128,13 +155,24 @@ endpoints_of() {
   case $1 in
     dialkv) echo "127.0.0.1:$dialkv_base,127.0.0.1:$((dialkv_base + 10)),127.0.0.1:$((dialkv_base + 20))" ;;
     redis) echo "127.0.0.1:${redis_ports[0]},127.0.0.1:${redis_ports[1]},127.0.0.1:${redis_ports[2]}" ;;
+    redis-aof) local p=("${redis_aof_ports[@]}")
+      echo "127.0.0.1:${p[0]},127.0.0.1:${p[1]},127.0.0.1:${p[2]}" ;;
     etcd) echo "127.0.0.1:${etcd_client[0]},127.0.0.1:${etcd_client[1]},127.0.0.1:${etcd_client[2]}" ;;
   esac
 }
 
+# redis-aof is driven as --target redis, under its own name and with a note on what differs.
+bench_args_of() {
+  case $1 in
+    redis-aof) echo "--target redis --label redis-aof" ;;
+    *) echo "--target $1" ;;
+  esac
+}
+variant_note_of() { case $1 in redis-aof) echo "AOF on every server, appendfsync no" ;; esac; }
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-for system in $systems; do "start_$system"; done
+for system in $systems; do "start_${system//-/_}"; done
 echo "run.sh: started $systems; load average $load_before; results in $out"
 
 # Repetitions outermost, so noise from other work on the machine spreads over every row.
@@ -145,10 +183,12 @@ for rep in $(seq 1 "$repeat"); do
         ratio=0
         [ "$op" = get ] && ratio=1
         file="$out/$system-$mode-$op-$rep.json"
-        "$bench" --target "$system" --endpoints "$(endpoints_of "$system")" --mode "$mode" \
-          --connections "$connections" --keys "$keys" --value-bytes "$value_bytes" \
-          --read-ratio "$ratio" --duration "$duration" --warmup 2 --quiet --json "$file" |
-          awk -v s="$system" -v m="$mode" -v r="$rep" 'NR == 2 {printf "run %s: %s %s %s\n", r, s, m, $0}'
+        # shellcheck disable=SC2046  # bench_args_of's words are meant to split.
+        "$bench" $(bench_args_of "$system") --variant-note "$(variant_note_of "$system")" \
+          --endpoints "$(endpoints_of "$system")" --mode "$mode" --connections "$connections" \
+          --keys "$keys" --value-bytes "$value_bytes" --read-ratio "$ratio" \
+          --duration "$duration" --warmup 2 --quiet --json "$file" |
+          awk -v r="$rep" 'NR == 2 {printf "run %s: %s\n", r, $0}'
       done
     done
   done
@@ -157,10 +197,12 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # One modes run per system for the side-by-side chart.
 for system in $systems; do
-  "$bench" --target "$system" --endpoints "$(endpoints_of "$system")" --mode both \
-    --connections "$connections" --keys "$keys" --value-bytes "$value_bytes" --read-ratio 0.5 \
-    --duration "$duration" --warmup 2 --quiet --json "$out/modes-$system.json" \
-    --svg "$out/modes-$system.svg" >"$out/modes-$system.txt"
+  # shellcheck disable=SC2046  # As above.
+  "$bench" $(bench_args_of "$system") --variant-note "$(variant_note_of "$system")" \
+    --endpoints "$(endpoints_of "$system")" --mode both --connections "$connections" \
+    --keys "$keys" --value-bytes "$value_bytes" --read-ratio 0.5 --duration "$duration" \
+    --warmup 2 --quiet --json "$out/modes-$system.json" --svg "$out/modes-$system.svg" \
+    >"$out/modes-$system.txt"
 done
 stop_all
 
@@ -176,7 +218,23 @@ fi
 table=$("$bench" table "$out"/*-[0-9]*.json)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 versions="$(redis-server --version | cut -d' ' -f1-3); $("$etcd_bin" --version | head -1)"
-command="BUILD_DIR=$build_dir DURATION=$duration REPEAT=$repeat CONNECTIONS=$connections KEYS=$keys VALUE_BYTES=$value_bytes bench/compare/run.sh"
+persistence=""
+for system in $systems; do
+  # shellcheck disable=SC2016  # The backquotes are Markdown's.
+  case $system in
+    dialkv) note="RocksDB WAL written on every replica, not fsynced" ;;
+    redis) note='none (`--save "" --appendonly no`)' ;;
+    redis-aof) note='AOF on every server, written at each event-loop iteration, never fsynced'
+      note+=' (`--appendonly yes --appendfsync no`)' ;;
+    etcd) note="WAL fsynced before each commit" ;;
+  esac
+  persistence+="${persistence:+; }$system: $note"
+done
+command="BUILD_DIR=$build_dir DURATION=$duration REPEAT=$repeat CONNECTIONS=$connections KEYS=$keys VALUE_BYTES=$value_bytes"
+# A run of fewer systems (or without the partition scenario) says so, or it looks like the default.
+[ "$systems" = "dialkv redis redis-aof etcd" ] || command+=" SYSTEMS=\"$systems\""
+[ "$partition" = 1 ] || command+=" PARTITION=$partition"
+command+=" bench/compare/run.sh"
 {
   echo "# dialkv vs Redis vs etcd"
   echo
@@ -184,6 +242,7 @@ command="BUILD_DIR=$build_dir DURATION=$duration REPEAT=$repeat CONNECTIONS=$con
   echo "- date: $started (UTC)"
   echo "- machine: $(nproc) cores, $cpu, $(uname -sr); load average $load_before before, $load_after after"
   echo "- peers: $versions"
+  echo "- persistence: $persistence"
   echo "- load: $connections connections, 1 operation outstanding each, $keys keys, $value_bytes-byte values, uniform; puts (read ratio 0) and gets (read ratio 1, keys written first) measured separately, ${duration} s after a 2 s warm-up; median of $repeat runs"
   echo
   echo "$table"

@@ -29,7 +29,8 @@ struct Flags {
   std::string scenario = "load";
   std::string distribution = "uniform";
   std::string json_path, svg_path;
-  size_t isolate = 0;  // 1-based; 0: the last endpoint.
+  std::string label, variant_note;  // See --label, --variant-note.
+  size_t isolate = 0;               // 1-based; 0: the last endpoint.
   double fault_start_s = 10, fault_s = 10;
   bool quiet = false;
   bool no_prefill = false;
@@ -38,6 +39,17 @@ struct Flags {
   BackendOptions backend;
   std::vector<std::string> table_files;
 };
+
+// The system's name in the table, JSON and chart: --label, else the target's.
+std::string SystemName(const Flags& f) {
+  return f.label.empty() ? std::string(TargetName(f.backend.target)) : f.label;
+}
+
+// What the mode means for the system, with --variant-note after it.
+std::string Variant(const Flags& f) {
+  const std::string variant = VariantName(f.backend);
+  return f.variant_note.empty() ? variant : variant + "; " + f.variant_note;
+}
 
 std::vector<std::string> Split(const std::string& text) {
   std::vector<std::string> out;
@@ -139,10 +151,10 @@ int Run(Flags& f, const std::string& command_line) {
       std::fprintf(stderr,
                    "== %s %s (%s): %zu connections x %zu pipeline, %llu keys, %zu-byte values, "
                    "read ratio %.2f, %s\n",
-                   std::string(TargetName(f.backend.target)).c_str(), mode.c_str(),
-                   VariantName(f.backend).c_str(), f.load.connections, f.load.pipeline,
-                   static_cast<unsigned long long>(f.load.keys), f.load.value_bytes,
-                   f.load.read_ratio, std::string(DistributionName(f.load.distribution)).c_str());
+                   SystemName(f).c_str(), mode.c_str(), Variant(f).c_str(), f.load.connections,
+                   f.load.pipeline, static_cast<unsigned long long>(f.load.keys),
+                   f.load.value_bytes, f.load.read_ratio,
+                   std::string(DistributionName(f.load.distribution)).c_str());
     }
     Result<RunResult> result = RunLoad(f.load, f.backend, schedule);
     if (!result.ok()) {
@@ -150,9 +162,7 @@ int Run(Flags& f, const std::string& command_line) {
                    result.status().ToString().c_str());
       return 1;
     }
-    RunSummary run =
-        Summarize(result->stats, result->seconds, std::string(TargetName(f.backend.target)), mode,
-                  VariantName(f.backend));
+    RunSummary run = Summarize(result->stats, result->seconds, SystemName(f), mode, Variant(f));
     run.faults = result->faults;
     runs.push_back(std::move(run));
   }
@@ -182,8 +192,8 @@ int Run(Flags& f, const std::string& command_line) {
     if (!WriteFile(f.json_path, j.dump(2) + "\n")) return 1;
   }
   if (!f.svg_path.empty()) {
-    const std::string title = std::string(TargetName(f.backend.target)) + ": " +
-                              std::to_string(f.load.connections) + " connections, read ratio " +
+    const std::string title = SystemName(f) + ": " + std::to_string(f.load.connections) +
+                              " connections, read ratio " +
                               std::to_string(f.load.read_ratio).substr(0, 4);
     const std::string svg = f.scenario == "partition"
                                 ? TimelineChart(runs, title + ", one node isolated")
@@ -202,6 +212,12 @@ int main(int argc, char** argv) {
   CLI::App app{"dialkv-bench: closed-loop load against dialkv, Redis or etcd"};
   app.add_option("--target", f.target, "dialkv, redis or etcd")
       ->check(CLI::IsMember({"dialkv", "redis", "etcd"}));
+  app.add_option("--label", f.label,
+                 "the system's name in the table, JSON and chart (default: the target), e.g. to "
+                 "tell apart two configurations of one system");
+  app.add_option("--variant-note", f.variant_note,
+                 "added to the description of the mode in the table and JSON (what differs in "
+                 "this configuration)");
   app.add_option(
       "--endpoints", f.endpoints,
       "host:port,... of every node (redis: the primary first; etcd: client URLs' host:port)");
