@@ -9,7 +9,8 @@
 #   DURATION    (default 10)   seconds measured per run, after a 2-second warm-up
 #   REPEAT      (default 3)    runs per system x mode x operation
 #   CONNECTIONS (default 16)   KEYS (default 10000)   VALUE_BYTES (default 100)
-#   SYSTEMS     (default "dialkv redis redis-aof etcd")
+#   SYSTEMS     (default "dialkv dialkv-t1 redis redis-aof etcd")
+#               dialkv: three nodes with default flags; dialkv-t1: the same with --threads=1.
 #               redis: no persistence at all (--save "" --appendonly no), the fastest Redis.
 #               redis-aof: the same primary and two replicas with --appendonly yes
 #               --appendfsync no on every server: each write goes to the AOF in the page cache
@@ -27,7 +28,7 @@ repeat=${REPEAT:-3}
 connections=${CONNECTIONS:-16}
 keys=${KEYS:-10000}
 value_bytes=${VALUE_BYTES:-100}
-systems=${SYSTEMS:-dialkv redis redis-aof etcd}
+systems=${SYSTEMS:-dialkv dialkv-t1 redis redis-aof etcd}
 partition=${PARTITION:-1}
 bench="$root/$build_dir/bench/load/dialkv-bench"
 server="$root/$build_dir/server/dialkv-server"
@@ -133,27 +134,36 @@ start_etcd() {
   done
 }
 
+# dialkv runs with its defaults (--threads: one io thread per core); dialkv-t1 is the same
+# cluster with --threads=1. Three nodes share the machine's cores with the load generator here,
+# and fewer threads mean fewer wake-ups and context switches per operation.
 dialkv_base=17379
-start_dialkv() {  # start_dialkv [extra server flags...]
-  local peers="" n port
-  for n in 1 2 3; do peers+="${peers:+,}$n@127.0.0.1:$((dialkv_base + 10 * (n - 1) + 1))"; done
+dialkv_t1_base=17479
+start_dialkv_set() {  # start_dialkv_set NAME BASE_PORT [extra server flags...]
+  local name=$1 base=$2 peers="" n port
+  shift 2
+  for n in 1 2 3; do peers+="${peers:+,}$n@127.0.0.1:$((base + 10 * (n - 1) + 1))"; done
   for n in 1 2 3; do
-    port=$((dialkv_base + 10 * (n - 1)))
-    rm -rf "$work/data/dialkv$n"
-    mkdir -p "$work/data/dialkv$n"
-    "$server" --node-id="$n" --cluster-name=compare --listen="127.0.0.1:$port" \
+    port=$((base + 10 * (n - 1)))
+    rm -rf "$work/data/$name$n"
+    mkdir -p "$work/data/$name$n"
+    "$server" --node-id="$n" --cluster-name="compare-$name" --listen="127.0.0.1:$port" \
       --peer-listen="127.0.0.1:$((port + 1))" --http-listen="127.0.0.1:$((port + 2))" \
-      --peers="$peers" --data-dir="$work/data/dialkv$n" --log-level=warn "$@" \
-      >"$work/dialkv$n.log" 2>&1 &
+      --peers="$peers" --data-dir="$work/data/$name$n" --log-level=warn "$@" \
+      >"$work/$name$n.log" 2>&1 &
     pids+=($!)
   done
-  for n in 1 2 3; do wait_until 20 port_open $((dialkv_base + 10 * (n - 1))); done
+  for n in 1 2 3; do wait_until 20 port_open $((base + 10 * (n - 1))); done
   sleep 2  # Two gossip rounds: every node sees the others alive.
 }
+start_dialkv() { start_dialkv_set dialkv "$dialkv_base" "$@"; }  # [extra server flags...]
+start_dialkv_t1() { start_dialkv_set dialkv-t1 "$dialkv_t1_base" --threads=1; }
 
 endpoints_of() {
   case $1 in
     dialkv) echo "127.0.0.1:$dialkv_base,127.0.0.1:$((dialkv_base + 10)),127.0.0.1:$((dialkv_base + 20))" ;;
+    dialkv-t1) local b=$dialkv_t1_base
+      echo "127.0.0.1:$b,127.0.0.1:$((b + 10)),127.0.0.1:$((b + 20))" ;;
     redis) echo "127.0.0.1:${redis_ports[0]},127.0.0.1:${redis_ports[1]},127.0.0.1:${redis_ports[2]}" ;;
     redis-aof) local p=("${redis_aof_ports[@]}")
       echo "127.0.0.1:${p[0]},127.0.0.1:${p[1]},127.0.0.1:${p[2]}" ;;
@@ -164,11 +174,17 @@ endpoints_of() {
 # redis-aof is driven as --target redis, under its own name and with a note on what differs.
 bench_args_of() {
   case $1 in
+    dialkv-t1) echo "--target dialkv --label dialkv-t1" ;;
     redis-aof) echo "--target redis --label redis-aof" ;;
     *) echo "--target $1" ;;
   esac
 }
-variant_note_of() { case $1 in redis-aof) echo "AOF on every server, appendfsync no" ;; esac; }
+variant_note_of() {
+  case $1 in
+    dialkv-t1) echo "--threads=1" ;;
+    redis-aof) echo "AOF on every server, appendfsync no" ;;
+  esac
+}
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -222,7 +238,7 @@ persistence=""
 for system in $systems; do
   # shellcheck disable=SC2016  # The backquotes are Markdown's.
   case $system in
-    dialkv) note="RocksDB WAL written on every replica, not fsynced" ;;
+    dialkv | dialkv-t1) note="RocksDB WAL written on every replica, not fsynced" ;;
     redis) note='none (`--save "" --appendonly no`)' ;;
     redis-aof) note='AOF on every server, written at each event-loop iteration, never fsynced'
       note+=' (`--appendonly yes --appendfsync no`)' ;;
@@ -232,7 +248,7 @@ for system in $systems; do
 done
 command="BUILD_DIR=$build_dir DURATION=$duration REPEAT=$repeat CONNECTIONS=$connections KEYS=$keys VALUE_BYTES=$value_bytes"
 # A run of fewer systems (or without the partition scenario) says so, or it looks like the default.
-[ "$systems" = "dialkv redis redis-aof etcd" ] || command+=" SYSTEMS=\"$systems\""
+[ "$systems" = "dialkv dialkv-t1 redis redis-aof etcd" ] || command+=" SYSTEMS=\"$systems\""
 [ "$partition" = 1 ] || command+=" PARTITION=$partition"
 command+=" bench/compare/run.sh"
 {
