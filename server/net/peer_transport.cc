@@ -346,15 +346,14 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Call(NodeId peer, v1::Envel
                                  std::to_string(options_.max_calls_per_peer) +
                                  " calls awaiting replies (max_calls_per_peer); not sent");
   }
-  struct LeaveAtEnd {
-    Link* link;
-    ~LeaveAtEnd() { link->Leave(); }
-  } leave_at_end{link};
   // Hop to the link's io_context and back to ours (use_awaitable resumes on the caller's
   // executor). The operation is a named local (docs/architecture.md, coroutine rules).
   asio::awaitable<Outcome> operation = link->Run(std::move(request), deadline);
   auto [error, outcome] = co_await asio::co_spawn(
       link->executor(), std::move(operation), asio::experimental::as_tuple(asio::use_awaitable));
+  // Not in a destructor: a call still pending when the pool is destroyed has its frame
+  // destroyed after the transport (see the header's lifetime rule), and must not touch it.
+  link->Leave();
   if (error) {
     Logger("net")->error("node={} peer={} call failed: {}", options_.self, peer,
                          DescribeException(error));
