@@ -180,6 +180,22 @@ TEST(CoordinatorCpTest, CpRequestsDoNotCallAReplicaHeldDeadWhileTheOthersMakeAQu
   EXPECT_EQ(c.StoredValue(3, "k"), "<none>");
 }
 
+// A suspect is held back too: the failure detector suspects a cut-off replica well before it
+// holds it dead, and calls to it in between would each wait out the replica timeout as well.
+TEST(CoordinatorCpTest, CpRequestsDoNotCallASuspectReplicaWhileTheOthersMakeAQuorum) {
+  TestCluster c({.replica_timeout_ms = 5000});
+  c.net().LoseReplies(1, 3);
+  c.MarkSuspect(1, 3);
+  ASSERT_EQ(c.node(1).membership->StateOf(3), cluster::MemberState::kSuspect);
+  ASSERT_OK(c.Write(1, "k", "v", kCp));
+  Result<Version> got = c.Read(1, "k", kCp);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "v");
+  EXPECT_EQ(c.net().delivered(1, 3), 0) << "no request was sent to the suspect replica";
+  ASSERT_TRUE(c.RunUntilIdle());
+  EXPECT_EQ(c.node(1).hints->StatsFor(3).hints, 1u);
+}
+
 TEST(CoordinatorCpTest, CpRequestsAskAReplicaWronglyHeldDeadWhenTheOthersCannotMakeAQuorum) {
   TestCluster c({});
   c.MarkDead(1, 3);  // Wrongly: node 3 is up.

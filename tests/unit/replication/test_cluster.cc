@@ -159,8 +159,16 @@ void TestCluster::MarkAlive(NodeId on, const std::vector<NodeId>& peers) {
 }
 
 void TestCluster::MarkDead(NodeId on, NodeId peer) {
+  MarkUnheard(on, peer, cluster::Membership::Options().dead_after_ms + 1);
+}
+
+void TestCluster::MarkSuspect(NodeId on, NodeId peer) {
+  MarkUnheard(on, peer, cluster::Membership::Options().suspect_after_ms + 1);
+}
+
+void TestCluster::MarkUnheard(NodeId on, NodeId peer, int64_t ms) {
   // Time passes everywhere (clocks stay in step); only `on` evaluates its failure detector.
-  for (auto& n : nodes_) n->clock.Advance(cluster::Membership::Options().dead_after_ms + 1);
+  for (auto& n : nodes_) n->clock.Advance(ms);
   std::vector<NodeId> others;
   for (NodeId id : ids()) {
     if (id != on && id != peer) others.push_back(id);

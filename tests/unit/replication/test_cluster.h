@@ -124,6 +124,8 @@ class TestCluster {
   // detector's dead_after_ms and `on` hears from the other members again (the other nodes'
   // views are not re-evaluated).
   void MarkDead(NodeId on, NodeId peer);
+  // The same with time advanced past suspect_after_ms only: `on` suspects `peer`.
+  void MarkSuspect(NodeId on, NodeId peer);
 
   // The first key "key-<i>" whose replicas satisfy `pred` (bounded search).
   std::string KeyWhere(const std::function<bool(std::span<const NodeId>)>& pred) const;
@@ -137,6 +139,8 @@ class TestCluster {
 
  private:
   void Build(NodeId id);
+  // Advances every clock by `ms`, then `on` hears from every member but `peer`.
+  void MarkUnheard(NodeId on, NodeId peer, int64_t ms);
 
   const Config config_;
   asio::io_context io_;
