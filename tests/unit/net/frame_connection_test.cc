@@ -113,23 +113,54 @@ asio::awaitable<void> SendAllAtOnce(Connection* connection, uint64_t count, Outc
   connection->Close(Status::Ok());
 }
 
+// A frame server on a free loopback port, on a pool of its own, that answers with
+// RecordAndEcho; stopped when destroyed.
+class EchoServer {
+ public:
+  EchoServer() {
+    RequestHandler handler = [arrivals = arrivals_](v1::Envelope request) {
+      return RecordAndEcho(arrivals.get(), std::move(request));
+    };
+    auto server =
+        FrameServer::Listen(pool_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
+                            FrameServer::Options{}, std::move(handler));
+    if (!server.ok()) {
+      ADD_FAILURE() << server.status().ToString();
+      return;
+    }
+    server_ = std::move(server).value();
+    server_->Start();
+    pool_.Start();
+  }
+  ~EchoServer() {
+    if (server_ != nullptr) server_->Stop();
+    pool_.Stop();
+    pool_.Join();
+  }
+  EchoServer(const EchoServer&) = delete;
+  EchoServer& operator=(const EchoServer&) = delete;
+
+  bool ok() const { return server_ != nullptr; }
+  uint16_t port() const { return server_->local_endpoint().port(); }
+  // The ids of the requests it received, in arrival order.
+  std::vector<uint64_t> ids() const {
+    std::lock_guard<std::mutex> lock(arrivals_->mu);
+    return arrivals_->ids;
+  }
+
+ private:
+  std::shared_ptr<Arrivals> arrivals_ = std::make_shared<Arrivals>();
+  IoContextPool pool_{1};
+  std::unique_ptr<FrameServer> server_;  // Destroyed before the pool.
+};
+
 TEST(ConnectionTest, RequestsQueuedTogetherGoOutInOneWriteIntactAndInOrder) {
   constexpr uint64_t kRequests = 300;
-  auto arrivals = std::make_shared<Arrivals>();
-  IoContextPool server_pool(1);
-  RequestHandler handler = [arrivals](v1::Envelope request) {
-    return RecordAndEcho(arrivals.get(), std::move(request));
-  };
-  auto server = FrameServer::Listen(server_pool,
-                                    asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
-                                    FrameServer::Options{}, std::move(handler));
-  ASSERT_OK(server);
-  (*server)->Start();
-  server_pool.Start();
+  EchoServer server;
+  ASSERT_TRUE(server.ok());
 
   asio::io_context io;
-  Result<Endpoint> endpoint =
-      ParseEndpoint("127.0.0.1:" + std::to_string((*server)->local_endpoint().port()));
+  Result<Endpoint> endpoint = ParseEndpoint("127.0.0.1:" + std::to_string(server.port()));
   ASSERT_OK(endpoint);
   Outcome out;
   {
@@ -137,9 +168,6 @@ TEST(ConnectionTest, RequestsQueuedTogetherGoOutInOneWriteIntactAndInOrder) {
     asio::co_spawn(io, SendAllAtOnce(&connection, kRequests, &out), asio::detached);
     io.run();  // Returns once the requests were answered and the connection closed.
   }
-  (*server)->Stop();
-  server_pool.Stop();
-  server_pool.Join();
 
   ASSERT_OK(out.connected);
   ASSERT_EQ(out.sent.size(), kRequests);
@@ -153,7 +181,7 @@ TEST(ConnectionTest, RequestsQueuedTogetherGoOutInOneWriteIntactAndInOrder) {
   }
   std::vector<uint64_t> expected;
   for (uint64_t id = 1; id <= kRequests; ++id) expected.push_back(id);
-  EXPECT_EQ(arrivals->ids, expected);
+  EXPECT_EQ(server.ids(), expected);
 }
 
 // ---- Name lookups ----
@@ -180,18 +208,9 @@ asio::awaitable<void> ConnectTwice(Connection* connection, std::vector<Status>* 
 }
 
 TEST(ConnectionTest, ALookupThatHangsDoesNotHoldUpTheNextAttempt) {
-  auto arrivals = std::make_shared<Arrivals>();
-  IoContextPool server_pool(1);
-  RequestHandler handler = [arrivals](v1::Envelope request) {
-    return RecordAndEcho(arrivals.get(), std::move(request));
-  };
-  auto server = FrameServer::Listen(server_pool,
-                                    asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
-                                    FrameServer::Options{}, std::move(handler));
-  ASSERT_OK(server);
-  (*server)->Start();
-  server_pool.Start();
-  const uint16_t port = (*server)->local_endpoint().port();
+  EchoServer server;
+  ASSERT_TRUE(server.ok());
+  const uint16_t port = server.port();
 
   auto dns = std::make_shared<HangingFirstLookup>();
   Connection::Options options;
@@ -217,9 +236,6 @@ TEST(ConnectionTest, ALookupThatHangsDoesNotHoldUpTheNextAttempt) {
     dns->released = true;
   }
   dns->changed.notify_all();
-  (*server)->Stop();
-  server_pool.Stop();
-  server_pool.Join();
 
   ASSERT_EQ(outcomes.size(), 2u);
   ASSERT_CODE(outcomes[0], Code::kUnavailable);

@@ -164,36 +164,35 @@ TEST(CoordinatorCpTest, CpWriteWhosePhaseTwoReachesOnlyOneReplicaIsUnknownNeverU
 
 // A replica cut off by a partition the failure detector has noticed is not called while the
 // others make a quorum: every call to it would wait out the replica timeout, and enough of them
-// fill max_replica_calls_in_flight, after which requests are refused with OVERLOADED.
-TEST(CoordinatorCpTest, CpRequestsDoNotCallAReplicaHeldDeadWhileTheOthersMakeAQuorum) {
+// fill max_replica_calls_in_flight, after which requests are refused with OVERLOADED. Node 1
+// is made to hold node 3 in `state` by `hold_back`; node 3 gets requests (they are counted)
+// but its replies never return.
+void ExpectCpRequestsLeaveOutReplicaHeldBack(void (TestCluster::*hold_back)(NodeId, NodeId),
+                                             cluster::MemberState state) {
   TestCluster c({.replica_timeout_ms = 5000});
-  c.net().LoseReplies(1, 3);  // Requests reach node 3 (and are counted); replies never return.
-  c.MarkDead(1, 3);
+  c.net().LoseReplies(1, 3);
+  (c.*hold_back)(1, 3);
+  ASSERT_EQ(c.node(1).membership->StateOf(3), state);
   ASSERT_OK(c.Write(1, "k", "v", kCp));
   Result<Version> got = c.Read(1, "k", kCp);
   ASSERT_OK(got);
   EXPECT_EQ(got->value, "v");
-  EXPECT_EQ(c.net().delivered(1, 3), 0) << "no request was sent to the replica held dead";
+  EXPECT_EQ(c.net().delivered(1, 3), 0) << "no request was sent to the replica held back";
   // It gets the write as a hint instead, delivered once it is heard from again.
   ASSERT_TRUE(c.RunUntilIdle());
   EXPECT_EQ(c.node(1).hints->StatsFor(3).hints, 1u);
   EXPECT_EQ(c.StoredValue(3, "k"), "<none>");
 }
 
-// A suspect is held back too: the failure detector suspects a cut-off replica well before it
-// holds it dead, and calls to it in between would each wait out the replica timeout as well.
+TEST(CoordinatorCpTest, CpRequestsDoNotCallAReplicaHeldDeadWhileTheOthersMakeAQuorum) {
+  ExpectCpRequestsLeaveOutReplicaHeldBack(&TestCluster::MarkDead, cluster::MemberState::kDead);
+}
+
+// The failure detector suspects a cut-off replica well before it holds it dead, and calls to it
+// in between would each wait out the replica timeout as well.
 TEST(CoordinatorCpTest, CpRequestsDoNotCallASuspectReplicaWhileTheOthersMakeAQuorum) {
-  TestCluster c({.replica_timeout_ms = 5000});
-  c.net().LoseReplies(1, 3);
-  c.MarkSuspect(1, 3);
-  ASSERT_EQ(c.node(1).membership->StateOf(3), cluster::MemberState::kSuspect);
-  ASSERT_OK(c.Write(1, "k", "v", kCp));
-  Result<Version> got = c.Read(1, "k", kCp);
-  ASSERT_OK(got);
-  EXPECT_EQ(got->value, "v");
-  EXPECT_EQ(c.net().delivered(1, 3), 0) << "no request was sent to the suspect replica";
-  ASSERT_TRUE(c.RunUntilIdle());
-  EXPECT_EQ(c.node(1).hints->StatsFor(3).hints, 1u);
+  ExpectCpRequestsLeaveOutReplicaHeldBack(&TestCluster::MarkSuspect,
+                                          cluster::MemberState::kSuspect);
 }
 
 TEST(CoordinatorCpTest, CpRequestsAskAReplicaWronglyHeldDeadWhenTheOthersCannotMakeAQuorum) {
