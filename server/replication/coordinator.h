@@ -2,7 +2,6 @@
 #include <asio/awaitable.hpp>
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -192,24 +191,22 @@ class Coordinator {
     std::vector<NodeId> held_back;
   };
   Waves PlanWaves(std::span<const NodeId> replicas, size_t needed) const;
-  // Builds a wave's calls: one per replica in `call`; `held_back` are the replicas held back
-  // from the first wave (empty in the second), for calls that only store hints.
-  template <typename T>
-  using MakeCalls = std::function<std::vector<ReplicaCall<T>>(std::span<const NodeId> call,
-                                                              std::span<const NodeId> held_back)>;
   // Gathers `needed` successes from `replicas` in up to two waves (PlanWaves): the second only
   // when the first fell short and time is left, its replies added to the first's. This spares
   // a replica cut off by a partition the calls that would each wait out replica_timeout_ms
   // while a quorum answers without it; correctness never depends on the failure detector, as
   // a replica held back is still asked when the others cannot make `needed`.
   // Errors (nothing was sent): kOverloaded, or kUnavailable while stopping, each naming
-  // `outcome` ("the write was not applied").
-  template <typename T>
+  // `outcome` ("the write was not applied"). `make_calls(call, held_back)` builds a wave's
+  // calls (std::vector<ReplicaCall<T>>): one per replica in `call`; `held_back` are the
+  // replicas held back from the first wave (empty in the second), for calls that only store
+  // hints. A template parameter, not a std::function: no allocation per request.
+  template <typename T, typename MakeCalls>
   asio::awaitable<Result<Gathered<T>>> GatherInWaves(std::span<const NodeId> replicas,
                                                      size_t needed,
                                                      bool (*is_success)(const Result<T>&),
-                                                     const MakeCalls<T>& make_calls,
-                                                     Deadline deadline, std::string_view outcome);
+                                                     const MakeCalls& make_calls, Deadline deadline,
+                                                     std::string_view outcome);
   // GatherInWaves reading `key` (its timestamp only, if `timestamp_only`).
   asio::awaitable<Result<Gathered<Version>>> ReadQuorum(std::span<const NodeId> replicas,
                                                         const std::string& key, bool timestamp_only,

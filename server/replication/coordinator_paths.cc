@@ -40,10 +40,10 @@ Timestamp TimestampOf(const Result<Version>& r) { return r.ok() ? r->timestamp :
 
 // ---- Quorums in waves ----
 
-template <typename T>
+template <typename T, typename MakeCalls>
 asio::awaitable<Result<Gathered<T>>> Coordinator::GatherInWaves(
     std::span<const NodeId> replicas, size_t needed, bool (*is_success)(const Result<T>&),
-    const MakeCalls<T>& make_calls, Deadline deadline, std::string_view outcome) {
+    const MakeCalls& make_calls, Deadline deadline, std::string_view outcome) {
   const Waves waves = PlanWaves(replicas, needed);
   Gathered<T> got;
   for (const bool first : {true, false}) {
@@ -75,8 +75,7 @@ asio::awaitable<Result<Gathered<Version>>> Coordinator::ReadQuorum(std::span<con
                                                                    bool timestamp_only,
                                                                    size_t needed, Deadline deadline,
                                                                    std::string_view outcome) {
-  const MakeCalls<Version> make_calls = [&](std::span<const NodeId> call,
-                                            std::span<const NodeId> /*held_back*/) {
+  const auto make_calls = [&](std::span<const NodeId> call, std::span<const NodeId> /*held_back*/) {
     return ReadCalls(call, key, timestamp_only, CallDeadline(deadline), deadline);
   };
   co_return co_await GatherInWaves<Version>(replicas, needed, &IsAnswer, make_calls, deadline,
@@ -86,8 +85,7 @@ asio::awaitable<Result<Gathered<Version>>> Coordinator::ReadQuorum(std::span<con
 asio::awaitable<Result<Gathered<Coordinator::Delivery>>> Coordinator::DeliverQuorum(
     std::span<const NodeId> replicas, const SharedWrite& write, size_t needed, Deadline deadline,
     std::string_view outcome) {
-  const MakeCalls<Delivery> make_calls = [&](std::span<const NodeId> call,
-                                             std::span<const NodeId> held_back) {
+  const auto make_calls = [&](std::span<const NodeId> call, std::span<const NodeId> held_back) {
     const std::span<const NodeId> hinted_only = hinting() ? held_back : std::span<const NodeId>();
     return DeliverCalls(call, hinted_only, write, CallDeadline(deadline), deadline);
   };
