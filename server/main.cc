@@ -33,14 +33,23 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
   app.add_option("--cluster-name", o.cluster_name,
                  "The cluster's name; a node refuses a data dir of another cluster")
       ->envname("DIALKV_CLUSTER_NAME");
-  app.add_option("--listen", o.listen, "HOST:PORT for clients (port 0: any free port)")
+  app.add_option("--listen", o.listen,
+                 "HOST:PORT for clients. On every listen flag, port 0 takes any free port (see "
+                 "--ports-file), and fd@N listens on a TCP socket already bound by whoever "
+                 "started the server, inherited as descriptor N")
       ->envname("DIALKV_LISTEN");
   app.add_option("--http-listen", o.http_listen,
-                 "HOST:PORT for operators: GET /health and /metrics (Prometheus)")
+                 "HOST:PORT (or fd@N) for operators: GET /health and /metrics (Prometheus)")
       ->envname("DIALKV_HTTP_LISTEN");
   app.add_option("--peer-listen", o.peer_listen,
-                 "HOST:PORT for other nodes of the cluster: replication and gossip")
+                 "HOST:PORT (or fd@N) for other nodes of the cluster: replication and gossip")
       ->envname("DIALKV_PEER_LISTEN");
+  app.add_option("--ports-file", o.ports_file,
+                 "Once every port listens, write the addresses bound here, atomically, as "
+                 "{\"node_id\":N,\"pid\":P,\"client\":\"H:P\",\"peer\":\"H:P\",\"http\":"
+                 "\"H:P\"}; removed at a clean shutdown. For scripts that start nodes on port 0 "
+                 "and wait for them")
+      ->envname("DIALKV_PORTS_FILE");
   app.add_option("--peers", o.peers,
                  "Every node of the cluster, this one included, as ID@HOST:PORT of its peer port, "
                  "comma-separated: 1@10.0.0.1:7380,2@10.0.0.2:7380,3@10.0.0.3:7380. Empty: a "

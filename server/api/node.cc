@@ -1,11 +1,15 @@
 #include "server/api/node.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 #include <utility>
@@ -121,6 +125,13 @@ Result<asio::ip::tcp::endpoint> ResolveHostPort(std::string_view text, std::stri
   return results.begin()->endpoint();
 }
 
+Result<net::ListenAddress> ResolveListenAddress(std::string_view text, std::string_view flag) {
+  if (net::IsInheritedSocketSpec(text)) return net::InheritedSocket(text, flag);
+  Result<asio::ip::tcp::endpoint> endpoint = ResolveHostPort(text, flag);
+  if (!endpoint.ok()) return endpoint.status();
+  return net::ListenAddress(*endpoint);
+}
+
 Result<std::vector<PeerSpec>> ParsePeers(std::string_view text) {
   std::vector<PeerSpec> peers;
   size_t start = 0;
@@ -193,9 +204,12 @@ Status Node::ValidateOptions(const Options& o) {
                                    std::to_string(kMaxClockSkewMs) + ", not " +
                                    std::to_string(o.max_clock_skew_ms));
   }
-  DIALKV_RETURN_IF_ERROR(ParseHostPort(o.listen, "--listen"));
-  DIALKV_RETURN_IF_ERROR(ParseHostPort(o.http_listen, "--http-listen"));
-  DIALKV_RETURN_IF_ERROR(ParseHostPort(o.peer_listen, "--peer-listen"));
+  for (const auto& [text, flag] :
+       {std::pair{&o.listen, "--listen"}, std::pair{&o.http_listen, "--http-listen"},
+        std::pair{&o.peer_listen, "--peer-listen"}}) {
+    // An inherited socket is checked at Start(): only the running process has its descriptor.
+    if (!net::IsInheritedSocketSpec(*text)) DIALKV_RETURN_IF_ERROR(ParseHostPort(*text, flag));
+  }
   if (!o.peers.empty()) {
     Result<std::vector<PeerSpec>> peers = ParsePeers(o.peers);
     if (!peers.ok()) return peers.status();
@@ -250,15 +264,16 @@ Result<std::unique_ptr<Node>> Node::Start(Options options) {
 }
 
 Status Node::Init() {
-  Result<asio::ip::tcp::endpoint> client_endpoint = ResolveHostPort(options_.listen, "--listen");
+  Result<net::ListenAddress> client_endpoint = ResolveListenAddress(options_.listen, "--listen");
   if (!client_endpoint.ok()) return client_endpoint.status();
-  Result<asio::ip::tcp::endpoint> http_endpoint =
-      ResolveHostPort(options_.http_listen, "--http-listen");
+  Result<net::ListenAddress> http_endpoint =
+      ResolveListenAddress(options_.http_listen, "--http-listen");
   if (!http_endpoint.ok()) return http_endpoint.status();
-  Result<asio::ip::tcp::endpoint> peer_endpoint =
-      ResolveHostPort(options_.peer_listen, "--peer-listen");
+  Result<net::ListenAddress> peer_endpoint =
+      ResolveListenAddress(options_.peer_listen, "--peer-listen");
   if (!peer_endpoint.ok()) return peer_endpoint.status();
-  std::vector<PeerSpec> peers = {PeerSpec{options_.node_id, options_.peer_listen}};
+  std::vector<PeerSpec> peers = {
+      PeerSpec{options_.node_id, FormatHostPort(peer_endpoint->endpoint)}};
   if (!options_.peers.empty()) {
     Result<std::vector<PeerSpec>> parsed = ParsePeers(options_.peers);
     if (!parsed.ok()) return parsed.status();
@@ -350,6 +365,7 @@ Status Node::Init() {
   gossiper_->Start(io_pool_->Next().get_executor());
   if (hint_replayer_ != nullptr) hint_replayer_->Start(io_pool_->Next().get_executor());
   anti_entropy_->Start(io_pool_->Next().get_executor());
+  DIALKV_RETURN_IF_ERROR(WritePortsFile());
   Logger("server")->info(
       "node {} (generation {}) of cluster '{}': {} members, replication factor {}; serving "
       "clients on {}, peers on {}, http on {}; data dir {}; {} io threads; {}; hinted handoff "
@@ -559,12 +575,42 @@ net::HttpResponse Node::ServeHttp(const std::string& path) {
   return response;
 }
 
+Status Node::WritePortsFile() const {
+  if (options_.ports_file.empty()) return Status::Ok();
+  const std::string json = "{\"node_id\":" + std::to_string(options_.node_id) +
+                           ",\"pid\":" + std::to_string(::getpid()) + ",\"client\":\"" +
+                           JsonEscape(FormatHostPort(endpoints_.client)) + "\",\"peer\":\"" +
+                           JsonEscape(FormatHostPort(endpoints_.peer)) + "\",\"http\":\"" +
+                           JsonEscape(FormatHostPort(endpoints_.http)) + "\"}\n";
+  // Written aside and renamed: a reader sees no file or the whole file, never a part.
+  const std::string aside = options_.ports_file + ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream out(aside, std::ios::binary | std::ios::trunc);
+    out << json;
+    out.close();
+    if (!out) return Status::IOError("--ports-file: cannot write " + aside);
+  }
+  std::error_code ec;
+  std::filesystem::rename(aside, options_.ports_file, ec);
+  if (ec) {
+    std::filesystem::remove(aside, ec);
+    return Status::IOError("--ports-file: cannot create " + options_.ports_file + ": " +
+                           ec.message());
+  }
+  return Status::Ok();
+}
+
 void Node::Stop() {
   if (stopped_) return;
   stopped_ = true;
   const bool started = http_server_ != nullptr;
   if (started) Logger("server")->info("node {} stopping", options_.node_id);
-  // 1. No new connections or requests; open client connections close.
+  // 1. No new connections or requests; open client connections close. The ports file goes
+  // first: whoever reads it must not find a node that no longer serves.
+  if (started && !options_.ports_file.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(options_.ports_file, ec);
+  }
   if (http_server_ != nullptr) http_server_->Stop();
   if (frame_server_ != nullptr) frame_server_->Stop();
   // 2. Background loops exit while the io threads still run them.

@@ -38,6 +38,7 @@
 #include "server/net/frame_server.h"
 #include "server/net/http_server.h"
 #include "server/net/io_pool.h"
+#include "server/net/listen_address.h"
 #include "server/storage/engine.h"
 
 namespace dialkv {
@@ -83,9 +84,16 @@ class Node {
   struct Options {
     NodeId node_id = 0;
     std::string cluster_name = "dialkv";
-    std::string listen = "127.0.0.1:7379";       // Client port; HOST:PORT, port 0 = any free.
+    // Each listen address is HOST:PORT (port 0: any free port) or fd@N, a TCP socket bound by
+    // whoever started the process and inherited as descriptor N (see net/listen_address.h).
+    std::string listen = "127.0.0.1:7379";       // Client port.
     std::string http_listen = "127.0.0.1:7381";  // /health and /metrics.
     std::string peer_listen = "127.0.0.1:7380";  // Peer port: replication and gossip.
+    // Non-empty: once every port listens, the bound addresses are written here as one JSON
+    // object {"node_id":N,"pid":P,"client":"H:P","peer":"H:P","http":"H:P"}, atomically
+    // (written aside, then renamed), so a script or test can wait for the file and read the
+    // ports chosen for port 0. Stop() removes it.
+    std::string ports_file;
     // Every node of the cluster, this one included, by its peer address: "1@host:7380,...".
     // Empty: a cluster of this node alone (at peer_listen).
     std::string peers;
@@ -176,6 +184,7 @@ class Node {
   explicit Node(Options options);
   Status Init();
   Status InitCluster(const std::vector<PeerSpec>& peers);
+  Status WritePortsFile() const;
   net::HttpResponse ServeHttp(const std::string& path);
   v1::ClusterStatusReply ClusterStatus() const;
   // Runs an anti-entropy round with every live peer now (RepairRequest).
@@ -230,6 +239,10 @@ Result<HostPort> ParseHostPort(std::string_view text, std::string_view flag);
 // ParseHostPort, then resolves a host that is not an IP address (blocking; the first address
 // wins). Errors: kInvalidArgument naming `flag`, the text and the resolver's reason.
 Result<asio::ip::tcp::endpoint> ResolveHostPort(std::string_view text, std::string_view flag);
+
+// A listen flag's value: "fd@N" (an inherited socket, checked) or HOST:PORT (resolved).
+// Errors: kInvalidArgument naming `flag`, as InheritedSocket and ResolveHostPort.
+Result<net::ListenAddress> ResolveListenAddress(std::string_view text, std::string_view flag);
 
 // "127.0.0.1:7379", "[::1]:7379": the inverse of ParseHostPort for a resolved endpoint.
 std::string FormatHostPort(const asio::ip::tcp::endpoint& endpoint);

@@ -416,14 +416,14 @@ struct FrameServer::Impl : Listener {
 };
 
 Result<std::unique_ptr<FrameServer>> FrameServer::Listen(IoContextPool& pool,
-                                                         const tcp::endpoint& endpoint,
+                                                         const ListenAddress& address,
                                                          Options options, RequestHandler handler) {
   if (!handler) return Status::InvalidArgument("FrameServer needs a request handler");
   if (options.max_frame_bytes == 0 || options.max_inflight_per_connection == 0) {
     return Status::InvalidArgument(
         "FrameServer needs max_frame_bytes and max_inflight_per_connection of at least 1");
   }
-  Result<tcp::acceptor> acceptor = internal::OpenAcceptor(pool.Next(), endpoint);
+  Result<tcp::acceptor> acceptor = internal::OpenAcceptor(pool.Next(), address);
   if (!acceptor.ok()) return acceptor.status();
   auto state = std::make_shared<ServerState>(options, std::move(handler));
   auto impl = std::make_shared<Impl>(pool, std::move(acceptor).value(), std::move(state));

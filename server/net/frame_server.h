@@ -29,6 +29,7 @@
 #include "server/common/status.h"
 #include "server/net/frame.h"
 #include "server/net/io_pool.h"
+#include "server/net/listen_address.h"
 
 namespace dialkv::net {
 
@@ -54,13 +55,14 @@ class FrameServer {
     uint32_t write_timeout_ms = 30'000;
   };
 
-  // Binds and listens on `endpoint` (port 0 picks a free port). Accepting starts at Start().
+  // Binds and listens on `address` (port 0 picks a free port; an inherited socket is adopted).
+  // Accepting starts at Start().
   // Errors: kUnavailable with the address and the OS reason
   // ("cannot listen on 127.0.0.1:7379: Address already in use"); kInvalidArgument for an
   // empty handler or a zero limit.
   static Result<std::unique_ptr<FrameServer>> Listen(IoContextPool& pool,  // Not owned.
-                                                     const asio::ip::tcp::endpoint& endpoint,
-                                                     Options options, RequestHandler handler);
+                                                     const ListenAddress& address, Options options,
+                                                     RequestHandler handler);
 
   ~FrameServer();  // Stop()s; REQUIRES: the pool is still alive.
 

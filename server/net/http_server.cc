@@ -265,20 +265,20 @@ struct HttpServer::Impl : HttpListener {
 };
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Listen(IoContextPool& pool,
-                                                       const tcp::endpoint& endpoint,
+                                                       const ListenAddress& address,
                                                        HttpHandler handler) {
-  return Listen(pool, endpoint, Options{}, std::move(handler));
+  return Listen(pool, address, Options{}, std::move(handler));
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Listen(IoContextPool& pool,
-                                                       const tcp::endpoint& endpoint,
+                                                       const ListenAddress& address,
                                                        Options options, HttpHandler handler) {
   if (!handler) return Status::InvalidArgument("HttpServer needs a handler");
   if (options.read_timeout_ms == 0 || options.write_timeout_ms == 0 ||
       options.max_header_bytes == 0) {
     return Status::InvalidArgument("HttpServer options must all be at least 1");
   }
-  Result<tcp::acceptor> acceptor = internal::OpenAcceptor(pool.Next(), endpoint);
+  Result<tcp::acceptor> acceptor = internal::OpenAcceptor(pool.Next(), address);
   if (!acceptor.ok()) return acceptor.status();
   auto state = std::make_shared<HttpState>(options, std::move(handler));
   auto impl = std::make_shared<Impl>(pool, std::move(acceptor).value(), std::move(state));

@@ -19,6 +19,7 @@
 
 #include "server/common/status.h"
 #include "server/net/io_pool.h"
+#include "server/net/listen_address.h"
 
 namespace dialkv::net {
 
@@ -41,18 +42,19 @@ class HttpServer {
     uint32_t max_header_bytes = 8 << 10;  // Request line and headers; more is answered 431.
   };
 
-  // Binds and listens on `endpoint` (port 0 picks a free port), with default Options.
+  // Binds and listens on `address` (port 0 picks a free port; an inherited socket is adopted),
+  // with default Options.
   // Accepting starts at Start().
   // Errors: kUnavailable with the address and the OS reason
   // ("cannot listen on 127.0.0.1:7381: Address already in use"); kInvalidArgument for an
   // empty handler.
   static Result<std::unique_ptr<HttpServer>> Listen(IoContextPool& pool,  // Not owned.
-                                                    const asio::ip::tcp::endpoint& endpoint,
+                                                    const ListenAddress& address,
                                                     HttpHandler handler);
   // As above, with explicit options. Errors also: kInvalidArgument for a zero option.
   static Result<std::unique_ptr<HttpServer>> Listen(IoContextPool& pool,  // Not owned.
-                                                    const asio::ip::tcp::endpoint& endpoint,
-                                                    Options options, HttpHandler handler);
+                                                    const ListenAddress& address, Options options,
+                                                    HttpHandler handler);
   ~HttpServer();  // Stop()s; REQUIRES: the pool is still alive.
 
   // The bound address (with the port chosen when Listen() was given port 0).

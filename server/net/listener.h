@@ -15,17 +15,19 @@
 #include <vector>
 
 #include "server/common/status.h"
+#include "server/net/listen_address.h"
 
 namespace dialkv::net::internal {
 
 // "127.0.0.1:7379", "[::1]:7379".
 std::string ToString(const asio::ip::tcp::endpoint& endpoint);
 
-// Opens, binds and listens on `endpoint`, with SO_REUSEADDR (a restarted node can rebind while
-// old connections sit in TIME_WAIT; a port held by a live listener still fails).
+// Opens, binds and listens on `address.endpoint`, with SO_REUSEADDR (a restarted node can rebind
+// while old connections sit in TIME_WAIT; a port held by a live listener still fails); or, for
+// an inherited socket, adopts it and listens on it.
 // Errors: kUnavailable "cannot listen on 127.0.0.1:7379: Address already in use".
 Result<asio::ip::tcp::acceptor> OpenAcceptor(asio::io_context& context,
-                                             const asio::ip::tcp::endpoint& endpoint);
+                                             const ListenAddress& address);
 
 // The connections of one server that are open, so that Stop() can close them. Holds weak
 // references: a connection is owned by its coroutines. Thread-safe (mu_ guards everything).

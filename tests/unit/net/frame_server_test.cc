@@ -409,7 +409,8 @@ TEST_F(FrameServerTest, ListenOnPortInUseFailsWithAddressAndReason) {
 
 TEST_F(FrameServerTest, ListenOnAddressNotOfThisHostFails) {
   // 192.0.2.0/24 is reserved for documentation: no host owns it. Nothing is sent.
-  auto server = FrameServer::Listen(pool_, {asio::ip::make_address_v4("192.0.2.1"), 0}, {}, Echo);
+  auto server = FrameServer::Listen(
+      pool_, asio::ip::tcp::endpoint(asio::ip::make_address_v4("192.0.2.1"), 0), {}, Echo);
   ASSERT_CODE(server, Code::kUnavailable);
   EXPECT_THAT(server.status().message(), HasSubstr("cannot listen on 192.0.2.1:0: "));
 }
