@@ -68,6 +68,7 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
   std::string server_bug;
   std::string endpoints;
   std::optional<uint64_t> seed;
+  bool hold = false;
 
   CLI::App app{
       "dialkv-jepsen: runs a workload against a dialkv cluster while a nemesis injects faults, "
@@ -132,6 +133,11 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
                  "it: skip-read-repair (CP reads skip their write-back) or "
                  "skip-write-timestamp-phase (CP writes skip the timestamp read; without the "
                  "clock nemesis node 1 then runs 400 ms behind)");
+  app.add_flag("--hold", hold,
+               "Run no workload: start --nodes servers (with --server, --server-arg, "
+               "--replication-factor) on race-free ports, write their client addresses to "
+               "--out/endpoints, print them, and keep them up until SIGINT or SIGTERM. For "
+               "scripts that need a local cluster, such as bench/compare/run.sh");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -169,10 +175,10 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
   if (dialkv::Status valid = dialkv::jepsen::ValidateOptions(o); !valid.ok()) {
     return UsageError(valid.message());
   }
+  InstallSignalHandlers();
+  if (hold) return dialkv::jepsen::HoldCluster(o, g_interrupted);
   std::fprintf(stderr, "%s: seed %llu (repeat with --seed %llu)\n", kProgram,
                static_cast<unsigned long long>(o.seed), static_cast<unsigned long long>(o.seed));
-
-  InstallSignalHandlers();
   return dialkv::jepsen::RunHarness(o, start, g_interrupted);
 }
 

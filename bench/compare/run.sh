@@ -5,7 +5,8 @@
 # table, the command, the date and the machine to bench/compare/results.md, and every run's JSON
 # and the charts to OUT. Installs redis-server and etcd-server from Debian's
 # packages when missing. Everything it starts is stopped by pid when it exits.
-#   BUILD_DIR   (default build-bench)  where dialkv-server and dialkv-bench are built (Release)
+#   BUILD_DIR   (default build-bench)  where dialkv-server, dialkv-jepsen and dialkv-bench are
+#               built (Release)
 #   DURATION    (default 10)   seconds measured per run, after a 2-second warm-up
 #   REPEAT      (default 3)    runs per system x mode x operation
 #   CONNECTIONS (default 16)   KEYS (default 10000)   VALUE_BYTES (default 100)
@@ -32,7 +33,8 @@ systems=${SYSTEMS:-dialkv dialkv-t1 redis redis-aof etcd}
 partition=${PARTITION:-1}
 bench="$root/$build_dir/bench/load/dialkv-bench"
 server="$root/$build_dir/server/dialkv-server"
-for bin in "$bench" "$server"; do
+jepsen="$root/$build_dir/jepsen-like/dialkv-jepsen"
+for bin in "$bench" "$server" "$jepsen"; do
   [ -x "$bin" ] || { echo "run.sh: $bin is missing; build with BUILD_TYPE=Release BUILD_DIR=$build_dir scripts/build.sh" >&2; exit 2; }
 done
 
@@ -137,33 +139,28 @@ start_etcd() {
 # dialkv runs with its defaults (--threads: one io thread per core); dialkv-t1 is the same
 # cluster with --threads=1. Three nodes share the machine's cores with the load generator here,
 # and fewer threads mean fewer wake-ups and context switches per operation.
-dialkv_base=17379
-dialkv_t1_base=17479
-start_dialkv_set() {  # start_dialkv_set NAME BASE_PORT [extra server flags...]
-  local name=$1 base=$2 peers="" n port
-  shift 2
-  for n in 1 2 3; do peers+="${peers:+,}$n@127.0.0.1:$((base + 10 * (n - 1) + 1))"; done
-  for n in 1 2 3; do
-    port=$((base + 10 * (n - 1)))
-    rm -rf "$work/data/$name$n"
-    mkdir -p "$work/data/$name$n"
-    "$server" --node-id="$n" --cluster-name="compare-$name" --listen="127.0.0.1:$port" \
-      --peer-listen="127.0.0.1:$((port + 1))" --http-listen="127.0.0.1:$((port + 2))" \
-      --peers="$peers" --data-dir="$work/data/$name$n" --log-level=warn "$@" \
-      >"$work/$name$n.log" 2>&1 &
-    pids+=($!)
+# Each dialkv cluster is started by dialkv-jepsen --hold on ports reserved for its nodes (never
+# picked free and released, so nothing else can take them); it writes the client addresses to
+# $work/NAME/endpoints. Fault injection is on (the partition scenario needs it; it costs nothing
+# while no fault is set); the harness's own flags are put back to the servers' defaults.
+start_dialkv_set() {  # start_dialkv_set NAME [extra server flags...]
+  local name=$1 flag args=()
+  shift
+  rm -rf "${work:?}/$name"
+  for flag in --log-level=warn --threads="$(nproc)" --ae-interval-ms=5000 "$@"; do
+    args+=(--server-arg="$flag")
   done
-  for n in 1 2 3; do wait_until 20 port_open $((base + 10 * (n - 1))); done
-  sleep 2  # Two gossip rounds: every node sees the others alive.
+  "$jepsen" --hold --nodes 3 --server "$server" --out "$work/$name" "${args[@]}" \
+    >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  wait_until 60 test -s "$work/$name/endpoints" || { cat "$work/$name.log" >&2; return 1; }
 }
-start_dialkv() { start_dialkv_set dialkv "$dialkv_base" "$@"; }  # [extra server flags...]
-start_dialkv_t1() { start_dialkv_set dialkv-t1 "$dialkv_t1_base" --threads=1; }
+start_dialkv() { start_dialkv_set dialkv "$@"; }  # [extra server flags...]
+start_dialkv_t1() { start_dialkv_set dialkv-t1 --threads=1; }
 
 endpoints_of() {
   case $1 in
-    dialkv) echo "127.0.0.1:$dialkv_base,127.0.0.1:$((dialkv_base + 10)),127.0.0.1:$((dialkv_base + 20))" ;;
-    dialkv-t1) local b=$dialkv_t1_base
-      echo "127.0.0.1:$b,127.0.0.1:$((b + 10)),127.0.0.1:$((b + 20))" ;;
+    dialkv | dialkv-t1) cat "$work/$1/endpoints" ;;
     redis) echo "127.0.0.1:${redis_ports[0]},127.0.0.1:${redis_ports[1]},127.0.0.1:${redis_ports[2]}" ;;
     redis-aof) local p=("${redis_aof_ports[@]}")
       echo "127.0.0.1:${p[0]},127.0.0.1:${p[1]},127.0.0.1:${p[2]}" ;;
@@ -223,7 +220,7 @@ done
 stop_all
 
 if [ "$partition" = 1 ] && [[ " $systems " == *" dialkv "* ]]; then
-  start_dialkv --enable-fault-injection
+  start_dialkv
   "$bench" --scenario partition --endpoints "$(endpoints_of dialkv)" --mode both \
     --connections "$connections" --keys "$keys" --value-bytes "$value_bytes" --read-ratio 0.5 \
     --duration 30 --fault-start 10 --fault-seconds 10 --warmup 2 --quiet \

@@ -42,52 +42,48 @@ Result<std::unique_ptr<Cluster>> Cluster::StartLocal(LocalOptions options,
   }
   std::unique_ptr<Cluster> cluster(new Cluster());
   cluster->replication_factor_ = options.replication_factor;
-  cluster->ready_timeout_ = options.ready_timeout;
 
-  std::map<NodeId, uint16_t> peer_ports;
-  std::set<uint16_t> taken;
+  // Every node's ports are reserved before any node starts, so --peers can list them all.
+  std::map<NodeId, std::unique_ptr<ServerChild>> children;
   std::string peers;
   for (int i = 1; i <= options.nodes; ++i) {
     const auto node = static_cast<NodeId>(i);
     cluster->ids_.push_back(node);
-    for (auto* ports : {&peer_ports, &cluster->client_ports_, &cluster->http_ports_}) {
-      Result<uint16_t> port = PickFreePort();
-      for (int retry = 0; port.ok() && taken.count(*port) != 0 && retry < 10; ++retry) {
-        port = PickFreePort();  // Free, but already given to another node of this cluster.
-      }
-      if (!port.ok()) return port.status();
-      if (taken.count(*port) != 0) return Status::Unavailable("no distinct free ports found");
-      taken.insert(*port);
-      (*ports)[node] = *port;
-    }
-    peers += (peers.empty() ? "" : ",") + std::to_string(node) +
-             "@127.0.0.1:" + std::to_string(peer_ports[node]);
-  }
-  for (NodeId node : cluster->ids_) {
     const std::filesystem::path dir = options.dir / NodeDir(node);
     std::filesystem::create_directories(dir / "data", ec);
-    if (ec)
+    if (ec) {
       return Status::IOError("cannot create " + (dir / "data").string() + ": " + ec.message());
-    std::vector<std::string> argv = {
-        options.server_path,
+    }
+    ServerChild::Options child;
+    child.server_path = options.server_path;
+    child.log_path = dir / "server.log";
+    child.ports_file = dir / "ports.json";
+    child.ready_timeout = options.ready_timeout;
+    Result<std::unique_ptr<ServerChild>> reserved = ServerChild::Reserve(std::move(child));
+    if (!reserved.ok()) return reserved.status();
+    peers += (peers.empty() ? "" : ",") + std::to_string(node) +
+             "@127.0.0.1:" + std::to_string((*reserved)->ports().peer);
+    children[node] = std::move(reserved).value();
+  }
+  for (NodeId node : cluster->ids_) {
+    ServerChild& child = *children[node];
+    std::vector<std::string> args = {
         "--node-id=" + std::to_string(node),
         "--cluster-name=jepsen",
-        "--listen=127.0.0.1:" + std::to_string(cluster->client_ports_[node]),
-        "--peer-listen=127.0.0.1:" + std::to_string(peer_ports[node]),
-        "--http-listen=127.0.0.1:" + std::to_string(cluster->http_ports_[node]),
         "--peers=" + peers,
-        "--data-dir=" + (dir / "data").string(),
+        "--data-dir=" + (options.dir / NodeDir(node) / "data").string(),
         "--replication-factor=" + std::to_string(options.replication_factor),
     };
-    for (const std::string& flag : HarnessServerFlags()) argv.push_back(flag);
-    argv.insert(argv.end(), options.server_args.begin(), options.server_args.end());
-    cluster->processes_[node] = std::make_unique<ChildProcess>(std::move(argv), dir / "server.log");
-    const std::string endpoint = "127.0.0.1:" + std::to_string(cluster->client_ports_[node]);
+    for (const std::string& flag : HarnessServerFlags()) args.push_back(flag);
+    args.insert(args.end(), options.server_args.begin(), options.server_args.end());
+    child.set_args(std::move(args));
+    const std::string endpoint = "127.0.0.1:" + std::to_string(child.ports().client);
     Result<std::unique_ptr<Client>> client = NodeClient(endpoint, client_timeout_ms);
     if (!client.ok()) return client.status();
     cluster->clients_[node] = std::move(client.value());
     cluster->endpoints_[node] = endpoint;
   }
+  cluster->processes_ = std::move(children);
   for (NodeId node : cluster->ids_) {
     if (Status started = cluster->Restart(node); !started.ok()) return started;
   }
@@ -142,7 +138,7 @@ Cluster::~Cluster() { Stop(); }
 
 std::filesystem::path Cluster::log_path(NodeId node) const {
   auto it = processes_.find(node);
-  return it == processes_.end() ? std::filesystem::path() : it->second->log_path();
+  return it == processes_.end() ? std::filesystem::path() : it->second->process().log_path();
 }
 
 Status Cluster::WaitSettled(std::chrono::milliseconds timeout) {
@@ -150,7 +146,8 @@ Status Cluster::WaitSettled(std::chrono::milliseconds timeout) {
   std::set<NodeId> up;
   for (NodeId node : ids_) {
     auto it = processes_.find(node);
-    if (it == processes_.end() || (it->second->running() && !it->second->paused())) {
+    if (it == processes_.end() ||
+        (it->second->process().running() && !it->second->process().paused())) {
       up.insert(node);
     }
   }
@@ -181,42 +178,26 @@ Status Cluster::WaitSettled(std::chrono::milliseconds timeout) {
   return Status::Ok();
 }
 
-void Cluster::Kill(NodeId node) { processes_.at(node)->Kill(); }
+void Cluster::Kill(NodeId node) { processes_.at(node)->process().Kill(); }
 
-void Cluster::Pause(NodeId node) { processes_.at(node)->Pause(); }
+void Cluster::Pause(NodeId node) { processes_.at(node)->process().Pause(); }
 
-void Cluster::Resume(NodeId node) { processes_.at(node)->Resume(); }
+void Cluster::Resume(NodeId node) { processes_.at(node)->process().Resume(); }
 
 Status Cluster::Restart(NodeId node) {
-  ChildProcess& process = *processes_.at(node);
-  if (process.running()) return Status::Ok();
-  if (Status s = process.Start(); !s.ok()) return s;
-  const auto deadline = SteadyClock::now() + ready_timeout_;
-  while (SteadyClock::now() < deadline) {
-    const std::string exited = process.Exited();
-    if (!exited.empty()) {
-      return Status::Unavailable("node " + std::to_string(node) + " " + exited +
-                                 " before it was ready; its log ends:\n" + process.LogTail(2000));
-    }
-    // HTTP is bound last: once both accept, every port is bound.
-    if (PortAccepts(client_ports_.at(node)) && PortAccepts(http_ports_.at(node))) {
-      return Status::Ok();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // Polling, with a deadline.
+  if (Status started = processes_.at(node)->Start(); !started.ok()) {
+    return Status::Unavailable("node " + std::to_string(node) + ": " + started.message());
   }
-  process.Kill();
-  return Status::Unavailable("node " + std::to_string(node) + " was not ready within " +
-                             std::to_string(ready_timeout_.count()) + " ms; its log ends:\n" +
-                             process.LogTail(2000));
+  return Status::Ok();
 }
 
 std::string Cluster::CrashedNodes() {
   std::string crashed;
-  for (auto& [node, process] : processes_) {
-    const std::string exited = process->Exited();
+  for (auto& [node, child] : processes_) {
+    const std::string exited = child->process().Exited();
     if (!exited.empty()) {
       crashed += (crashed.empty() ? "" : "; ") + std::string("node ") + std::to_string(node) + " " +
-                 exited + " (log " + process->log_path().string() + ")";
+                 exited + " (log " + child->process().log_path().string() + ")";
     }
   }
   return crashed;
@@ -249,8 +230,8 @@ Status Cluster::ClearFaults(NodeId node) {
 }
 
 void Cluster::Stop() {
-  for (auto& [node, process] : processes_) {
-    process->Terminate(std::chrono::seconds(10));
+  for (auto& [node, child] : processes_) {
+    child->process().Terminate(std::chrono::seconds(10));
   }
 }
 

@@ -20,7 +20,7 @@
 
 #include "dialkv/client.h"
 #include "jepsen-like/harness/nemesis.h"
-#include "jepsen-like/harness/process.h"
+#include "jepsen-like/harness/server_child.h"
 
 namespace dialkv::jepsen {
 
@@ -35,7 +35,7 @@ class Cluster {
     // Flags every node gets after the harness's own (later ones win in CLI11 for a repeated
     // flag), e.g. "--ae-interval-ms=2000".
     std::vector<std::string> server_args;
-    std::chrono::milliseconds ready_timeout{20'000};  // Per node, for its ports to accept.
+    std::chrono::milliseconds ready_timeout{20'000};  // Per node start, to listen on every port.
   };
 
   // The flags the harness gives every node besides identity, addresses and data dir: fault
@@ -43,7 +43,8 @@ class Cluster {
   // so a healed cluster converges within seconds.
   static std::vector<std::string> HarnessServerFlags();
 
-  // Starts every node and waits until its client and HTTP ports accept connections.
+  // Starts every node (on ports reserved for it, see server_child.h) and waits until it
+  // listens on every port.
   // Errors: kInvalidArgument (no server binary, fewer than 1 node); kUnavailable naming the
   // node that exited or did not come up, with the end of its log; kIOError.
   static Result<std::unique_ptr<Cluster>> StartLocal(LocalOptions options,
@@ -76,7 +77,8 @@ class Cluster {
   Status WaitSettled(std::chrono::milliseconds timeout);
 
   // Process control. REQUIRES: owns_processes(). Kill and Pause of a node that is not running
-  // are no-ops; Restart waits for its ports (Errors: kUnavailable with the log's end).
+  // are no-ops; Restart waits until it listens again on the same ports (Errors: kUnavailable
+  // with the log's end, or naming a port another process held throughout).
   void Kill(NodeId node);
   Status Restart(NodeId node);
   void Pause(NodeId node);
@@ -101,10 +103,7 @@ class Cluster {
   std::vector<NodeId> ids_;
   std::map<NodeId, std::string> endpoints_;
   std::map<NodeId, std::unique_ptr<Client>> clients_;
-  std::map<NodeId, std::unique_ptr<ChildProcess>> processes_;  // Empty in attach mode.
-  std::map<NodeId, uint16_t> http_ports_;
-  std::map<NodeId, uint16_t> client_ports_;
-  std::chrono::milliseconds ready_timeout_{20'000};
+  std::map<NodeId, std::unique_ptr<ServerChild>> processes_;  // Empty in attach mode.
   uint32_t replication_factor_ = 0;
 };
 

@@ -1,44 +1,21 @@
 #include "jepsen-like/harness/process.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <thread>
 
 namespace dialkv::jepsen {
 namespace {
 
-// Binds (bind_it) or connects a TCP socket to 127.0.0.1:port and closes it again. Returns
-// whether the bind or connect succeeded.
-bool TryLoopback(uint16_t port, bool bind_it) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = false;
-  if (bind_it) {
-    const int one = 1;  // The server binds with SO_REUSEADDR too.
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  } else {
-    ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  }
-  ::close(fd);
-  return ok;
-}
+constexpr size_t kMaxInheritedFds = 16;
 
 std::string DescribeStatus(int status) {
   if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
@@ -48,39 +25,16 @@ std::string DescribeStatus(int status) {
 
 }  // namespace
 
-Result<uint16_t> PickFreePort() {
-  int eph_lo = 32768;
-  int eph_hi = 60999;
-  {
-    std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
-    if (!(range >> eph_lo >> eph_hi) || eph_lo < 1 || eph_hi > 65535 || eph_lo > eph_hi) {
-      eph_lo = 32768;
-      eph_hi = 60999;
-    }
-  }
-  // Below the ephemeral range when there is room for it, else above it.
-  const bool below = eph_lo - 1 - 10000 >= 1000;
-  const int lo = below ? 10000 : eph_hi + 1;
-  const int hi = below ? eph_lo - 1 : 65535;
-  if (hi - lo < 1000) return Status::Unavailable("no port range outside the ephemeral range");
-  thread_local std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
-  std::uniform_int_distribution<int> pick(lo, hi);
-  for (int attempt = 0; attempt < 300; ++attempt) {
-    const auto port = static_cast<uint16_t>(pick(rng));
-    if (TryLoopback(port, /*bind_it=*/true)) return port;
-  }
-  return Status::Unavailable("no free port on 127.0.0.1 in 300 tries");
-}
-
-bool PortAccepts(uint16_t port) { return TryLoopback(port, /*bind_it=*/false); }
-
 ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path)
     : argv_(std::move(argv)), log_path_(std::move(log_path)) {}
 
 ChildProcess::~ChildProcess() { Kill(); }
 
-Status ChildProcess::Start() {
+Status ChildProcess::Start(const std::vector<int>& inherited_fds) {
   if (pid_ > 0) return Status::Internal("process " + std::to_string(pid_) + " still runs");
+  if (inherited_fds.size() > kMaxInheritedFds) {
+    return Status::Internal("at most " + std::to_string(kMaxInheritedFds) + " inherited fds");
+  }
   std::vector<char*> argv;
   for (std::string& a : argv_) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -98,12 +52,23 @@ Status ChildProcess::Start() {
     if (::getppid() != parent) _exit(126);  // The harness died before prctl took effect.
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
+    // Out of the way first (close-on-exec copies), so that placing one at 3 + i cannot
+    // overwrite another still to be placed; dup2 clears close-on-exec on the placed copy.
+    int aside[kMaxInheritedFds];
+    for (size_t i = 0; i < inherited_fds.size(); ++i) {
+      aside[i] = ::fcntl(inherited_fds[i], F_DUPFD_CLOEXEC, static_cast<int>(3 + kMaxInheritedFds));
+      if (aside[i] < 0) _exit(125);
+    }
+    for (size_t i = 0; i < inherited_fds.size(); ++i) {
+      if (::dup2(aside[i], 3 + static_cast<int>(i)) < 0) _exit(125);
+    }
     ::execv(argv[0], argv.data());
     _exit(127);
   }
   ::close(log_fd);
   pid_ = pid;
   paused_ = false;
+  exit_code_.reset();
   return Status::Ok();
 }
 
@@ -111,8 +76,14 @@ std::string ChildProcess::Exited() {
   if (pid_ <= 0) return "";
   int status = 0;
   if (::waitpid(pid_, &status, WNOHANG) != pid_) return "";
+  return Reaped(status);
+}
+
+std::string ChildProcess::Reaped(int status) {
   pid_ = -1;
   paused_ = false;
+  exit_code_.reset();
+  if (WIFEXITED(status)) exit_code_ = WEXITSTATUS(status);
   return DescribeStatus(status);
 }
 
@@ -148,9 +119,7 @@ std::string ChildProcess::SignalAndReap(int signal, std::chrono::milliseconds gr
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // Polling, with a deadline.
   }
-  pid_ = -1;
-  paused_ = false;
-  return DescribeStatus(status);
+  return Reaped(status);
 }
 
 std::string ChildProcess::LogTail(size_t max_bytes) const {

@@ -12,21 +12,13 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "dialkv/status.h"
 
 namespace dialkv::jepsen {
-
-// A TCP port on 127.0.0.1 that could be bound a moment ago, chosen at random outside the
-// kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), so no outgoing connection
-// takes it while a killed node waits to restart on it.
-// Errors: kUnavailable when no free port was found in a few hundred tries.
-Result<uint16_t> PickFreePort();
-
-// Whether something accepts TCP connections on 127.0.0.1:port.
-bool PortAccepts(uint16_t port);
 
 class ChildProcess {
  public:
@@ -36,9 +28,13 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  // Forks and execs. Errors: kInternal when it already runs or fork fails; kIOError when the
-  // log cannot be opened. An exec failure shows as an exit with code 127 (see Exited).
-  Status Start();
+  // Forks and execs. The child gets inherited_fds[i] as its descriptor 3 + i (the caller keeps
+  // its own and may close them once Start returned); no other descriptor of ours leaks.
+  // Errors: kInternal when it already runs or fork fails; kIOError when the log cannot be
+  // opened. An exec failure shows as an exit with code 127 (see Exited).
+  Status Start(const std::vector<int>& inherited_fds = {});
+  // The argv of the next Start (argv[0] the program's path).
+  void set_argv(std::vector<std::string> argv) { argv_ = std::move(argv); }
 
   // The exit description ("exited with code 1", "killed by signal 9") when the process ended,
   // reaping it; empty while it runs or was never started.
@@ -51,6 +47,8 @@ class ChildProcess {
   std::string Terminate(std::chrono::milliseconds grace);
 
   bool running() const { return pid_ > 0; }
+  // The exit code of the last run when it exited by itself (not by a signal).
+  std::optional<int> exit_code() const { return exit_code_; }
   bool paused() const { return paused_; }
   pid_t pid() const { return pid_; }
   const std::filesystem::path& log_path() const { return log_path_; }
@@ -63,8 +61,12 @@ class ChildProcess {
 
   std::vector<std::string> argv_;
   std::filesystem::path log_path_;
+  // Records how the reaped process ended and returns its description.
+  std::string Reaped(int status);
+
   pid_t pid_ = -1;
   bool paused_ = false;
+  std::optional<int> exit_code_;
 };
 
 }  // namespace dialkv::jepsen

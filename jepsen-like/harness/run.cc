@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <thread>
@@ -402,6 +404,51 @@ int RunHarness(const HarnessOptions& options, std::chrono::steady_clock::time_po
                const std::atomic<bool>& interrupted) {
   Run run(options, start, interrupted);
   return run.Execute();
+}
+
+int HoldCluster(const HarnessOptions& options, const std::atomic<bool>& interrupted) {
+  const auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "dialkv-jepsen: %s\n", message.c_str());
+    return kExitHarnessError;
+  };
+  std::error_code ec;
+  std::filesystem::create_directories(options.out, ec);
+  if (ec) return fail("cannot create " + options.out.string() + ": " + ec.message());
+  Result<std::unique_ptr<Cluster>> cluster =
+      Cluster::StartLocal({.nodes = options.nodes,
+                           .server_path = options.server_path,
+                           .dir = options.out,
+                           .replication_factor = options.replication_factor,
+                           .server_args = options.server_args,
+                           .ready_timeout = std::chrono::seconds(20)},
+                          options.workload.op_timeout_ms);
+  if (!cluster.ok()) return fail(cluster.status().ToString());
+  if (Status settled = (*cluster)->WaitSettled(std::chrono::seconds(30)); !settled.ok()) {
+    return fail(settled.ToString());
+  }
+  std::string endpoints;
+  for (NodeId node : (*cluster)->nodes()) {
+    endpoints += (endpoints.empty() ? "" : ",") + (*cluster)->endpoint(node);
+  }
+  const std::filesystem::path file = options.out / "endpoints";
+  {
+    std::ofstream out(file.string() + ".tmp");
+    out << endpoints << "\n";
+    if (!out.flush()) return fail("cannot write " + file.string());
+  }
+  std::filesystem::rename(file.string() + ".tmp", file, ec);
+  if (ec) return fail("cannot create " + file.string() + ": " + ec.message());
+  std::printf("%s\n", endpoints.c_str());
+  std::fflush(stdout);
+  while (!interrupted.load()) {
+    if (const std::string crashed = (*cluster)->CrashedNodes(); !crashed.empty()) {
+      return fail(crashed);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // Until a signal comes.
+  }
+  (*cluster)->Stop();
+  std::filesystem::remove(file, ec);
+  return kExitPass;
 }
 
 }  // namespace dialkv::jepsen

@@ -82,4 +82,11 @@ Status ValidateOptions(const HarnessOptions& options);
 int RunHarness(const HarnessOptions& options, std::chrono::steady_clock::time_point start,
                const std::atomic<bool>& interrupted);
 
+// Starts options.nodes servers as a run would (same flags, ports reserved for them), writes
+// their client addresses, comma-separated, to out/endpoints, prints them, and keeps the cluster
+// up until `interrupted`; then stops every node. For scripts (the benchmarks) that need a
+// cluster on race-free ports. Returns kExitPass, or kExitHarnessError when a node did not come
+// up or crashed while held (the message says which, with its log).
+int HoldCluster(const HarnessOptions& options, const std::atomic<bool>& interrupted);
+
 }  // namespace dialkv::jepsen

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "tests/testutil/command.h"
+#include "tests/testutil/held_port.h"
 #include "tests/testutil/server_process.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
@@ -69,7 +70,8 @@ TEST_F(CliTest, InvalidArgumentAndBadUsageExitTwo) {
 }
 
 TEST_F(CliTest, UnreachableNodeExitsThreeWithOneLineError) {
-  const std::string dead = "127.0.0.1:" + std::to_string(testutil::FreePort());
+  const jepsen::ReservedPort held = testutil::HeldPort();
+  const std::string dead = "127.0.0.1:" + std::to_string(held.port());
   CommandResult r = RunCommand({DIALKV_CLI_PATH, "--endpoints", dead, "get", "k"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("UNAVAILABLE"), std::string::npos) << r.err;
@@ -77,7 +79,8 @@ TEST_F(CliTest, UnreachableNodeExitsThreeWithOneLineError) {
 }
 
 TEST_F(CliTest, FailsOverToTheNextEndpoint) {
-  const std::string dead = "127.0.0.1:" + std::to_string(testutil::FreePort());
+  const jepsen::ReservedPort held = testutil::HeldPort();
+  const std::string dead = "127.0.0.1:" + std::to_string(held.port());
   CommandResult put = RunCommand(
       {DIALKV_CLI_PATH, "--endpoints", dead + "," + server_->client_address(), "put", "k", "v"});
   EXPECT_EQ(put.exit_code, 0) << put.err;

@@ -1,6 +1,7 @@
 #pragma once
-// Runs a real dialkv-server process for integration tests: on 127.0.0.1, on free ports, with
-// its log in a file. The destructor kills the process (by its pid) if it still runs.
+// Runs a real dialkv-server process for integration tests: on 127.0.0.1, on ports reserved for
+// it and never released before it holds them (jepsen-like/harness/server_child.h), with its
+// log in a file. The destructor kills the process (by its pid) if it still runs.
 
 #include <sys/types.h>
 
@@ -9,13 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "jepsen-like/harness/server_child.h"
 #include "server/common/status.h"
 
 namespace dialkv::testutil {
-
-// A TCP port on 127.0.0.1 that was free a moment ago, outside the kernel's ephemeral range so
-// no outgoing connection takes it while a stopped test node waits to restart on it.
-uint16_t FreePort();
 
 // The dialkv-server binary this test was built with.
 std::string ServerBinary();
@@ -27,14 +25,18 @@ class ServerProcess {
     std::string cluster_name = "test";
     std::string data_dir;      // Required.
     std::string log_path;      // Required: the process's stdout and stderr.
-    uint16_t client_port = 0;  // 0: pick a free port.
-    uint16_t http_port = 0;    // 0: pick a free port.
-    uint16_t peer_port = 0;    // 0: pick a free port.
+    uint16_t client_port = 0;  // 0: reserve a port; else ask for this one.
+    uint16_t http_port = 0;    // 0: reserve a port; else ask for this one.
+    uint16_t peer_port = 0;    // 0: reserve a port; else ask for this one.
     std::vector<std::string> extra_args;
     std::chrono::milliseconds ready_timeout{20000};
   };
 
-  // Starts the server and waits until its client and HTTP ports accept connections.
+  // Reserves the ports now and starts nothing: for a cluster, whose --peers must name every
+  // peer port before any node starts. set_extra_args, then Restart() starts it.
+  static Result<std::unique_ptr<ServerProcess>> Reserve(Options options);
+
+  // Starts the server and waits until it listens on every port (its ports file is written).
   // Errors: kUnavailable if it exited or did not become ready in time; the message carries
   // the exit status and the end of its log.
   static Result<std::unique_ptr<ServerProcess>> Start(Options options);
@@ -44,34 +46,37 @@ class ServerProcess {
   static Result<int> RunExpectingExit(const Options& options, std::string* output,
                                       std::chrono::milliseconds timeout);
 
-  ~ServerProcess();
+  ~ServerProcess() = default;  // Kills the process if it still runs.
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // SIGTERM, then waits for exit (SIGKILL after `timeout`). Returns the exit code, or -signal.
+  // SIGTERM, then waits for exit (SIGKILL after `timeout`). Returns the exit code, or -1 when
+  // it ended by a signal or was not running.
   int Stop(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
   // SIGKILL and reap: a crash.
   void Kill();
-  // Starts the process again with the same options and ports (after Stop or Kill).
+  // Starts the process (again) with the same options on the same ports. A port that another
+  // process took meanwhile is retried until the ready timeout; the error names it.
   Status Restart();
-  bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
+  void set_extra_args(std::vector<std::string> args);
+  bool running() const { return child_->process().running(); }
+  pid_t pid() const { return child_->process().pid(); }
 
   std::string client_address() const;  // "127.0.0.1:PORT"
-  uint16_t client_port() const { return options_.client_port; }
-  uint16_t http_port() const { return options_.http_port; }
-  uint16_t peer_port() const { return options_.peer_port; }
+  uint16_t client_port() const { return child_->ports().client; }
+  uint16_t http_port() const { return child_->ports().http; }
+  uint16_t peer_port() const { return child_->ports().peer; }
   const Options& options() const { return options_; }
   std::string ReadLog() const;
 
  private:
-  explicit ServerProcess(Options options) : options_(std::move(options)) {}
-  Status Spawn();   // fork + exec, no waiting.
-  Status Launch();  // Spawn() and wait until the client port accepts connections.
-  int WaitForExit(std::chrono::milliseconds timeout);
+  ServerProcess(Options options, std::unique_ptr<jepsen::ServerChild> child)
+      : options_(std::move(options)), child_(std::move(child)) {}
+  static Result<std::unique_ptr<jepsen::ServerChild>> ReserveChild(const Options& options);
+  static std::vector<std::string> Args(const Options& options);
 
   Options options_;
-  pid_t pid_ = -1;
+  std::unique_ptr<jepsen::ServerChild> child_;
 };
 
 // Sends "GET path" to 127.0.0.1:port and returns the response body (status line checked).

@@ -18,25 +18,29 @@ std::string TestCluster::peers_flag() const {
 Result<std::unique_ptr<TestCluster>> TestCluster::Start(Options options) {
   std::unique_ptr<TestCluster> cluster(new TestCluster(std::move(options)));
   const int n = cluster->options_.nodes;
-  for (int i = 0; i < n; ++i) cluster->peer_ports_.push_back(FreePort());
-  const std::string peers = cluster->peers_flag();
+  // Every node's ports are reserved before any starts, so each is told every peer's port.
   for (int i = 0; i < n; ++i) {
     ServerProcess::Options o;
     o.node_id = static_cast<uint32_t>(i + 1);
     o.cluster_name = "test";
     o.data_dir = cluster->dir_.Sub("node" + std::to_string(i + 1));
     o.log_path = cluster->dir_.Sub("node" + std::to_string(i + 1) + ".log");
-    o.peer_port = cluster->peer_ports_[i];
-    o.extra_args = {
+    auto node = ServerProcess::Reserve(o);
+    if (!node.ok()) return node.status();
+    cluster->peer_ports_.push_back((*node)->peer_port());
+    cluster->nodes_.push_back(std::move(node.value()));
+  }
+  const std::string peers = cluster->peers_flag();
+  for (int i = 0; i < n; ++i) {
+    std::vector<std::string> args = {
         peers,
         "--replication-factor=" + std::to_string(cluster->options_.replication_factor),
         "--gossip-interval-ms=100",
     };
-    o.extra_args.insert(o.extra_args.end(), cluster->options_.extra_args.begin(),
-                        cluster->options_.extra_args.end());
-    auto node = ServerProcess::Start(o);
-    if (!node.ok()) return node.status();
-    cluster->nodes_.push_back(std::move(node.value()));
+    args.insert(args.end(), cluster->options_.extra_args.begin(),
+                cluster->options_.extra_args.end());
+    cluster->nodes_[i]->set_extra_args(std::move(args));
+    DIALKV_RETURN_IF_ERROR(cluster->nodes_[i]->Restart());
   }
   for (int i = 0; i < n; ++i) {
     Status settled = cluster->WaitForAlivePeers(static_cast<NodeId>(i + 1), n - 1);

@@ -1,7 +1,8 @@
 #pragma once
 // N real dialkv-server processes on loopback forming one cluster (--peers lists all of them),
-// each with its own data dir and log under one temp dir. Ports are chosen free up front so
-// every node can be told every peer's address; a stopped node restarts on the same ports.
+// each with its own data dir and log under one temp dir. Every node's ports are reserved up
+// front (held, not picked and released) so every node can be told every peer's address; a
+// stopped node restarts on the same ports.
 
 #include <memory>
 #include <string>

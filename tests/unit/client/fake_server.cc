@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "server/net/frame.h"
+#include "tests/testutil/held_port.h"
 
 namespace dialkv::client_test {
 namespace {
@@ -277,10 +278,10 @@ asio::awaitable<void> FakeServer::Serve(std::shared_ptr<asio::ip::tcp::socket> s
 }
 
 uint16_t ClosedPort() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io,
-                                   asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return acceptor.local_endpoint().port();  // Closed when `acceptor` goes out of scope.
+  // Held until the test process exits, so no other process can listen there meanwhile.
+  static auto* held = new std::vector<jepsen::ReservedPort>();
+  held->push_back(testutil::HeldPort());
+  return held->back().port();
 }
 
 }  // namespace dialkv::client_test

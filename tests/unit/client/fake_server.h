@@ -102,7 +102,7 @@ class FakeServer {
   std::thread thread_;
 };
 
-// A port on 127.0.0.1 that nothing listens on: connecting to it is refused.
+// A port on 127.0.0.1 that nothing listens on while the test runs: connecting to it is refused.
 uint16_t ClosedPort();
 
 }  // namespace dialkv::client_test

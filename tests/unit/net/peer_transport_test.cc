@@ -19,6 +19,7 @@
 #include "server/net/fault_injector.h"
 #include "server/net/frame_server.h"
 #include "server/net/peer_header.h"
+#include "tests/testutil/held_port.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/unit/net/test_client.h"
 
@@ -108,13 +109,6 @@ asio::awaitable<CallResult> DoCall(PeerTransport* transport, NodeId peer, v1::En
   co_return CallResult{Status::Ok(), std::move(result).value()};
 }
 
-// A loopback port nothing listens on (it was free a moment ago).
-uint16_t UnusedPort() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io, Loopback(0));
-  return acceptor.local_endpoint().port();
-}
-
 class PeerTransportTest : public ::testing::Test {
  protected:
   PeerTransportTest() {
@@ -135,10 +129,19 @@ class PeerTransportTest : public ::testing::Test {
 
   // Starts the peer's server on `port` (0: a free one). Returns false if the port is taken.
   bool StartServer(uint16_t port = 0, FaultInjector* faults = nullptr) {
+    return StartServerOn(Loopback(port), faults);
+  }
+  // Starts the peer's server listening on the held port, which it adopts.
+  bool StartServerOn(jepsen::ReservedPort& held) {
+    ListenAddress address(Loopback(held.port()));
+    address.inherited_fd = held.Release();
+    return StartServerOn(address, nullptr);
+  }
+  bool StartServerOn(const ListenAddress& address, FaultInjector* faults) {
     Callee* callee = &callee_;
     RequestHandler handler = [callee](v1::Envelope r) { return Serve(callee, std::move(r)); };
     if (faults != nullptr) handler = WithFaults(faults, std::move(handler));
-    auto server = FrameServer::Listen(server_pool_, Loopback(port), {}, std::move(handler));
+    auto server = FrameServer::Listen(server_pool_, address, {}, std::move(handler));
     if (!server.ok()) return false;
     server_ = std::move(server).value();
     server_->Start();
@@ -262,7 +265,8 @@ TEST_F(PeerTransportTest, UnknownPeerIsUnavailable) {
 }
 
 TEST_F(PeerTransportTest, PeerNotListeningIsUnavailableQuicklyAndBackoffFailsFast) {
-  PeerTransport::Options options = TransportOptions(UnusedPort());
+  jepsen::ReservedPort held = testutil::HeldPort();
+  PeerTransport::Options options = TransportOptions(held.port());
   options.backoff_initial_ms = 60'000;  // The second call surely falls in the pause.
   options.backoff_max_ms = 60'000;
   MakeTransport(std::move(options));
@@ -287,27 +291,27 @@ TEST_F(PeerTransportTest, PeerNotListeningIsUnavailableQuicklyAndBackoffFailsFas
 // Regression: right after a peer restarted, calls whose deadline outlasted the backoff pause
 // failed at once with UNAVAILABLE (a CP request then failed although its peer was back).
 TEST_F(PeerTransportTest, CallDuringAPauseShorterThanItsDeadlineWaitsAndReachesThePeer) {
-  const uint16_t port = UnusedPort();
-  PeerTransport::Options options = TransportOptions(port);
+  jepsen::ReservedPort held = testutil::HeldPort();
+  PeerTransport::Options options = TransportOptions(held.port());
   options.backoff_initial_ms = 300;
   options.backoff_max_ms = 300;
   MakeTransport(std::move(options));
   ASSERT_CODE(CallPeer("k").status, Code::kUnavailable);  // Starts the 300 ms pause.
-  ASSERT_TRUE(StartServer(port));
+  ASSERT_TRUE(StartServerOn(held));
   CallResult during_pause = CallPeer("k", milliseconds(5000));
   EXPECT_OK(during_pause.status);
   EXPECT_EQ(ConnectAttempts(), 2u);  // One failed, one after the pause: no attempt in between.
 }
 
 TEST_F(PeerTransportTest, ReconnectsAfterTheBackoffOnceThePeerListens) {
-  const uint16_t port = UnusedPort();
-  PeerTransport::Options options = TransportOptions(port);
+  jepsen::ReservedPort held = testutil::HeldPort();
+  PeerTransport::Options options = TransportOptions(held.port());
   options.backoff_initial_ms = 20;
   options.backoff_max_ms = 40;
   MakeTransport(std::move(options));
   ASSERT_CODE(CallPeer("k").status, Code::kUnavailable);
 
-  ASSERT_TRUE(StartServer(port));
+  ASSERT_TRUE(StartServerOn(held));
   Status last;
   EXPECT_TRUE(PollUntil([&] {
     last = CallPeer("k").status;
