@@ -24,6 +24,17 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// The nodes a run (or HoldCluster) starts itself.
+Result<std::unique_ptr<Cluster>> StartLocalCluster(const HarnessOptions& options) {
+  return Cluster::StartLocal({.nodes = options.nodes,
+                              .server_path = options.server_path,
+                              .dir = options.out,
+                              .replication_factor = options.replication_factor,
+                              .server_args = options.server_args,
+                              .ready_timeout = std::chrono::seconds(20)},
+                             options.workload.op_timeout_ms);
+}
+
 constexpr auto kSettleTimeout = std::chrono::seconds(30);
 constexpr auto kHealTimeout = std::chrono::seconds(30);
 constexpr auto kProgressEvery = std::chrono::seconds(1);
@@ -153,13 +164,7 @@ Status Run::StartCluster() {
   if (options_.endpoints.empty()) {
     Say("starting " + std::to_string(options_.nodes) + " dialkv-server nodes in " +
         options_.out.string());
-    cluster = Cluster::StartLocal({.nodes = options_.nodes,
-                                   .server_path = options_.server_path,
-                                   .dir = options_.out,
-                                   .replication_factor = options_.replication_factor,
-                                   .server_args = options_.server_args,
-                                   .ready_timeout = std::chrono::seconds(20)},
-                                  options_.workload.op_timeout_ms);
+    cluster = StartLocalCluster(options_);
   } else {
     Say("attaching to " + std::to_string(options_.endpoints.size()) + " nodes");
     cluster = Cluster::Attach(options_.endpoints, options_.workload.op_timeout_ms);
@@ -414,14 +419,7 @@ int HoldCluster(const HarnessOptions& options, const std::atomic<bool>& interrup
   std::error_code ec;
   std::filesystem::create_directories(options.out, ec);
   if (ec) return fail("cannot create " + options.out.string() + ": " + ec.message());
-  Result<std::unique_ptr<Cluster>> cluster =
-      Cluster::StartLocal({.nodes = options.nodes,
-                           .server_path = options.server_path,
-                           .dir = options.out,
-                           .replication_factor = options.replication_factor,
-                           .server_args = options.server_args,
-                           .ready_timeout = std::chrono::seconds(20)},
-                          options.workload.op_timeout_ms);
+  Result<std::unique_ptr<Cluster>> cluster = StartLocalCluster(options);
   if (!cluster.ok()) return fail(cluster.status().ToString());
   if (Status settled = (*cluster)->WaitSettled(std::chrono::seconds(30)); !settled.ok()) {
     return fail(settled.ToString());
