@@ -1,5 +1,5 @@
 #pragma once
-// One harness run from start to verdict (DESIGN.md "Jepsen-like harness"):
+// One harness run from start to verdict:
 //   1. start N servers in the output directory (or attach to a running cluster) and wait until
 //      every node sees every other alive;
 //   2. clear every node's faults; switch on the requested server bug on every node;

@@ -121,7 +121,7 @@ class Node {
     // concurrent writers make bigger fsync groups; past a few, they only queue on the disk.
     size_t storage_threads = 4;
     bool sync = false;                     // fsync every write before acknowledging it.
-    uint32_t max_key_bytes = 4096;         // Not a flag: fixed by DESIGN.md.
+    uint32_t max_key_bytes = 4096;         // Not a flag: part of the data model.
     uint32_t max_value_bytes = 4u << 20;   // Must fit in a frame with the largest key.
     uint32_t max_frame_bytes = 16u << 20;  // Bigger frames close their connection.
     uint32_t default_timeout_ms = 5000;    // For requests with timeout_ms = 0.
