@@ -14,6 +14,7 @@ packages=(
   libcli11-dev
   libxxhash-dev
   nlohmann-json3-dev
+  libssl-dev
   curl
 )
 

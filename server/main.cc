@@ -50,6 +50,12 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
                  "\"H:P\"}; removed at a clean shutdown. For scripts that start nodes on port 0 "
                  "and wait for them")
       ->envname("DIALKV_PORTS_FILE");
+  app.add_option("--cluster-secret-file", o.cluster_secret_file,
+                 "File holding the cluster's shared secret (at least 32 bytes; make one with "
+                 "'head -c 32 /dev/urandom | base64 > FILE'). Every peer connection then proves "
+                 "both ways that it holds it before anything else is read; every node needs the "
+                 "same file. Without it the peer port trusts whoever connects")
+      ->envname("DIALKV_CLUSTER_SECRET_FILE");
   app.add_option("--peers", o.peers,
                  "Every node of the cluster, this one included, as ID@HOST:PORT of its peer port, "
                  "comma-separated: 1@10.0.0.1:7380,2@10.0.0.2:7380,3@10.0.0.3:7380. Empty: a "

@@ -1,6 +1,8 @@
 #include "jepsen-like/harness/cluster.h"
 
 #include <algorithm>
+#include <fstream>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -43,6 +45,21 @@ Result<std::unique_ptr<Cluster>> Cluster::StartLocal(LocalOptions options,
   std::unique_ptr<Cluster> cluster(new Cluster());
   cluster->replication_factor_ = options.replication_factor;
 
+  // The nodes authenticate each other with a secret made for this cluster, so every run also
+  // exercises the peer handshake under its faults (kills and restarts reconnect through it).
+  std::filesystem::create_directories(options.dir, ec);
+  const std::filesystem::path secret_file = options.dir / "cluster.secret";
+  {
+    std::random_device random;
+    std::string secret;
+    for (int i = 0; i < 48; ++i) secret += "0123456789abcdef"[random() % 16];
+    std::ofstream out(secret_file, std::ios::trunc);
+    out << secret << "\n";
+    if (!out.flush()) return Status::IOError("cannot write " + secret_file.string());
+  }
+  std::filesystem::permissions(
+      secret_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+
   // Every node's ports are reserved before any node starts, so --peers can list them all.
   std::map<NodeId, std::unique_ptr<ServerChild>> children;
   std::string peers;
@@ -73,6 +90,7 @@ Result<std::unique_ptr<Cluster>> Cluster::StartLocal(LocalOptions options,
         "--peers=" + peers,
         "--data-dir=" + (options.dir / NodeDir(node) / "data").string(),
         "--replication-factor=" + std::to_string(options.replication_factor),
+        "--cluster-secret-file=" + secret_file.string(),
     };
     for (const std::string& flag : HarnessServerFlags()) args.push_back(flag);
     args.insert(args.end(), options.server_args.begin(), options.server_args.end());

@@ -43,8 +43,9 @@ class Cluster {
   // so a healed cluster converges within seconds.
   static std::vector<std::string> HarnessServerFlags();
 
-  // Starts every node (on ports reserved for it, see server_child.h) and waits until it
-  // listens on every port.
+  // Starts every node (on ports reserved for it, see server_child.h, and with a cluster
+  // secret made for this cluster in dir/cluster.secret) and waits until it listens on every
+  // port.
   // Errors: kInvalidArgument (no server binary, fewer than 1 node); kUnavailable naming the
   // node that exited or did not come up, with the end of its log; kIOError.
   static Result<std::unique_ptr<Cluster>> StartLocal(LocalOptions options,

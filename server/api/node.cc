@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -333,8 +335,14 @@ Status Node::Init() {
 
   net::FrameServer::Options frame_options;
   frame_options.max_frame_bytes = options_.max_frame_bytes;
+  net::FrameServer::Options peer_port_options = frame_options;
+  if (authenticator_ != nullptr) {
+    peer_port_options.handshake = [this](asio::ip::tcp::socket& socket, net::FrameReader& reader) {
+      return AuthenticatePeer(socket, reader);
+    };
+  }
   Result<std::unique_ptr<net::FrameServer>> peer_server =
-      net::FrameServer::Listen(*io_pool_, *peer_endpoint, frame_options, PeerHandler());
+      net::FrameServer::Listen(*io_pool_, *peer_endpoint, peer_port_options, PeerHandler());
   if (!peer_server.ok()) return peer_server.status();
   peer_server_ = std::move(peer_server.value());
   Result<std::unique_ptr<net::FrameServer>> frame_server =
@@ -415,7 +423,28 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
     fault_injector_ = std::make_unique<net::FaultInjector>(fault_options, metrics_.get());
   }
 
+  if (!options_.cluster_secret_file.empty()) {
+    Result<std::string> secret =
+        net::PeerAuthenticator::ReadSecretFile(options_.cluster_secret_file);
+    if (!secret.ok()) return secret.status();
+    net::PeerAuthenticator::Options auth_options;
+    auth_options.cluster_name = options_.cluster_name;
+    auth_options.self = options_.node_id;
+    auth_options.secret = std::move(secret).value();
+    auth_options.is_member = [members = std::set<NodeId>(ids.begin(), ids.end())](NodeId id) {
+      return members.count(id) != 0;
+    };
+    authenticator_ = std::make_unique<net::PeerAuthenticator>(std::move(auth_options));
+    peer_auth_failures_ = &metrics_->AddCounter(
+        "dialkv_peer_auth_failures_total",
+        "Peer connections refused by the peer port's authentication, by reason "
+        "(unauthenticated: no or a bad proof; permission_denied: another cluster, or a node "
+        "not in --peers; unavailable: closed or timed out during the handshake).",
+        {"reason"});
+  }
+
   net::PeerTransport::Options transport_options;
+  transport_options.authenticator = authenticator_.get();
   transport_options.faults = fault_injector_.get();
   transport_options.self = options_.node_id;
   transport_options.cluster_name = options_.cluster_name;
@@ -536,6 +565,27 @@ net::RequestHandler Node::PeerHandler() {
   };
   if (fault_injector_ == nullptr) return handler;
   return net::WithFaults(fault_injector_.get(), std::move(handler));
+}
+
+asio::awaitable<Result<net::RequestHandler>> Node::AuthenticatePeer(asio::ip::tcp::socket& socket,
+                                                                    net::FrameReader& reader) {
+  asio::error_code ec;
+  const asio::ip::tcp::endpoint from = socket.remote_endpoint(ec);
+  Result<NodeId> peer = co_await authenticator_->Accept(socket, reader);
+  if (!peer.ok()) {
+    std::string reason(CodeName(peer.status().code()));
+    std::transform(reason.begin(), reason.end(), reason.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    peer_auth_failures_->WithLabels({reason}).Inc();
+    uint64_t suppressed = 0;
+    if (peer_auth_log_limiter_.Allow(&suppressed)) {
+      Logger("net")->warn("node={} refused a peer connection from {}: {}{}", options_.node_id,
+                          ec ? std::string("?") : FormatHostPort(from), peer.status().message(),
+                          LogLimiter::SuppressedNote(suppressed));
+    }
+    co_return peer.status();
+  }
+  co_return net::OnlyFrom(*peer, PeerHandler());
 }
 
 v1::ClusterStatusReply Node::ClusterStatus() const {

@@ -33,12 +33,14 @@
 #include "proto/dialkv.pb.h"
 #include "server/common/clock.h"
 #include "server/common/hlc.h"
+#include "server/common/log_limiter.h"
 #include "server/common/metrics.h"
 #include "server/common/status.h"
 #include "server/net/frame_server.h"
 #include "server/net/http_server.h"
 #include "server/net/io_pool.h"
 #include "server/net/listen_address.h"
+#include "server/net/peer_auth.h"
 #include "server/storage/engine.h"
 
 namespace dialkv {
@@ -94,6 +96,10 @@ class Node {
     // (written aside, then renamed), so a script or test can wait for the file and read the
     // ports chosen for port 0. Stop() removes it.
     std::string ports_file;
+    // Non-empty: the file holding the cluster's shared secret (at least 32 bytes). Every peer
+    // connection then authenticates both ways before anything else is read (net/peer_auth.h).
+    // Every node of the cluster must be given the same secret.
+    std::string cluster_secret_file;
     // Every node of the cluster, this one included, by its peer address: "1@host:7380,...".
     // Empty: a cluster of this node alone (at peer_listen).
     std::string peers;
@@ -193,6 +199,11 @@ class Node {
   net::RequestHandler ClientHandler();
   // The peer port's handler: the PeerService, behind the fault injector when there is one.
   net::RequestHandler PeerHandler();
+  // The peer port's handshake with --cluster-secret-file: the handler for a connection that
+  // authenticated (it refuses messages of any other node), or why it was refused (counted
+  // and logged here). `socket` and `reader` are the connection's, alive across the call.
+  asio::awaitable<Result<net::RequestHandler>> AuthenticatePeer(asio::ip::tcp::socket& socket,
+                                                                net::FrameReader& reader);
 
   const Options options_;
   Endpoints endpoints_;
@@ -207,7 +218,10 @@ class Node {
   uint64_t generation_ = 0;
   std::unique_ptr<cluster::Ring> ring_;
   std::unique_ptr<cluster::Membership> membership_;
-  std::unique_ptr<net::FaultInjector> fault_injector_;  // Null without fault injection.
+  std::unique_ptr<net::FaultInjector> fault_injector_;     // Null without fault injection.
+  std::unique_ptr<net::PeerAuthenticator> authenticator_;  // Null without a cluster secret.
+  metrics::CounterFamily* peer_auth_failures_ = nullptr;   // Set with authenticator_.
+  LogLimiter peer_auth_log_limiter_{std::chrono::seconds(1)};
   std::unique_ptr<net::PeerTransport> transport_;
   std::unique_ptr<replication::LocalReplica> local_replica_;
   std::unique_ptr<replication::HintStore> hint_store_;  // Null with hinted handoff off.

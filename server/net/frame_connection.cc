@@ -66,9 +66,11 @@ struct Lookup {
 // One TCP connection, from connect to failure. A new connection to the same endpoint is a new
 // Session, so coroutines still finishing on a failed one never touch its successor.
 struct Connection::Session {
-  explicit Session(const asio::any_io_executor& executor) : socket(executor) {}
+  Session(const asio::any_io_executor& executor, uint32_t max_frame_bytes)
+      : socket(executor), reader(max_frame_bytes) {}
 
   asio::ip::tcp::socket socket;
+  FrameReader reader;  // Used by the handshake, then by the read loop only.
   std::unordered_map<uint64_t, Call*> pending;  // Sent, waiting for their replies.
   std::string outbox;                           // Frames queued for the next write, written as one.
   std::string in_write;                         // The bytes of the write in progress.
@@ -131,7 +133,7 @@ asio::awaitable<Status> Connection::Connect(Waiter* waiter) {
                                     std::to_string(pause.count()) + " ms");
     }
     if (options_.connect_attempts != nullptr) options_.connect_attempts->Inc();
-    dialing_ = std::make_shared<Session>(executor_);
+    dialing_ = std::make_shared<Session>(executor_, options_.max_frame_bytes);
     auto session = dialing_;
     ++coroutines_;
     asio::co_spawn(executor_, Dial(session), [this, session](std::exception_ptr e) {
@@ -157,6 +159,10 @@ asio::awaitable<Status> Connection::Connect(Waiter* waiter) {
 
 asio::awaitable<void> Connection::Dial(std::shared_ptr<Session> session) {
   Status status = co_await Open(&session->socket);
+  if (status.ok() && close_reason_.ok() && options_.handshake) {
+    status = co_await options_.handshake(session->socket, session->reader);
+    if (!status.ok()) log_->warn("endpoint={} handshake failed: {}", name(), status.message());
+  }
   // Close() during the attempt: whatever the attempt says, its reason is the answer.
   if (!close_reason_.ok()) status = close_reason_;
   dialing_.reset();
@@ -321,10 +327,9 @@ void Connection::Close(const Status& reason) {
 }
 
 asio::awaitable<void> Connection::ReadLoop(std::shared_ptr<Session> session) {
-  FrameReader reader(options_.max_frame_bytes);
   for (;;) {
     std::string_view body;
-    Status status = co_await reader.Next(session->socket, &body);
+    Status status = co_await session->reader.Next(session->socket, &body);
     if (session->dead) co_return;
     if (status.code() == Code::kInvalidArgument) {  // Over the frame limit.
       Fail(session, Status::Internal("reply " + status.message() + "; is " + name() +

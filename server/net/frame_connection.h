@@ -25,6 +25,7 @@
 #include "proto/dialkv.pb.h"
 #include "server/common/metrics.h"
 #include "server/net/endpoint.h"
+#include "server/net/frame_reader.h"
 
 namespace spdlog {
 class logger;
@@ -115,6 +116,11 @@ class Connection {
     std::function<Result<std::vector<asio::ip::tcp::endpoint>>(const std::string& host,
                                                                uint16_t port)>
         lookup = {};
+    // Runs on each new connection before it carries any call (the peer transport's
+    // authentication, peer_auth.h), reading with `reader`, which the connection goes on using.
+    // An error fails the attempt as a refused connection would (and the backoff applies).
+    std::function<asio::awaitable<Status>(asio::ip::tcp::socket& socket, FrameReader& reader)>
+        handshake = {};
     // The logger (logging.h) for this connection's lines: "client" or "net".
     std::string log_subsystem = "client";
     // Counted when set (not owned; they must outlive this object): connection attempts

@@ -69,6 +69,7 @@ struct Connection {
         reader_wake(executor, SteadyClock::time_point::max()),
         watchdog(executor),
         reader(server->options.max_frame_bytes),
+        handler(server->handler),
         last_activity(SteadyClock::now()) {
     asio::error_code ignored;
     peer = socket.remote_endpoint(ignored);
@@ -159,7 +160,8 @@ struct Connection {
   asio::steady_timer watchdog;
   uint64_t registry_id = 0;
 
-  FrameReader reader;            // Used by the read loop only.
+  FrameReader reader;            // Used by the handshake, then by the read loop only.
+  RequestHandler handler;        // The server's, or the one its handshake returned.
   std::string pending;           // Framed replies waiting for the writer.
   std::string writing;           // The bytes of the write in progress; swapped with `pending`.
   uint32_t pending_replies = 0;  // Replies to requests in `pending`.
@@ -185,7 +187,7 @@ uint64_t ReadableId(std::string_view body) {
 
 asio::awaitable<void> HandleRequest(std::shared_ptr<Connection> c, v1::Envelope request) {
   const uint64_t id = request.id();
-  v1::Envelope reply = co_await c->server->handler(std::move(request));
+  v1::Envelope reply = co_await c->handler(std::move(request));
   if (reply.body_case() == v1::Envelope::BODY_NOT_SET) {
     c->Unanswered();
     co_return;
@@ -196,6 +198,16 @@ asio::awaitable<void> HandleRequest(std::shared_ptr<Connection> c, v1::Envelope 
 
 asio::awaitable<void> ReadLoop(std::shared_ptr<Connection> c) {
   const FrameServer::Options& options = c->server->options;
+  if (options.handshake) {
+    Result<RequestHandler> handler = co_await options.handshake(c->socket, c->reader);
+    if (c->closed) co_return;
+    if (!handler.ok()) {
+      c->Close();  // The handshake logged and counted it, and answered if it could.
+      co_return;
+    }
+    c->handler = std::move(handler).value();
+    c->last_activity = SteadyClock::now();
+  }
   while (!c->closed) {
     // Back-pressure: wait until the writer has sent a reply. Bounded by the handlers' own
     // deadlines and the write timeout.

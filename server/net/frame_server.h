@@ -28,6 +28,7 @@
 
 #include "server/common/status.h"
 #include "server/net/frame.h"
+#include "server/net/frame_reader.h"
 #include "server/net/io_pool.h"
 #include "server/net/listen_address.h"
 
@@ -41,6 +42,13 @@ namespace dialkv::net {
 // connection is gone.
 using RequestHandler = std::function<asio::awaitable<v1::Envelope>(v1::Envelope request)>;
 
+// Runs on a new connection before any request is read (the peer port's authentication): it
+// may read frames with `reader` and write to `socket` itself, and bounds its own time. It
+// returns the handler for the connection's requests, or an error, and then the connection is
+// closed without reading anything more.
+using ConnectionHandshake = std::function<asio::awaitable<Result<RequestHandler>>(
+    asio::ip::tcp::socket& socket, FrameReader& reader)>;
+
 class FrameServer {
  public:
   struct Options {
@@ -53,6 +61,8 @@ class FrameServer {
     // A connection where no reply byte could be written for this long (the client stopped
     // reading) is closed, so it cannot pin the replies' memory forever (0: never).
     uint32_t write_timeout_ms = 30'000;
+    // Empty: every connection is served by the server's handler at once.
+    ConnectionHandshake handshake;
   };
 
   // Binds and listens on `address` (port 0 picks a free port; an inherited socket is adopted).

@@ -315,6 +315,13 @@ Result<std::unique_ptr<PeerTransport>> PeerTransport::Create(IoContextPool& pool
     connection_options.backoff_max_ms = o.backoff_max_ms;
     connection_options.unacked_timeout_ms = o.unacked_timeout_ms;
     connection_options.log_subsystem = "net";
+    if (const PeerAuthenticator* auth = o.authenticator; auth != nullptr) {
+      const NodeId peer = id;
+      connection_options.handshake = [auth, peer](asio::ip::tcp::socket& socket,
+                                                  FrameReader& reader) {
+        return auth->Dial(socket, reader, peer);
+      };
+    }
     if (metrics != nullptr) {
       connection_options.connect_attempts = &attempts->WithLabels({std::to_string(id)});
       connection_options.connect_failures = &failures->WithLabels({std::to_string(id)});

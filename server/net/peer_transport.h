@@ -51,6 +51,7 @@
 #include "server/net/fault_injector.h"
 #include "server/net/frame.h"
 #include "server/net/io_pool.h"
+#include "server/net/peer_auth.h"
 #include "server/net/transport.h"
 
 namespace dialkv::net {
@@ -94,6 +95,10 @@ class PeerTransport final : public Transport {
     // Judges every request and reply when set (--enable-fault-injection). Not owned; must
     // outlive the transport.
     FaultInjector* faults = nullptr;
+    // When set (--cluster-secret-file), every connection authenticates before its first call
+    // (peer_auth.h); a failed handshake fails the attempt like a refused connection. Not
+    // owned; must outlive the transport.
+    const PeerAuthenticator* authenticator = nullptr;
   };
 
   // Validates `options` and sets up (without connecting) one connection per peer.

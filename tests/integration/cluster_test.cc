@@ -8,6 +8,7 @@
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "server/net/frame.h"
 #include "tests/testutil/eventually.h"
 #include "tests/testutil/status_matchers.h"
+#include "tests/testutil/temp_dir.h"
 #include "tests/testutil/test_cluster.h"
 
 namespace dialkv {
@@ -162,13 +164,25 @@ TEST(ClusterTest, ConcurrentApWritesToOneKeyConvergeToTheHighestTimestamp) {
   }
 }
 
-// Sends one ReplicaWriteRequest to a node's peer port as node `from` would, and returns the
-// reply's status.
-v1::Status SendForgedReplicaWrite(uint16_t peer_port, NodeId from, const std::string& key,
-                                  const Version& version) {
+// Sends `request` alone on a new connection to a node's peer port, as an outsider can, and
+// returns the one reply it gets.
+v1::Envelope SendAsPeer(uint16_t peer_port, const v1::Envelope& request) {
   asio::io_context io;
   asio::ip::tcp::socket socket(io);
   socket.connect({asio::ip::make_address("127.0.0.1"), peer_port});
+  std::string frame;
+  net::AppendFrame(request, &frame);
+  asio::write(socket, asio::buffer(frame));
+  unsigned char header[net::kFrameHeaderBytes];
+  asio::read(socket, asio::buffer(header));
+  std::string body(net::DecodeFrameLength(header), '\0');
+  asio::read(socket, asio::buffer(body));
+  v1::Envelope reply;
+  reply.ParseFromString(body);
+  return reply;
+}
+
+v1::Envelope ForgedReplicaWrite(NodeId from, const std::string& key, const Version& version) {
   v1::Envelope request;
   request.set_id(1);
   request.mutable_peer()->set_cluster_name("test");
@@ -178,15 +192,14 @@ v1::Status SendForgedReplicaWrite(uint16_t peer_port, NodeId from, const std::st
   write->set_key(key);
   write->mutable_version()->set_value(version.value);
   net::ToProto(version.timestamp, write->mutable_version()->mutable_timestamp());
-  std::string frame;
-  net::AppendFrame(request, &frame);
-  asio::write(socket, asio::buffer(frame));
-  unsigned char header[net::kFrameHeaderBytes];
-  asio::read(socket, asio::buffer(header));
-  std::string body(net::DecodeFrameLength(header), '\0');
-  asio::read(socket, asio::buffer(body));
-  v1::Envelope reply;
-  if (!reply.ParseFromString(body)) return v1::Status();
+  return request;
+}
+
+// Sends one ReplicaWriteRequest to a node's peer port as node `from` would, and returns the
+// reply's status.
+v1::Status SendForgedReplicaWrite(uint16_t peer_port, NodeId from, const std::string& key,
+                                  const Version& version) {
+  const v1::Envelope reply = SendAsPeer(peer_port, ForgedReplicaWrite(from, key, version));
   if (reply.has_error_reply()) return reply.error_reply().status();
   return reply.replica_write_reply().status();
 }
@@ -216,6 +229,57 @@ TEST(ClusterTest, PeerWithAClockFarAheadCannotMakeItsVersionWin) {
       Eventually([&] { return cluster->node(1).ReadLog().find("ahead") != std::string::npos; },
                  milliseconds(5000)))
       << cluster->node(1).ReadLog();
+}
+
+TEST(ClusterTest, OutsiderOnThePeerPortCannotStoreAKeyNorMarkAMemberDeadWithoutTheSecret) {
+  testutil::TempDir dir;
+  const std::string secret_file = dir.Sub("cluster.secret");
+  { std::ofstream(secret_file) << "c2VjcmV0LXNoYXJlZC1ieS10aGUtdGhyZWUtbm9kZXMtb25seQ==\n"; }
+  auto cluster = StartCluster(3, 3, {"--cluster-secret-file=" + secret_file});
+  ASSERT_NE(cluster, nullptr);  // The nodes authenticated each other: every one sees all alive.
+  auto client = cluster->ClientFor(1, Consistency::kCp);
+  ASSERT_OK(client->Put("honest", "v"));
+  ASSERT_OK(cluster->ClientFor(3, Consistency::kCp)->Get("honest"));
+
+  // A replica write claiming to come from node 2, with the cluster name /health shows.
+  const Timestamp now{static_cast<uint64_t>(std::chrono::duration_cast<milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count())
+                          << 16,
+                      2};
+  v1::Status write = SendForgedReplicaWrite(cluster->peer_port(1), 2, "forged",
+                                            Version{"from-outside", now, false});
+  EXPECT_EQ(write.code(), v1::STATUS_UNAUTHENTICATED) << write.message();
+  // Gossip claiming node 3 restarted with an unbeatable generation, which would otherwise
+  // make its real heartbeats look stale until it is held dead.
+  v1::Envelope gossip;
+  gossip.set_id(2);
+  gossip.mutable_peer()->set_cluster_name("test");
+  gossip.mutable_peer()->set_node_id(2);
+  v1::MemberState* forged = gossip.mutable_gossip_request()->add_members();
+  forged->set_node_id(3);
+  forged->set_generation(~uint64_t{0} >> 1);
+  forged->set_heartbeat(1);
+  const v1::Envelope gossip_reply = SendAsPeer(cluster->peer_port(1), gossip);
+  ASSERT_TRUE(gossip_reply.has_error_reply()) << gossip_reply.DebugString();
+  EXPECT_EQ(gossip_reply.error_reply().status().code(), v1::STATUS_UNAUTHENTICATED);
+
+  for (NodeId id = 1; id <= 3; ++id) {
+    ASSERT_CODE(cluster->ClientFor(id, Consistency::kAp)->Get("forged"), Code::kNotFound);
+  }
+  // Past the failure detector's dead-after (3 s), node 1 still holds every member alive.
+  const auto until = SteadyClock::now() + milliseconds(4000);
+  while (SteadyClock::now() < until) {
+    ASSERT_OK(cluster->WaitForAlivePeers(1, 2, milliseconds(1000)));
+    std::this_thread::sleep_for(milliseconds(200));  // Sampling the state over the window.
+  }
+  auto metrics = testutil::HttpGet(cluster->node(1).http_port(), "/metrics");
+  ASSERT_OK(metrics);
+  EXPECT_NE(metrics->find("dialkv_peer_auth_failures_total{reason=\"unauthenticated\"} 2"),
+            std::string::npos)
+      << *metrics;
+  EXPECT_NE(cluster->node(1).ReadLog().find("refused a peer connection from 127.0.0.1"),
+            std::string::npos);
 }
 
 uint64_t KeysStored(testutil::ServerProcess& node) {
