@@ -441,6 +441,10 @@ TEST(FaultTest, BugSwitchSkipReadRepairLetsACpReadBeFollowedByAnOlderOne) {
     EXPECT_OK(cp2->Put(key, "old"));
     admins.Partition({1}, {2, 3});
     EXPECT_OK(ap1->Put(key, "new"));  // Node 1 only: no hints, no anti-entropy.
+    // The put answered before its background copies to nodes 2 and 3 were sent; on a busy
+    // machine one could still be queued at the heal below and get through. Each copy gives up
+    // at the replica timeout (1 s, the default): past it, a copy not yet sent never will be.
+    std::this_thread::sleep_for(milliseconds(1500));
     admins.Heal();
     admins.Partition({2}, {3});
     auto first = cp2->Get(key);  // Quorum {1,2}: sees "new".
