@@ -136,7 +136,7 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::Exchange(v1::Envelope
 }
 
 // The one place every outbound peer request and every inbound reply of this node passes
-// (DESIGN.md "Fault injection"): the fault injector judges the request (lost, or held for its
+// (docs/fault-injection.md): the fault injector judges the request (lost, or held for its
 // delay) and then the reply (lost), and Send() does the rest. Returns the raw reply, unchecked.
 asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::RoundTrip(const v1::Envelope& request,
                                                                      Deadline deadline,

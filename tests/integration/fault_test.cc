@@ -1,4 +1,4 @@
-// Fault injection on real clusters (DESIGN.md "Fault injection"): partitions, one-way
+// Fault injection on real clusters (docs/fault-injection.md): partitions, one-way
 // partitions, message loss and clock skew set at run time through the admin requests, and
 // what each consistency mode promises under them.
 #include <gtest/gtest.h>
