@@ -1,6 +1,6 @@
 #pragma once
-// What the dialkv CLI prints and how it exits (DESIGN.md "Command lines"): exit codes scripts
-// rely on, one-line errors on stderr, raw bytes on stdout.
+// What the dialkv CLI prints and how it exits: exit codes scripts rely on, one-line errors on
+// stderr, raw bytes on stdout.
 
 #include <string>
 #include <string_view>

@@ -1,7 +1,7 @@
 #pragma once
-// The AP checkers (DESIGN.md "Checkers"): what AP promises (replicas converge, no value comes
-// from nowhere, no acknowledged write disappears unless a newer one beat it) and what it costs
-// (stale reads, measured; availability per mode, measured in and out of fault intervals).
+// The AP checkers: what AP promises (replicas converge, no value comes from nowhere, no
+// acknowledged write disappears unless a newer one beat it) and what it costs (stale reads,
+// measured; availability per mode, measured in and out of fault intervals).
 //
 // The promises apply to every operation whatever its mode (a CP write is an LWW version too);
 // the measurements split by mode. Each function takes the operations from PairHistory.

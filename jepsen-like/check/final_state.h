@@ -1,7 +1,6 @@
 #pragma once
-// The final state of a run (final.json, DESIGN.md "Jepsen-like harness"): after the cluster
-// healed and converged, the raw version every node holds of every key the run touched, as
-// ReadLocal returns it:
+// The final state of a run (final.json): after the cluster healed and converged, the raw
+// version every node holds of every key the run touched, as ReadLocal returns it:
 //
 //   {"replicas": {"1": {"k1": {"value": "v17", "hlc": 113...408, "node": 2,
 //                              "tombstone": false},

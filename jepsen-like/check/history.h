@@ -1,7 +1,7 @@
 #pragma once
-// The history of a Jepsen-like run (DESIGN.md "Jepsen-like harness"): every client operation
-// is recorded twice, once when a client process invokes it and once when it completes, as one
-// JSON object per line of history.jsonl, in real-time order:
+// The history of a Jepsen-like run: every client operation is recorded twice, once when a
+// client process invokes it and once when it completes, as one JSON object per line of
+// history.jsonl, in real-time order:
 //
 //   {"process": 3, "type": "invoke", "f": "write", "key": "k1", "value": "v17",
 //    "time": 1200345, "mode": "cp", "node": 2}

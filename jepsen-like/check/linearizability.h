@@ -1,5 +1,5 @@
 #pragma once
-// Linearizability of CP operations, key by key (DESIGN.md "Checkers").
+// Linearizability of CP operations, key by key.
 //
 // Each key is a register: a read returns the value of the last write before it, or not found
 // when there is none or the last was a delete; initially not found. A history of a key is

@@ -1,7 +1,7 @@
 #pragma once
 // The client side of a run: logical processes that read, write and delete keys through the
 // cluster's per-node clients, and the recorder that writes every invocation and completion to
-// history.jsonl (DESIGN.md "Jepsen-like harness").
+// history.jsonl (jepsen-like/README.md, "Workloads").
 //
 // Each worker thread is one logical process at a time, with at most one operation
 // outstanding. Its operations are drawn from its own generator, seeded from the run's seed and

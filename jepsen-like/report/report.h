@@ -1,8 +1,8 @@
 #pragma once
-// The report of one harness run (DESIGN.md "Jepsen-like harness", "Report"): results.json and
-// one self-contained report.html with SVG charts (no script, no external file, no network):
-// latency over time per mode with the nemesis intervals shaded, throughput over time,
-// availability per mode (during and outside faults), and the witness of every violation.
+// The report of one harness run: results.json and one self-contained report.html with SVG
+// charts (no script, no external file, no network): latency over time per mode with the
+// nemesis intervals shaded, throughput over time, availability per mode (during and outside
+// faults), and the witness of every violation.
 //
 //   jepsen::RunReport run{...};  // Filled by dialkv-jepsen after the checks.
 //   Status written = jepsen::WriteReport(out_dir, run);

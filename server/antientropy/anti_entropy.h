@@ -1,6 +1,6 @@
 #pragma once
-// Anti-entropy: replicas converge on their own, and deleted keys stay deleted
-// (DESIGN.md "Anti-entropy"; the design and its reasons are in docs/anti-entropy.md).
+// Anti-entropy: replicas converge on their own, and deleted keys stay deleted (the design and
+// its reasons are in docs/anti-entropy.md).
 //
 // What it does:
 //   - keeps a DigestTable over this node's store, exact under concurrent writes (it is the

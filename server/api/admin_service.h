@@ -1,9 +1,9 @@
 #pragma once
-// The fault-injection and inspection requests of the client port (DESIGN.md "Fault
-// injection"): SetFaults, ClearFaults, GetFaults and SetClockOffset, answered with a
-// FaultsReply carrying the node's fault state after the request, and ReadLocal, answered with
-// this node's own stored version of a key (no quorum, no repair, no skew check), so a harness
-// can check convergence replica by replica.
+// The fault-injection and inspection requests of the client port (docs/fault-injection.md):
+// SetFaults, ClearFaults, GetFaults and SetClockOffset, answered with a FaultsReply carrying
+// the node's fault state after the request, and ReadLocal, answered with this node's own stored
+// version of a key (no quorum, no repair, no skew check), so a harness can check convergence
+// replica by replica.
 //
 // They are served only when the node started with --enable-fault-injection (an injector was
 // given). Otherwise every one is answered PERMISSION_DENIED in its matching reply, naming the

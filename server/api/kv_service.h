@@ -51,7 +51,7 @@ namespace dialkv::api {
 class KvService {
  public:
   struct Options {
-    uint32_t max_key_bytes = 4096;          // DESIGN.md: keys are 1..4096 bytes.
+    uint32_t max_key_bytes = 4096;          // Keys are 1..4096 bytes.
     uint32_t max_value_bytes = 4u << 20;    // --max-value-bytes.
     uint32_t default_timeout_ms = 5000;     // --default-timeout-ms: for timeout_ms = 0.
     uint32_t max_timeout_ms = 10 * 60'000;  // Longer client timeouts are shortened to this.

@@ -1,5 +1,5 @@
 #pragma once
-// Spreads liveness (DESIGN.md "Placement"): every interval this node advances its heartbeat
+// Spreads liveness (docs/architecture.md): every interval this node advances its heartbeat
 // (Membership::Tick) and sends its whole view (Membership::Snapshot) to every other configured
 // member; each answers with its own view, and both sides merge. The failure detector itself
 // lives in Membership; the gossiper only moves news.

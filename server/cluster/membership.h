@@ -1,5 +1,5 @@
 #pragma once
-// Who is in the cluster and who seems alive (DESIGN.md "Placement").
+// Who is in the cluster and who seems alive (docs/architecture.md).
 //
 // Members come from configuration (--peers). Each node runs with a generation that grows at
 // every restart (persisted in the engine's meta) and a heartbeat counter that grows while it

@@ -1,5 +1,5 @@
 #pragma once
-// Placement: consistent hashing with virtual nodes (DESIGN.md "Placement").
+// Placement: consistent hashing with virtual nodes (docs/architecture.md).
 //
 // Each node owns `vnodes` tokens on a 64-bit ring; token i of node n is xxh64 of the 8 bytes
 // (n as little-endian uint32, i as little-endian uint32), seed 0. A key's replicas are the

@@ -1,6 +1,6 @@
 #pragma once
-// Time as a seam (STYLE.md §6): code that needs the wall clock takes a Clock&, so tests can
-// use a ManualClock and replay exactly.
+// Time as a seam: code that needs the wall clock takes a Clock&, so tests can use a ManualClock
+// and replay exactly.
 
 #include <atomic>
 #include <cstdint>

@@ -1,6 +1,6 @@
 #pragma once
-// Rate limiting for log lines caused by clients, peers or data (STYLE.md §7): one line per
-// interval gets through, and it says how many similar lines were dropped before it.
+// Rate limiting for log lines caused by clients, peers or data: one line per interval gets
+// through, and it says how many similar lines were dropped before it.
 
 #include <atomic>
 #include <chrono>
@@ -10,8 +10,8 @@
 namespace dialkv {
 
 // Lets through at most one log line per interval; counts the others. Errors that clients can
-// cause are logged through one of these (STYLE.md §7), so a misbehaving client cannot flood
-// the log. Thread-safe and lock-free.
+// cause are logged through one of these, so a misbehaving client cannot flood the log.
+// Thread-safe and lock-free.
 class LogLimiter {
  public:
   explicit LogLimiter(std::chrono::milliseconds interval) : interval_ns_(Nanos(interval)) {}

@@ -1,7 +1,7 @@
 #pragma once
-// Randomness as a seam (STYLE.md §6): code that makes random choices (gossip start offsets,
-// anti-entropy peer choice, fault injection) takes a Random&, so a test can wire a seeded
-// generator and a failing run replays exactly from its seed.
+// Randomness as a seam: code that makes random choices (gossip start offsets, anti-entropy peer
+// choice, fault injection) takes a Random&, so a test can wire a seeded generator and a failing
+// run replays exactly from its seed.
 
 #include <cstdint>
 #include <random>

@@ -1,5 +1,5 @@
 #pragma once
-// Fault injection on the peer protocol (DESIGN.md "Fault injection"): what a tester uses to
+// Fault injection on the peer protocol (docs/fault-injection.md): what a tester uses to
 // drop, delay and partition the messages between nodes while a cluster runs.
 //
 // Every peer message passes one FaultInjector, at the node that sends it and at the node

@@ -1,6 +1,6 @@
 #pragma once
-// Framing and protobuf conversion for the client protocol (DESIGN.md "Wire protocol"):
-// a frame is a 4-byte little-endian length followed by one serialized dialkv.v1.Envelope.
+// Framing and protobuf conversion for the client protocol: a frame is a 4-byte little-endian
+// length followed by one serialized dialkv.v1.Envelope.
 // Used by both the server and the client library.
 
 #include <asio/awaitable.hpp>

@@ -9,9 +9,9 @@
 namespace dialkv::net {
 namespace {
 
-// Runs `context` until it is stopped. Our completion handlers catch what they can throw
-// (STYLE.md §3); should one escape anyway, it is logged and the thread keeps serving the
-// other connections of its io_context rather than taking the node down.
+// Runs `context` until it is stopped. Our completion handlers catch what they can throw;
+// should one escape anyway, it is logged and the thread keeps serving the other connections
+// of its io_context rather than taking the node down.
 void RunContext(asio::io_context* context, size_t index) {
   for (;;) {
     try {

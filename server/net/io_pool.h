@@ -1,6 +1,7 @@
 #pragma once
-// A pool of io_contexts, each run by exactly one thread (STYLE.md §5): handlers on one
-// io_context never race, so an object that lives on one executor needs no lock.
+// A pool of io_contexts, each run by exactly one thread (docs/architecture.md, "Threading
+// rule"): handlers on one io_context never race, so an object that lives on one executor needs
+// no lock.
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>

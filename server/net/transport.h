@@ -1,7 +1,7 @@
 #pragma once
-// The network seam of the peer protocol (STYLE.md §6). Replication and gossip reach other
-// nodes only through Transport; production wires PeerTransport (peer_transport.h), tests wire
-// an in-memory fake (tests/testutil/fake_transport.h) so a whole cluster can run in one thread.
+// The network seam of the peer protocol. Replication and gossip reach other nodes only through
+// Transport; production wires PeerTransport (peer_transport.h), tests wire an in-memory fake
+// (tests/testutil/fake_transport.h) so a whole cluster can run in one thread.
 
 #include <asio/awaitable.hpp>
 #include <chrono>

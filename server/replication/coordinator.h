@@ -28,9 +28,9 @@ struct WriteOutcome {
   bool hinted = false;
 };
 
-// The coordinator of client requests received by this node (DESIGN.md "Requests and the two
-// modes"): it finds the key's replicas on the ring and runs the CP or AP protocol over them,
-// this node's own replica included (through LocalReplica, without the network).
+// The coordinator of client requests received by this node (docs/consistency.md): it finds the
+// key's replicas on the ring and runs the CP or AP protocol over them, this node's own replica
+// included (through LocalReplica, without the network).
 //
 //   AP write  ts = hlc.Now(). A replica coordinator applies locally and answers at once; the
 //             other replicas get the version in the background. A non-replica coordinator

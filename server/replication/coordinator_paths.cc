@@ -1,5 +1,5 @@
-// The four request paths of the coordinator (DESIGN.md "Requests and the two modes"), each
-// built on Gather (quorum.h). The plumbing they use is in coordinator.cc.
+// The four request paths of the coordinator (docs/consistency.md), each built on Gather
+// (quorum.h). The plumbing they use is in coordinator.cc.
 #include <algorithm>
 #include <memory>
 #include <string_view>

@@ -17,9 +17,9 @@
 namespace dialkv::replication {
 
 // Durable queue of versions owed to replicas that were unreachable when written (hinted
-// handoff, DESIGN.md "AP put/delete"), kept in the engine's hints keyspace under
-// (peer, sequence). It does not decide when a peer is alive or send anything: HintReplayer
-// does, in sequence order, and removes each hint the peer acknowledged.
+// handoff), kept in the engine's hints keyspace under (peer, sequence). It does not decide
+// when a peer is alive or send anything: HintReplayer does, in sequence order, and removes each
+// hint the peer acknowledged.
 //
 // Sequences are one counter for all peers, so a peer's hints replay in the order they were
 // added. Open() recovers the counter and the per-peer byte counts by scanning the hints of

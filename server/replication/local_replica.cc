@@ -23,7 +23,7 @@ namespace {
 // only a concurrent write of the same key (which then wins fairly) can supersede us again.
 constexpr int kMaxWriteAttempts = 2;
 
-// Versions refused by the skew guard come from peers: rate-limited (STYLE.md §7).
+// Versions refused by the skew guard come from peers: rate-limited.
 LogLimiter skew_log_limiter(std::chrono::seconds(1));
 
 enum Phase : int { kQueued, kRunning, kAbandoned };

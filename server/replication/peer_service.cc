@@ -15,7 +15,7 @@
 namespace dialkv::replication {
 namespace {
 
-// Caused by other processes: rate-limited (STYLE.md §7).
+// Caused by other processes: rate-limited.
 LogLimiter refused_log_limiter(std::chrono::seconds(1));
 LogLimiter clock_log_limiter(std::chrono::seconds(1));
 

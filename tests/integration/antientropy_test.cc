@@ -1,4 +1,4 @@
-// Anti-entropy on real clusters (DESIGN.md "Anti-entropy"): with hinted handoff off, only
+// Anti-entropy on real clusters (docs/anti-entropy.md): with hinted handoff off, only
 // anti-entropy can bring replicas together after a partition, and a tombstone is collected
 // without letting the deleted value come back.
 #include <gtest/gtest.h>

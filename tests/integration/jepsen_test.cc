@@ -84,7 +84,7 @@ TEST_F(JepsenTest, RegisterRunUnderPartitionsPassesAndWritesEveryFile) {
   for (const char* file : {"history.jsonl", "final.json", "results.json", "report.html"}) {
     EXPECT_TRUE(std::filesystem::exists(out_ / file)) << file;
   }
-  // The history is in DESIGN.md's format: it parses and every invocation pairs.
+  // The history is in the harness's history format: it parses and every invocation pairs.
   Result<std::vector<jepsen::Op>> history = jepsen::ReadHistoryFile(out_ / "history.jsonl");
   ASSERT_OK(history);
   Result<std::vector<jepsen::CompletedOp>> ops = jepsen::PairHistory(*history);

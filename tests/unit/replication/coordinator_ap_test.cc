@@ -1,5 +1,5 @@
-// AP requests (DESIGN.md "AP put/delete", "AP get"), hinted handoff from the coordinator's
-// side, the clock guard and HLC ordering across nodes, LWW convergence, and Stop().
+// AP requests (docs/consistency.md), hinted handoff from the coordinator's side, the clock
+// guard and HLC ordering across nodes, LWW convergence, and Stop().
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,5 +1,5 @@
-// CP requests (DESIGN.md "CP put/delete", "CP get"): ABD quorum writes and reads with read
-// repair, over a cluster in one io_context.
+// CP requests (docs/consistency.md): ABD quorum writes and reads with read repair, over a
+// cluster in one io_context.
 #include <gtest/gtest.h>
 
 #include <chrono>
