@@ -276,7 +276,8 @@ struct Client::Impl {
         executor(own_io ? own_io->get_executor() : options.executor),
         dispatcher(executor, std::move(endpoints),
                    Dispatcher::Options{options.connect_timeout_ms, options.reply_grace_ms,
-                                       options.max_frame_bytes, options.max_inflight_requests}) {
+                                       options.max_frame_bytes, options.max_inflight_requests,
+                                       options.token}) {
     if (own_io) work.emplace(asio::make_work_guard(*own_io));
   }
 
@@ -431,6 +432,22 @@ Client::~Client() {
   asio::post(*impl_->own_io, [impl = impl_.get()] { impl->dispatcher.Shutdown(); });
   impl_->work.reset();
   impl_->thread.join();
+}
+
+Status Client::SetToken(std::string token, const RequestOptions& options) {
+  if (impl_->OnExecutorThread()) {
+    return Status::InvalidArgument(
+        "SetToken blocks until the nodes answer; call it off the client's executor thread");
+  }
+  Result<RequestParams> params = impl_->Params(options);
+  if (!params.ok()) return params.status();
+  auto present = [](Impl* impl, std::string token,
+                    uint32_t timeout_ms) -> asio::awaitable<Outcome<bool>> {
+    const Status status = co_await impl->dispatcher.SetToken(std::move(token), timeout_ms);
+    co_return status.ok() ? Result<bool>(true) : Result<bool>(status);
+  };
+  Result<bool> done = impl_->RunSync(present(impl_.get(), std::move(token), params->timeout_ms));
+  return done.ok() ? Status::Ok() : done.status();
 }
 
 Result<GetResult> Client::Get(std::string_view key, const RequestOptions& options) {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "server/net/frame.h"
+#include "server/net/handshake.h"
 
 namespace dialkv::client_internal {
 namespace {
@@ -93,6 +94,8 @@ Status ReplyStatus(const v1::Envelope& reply) {
       return net::FromProto(reply.repair_reply().status());
     case v1::Envelope::kErrorReply:
       return net::FromProto(reply.error_reply().status());
+    case v1::Envelope::kAuthReply:
+      return net::FromProto(reply.auth_reply().status());
     default:
       return Status::Ok();
   }
@@ -172,8 +175,11 @@ class InflightGuard {
 
 Dispatcher::Dispatcher(asio::any_io_executor executor, std::vector<Endpoint> endpoints,
                        Options options)
-    : executor_(std::move(executor)), options_(options) {
-  const Connection::Options connection_options{options.connect_timeout_ms, options.max_frame_bytes};
+    : executor_(std::move(executor)), options_(options), token_(options.token) {
+  Connection::Options connection_options{options.connect_timeout_ms, options.max_frame_bytes};
+  connection_options.handshake = [this](asio::ip::tcp::socket& socket, net::FrameReader& reader) {
+    return PresentToken(socket, reader);
+  };
   for (Endpoint& endpoint : endpoints) {
     connections_.push_back(
         std::make_unique<Connection>(executor_, std::move(endpoint), connection_options));
@@ -226,6 +232,11 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
       co_return NotSentInTime(op, is_write, maybe_applied, params.timeout_ms, failures,
                               connection.name());
     }
+    if (connected.code() == Code::kUnauthenticated) {
+      // Every node shares the token secret: another endpoint would refuse the token too.
+      co_return Status::Unauthenticated(connection.name() +
+                                        " refused the token: " + connected.message());
+    }
     if (!connected.ok()) {
       AppendFailure(&failures, connection.name(), connected.message());
       continue;
@@ -276,6 +287,58 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
     co_return GiveUp(op, maybe_applied, "the " + op + " was not served: " + failures);
   }
   co_return GiveUp(op, maybe_applied, "no endpoint could serve the " + op + ": " + failures);
+}
+
+asio::awaitable<Status> Dispatcher::PresentToken(asio::ip::tcp::socket& socket,
+                                                 net::FrameReader& reader) {
+  if (token_.empty()) co_return Status::Ok();
+  v1::Envelope request;
+  request.mutable_auth_request()->set_token(token_);
+  constexpr std::string_view kWhat = "token";
+  auto steps = [&]() -> asio::awaitable<Status> {
+    if (Status sent = co_await net::WriteEnvelope(socket, request, kWhat); !sent.ok())
+      co_return sent;
+    Result<v1::Envelope> reply = co_await net::ReadEnvelope(socket, reader, kWhat);
+    if (!reply.ok()) co_return reply.status();
+    if (!reply->has_auth_reply()) {
+      const Status status = ReplyStatus(*reply);
+      co_return status.ok() ? Status::Unavailable("the node did not answer the token") : status;
+    }
+    co_return net::FromProto(reply->auth_reply().status());
+  };
+  co_return co_await net::WithDeadline(steps(), options_.connect_timeout_ms,
+                                       "presenting the token");
+}
+
+asio::awaitable<Status> Dispatcher::SetToken(std::string token, uint32_t timeout_ms) {
+  token_ = std::move(token);
+  const SteadyClock::time_point deadline = SteadyClock::now() + milliseconds(timeout_ms);
+  Status first_error;
+  for (auto& connection : connections_) {
+    if (!connection->connected()) continue;  // It presents the new token when it opens.
+    v1::Envelope request;
+    request.mutable_auth_request()->set_token(token_);
+    const uint64_t id = next_id_++;
+    request.set_id(id);
+    Call call(executor_);
+    call.waiter.set_deadline(deadline);
+    Status status = connection->Send(id, request, &call);
+    if (status.ok()) {
+      if (!co_await call.waiter.Wait()) {
+        connection->Forget(id);
+        status = Status::Timeout("no answer to the new token within " + std::to_string(timeout_ms) +
+                                 " ms");
+      } else if (call.reply.has_value()) {
+        status = ReplyStatus(*call.reply);
+      } else {
+        status = call.lost;
+      }
+    }
+    if (!status.ok() && first_error.ok()) {
+      first_error = Status(status.code(), connection->name() + ": " + status.message());
+    }
+  }
+  co_return first_error;
 }
 
 void Dispatcher::Shutdown() {

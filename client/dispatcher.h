@@ -1,6 +1,6 @@
 #pragma once
 // Runs one request against the endpoints: picks the endpoint, enforces the deadline, fails
-// over, and decides what a failure means for the caller (DESIGN.md "Client library and CLI").
+// over, and decides what a failure means for the caller.
 //
 // Thread-compatible: lives on the client's I/O thread (or executor); Execute(), Shutdown() and
 // idle() run there.
@@ -9,6 +9,7 @@
 #include <asio/awaitable.hpp>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "dialkv/status.h"
@@ -40,6 +41,7 @@ class Dispatcher {
     uint32_t reply_grace_ms = 100;
     uint32_t max_frame_bytes = 16u << 20;
     uint32_t max_inflight_requests = 65536;
+    std::string token;  // Presented first on each connection; empty: none.
   };
 
   // REQUIRES: !endpoints.empty().
@@ -64,6 +66,12 @@ class Dispatcher {
   // max_inflight_requests), kInternal (a reply that does not answer the request).
   asio::awaitable<Result<v1::Envelope>> Execute(v1::Envelope request, RequestParams params);
 
+  // Connections opened from now on present `token`; each open one presents it at once, and
+  // this returns when every one has been answered (or `timeout_ms` passed). Errors: the first
+  // refusal (kUnauthenticated, with the endpoint), kUnavailable (a connection lost meanwhile:
+  // it presents the token when it reopens), kTimeout.
+  asio::awaitable<Status> SetToken(std::string token, uint32_t timeout_ms);
+
   // Closes every connection: calls in flight fail, later calls fail with kUnavailable.
   void Shutdown();
 
@@ -72,8 +80,12 @@ class Dispatcher {
   bool idle() const;
 
  private:
+  // The handshake of every new connection: presents token_ (nothing when empty).
+  asio::awaitable<Status> PresentToken(asio::ip::tcp::socket& socket, net::FrameReader& reader);
+
   asio::any_io_executor executor_;
   const Options options_;
+  std::string token_;  // The token connections present; SetToken replaces it.
   std::vector<std::unique_ptr<Connection>> connections_;  // One per endpoint, in order.
   size_t preferred_ = 0;  // The endpoint that last gave an answer: requests start there.
   uint64_t next_id_ = 1;  // 0 is the id of replies that belong to no request.

@@ -15,6 +15,7 @@
 
 #include "client/cli/fault_args.h"
 #include "jepsen-like/harness/run.h"
+#include "server/common/command_line.h"
 
 namespace {
 
@@ -52,13 +53,6 @@ std::string DefaultServerPath() {
   return "";
 }
 
-std::string QuoteArg(const std::string& arg) {
-  if (!arg.empty() && arg.find_first_of(" \t\n'\"\\$`*?;&|<>()") == std::string::npos) return arg;
-  std::string quoted = "'";
-  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
 int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
   using dialkv::jepsen::HarnessOptions;
   HarnessOptions o;
@@ -85,6 +79,11 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
                  "Attach to a running cluster instead: HOST:PORT of every node's client port, "
                  "comma-separated; every node must run with --enable-fault-injection. The kill "
                  "and pause nemeses are not available then");
+  app.add_option("--token", o.token,
+                 "With --endpoints: the token to present to nodes that check tokens (every "
+                 "scope: kv:read, kv:write, admin; dialkv token create). A cluster the harness "
+                 "starts gets secrets and a token of its own")
+      ->envname("DIALKV_TOKEN");
   app.add_option("--workload", workload,
                  "register: CP reads, writes and deletes (linearizability); lww: the same in AP "
                  "(convergence, lost writes, staleness); mixed: both side by side on separate "
@@ -133,10 +132,15 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
                  "it: skip-read-repair (CP reads skip their write-back) or "
                  "skip-write-timestamp-phase (CP writes skip the timestamp read; without the "
                  "clock nemesis node 1 then runs 400 ms behind)");
+  bool no_client_tokens = false;
+  app.add_flag("--no-client-tokens", no_client_tokens,
+               "Start the local cluster without client token checks (its peers still "
+               "authenticate each other), e.g. to measure what the checks cost");
   app.add_flag("--hold", hold,
                "Run no workload: start --nodes servers (with --server, --server-arg, "
                "--replication-factor) on race-free ports, write their client addresses to "
-               "--out/endpoints, print them, and keep them up until SIGINT or SIGTERM. For "
+               "--out/endpoints (and the token their clients need to --out/token), print them, and "
+               "keep them up until SIGINT or SIGTERM. For "
                "scripts that need a local cluster, such as bench/compare/run.sh");
   try {
     app.parse(argc, argv);
@@ -170,7 +174,8 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
   if (o.endpoints.empty() && o.server_path.empty()) o.server_path = DefaultServerPath();
   o.seed = seed.value_or(std::random_device{}() * uint64_t{0x100000001} ^ std::random_device{}());
   o.workload.seed = o.seed;
-  for (int i = 0; i < argc; ++i) o.command_line += (i > 0 ? " " : "") + QuoteArg(argv[i]);
+  o.command_line = dialkv::RecordedCommandLine(argc, argv);
+  o.client_tokens = !no_client_tokens;
   if (!seed) o.command_line += " --seed " + std::to_string(o.seed);
   if (dialkv::Status valid = dialkv::jepsen::ValidateOptions(o); !valid.ok()) {
     return UsageError(valid.message());

@@ -7,7 +7,9 @@
 #      reachable), the mirror read from this machine's apt sources;
 #   3. configures podman for a machine without systemd (runc, ulimits within the hard limits,
 #      a loop that runs the health checks) and serves the Docker API with `podman system service`;
-#   4. `docker-compose up -d --build`, then checks: three healthy nodes, CP write at node1 read
+#   4. makes the two secrets the compose file needs (in the work dir, DIALKV_SECRETS_DIR);
+#   5. `docker-compose up -d --build`, then checks: three healthy nodes, a request without a
+#      token refused and nothing applied, one with a token served, CP write at node1 read
 #      by CP at node3, node3 cut off its network (CP refused there, AP answers locally, CP at
 #      node1 goes on), node3 converges after reconnecting, node2 keeps its data across a
 #      restart, a short load run of the test profile, and `down -v` leaves nothing behind.
@@ -108,6 +110,12 @@ compose_up=0
 export DOCKER_HOST="unix://$sock"
 export COMPOSE_PROJECT_NAME=$project
 compose() { docker-compose -f "$repo/docker-compose.yml" "$@"; }
+# The nodes listen on their network, so they need both secrets: fresh ones for this run.
+export DIALKV_SECRETS_DIR="$work/secrets"
+mkdir -p "$DIALKV_SECRETS_DIR"
+for s in cluster token; do head -c 32 /dev/urandom | base64 >"$DIALKV_SECRETS_DIR/$s.secret"; done
+chmod 644 "$DIALKV_SECRETS_DIR"/*.secret  # Read by the container's user (uid 10001).
+token=""  # Made by a node once it runs (the host need not have the dialkv binary).
 
 cleanup() {
   local rc=$?
@@ -161,11 +169,11 @@ wait_healthy() {
     done
   done
 }
-# The CLI inside a node's container, talking to that node only.
+# The CLI inside a node's container, talking to that node only, with the run's token.
 cli() {
   local node=$1
   shift
-  podman exec "$(container "$node")" dialkv --endpoints 127.0.0.1:7379 "$@"
+  podman exec -e DIALKV_TOKEN="$token" "$(container "$node")" dialkv --endpoints 127.0.0.1:7379 "$@"
 }
 # Runs `cli` and records its exit code in $rc and its output in $out, without stopping the script.
 try_cli() {
@@ -206,6 +214,20 @@ log "node1, node2, node3: healthy"
 [ "$(podman exec "$(container node1)" id -u)" != 0 ] || fail "the server runs as root"
 curl -fsS http://127.0.0.1:7381/health | grep -q '"node_id":1' ||
   fail "node1's /health is not published on 127.0.0.1:7381"
+token=$(podman exec "$(container node1)" dialkv token create \
+  --secret-file /run/dialkv-secrets/token.secret --scopes kv:read,kv:write,admin --ttl 1h \
+  --subject compose-test) || fail "dialkv token create in node1"
+# Without a token nothing is served and nothing applied; with it, requests are.
+set +e
+out=$(podman exec "$(container node1)" dialkv --endpoints 127.0.0.1:7379 put compose:anon x 2>&1)
+rc=$?
+set -e
+[ "$rc" -eq 5 ] && [[ "$out" == *UNAUTHENTICATED* ]] ||
+  fail "a put without a token was not refused UNAUTHENTICATED: exit $rc: $out"
+refusal=$out
+try_cli node1 --mode ap get compose:anon
+[ "$rc" -eq 1 ] || fail "the refused put was applied, or the get failed: exit $rc: $out"
+log "without a token: refused ($refusal); nothing applied"
 cli node1 status
 
 # CP write at node1, CP read at node3. Right after start a node may not have heard its peers
@@ -261,7 +283,7 @@ wait_cp_everywhere
 in_node() {
   local node=$1
   shift
-  podman exec "$(container "$node")" sh -c "$*"
+  podman exec -e DIALKV_TOKEN="$token" "$(container "$node")" sh -c "$*"
 }
 in_node node1 'for i in $(seq 1 20); do
   dialkv --endpoints 127.0.0.1:7379 --mode cp put compose:durable:$i d$i >/dev/null || exit 1

@@ -15,6 +15,7 @@ packages=(
   libxxhash-dev
   nlohmann-json3-dev
   libssl-dev
+  libjwt-dev
   curl
 )
 

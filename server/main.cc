@@ -56,6 +56,20 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
                  "both ways that it holds it before anything else is read; every node needs the "
                  "same file. Without it the peer port trusts whoever connects")
       ->envname("DIALKV_CLUSTER_SECRET_FILE");
+  app.add_option("--auth-token-secret-file", o.auth_token_secret_file,
+                 "File holding the secret client tokens are signed with (at least 32 bytes). "
+                 "Every client connection must then present a token (dialkv token create) whose "
+                 "scopes allow what it asks: kv:read (get, status), kv:write (put, del), admin "
+                 "(repair, fault injection). Without it the client port serves whoever connects")
+      ->envname("DIALKV_AUTH_TOKEN_SECRET_FILE");
+  app.add_option("--token-leeway-s", o.token_leeway_s,
+                 "A token is still honoured this many seconds past its exp and before its nbf, "
+                 "for clocks that differ between the token's maker and the node")
+      ->envname("DIALKV_TOKEN_LEEWAY_S");
+  app.add_flag("--insecure", o.insecure,
+               "Allow a client or peer port on a non-loopback address without both secret "
+               "files. Without it such a node refuses to start and names the missing flag")
+      ->envname("DIALKV_INSECURE");
   app.add_option("--peers", o.peers,
                  "Every node of the cluster, this one included, as ID@HOST:PORT of its peer port, "
                  "comma-separated: 1@10.0.0.1:7380,2@10.0.0.2:7380,3@10.0.0.3:7380. Empty: a "

@@ -11,7 +11,10 @@
 #   REPEAT      (default 3)    runs per system x mode x operation
 #   CONNECTIONS (default 16)   KEYS (default 10000)   VALUE_BYTES (default 100)
 #   SYSTEMS     (default "dialkv dialkv-t1 redis redis-aof etcd")
-#               dialkv: three nodes with default flags; dialkv-t1: the same with --threads=1.
+#               dialkv: three nodes with default flags, client tokens checked (the load
+#               generator presents one), peers authenticated; dialkv-t1: the same with
+#               --threads=1; dialkv-open (not in the default): dialkv without client tokens,
+#               to measure what the token checks cost.
 #               redis: no persistence at all (--save "" --appendonly no), the fastest Redis.
 #               redis-aof: the same primary and two replicas with --appendonly yes
 #               --appendfsync no on every server: each write goes to the AOF in the page cache
@@ -20,6 +23,8 @@
 #               durability-equivalent Redis. Both are driven as --target redis.
 #   PARTITION   (default 1)    also run dialkv's partition scenario (both modes, one chart)
 #   OUT         (default a new temp dir)
+#   RESULTS     (default bench/compare/results.md)  where the table goes, under the heading
+#   TITLE       (default "dialkv vs Redis vs etcd")
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -31,6 +36,8 @@ keys=${KEYS:-10000}
 value_bytes=${VALUE_BYTES:-100}
 systems=${SYSTEMS:-dialkv dialkv-t1 redis redis-aof etcd}
 partition=${PARTITION:-1}
+results=${RESULTS:-bench/compare/results.md}
+title=${TITLE:-dialkv vs Redis vs etcd}
 bench="$root/$build_dir/bench/load/dialkv-bench"
 server="$root/$build_dir/server/dialkv-server"
 jepsen="$root/$build_dir/jepsen-like/dialkv-jepsen"
@@ -40,8 +47,10 @@ done
 
 # ---- packages ----
 need=()
-command -v redis-server >/dev/null || need+=(redis-server)
-[ -x /usr/bin/etcd ] || command -v etcd >/dev/null || need+=(etcd-server)
+if [[ " $systems " == *" redis"* ]]; then command -v redis-server >/dev/null || need+=(redis-server); fi
+if [[ " $systems " == *" etcd "* ]]; then
+  [ -x /usr/bin/etcd ] || command -v etcd >/dev/null || need+=(etcd-server)
+fi
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo=sudo
@@ -143,9 +152,13 @@ start_etcd() {
 # picked free and released, so nothing else can take them); it writes the client addresses to
 # $work/NAME/endpoints. Fault injection is on (the partition scenario needs it; it costs nothing
 # while no fault is set); the harness's own flags are put back to the servers' defaults.
+# HOLD_FLAGS (the environment of one call) go to dialkv-jepsen itself. The token the nodes'
+# clients need is in $work/NAME/token (token_of).
 start_dialkv_set() {  # start_dialkv_set NAME [extra server flags...]
   local name=$1 flag args=()
   shift
+  # shellcheck disable=SC2206  # HOLD_FLAGS' words are meant to split.
+  args=(${HOLD_FLAGS:-})
   rm -rf "${work:?}/$name"
   for flag in --log-level=warn --threads="$(nproc)" --ae-interval-ms=5000 "$@"; do
     args+=(--server-arg="$flag")
@@ -157,10 +170,17 @@ start_dialkv_set() {  # start_dialkv_set NAME [extra server flags...]
 }
 start_dialkv() { start_dialkv_set dialkv "$@"; }  # [extra server flags...]
 start_dialkv_t1() { start_dialkv_set dialkv-t1 --threads=1; }
+start_dialkv_open() { HOLD_FLAGS=--no-client-tokens start_dialkv_set dialkv-open; }
 
+# The token a system's clients present (dialkv's nodes check them); empty for the others.
+token_of() {
+  case $1 in
+    dialkv | dialkv-t1 | dialkv-open) cat "$work/$1/token" ;;
+  esac
+}
 endpoints_of() {
   case $1 in
-    dialkv | dialkv-t1) cat "$work/$1/endpoints" ;;
+    dialkv | dialkv-t1 | dialkv-open) cat "$work/$1/endpoints" ;;
     redis) echo "127.0.0.1:${redis_ports[0]},127.0.0.1:${redis_ports[1]},127.0.0.1:${redis_ports[2]}" ;;
     redis-aof) local p=("${redis_aof_ports[@]}")
       echo "127.0.0.1:${p[0]},127.0.0.1:${p[1]},127.0.0.1:${p[2]}" ;;
@@ -172,6 +192,7 @@ endpoints_of() {
 bench_args_of() {
   case $1 in
     dialkv-t1) echo "--target dialkv --label dialkv-t1" ;;
+    dialkv-open) echo "--target dialkv --label dialkv-open" ;;
     redis-aof) echo "--target redis --label redis-aof" ;;
     *) echo "--target $1" ;;
   esac
@@ -179,6 +200,7 @@ bench_args_of() {
 variant_note_of() {
   case $1 in
     dialkv-t1) echo "--threads=1" ;;
+    dialkv-open) echo "no client tokens" ;;
     redis-aof) echo "AOF on every server, appendfsync no" ;;
   esac
 }
@@ -197,7 +219,7 @@ for rep in $(seq 1 "$repeat"); do
         [ "$op" = get ] && ratio=1
         file="$out/$system-$mode-$op-$rep.json"
         # shellcheck disable=SC2046  # bench_args_of's words are meant to split.
-        "$bench" $(bench_args_of "$system") --variant-note "$(variant_note_of "$system")" \
+        DIALKV_TOKEN=$(token_of "$system") "$bench" $(bench_args_of "$system") --variant-note "$(variant_note_of "$system")" \
           --endpoints "$(endpoints_of "$system")" --mode "$mode" --connections "$connections" \
           --keys "$keys" --value-bytes "$value_bytes" --read-ratio "$ratio" \
           --duration "$duration" --warmup 2 --quiet --json "$file" |
@@ -211,7 +233,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 # One modes run per system for the side-by-side chart.
 for system in $systems; do
   # shellcheck disable=SC2046  # As above.
-  "$bench" $(bench_args_of "$system") --variant-note "$(variant_note_of "$system")" \
+  DIALKV_TOKEN=$(token_of "$system") "$bench" $(bench_args_of "$system") --variant-note "$(variant_note_of "$system")" \
     --endpoints "$(endpoints_of "$system")" --mode both --connections "$connections" \
     --keys "$keys" --value-bytes "$value_bytes" --read-ratio 0.5 --duration "$duration" \
     --warmup 2 --quiet --json "$out/modes-$system.json" --svg "$out/modes-$system.svg" \
@@ -221,7 +243,7 @@ stop_all
 
 if [ "$partition" = 1 ] && [[ " $systems " == *" dialkv "* ]]; then
   start_dialkv
-  "$bench" --scenario partition --endpoints "$(endpoints_of dialkv)" --mode both \
+  DIALKV_TOKEN=$(token_of dialkv) "$bench" --scenario partition --endpoints "$(endpoints_of dialkv)" --mode both \
     --connections "$connections" --keys "$keys" --value-bytes "$value_bytes" --read-ratio 0.5 \
     --duration 30 --fault-start 10 --fault-seconds 10 --warmup 2 --quiet \
     --json "$out/partition.json" --svg "$out/partition.svg" >"$out/partition.txt"
@@ -230,12 +252,16 @@ fi
 
 table=$("$bench" table "$out"/*-[0-9]*.json)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
-versions="$(redis-server --version | cut -d' ' -f1-3); $("$etcd_bin" --version | head -1)"
+versions=""
+if [[ " $systems " == *" redis"* ]]; then versions="$(redis-server --version | cut -d' ' -f1-3)"; fi
+if [[ " $systems " == *" etcd "* ]]; then
+  versions+="${versions:+; }$("$etcd_bin" --version | head -1)"
+fi
 persistence=""
 for system in $systems; do
   # shellcheck disable=SC2016  # The backquotes are Markdown's.
   case $system in
-    dialkv | dialkv-t1) note="RocksDB WAL written on every replica, not fsynced" ;;
+    dialkv | dialkv-t1 | dialkv-open) note="RocksDB WAL written on every replica, not fsynced" ;;
     redis) note='none (`--save "" --appendonly no`)' ;;
     redis-aof) note='AOF on every server, written at each event-loop iteration, never fsynced'
       note+=' (`--appendonly yes --appendfsync no`)' ;;
@@ -247,14 +273,15 @@ command="BUILD_DIR=$build_dir DURATION=$duration REPEAT=$repeat CONNECTIONS=$con
 # A run of fewer systems (or without the partition scenario) says so, or it looks like the default.
 [ "$systems" = "dialkv dialkv-t1 redis redis-aof etcd" ] || command+=" SYSTEMS=\"$systems\""
 [ "$partition" = 1 ] || command+=" PARTITION=$partition"
+[ "$results" = bench/compare/results.md ] || command+=" RESULTS=$results"
 command+=" bench/compare/run.sh"
 {
-  echo "# dialkv vs Redis vs etcd"
+  echo "# $title"
   echo
   echo "- command: \`$command\`"
   echo "- date: $started (UTC)"
   echo "- machine: $(nproc) cores, $cpu, $(uname -sr); load average $load_before before, $load_after after"
-  echo "- peers: $versions"
+  [ -z "$versions" ] || echo "- peers: $versions"
   echo "- persistence: $persistence"
   echo "- load: $connections connections, 1 operation outstanding each, $keys keys, $value_bytes-byte values, uniform; puts (read ratio 0) and gets (read ratio 1, keys written first) measured separately, ${duration} s after a 2 s warm-up; median of $repeat runs"
   echo
@@ -267,8 +294,8 @@ command+=" bench/compare/run.sh"
     cat "$out/partition.txt"
     echo '```'
   fi
-} >"$root/bench/compare/results.md"
+} >"$root/$results"
 echo
 echo "$table"
 echo
-echo "run.sh: wrote bench/compare/results.md; JSON and charts in $out"
+echo "run.sh: wrote $results; JSON and charts in $out"

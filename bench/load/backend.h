@@ -40,6 +40,7 @@ struct BackendOptions {
   // etcd connections do.
   bool dialkv_client_threads = false;
   uint32_t redis_wait_replicas = 2;  // Redis cp: WAIT for this many replicas.
+  std::string token;                 // dialkv: presented on every connection (empty: none).
 };
 
 class BenchConnection {

@@ -201,6 +201,7 @@ Result<std::unique_ptr<BenchConnection>> MakeConnection(const BackendOptions& op
     case Target::kDialkv: {
       ClientOptions client;
       client.timeout_ms = options.timeout_ms;
+      client.token = options.token;
       if (!options.dialkv_client_threads) client.executor = executor;
       client.endpoints.push_back(mine);
       if (options.failover) {

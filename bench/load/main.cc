@@ -1,4 +1,4 @@
-// dialkv-bench: closed-loop load against dialkv, Redis or etcd (DESIGN.md "Benchmarks").
+// dialkv-bench: closed-loop load against dialkv, Redis or etcd (bench/README.md).
 //   dialkv-bench --endpoints 127.0.0.1:7379,127.0.0.1:7389,127.0.0.1:7399 --mode both
 //       --connections 16 --read-ratio 0.5 --duration 10 --json out.json --svg out.svg
 //   dialkv-bench table a.json b.json ...   # the comparison table of earlier runs (Markdown)
@@ -18,6 +18,7 @@
 #include "bench/load/report.h"
 #include "bench/load/runner.h"
 #include "bench/load/svg_chart.h"
+#include "server/common/command_line.h"
 
 namespace dialkv::bench {
 namespace {
@@ -131,7 +132,8 @@ int Run(Flags& f, const std::string& command_line) {
       return 2;
     }
     const size_t index = f.isolate == 0 ? f.backend.endpoints.size() - 1 : f.isolate - 1;
-    Result<std::unique_ptr<IsolateNode>> created = IsolateNode::Create(f.backend.endpoints, index);
+    Result<std::unique_ptr<IsolateNode>> created =
+        IsolateNode::Create(f.backend.endpoints, f.backend.token, index);
     if (!created.ok()) {
       std::fprintf(stderr, "dialkv-bench: %s\n", created.status().message().c_str());
       return 2;
@@ -221,6 +223,10 @@ int main(int argc, char** argv) {
   app.add_option(
       "--endpoints", f.endpoints,
       "host:port,... of every node (redis: the primary first; etcd: client URLs' host:port)");
+  app.add_option("--token", f.backend.token,
+                 "dialkv: the token to present to nodes that check tokens (kv:read and kv:write; "
+                 "admin too for --scenario partition); see dialkv token create")
+      ->envname("DIALKV_TOKEN");
   app.add_option("--mode", f.mode, "cp, ap or both (see backend.h for what they mean per target)")
       ->check(CLI::IsMember({"cp", "ap", "both"}));
   app.add_option("--scenario", f.scenario, "load, or partition (dialkv: isolate one node a while)")
@@ -262,8 +268,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (*table) return dialkv::bench::Table(f.table_files);
-  std::string command_line;
-  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+  const std::string command_line = dialkv::RecordedCommandLine(argc, argv);
   try {
     return dialkv::bench::Run(f, command_line);
   } catch (const std::exception& e) {

@@ -3,6 +3,7 @@
 namespace dialkv::bench {
 
 Result<std::unique_ptr<IsolateNode>> IsolateNode::Create(std::vector<std::string> endpoints,
+                                                         const std::string& token,
                                                          size_t isolated) {
   if (isolated >= endpoints.size()) {
     return Status::InvalidArgument("--isolate must name one of the " +
@@ -12,6 +13,7 @@ Result<std::unique_ptr<IsolateNode>> IsolateNode::Create(std::vector<std::string
   for (const std::string& e : endpoints) {
     ClientOptions options;
     options.endpoints = {e};
+    options.token = token;
     Result<std::unique_ptr<Client>> client = Client::Create(std::move(options));
     if (!client.ok()) return client.status();
     admins.push_back(std::move(client).value());

@@ -15,10 +15,11 @@ namespace dialkv::bench {
 
 class IsolateNode final : public FaultControl {
  public:
-  // `endpoints`: every node's client address; `isolated`: index into it.
+  // `endpoints`: every node's client address; `isolated`: index into it; `token`: presented
+  // to the nodes (admin scope), empty for none.
   // Errors: kInvalidArgument for an index out of range or a bad endpoint.
   static Result<std::unique_ptr<IsolateNode>> Create(std::vector<std::string> endpoints,
-                                                     size_t isolated);
+                                                     const std::string& token, size_t isolated);
 
   std::string label() const override;
   asio::awaitable<Status> Inject() override;

@@ -75,16 +75,16 @@ struct Step {
   Change change;
 };
 
-Result<std::vector<Node>> Connect(const std::vector<std::string>& endpoints, uint32_t timeout_ms) {
+Result<std::vector<Node>> Connect(const std::vector<std::string>& endpoints,
+                                  const ClientOptions& base) {
   if (endpoints.size() > kMaxEndpoints) {
     return Status::InvalidArgument(std::to_string(endpoints.size()) + " endpoints given; at most " +
                                    std::to_string(kMaxEndpoints));
   }
   std::vector<Node> nodes;
   for (const std::string& endpoint : endpoints) {
-    ClientOptions options;
+    ClientOptions options = base;
     options.endpoints = {endpoint};
-    options.timeout_ms = timeout_ms;
     Result<std::unique_ptr<Client>> client = Client::Create(std::move(options));
     if (!client.ok()) return client.status();
     Node node;
@@ -261,9 +261,9 @@ Result<Planner> MakePlanner(const std::string& command, const FaultCommands::Arg
   return Planner([](const std::vector<NodeId>&) -> Result<Changes> { return Changes(); });  // show
 }
 
-int RunInspect(const std::vector<std::string>& endpoints, uint32_t timeout_ms,
+int RunInspect(const std::vector<std::string>& endpoints, const ClientOptions& base,
                const std::string& key) {
-  Result<std::vector<Node>> nodes = Connect(endpoints, timeout_ms);
+  Result<std::vector<Node>> nodes = Connect(endpoints, base);
   if (!nodes.ok()) return Fail(nodes.status());
   std::vector<Failure> failures;
   std::map<const Node*, std::string> shown;
@@ -358,12 +358,13 @@ FaultCommands::FaultCommands(CLI::App* app) {
 
 bool FaultCommands::parsed() const { return fault_->parsed() || inspect_->parsed(); }
 
-int FaultCommands::Run(const std::vector<std::string>& endpoints, uint32_t timeout_ms) const {
-  if (inspect_->parsed()) return RunInspect(endpoints, timeout_ms, args_.key);
-  return RunFault(endpoints, timeout_ms);
+int FaultCommands::Run(const std::vector<std::string>& endpoints, const ClientOptions& base) const {
+  if (inspect_->parsed()) return RunInspect(endpoints, base, args_.key);
+  return RunFault(endpoints, base);
 }
 
-int FaultCommands::RunFault(const std::vector<std::string>& endpoints, uint32_t timeout_ms) const {
+int FaultCommands::RunFault(const std::vector<std::string>& endpoints,
+                            const ClientOptions& base) const {
   const CLI::App* chosen = nullptr;
   for (const CLI::App* sub : {partition_, isolate_, drop_, delay_, clock_, clear_, show_}) {
     if (sub->parsed()) chosen = sub;
@@ -379,7 +380,7 @@ int FaultCommands::RunFault(const std::vector<std::string>& endpoints, uint32_t 
                           seed != nullptr && seed->count() > 0);
     if (!planner.ok()) return Fail(planner.status());
   }
-  Result<std::vector<Node>> nodes = Connect(endpoints, timeout_ms);
+  Result<std::vector<Node>> nodes = Connect(endpoints, base);
   if (!nodes.ok()) return Fail(nodes.status());
 
   std::vector<Step> steps;

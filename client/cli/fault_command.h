@@ -1,6 +1,6 @@
 #pragma once
 // `dialkv fault ...` and `dialkv inspect KEY`: drive the fault-injection and inspection
-// requests of every node listed in --endpoints (DESIGN.md "Fault injection").
+// requests of every node listed in --endpoints (docs/fault-injection.md).
 //
 // --endpoints must list every node's client port, one endpoint per node. Each request goes to
 // one node only (dialkv::Client's admin calls never fail over), through one client per
@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "dialkv/client.h"
 #include "dialkv/types.h"
 
 namespace CLI {
@@ -38,9 +39,10 @@ class FaultCommands {
   // Whether the parsed command line chose `fault` or `inspect`.
   bool parsed() const;
 
-  // Runs the chosen command against `endpoints` ("host:port" each), every request bounded by
-  // `timeout_ms`. Prints its output and errors; returns the exit code.
-  int Run(const std::vector<std::string>& endpoints, uint32_t timeout_ms) const;
+  // Runs the chosen command against `endpoints` ("host:port" each), with one client per node
+  // made from `base` (its timeout and token; its endpoints are ignored). Prints its output and
+  // errors; returns the exit code.
+  int Run(const std::vector<std::string>& endpoints, const ClientOptions& base) const;
 
   // The arguments as given, filled by CLI11 while parsing; checked by Run().
   struct Args {
@@ -57,7 +59,7 @@ class FaultCommands {
   };
 
  private:
-  int RunFault(const std::vector<std::string>& endpoints, uint32_t timeout_ms) const;
+  int RunFault(const std::vector<std::string>& endpoints, const ClientOptions& base) const;
 
   Args args_;
   CLI::App* fault_ = nullptr;

@@ -1,5 +1,5 @@
-// dialkv: the command-line client (DESIGN.md "Command lines"). Parses flags and calls
-// dialkv::Client; values go to stdout as raw bytes, errors to stderr as one line.
+// dialkv: the command-line client. Parses flags and calls dialkv::Client; values go to stdout
+// as raw bytes, errors to stderr as one line.
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -17,6 +17,7 @@
 
 #include "client/cli/fault_command.h"
 #include "client/cli/output.h"
+#include "client/cli/token_command.h"
 #include "dialkv/client.h"
 
 namespace {
@@ -61,6 +62,13 @@ inspect prints one line per node: its id, then its own stored version of KEY, qu
 <tombstone> or <none>, with the version's timestamp (wall-clock ms.logical counter) and the
 node that wrote it, e.g.  node 2: "blue" (at 1732623456789.3 by node 1)
 
+Tokens: nodes started with --auth-token-secret-file answer only requests from a connection
+that presented a token (--token or DIALKV_TOKEN) made with the same secret by
+'dialkv token create'. Its scopes decide what it may do: kv:read (get, status), kv:write (put,
+del), admin (repair, fault, inspect); --prefix limits it to keys that start with a prefix.
+A missing, bad or expired token fails with UNAUTHENTICATED, a request the token does not
+allow with PERMISSION_DENIED (exit 5 for both); nothing is applied.
+
 Exit codes:
   0  ok (also when a write was accepted as hints; a note says so on stderr)
   1  not found (get)
@@ -79,6 +87,7 @@ struct GlobalFlags {
   std::string endpoints = "127.0.0.1:7379";
   uint32_t timeout_ms = 5000;
   std::string mode = "cp";  // For get, put and del.
+  std::string token;        // Presented on every connection; empty: none.
 };
 
 struct KeyValueArgs {
@@ -196,16 +205,15 @@ int RunDelete(dialkv::Client& client, const KeyValueArgs& args) {
 
 // A client whose only endpoint is `endpoint`, for requests about that one node.
 dialkv::Result<std::unique_ptr<dialkv::Client>> NodeClient(const std::string& endpoint,
-                                                           uint32_t timeout_ms) {
-  dialkv::ClientOptions options;
+                                                           const dialkv::ClientOptions& base) {
+  dialkv::ClientOptions options = base;
   options.endpoints = {endpoint};
-  options.timeout_ms = timeout_ms;
   return dialkv::Client::Create(std::move(options));
 }
 
 // "node 1: 2.4 s ago", "node 2: none since it started", "127.0.0.1:7399: UNAVAILABLE ...".
-std::string AntiEntropyLag(const std::string& endpoint, uint32_t timeout_ms) {
-  auto client = NodeClient(endpoint, timeout_ms);
+std::string AntiEntropyLag(const std::string& endpoint, const dialkv::ClientOptions& base) {
+  auto client = NodeClient(endpoint, base);
   if (!client.ok()) return endpoint + ": " + client.status().ToString();
   dialkv::Result<dialkv::ClusterStatus> status = (*client)->ClusterStatus();
   if (!status.ok()) return endpoint + ": " + status.status().ToString();
@@ -221,24 +229,24 @@ std::string AntiEntropyLag(const std::string& endpoint, uint32_t timeout_ms) {
 }
 
 int RunStatus(dialkv::Client& client, const std::vector<std::string>& endpoints,
-              uint32_t timeout_ms) {
+              const dialkv::ClientOptions& base) {
   dialkv::Result<dialkv::ClusterStatus> status = client.ClusterStatus();
   if (!status.ok()) return Fail(status.status());
   std::string out = FormatStatus(*status) + "anti-entropy:\n";
   for (const std::string& endpoint : endpoints) {
-    out += "  " + Printable(AntiEntropyLag(endpoint, timeout_ms)) + "\n";
+    out += "  " + Printable(AntiEntropyLag(endpoint, base)) + "\n";
   }
   return WriteStdout(out);
 }
 
 // Runs a repair round on every endpoint in turn; the exit code of the first failure.
-int RunRepair(const std::vector<std::string>& endpoints, uint32_t timeout_ms) {
+int RunRepair(const std::vector<std::string>& endpoints, dialkv::ClientOptions base) {
   constexpr uint32_t kMinRepairTimeoutMs = 600'000;
-  const uint32_t wait_ms = std::max(timeout_ms, kMinRepairTimeoutMs);
+  base.timeout_ms = std::max(base.timeout_ms, kMinRepairTimeoutMs);
   int exit_code = kExitOk;
   std::string out;
   for (const std::string& endpoint : endpoints) {
-    auto client = NodeClient(endpoint, wait_ms);
+    auto client = NodeClient(endpoint, base);
     dialkv::Result<dialkv::RepairReport> report =
         client.ok() ? (*client)->Repair() : dialkv::Result<dialkv::RepairReport>(client.status());
     if (!report.ok()) {
@@ -289,6 +297,11 @@ int Main(int argc, char** argv) {
       ->envname("DIALKV_MODE")
       ->check(CLI::IsMember({"cp", "ap"}))
       ->capture_default_str();
+  app.add_option("--token", flags.token,
+                 "Token to present to nodes started with --auth-token-secret-file (see 'dialkv "
+                 "token create'); prefer the environment variable, which other users cannot see "
+                 "in the process list")
+      ->envname("DIALKV_TOKEN");
 
   KeyValueArgs args;
   CLI::App* get = app.add_subcommand("get", "Print the value of KEY to stdout (exit 1: not found)");
@@ -303,6 +316,8 @@ int Main(int argc, char** argv) {
   const dialkv::cli::FaultCommands faults(&app);
   CLI::App* repair =
       app.add_subcommand("repair", "Run one anti-entropy round now on every endpoint (see below)");
+  dialkv::cli::TokenArgs token_args;
+  CLI::App* token = dialkv::cli::AddTokenCommand(&app, &token_args);
 
   try {
     app.parse(argc, argv);
@@ -318,22 +333,23 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
 
-  if (faults.parsed()) return faults.Run(SplitEndpoints(flags.endpoints), flags.timeout_ms);
-  if (repair->parsed()) return RunRepair(SplitEndpoints(flags.endpoints), flags.timeout_ms);
+  if (token->parsed()) return dialkv::cli::RunTokenCreate(token_args);
 
   dialkv::ClientOptions options;
   options.endpoints = SplitEndpoints(flags.endpoints);
   options.timeout_ms = flags.timeout_ms;
   options.default_consistency = *mode;
-  dialkv::Result<std::unique_ptr<dialkv::Client>> client =
-      dialkv::Client::Create(std::move(options));
+  options.token = flags.token;
+  if (faults.parsed()) return faults.Run(options.endpoints, options);
+  if (repair->parsed()) return RunRepair(options.endpoints, options);
+  dialkv::Result<std::unique_ptr<dialkv::Client>> client = dialkv::Client::Create(options);
   if (!client.ok()) return Fail(client.status());
 
   if (get->parsed()) return RunGet(**client, args);
   if (put->parsed()) return RunPut(**client, args);
   if (del->parsed()) return RunDelete(**client, args);
   if (status->parsed()) {
-    return RunStatus(**client, SplitEndpoints(flags.endpoints), flags.timeout_ms);
+    return RunStatus(**client, options.endpoints, options);
   }
   PrintError("usage: no subcommand (see dialkv --help)");
   return kExitUsage;

@@ -1,10 +1,19 @@
 #include "jepsen-like/harness/cluster.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <set>
 #include <thread>
+
+#include "server/auth/token.h"
+#include "server/common/status.h"
 
 namespace dialkv::jepsen {
 namespace {
@@ -14,21 +23,51 @@ using SteadyClock = std::chrono::steady_clock;
 // Admin requests are small and local; a node that does not answer within this is down or
 // paused, and the nemesis tries again later.
 constexpr uint32_t kAdminTimeoutMs = 1000;
+// The harness's token outlives any run; a held cluster (--hold) needs a new one after a week.
+constexpr int64_t kTokenTtlSeconds = 7 * 24 * 3600;
 
 RequestOptions AdminRequest() { return RequestOptions{.timeout_ms = kAdminTimeoutMs}; }
 
 std::string NodeDir(NodeId node) { return "n" + std::to_string(node); }
 
 // A client whose only endpoint is `endpoint`, so that node coordinates every request.
-Result<std::unique_ptr<Client>> NodeClient(const std::string& endpoint, uint32_t timeout_ms) {
+Result<std::unique_ptr<Client>> NodeClient(const std::string& endpoint, uint32_t timeout_ms,
+                                           const std::string& token) {
   ClientOptions options;
   options.endpoints = {endpoint};
   options.timeout_ms = timeout_ms;
   options.connect_timeout_ms = std::min<uint32_t>(timeout_ms, 500);
+  options.token = token;
   return Client::Create(options);
 }
 
+// Writes a fresh random secret (48 hex digits) readable by its owner only.
+Result<std::string> WriteSecret(const std::filesystem::path& file) {
+  std::random_device random;
+  std::string secret;
+  for (int i = 0; i < 48; ++i) secret += "0123456789abcdef"[random() % 16];
+  DIALKV_RETURN_IF_ERROR(WritePrivateFile(file, secret + "\n"));
+  return secret;
+}
+
 }  // namespace
+
+Status WritePrivateFile(const std::filesystem::path& file, const std::string& contents) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return Status::IOError("cannot create " + file.string() + ": " + std::strerror(errno));
+  bool ok = ::fchmod(fd, 0600) == 0;  // The file may have existed with wider permissions.
+  for (size_t done = 0; ok && done < contents.size();) {
+    const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  const int saved = errno;
+  ok = (::close(fd) == 0) && ok;
+  if (!ok) return Status::IOError("cannot write " + file.string() + ": " + std::strerror(saved));
+  return Status::Ok();
+}
 
 std::vector<std::string> Cluster::HarnessServerFlags() {
   return {"--enable-fault-injection", "--threads=2", "--ae-interval-ms=1000"};
@@ -45,20 +84,29 @@ Result<std::unique_ptr<Cluster>> Cluster::StartLocal(LocalOptions options,
   std::unique_ptr<Cluster> cluster(new Cluster());
   cluster->replication_factor_ = options.replication_factor;
 
-  // The nodes authenticate each other with a secret made for this cluster, so every run also
-  // exercises the peer handshake under its faults (kills and restarts reconnect through it).
+  // The nodes authenticate each other with a secret made for this cluster, and its clients
+  // present a token made with a second one, so every run also exercises the peer handshake
+  // and the token checks under its faults (kills and restarts reconnect through both).
   std::filesystem::create_directories(options.dir, ec);
   const std::filesystem::path secret_file = options.dir / "cluster.secret";
-  {
-    std::random_device random;
-    std::string secret;
-    for (int i = 0; i < 48; ++i) secret += "0123456789abcdef"[random() % 16];
-    std::ofstream out(secret_file, std::ios::trunc);
-    out << secret << "\n";
-    if (!out.flush()) return Status::IOError("cannot write " + secret_file.string());
+  const std::filesystem::path token_secret_file = options.dir / "token.secret";
+  if (Result<std::string> written = WriteSecret(secret_file); !written.ok()) {
+    return written.status();
   }
-  std::filesystem::permissions(
-      secret_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+  if (options.client_tokens) {
+    Result<std::string> token_secret = WriteSecret(token_secret_file);
+    if (!token_secret.ok()) return token_secret.status();
+    auth::TokenClaims claims;
+    claims.subject = "dialkv-jepsen";
+    claims.scopes = auth::kScopeRead | auth::kScopeWrite | auth::kScopeAdmin;
+    claims.issued_at_s = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+    claims.expires_at_s = claims.issued_at_s + kTokenTtlSeconds;
+    Result<std::string> token = auth::CreateToken(*token_secret, claims);
+    if (!token.ok()) return token.status();
+    cluster->token_ = *token;
+  }
 
   // Every node's ports are reserved before any node starts, so --peers can list them all.
   std::map<NodeId, std::unique_ptr<ServerChild>> children;
@@ -92,11 +140,15 @@ Result<std::unique_ptr<Cluster>> Cluster::StartLocal(LocalOptions options,
         "--replication-factor=" + std::to_string(options.replication_factor),
         "--cluster-secret-file=" + secret_file.string(),
     };
+    if (options.client_tokens) {
+      args.push_back("--auth-token-secret-file=" + token_secret_file.string());
+    }
     for (const std::string& flag : HarnessServerFlags()) args.push_back(flag);
     args.insert(args.end(), options.server_args.begin(), options.server_args.end());
     child.set_args(std::move(args));
     const std::string endpoint = "127.0.0.1:" + std::to_string(child.ports().client);
-    Result<std::unique_ptr<Client>> client = NodeClient(endpoint, client_timeout_ms);
+    Result<std::unique_ptr<Client>> client =
+        NodeClient(endpoint, client_timeout_ms, cluster->token_);
     if (!client.ok()) return client.status();
     cluster->clients_[node] = std::move(client.value());
     cluster->endpoints_[node] = endpoint;
@@ -109,11 +161,13 @@ Result<std::unique_ptr<Cluster>> Cluster::StartLocal(LocalOptions options,
 }
 
 Result<std::unique_ptr<Cluster>> Cluster::Attach(const std::vector<std::string>& endpoints,
-                                                 uint32_t client_timeout_ms) {
+                                                 uint32_t client_timeout_ms,
+                                                 const std::string& token) {
   if (endpoints.empty()) return Status::InvalidArgument("--endpoints lists no node");
   std::unique_ptr<Cluster> cluster(new Cluster());
+  cluster->token_ = token;
   for (const std::string& endpoint : endpoints) {
-    Result<std::unique_ptr<Client>> made = NodeClient(endpoint, client_timeout_ms);
+    Result<std::unique_ptr<Client>> made = NodeClient(endpoint, client_timeout_ms, token);
     if (!made.ok()) return made.status();
     std::unique_ptr<Client> client = std::move(made.value());
     Result<FaultState> state = client->GetFaults(AdminRequest());  // Which node is it?

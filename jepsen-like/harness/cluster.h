@@ -36,6 +36,9 @@ class Cluster {
     // flag), e.g. "--ae-interval-ms=2000".
     std::vector<std::string> server_args;
     std::chrono::milliseconds ready_timeout{20'000};  // Per node start, to listen on every port.
+    // The nodes check client tokens (a token secret and a token are made for the cluster).
+    // Off: the client ports serve whoever connects (to measure what the checks cost).
+    bool client_tokens = true;
   };
 
   // The flags the harness gives every node besides identity, addresses and data dir: fault
@@ -43,22 +46,25 @@ class Cluster {
   // so a healed cluster converges within seconds.
   static std::vector<std::string> HarnessServerFlags();
 
-  // Starts every node (on ports reserved for it, see server_child.h, and with a cluster
-  // secret made for this cluster in dir/cluster.secret) and waits until it listens on every
-  // port.
+  // Starts every node (on ports reserved for it, see server_child.h, with a cluster secret
+  // and a token secret made for this cluster in dir/cluster.secret and dir/token.secret) and
+  // waits until it listens on every port. Its clients present a token with every scope, made
+  // with that secret and valid for a week (token()).
   // Errors: kInvalidArgument (no server binary, fewer than 1 node); kUnavailable naming the
   // node that exited or did not come up, with the end of its log; kIOError.
   static Result<std::unique_ptr<Cluster>> StartLocal(LocalOptions options,
                                                      uint32_t client_timeout_ms);
 
   // Attaches to the nodes whose client ports are `endpoints` (every node of the cluster, each
-  // started with --enable-fault-injection). Learns each node's id (GetFaults) and the
-  // replication factor and members (ClusterStatus).
+  // started with --enable-fault-injection), presenting `token` (empty: none; nodes that check
+  // tokens need one with the admin, kv:read and kv:write scopes). Learns each node's id
+  // (GetFaults) and the replication factor and members (ClusterStatus).
   // Errors: kInvalidArgument for a bad endpoint, two endpoints of one node, or members
   // missing from the list; kPermissionDenied naming a node without fault injection;
   // kUnavailable for a node that does not answer.
   static Result<std::unique_ptr<Cluster>> Attach(const std::vector<std::string>& endpoints,
-                                                 uint32_t client_timeout_ms);
+                                                 uint32_t client_timeout_ms,
+                                                 const std::string& token);
 
   ~Cluster();  // Stop().
   Cluster(const Cluster&) = delete;
@@ -70,6 +76,8 @@ class Cluster {
   // The client whose only endpoint is `node`. REQUIRES: node is one of nodes().
   Client& client(NodeId node) const { return *clients_.at(node); }
   const std::string& endpoint(NodeId node) const { return endpoints_.at(node); }
+  // The token the clients present (empty: none).
+  const std::string& token() const { return token_; }
   // The node's log file; empty in attach mode.
   std::filesystem::path log_path(NodeId node) const;
 
@@ -106,6 +114,11 @@ class Cluster {
   std::map<NodeId, std::unique_ptr<Client>> clients_;
   std::map<NodeId, std::unique_ptr<ServerChild>> processes_;  // Empty in attach mode.
   uint32_t replication_factor_ = 0;
+  std::string token_;
 };
+
+// Writes `contents` to `file` (replacing it), readable and writable by its owner only from the
+// moment it exists: for secrets and tokens. Errors: kIOError naming the file.
+Status WritePrivateFile(const std::filesystem::path& file, const std::string& contents);
 
 }  // namespace dialkv::jepsen

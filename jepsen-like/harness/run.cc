@@ -31,7 +31,8 @@ Result<std::unique_ptr<Cluster>> StartLocalCluster(const HarnessOptions& options
                               .dir = options.out,
                               .replication_factor = options.replication_factor,
                               .server_args = options.server_args,
-                              .ready_timeout = std::chrono::seconds(20)},
+                              .ready_timeout = std::chrono::seconds(20),
+                              .client_tokens = options.client_tokens},
                              options.workload.op_timeout_ms);
 }
 
@@ -167,7 +168,7 @@ Status Run::StartCluster() {
     cluster = StartLocalCluster(options_);
   } else {
     Say("attaching to " + std::to_string(options_.endpoints.size()) + " nodes");
-    cluster = Cluster::Attach(options_.endpoints, options_.workload.op_timeout_ms);
+    cluster = Cluster::Attach(options_.endpoints, options_.workload.op_timeout_ms, options_.token);
   }
   if (!cluster.ok()) return cluster.status();
   cluster_ = std::move(cluster.value());
@@ -436,6 +437,10 @@ int HoldCluster(const HarnessOptions& options, const std::atomic<bool>& interrup
   }
   std::filesystem::rename(file.string() + ".tmp", file, ec);
   if (ec) return fail("cannot create " + file.string() + ": " + ec.message());
+  const std::filesystem::path token_file = options.out / "token";
+  if (Status written = WritePrivateFile(token_file, (*cluster)->token() + "\n"); !written.ok()) {
+    return fail(written.ToString());
+  }
   std::printf("%s\n", endpoints.c_str());
   std::fflush(stdout);
   while (!interrupted.load()) {

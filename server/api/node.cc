@@ -18,12 +18,14 @@
 
 #include "server/antientropy/anti_entropy.h"
 #include "server/api/admin_service.h"
+#include "server/api/client_auth.h"
 #include "server/api/kv_service.h"
 #include "server/cluster/gossiper.h"
 #include "server/cluster/membership.h"
 #include "server/cluster/ring.h"
 #include "server/common/logging.h"
 #include "server/common/random.h"
+#include "server/common/secret_file.h"
 #include "server/net/peer_transport.h"
 #include "server/replication/coordinator.h"
 #include "server/replication/hint_replayer.h"
@@ -253,6 +255,29 @@ Status Node::ValidateOptions(const Options& o) {
   return Status::Ok();
 }
 
+Status CheckProtectedMode(const Node::Options& o, const asio::ip::tcp::endpoint& client,
+                          const asio::ip::tcp::endpoint& peer) {
+  if (o.insecure) return Status::Ok();
+  const bool client_open = !client.address().is_loopback();
+  const bool peer_open = !peer.address().is_loopback();
+  if (!client_open && !peer_open) return Status::Ok();
+  std::string missing;
+  if (o.auth_token_secret_file.empty()) missing = "--auth-token-secret-file";
+  if (o.cluster_secret_file.empty()) {
+    missing += std::string(missing.empty() ? "" : " and ") + "--cluster-secret-file";
+  }
+  if (missing.empty()) return Status::Ok();
+  const std::string where =
+      client_open ? "--listen " + FormatHostPort(client) : "--peer-listen " + FormatHostPort(peer);
+  return Status::InvalidArgument(
+      where +
+      " is reachable from other hosts, and anyone who reaches it could read and write "
+      "every key: give " +
+      missing +
+      " (docs/security.md), listen on 127.0.0.1, or pass --insecure to run open on a network "
+      "you trust");
+}
+
 Node::Node(Options options) : options_(std::move(options)) {}
 
 Node::~Node() { Stop(); }
@@ -274,6 +299,8 @@ Status Node::Init() {
   Result<net::ListenAddress> peer_endpoint =
       ResolveListenAddress(options_.peer_listen, "--peer-listen");
   if (!peer_endpoint.ok()) return peer_endpoint.status();
+  DIALKV_RETURN_IF_ERROR(
+      CheckProtectedMode(options_, client_endpoint->endpoint, peer_endpoint->endpoint));
   std::vector<PeerSpec> peers = {
       PeerSpec{options_.node_id, FormatHostPort(peer_endpoint->endpoint)}};
   if (!options_.peers.empty()) {
@@ -333,9 +360,20 @@ Status Node::Init() {
       std::make_unique<AdminService>(admin_options, fault_injector_.get(), system_clock_.get(),
                                      *local_replica_, *coordinator_, *metrics_);
 
+  std::unique_ptr<auth::TokenVerifier> verifier;
+  if (!options_.auth_token_secret_file.empty()) {
+    Result<std::string> secret =
+        ReadSecretFile(options_.auth_token_secret_file, "--auth-token-secret-file");
+    if (!secret.ok()) return secret.status();
+    verifier = std::make_unique<auth::TokenVerifier>(std::move(secret).value(),
+                                                     int64_t{options_.token_leeway_s});
+  }
+  client_auth_ = std::make_unique<ClientAuth>(std::move(verifier), ClientHandler(), *metrics_);
+
   net::FrameServer::Options frame_options;
   frame_options.max_frame_bytes = options_.max_frame_bytes;
   net::FrameServer::Options peer_port_options = frame_options;
+  frame_options.handshake = client_auth_->Handshake();
   if (authenticator_ != nullptr) {
     peer_port_options.handshake = [this](asio::ip::tcp::socket& socket, net::FrameReader& reader) {
       return AuthenticatePeer(socket, reader);
@@ -425,7 +463,7 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
 
   if (!options_.cluster_secret_file.empty()) {
     Result<std::string> secret =
-        net::PeerAuthenticator::ReadSecretFile(options_.cluster_secret_file);
+        ReadSecretFile(options_.cluster_secret_file, "--cluster-secret-file");
     if (!secret.ok()) return secret.status();
     net::PeerAuthenticator::Options auth_options;
     auth_options.cluster_name = options_.cluster_name;
@@ -699,6 +737,7 @@ void Node::Stop() {
   storage_pool_.reset();
   transport_.reset();  // Needs the (stopped) pool alive.
   io_pool_.reset();
+  client_auth_.reset();
   kv_service_.reset();
   admin_service_.reset();
   peer_service_.reset();

@@ -69,6 +69,7 @@ class PeerService;
 namespace dialkv::api {
 
 class AdminService;
+class ClientAuth;
 class KvService;
 
 // One --peers entry: "ID@HOST:PORT" (the node's peer port).
@@ -100,6 +101,16 @@ class Node {
     // connection then authenticates both ways before anything else is read (net/peer_auth.h).
     // Every node of the cluster must be given the same secret.
     std::string cluster_secret_file;
+    // Non-empty: the file holding the secret client tokens are signed with (at least 32 bytes).
+    // Every client connection must then present a token (api/client_auth.h) whose scopes allow
+    // what it asks. Every node of the cluster must be given the same secret.
+    std::string auth_token_secret_file;
+    // How far past a token's exp (and before its nbf) it is still honoured: clock differences
+    // between the token's maker and the node.
+    uint32_t token_leeway_s = 30;
+    // A node whose client or peer port listens on an address other hosts can reach refuses to
+    // start without both secret files, unless this is set (a network the operator trusts).
+    bool insecure = false;
     // Every node of the cluster, this one included, by its peer address: "1@host:7380,...".
     // Empty: a cluster of this node alone (at peer_listen).
     std::string peers;
@@ -220,7 +231,8 @@ class Node {
   std::unique_ptr<cluster::Membership> membership_;
   std::unique_ptr<net::FaultInjector> fault_injector_;     // Null without fault injection.
   std::unique_ptr<net::PeerAuthenticator> authenticator_;  // Null without a cluster secret.
-  metrics::CounterFamily* peer_auth_failures_ = nullptr;   // Set with authenticator_.
+  std::unique_ptr<ClientAuth> client_auth_;  // Checks tokens, or lets everything through.
+  metrics::CounterFamily* peer_auth_failures_ = nullptr;  // Set with authenticator_.
   LogLimiter peer_auth_log_limiter_{std::chrono::seconds(1)};
   std::unique_ptr<net::PeerTransport> transport_;
   std::unique_ptr<replication::LocalReplica> local_replica_;
@@ -257,6 +269,12 @@ Result<asio::ip::tcp::endpoint> ResolveHostPort(std::string_view text, std::stri
 // A listen flag's value: "fd@N" (an inherited socket, checked) or HOST:PORT (resolved).
 // Errors: kInvalidArgument naming `flag`, as InheritedSocket and ResolveHostPort.
 Result<net::ListenAddress> ResolveListenAddress(std::string_view text, std::string_view flag);
+
+// Protected mode: a node whose client or peer port listens on an address other than loopback
+// (a wildcard address included) needs both secret files unless o.insecure. Errors:
+// kInvalidArgument naming the open port and the missing flags.
+Status CheckProtectedMode(const Node::Options& o, const asio::ip::tcp::endpoint& client,
+                          const asio::ip::tcp::endpoint& peer);
 
 // "127.0.0.1:7379", "[::1]:7379": the inverse of ParseHostPort for a resolved endpoint.
 std::string FormatHostPort(const asio::ip::tcp::endpoint& endpoint);

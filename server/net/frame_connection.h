@@ -168,6 +168,9 @@ class Connection {
   // wait out a pause that grew while it was down.
   void ResetBackoff();
 
+  // A connection is open (Connect() would return at once).
+  bool connected() const { return session_ != nullptr; }
+
   // No coroutine of this connection is running or pending (connecting, reading, writing):
   // after Close(), once this holds, the connection may be destroyed while its thread goes on.
   bool idle() const { return coroutines_ == 0; }

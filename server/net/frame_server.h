@@ -42,10 +42,11 @@ namespace dialkv::net {
 // connection is gone.
 using RequestHandler = std::function<asio::awaitable<v1::Envelope>(v1::Envelope request)>;
 
-// Runs on a new connection before any request is read (the peer port's authentication): it
-// may read frames with `reader` and write to `socket` itself, and bounds its own time. It
-// returns the handler for the connection's requests, or an error, and then the connection is
-// closed without reading anything more.
+// Runs on a new connection before any request is read: it may read frames with `reader` and
+// write to `socket` itself (the peer port's authentication), or read nothing and return a
+// handler with state of the connection's own (the client port's token checks); it bounds its
+// own time. It returns the handler for the connection's requests, or an error, and then the
+// connection is closed without reading anything more.
 using ConnectionHandshake = std::function<asio::awaitable<Result<RequestHandler>>(
     asio::ip::tcp::socket& socket, FrameReader& reader)>;
 

@@ -5,27 +5,20 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 #include <chrono>
-#include <fstream>
-#include <sstream>
+#include <memory>
 
 #include "proto/dialkv.pb.h"
 #include "server/common/check.h"
 #include "server/common/log_limiter.h"
 #include "server/common/logging.h"
 #include "server/net/frame.h"
+#include "server/net/handshake.h"
 
 namespace dialkv::net {
 namespace {
 
-constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
-// Handshake messages are a few dozen bytes; anything much larger is not one.
-constexpr size_t kMaxHandshakeFrameBytes = 4096;
+constexpr std::string_view kWhat = "peer handshake";
 constexpr std::string_view kDomain = "dialkv peer auth v1";
 
 void AppendField(std::string* out, std::string_view field) {
@@ -51,35 +44,11 @@ std::string FreshNonce() {
   return nonce;
 }
 
-asio::awaitable<Status> WriteEnvelope(asio::ip::tcp::socket& socket, const v1::Envelope& e) {
-  std::string frame;
-  AppendFrame(e, &frame);
-  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(frame), kAsTuple);
-  if (ec) co_return Status::Unavailable("peer handshake: " + ec.message());
-  co_return Status::Ok();
-}
-
-asio::awaitable<Result<v1::Envelope>> ReadEnvelope(asio::ip::tcp::socket& socket,
-                                                   FrameReader& reader) {
-  std::string_view body;
-  if (Status read = co_await reader.Next(socket, &body); !read.ok()) {
-    co_return read.code() == Code::kInvalidArgument
-        ? Status::Unauthenticated("peer handshake: " + read.message())
-        : Status::Unavailable("peer handshake: " + read.message());
-  }
-  v1::Envelope envelope;
-  if (body.size() > kMaxHandshakeFrameBytes || !ParseEnvelope(body, &envelope).ok()) {
-    co_return Status::Unauthenticated("peer handshake: expected a handshake message, got " +
-                                      std::to_string(body.size()) + " bytes of something else");
-  }
-  co_return envelope;
-}
-
 // Sends the refusal, best effort, and returns it.
 asio::awaitable<Status> Refuse(asio::ip::tcp::socket& socket, Status refusal) {
   v1::Envelope reply;
   ToProto(refusal, reply.mutable_error_reply()->mutable_status());
-  co_await WriteEnvelope(socket, reply);
+  co_await WriteEnvelope(socket, reply, kWhat);
   co_return refusal;
 }
 
@@ -94,40 +63,10 @@ Status Unexpected(const v1::Envelope& e, std::string_view expected) {
                                  "; is the other side a dialkv node with --cluster-secret-file?");
 }
 
-// R is Status or a Result: both are made from a Status.
-template <typename R>
-asio::awaitable<R> WithDeadline(asio::awaitable<R> steps, uint32_t timeout_ms) {
-  using namespace asio::experimental::awaitable_operators;  // NOLINT(google-build-using-namespace)
-  asio::steady_timer timer(co_await asio::this_coro::executor,
-                           std::chrono::milliseconds(timeout_ms));
-  auto outcome = co_await (std::move(steps) || timer.async_wait(kAsTuple));
-  if (outcome.index() == 1) {
-    co_return R(Status::Unavailable("peer handshake not done within " + std::to_string(timeout_ms) +
-                                    " ms"));
-  }
-  co_return std::get<0>(std::move(outcome));
-}
-
 }  // namespace
 
-Result<std::string> PeerAuthenticator::ReadSecretFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument("--cluster-secret-file: cannot read " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string secret = text.str();
-  if (!secret.empty() && secret.back() == '\n') secret.pop_back();
-  if (secret.size() < kMinSecretBytes) {
-    return Status::InvalidArgument(
-        "--cluster-secret-file: " + path + " holds " + std::to_string(secret.size()) +
-        " bytes; a cluster secret needs at least " + std::to_string(kMinSecretBytes) +
-        " (make one with: head -c 32 /dev/urandom | base64 > " + path + ")");
-  }
-  return secret;
-}
-
 PeerAuthenticator::PeerAuthenticator(Options options) : options_(std::move(options)) {
-  DIALKV_CHECK(options_.secret.size() >= kMinSecretBytes);
+  DIALKV_CHECK(options_.secret.size() >= kMinSecretFileBytes);
   DIALKV_CHECK(options_.is_member != nullptr);
 }
 
@@ -152,7 +91,8 @@ std::string PeerAuthenticator::Proof(std::string_view role, NodeId dialer, NodeI
 
 asio::awaitable<Status> PeerAuthenticator::Dial(asio::ip::tcp::socket& socket, FrameReader& reader,
                                                 NodeId peer) const {
-  co_return co_await WithDeadline(DialSteps(socket, reader, peer), options_.timeout_ms);
+  co_return co_await WithDeadline(DialSteps(socket, reader, peer), options_.timeout_ms,
+                                  std::string(kWhat));
 }
 
 asio::awaitable<Status> PeerAuthenticator::DialSteps(asio::ip::tcp::socket& socket,
@@ -164,9 +104,9 @@ asio::awaitable<Status> PeerAuthenticator::DialSteps(asio::ip::tcp::socket& sock
   h->set_to_node(peer);
   const std::string nonce = FreshNonce();
   h->set_nonce(nonce);
-  if (Status sent = co_await WriteEnvelope(socket, hello); !sent.ok()) co_return sent;
+  if (Status sent = co_await WriteEnvelope(socket, hello, kWhat); !sent.ok()) co_return sent;
 
-  Result<v1::Envelope> answer = co_await ReadEnvelope(socket, reader);
+  Result<v1::Envelope> answer = co_await ReadEnvelope(socket, reader, kWhat);
   if (!answer.ok()) co_return answer.status();
   if (!answer->has_peer_auth_challenge()) co_return Unexpected(*answer, "a challenge");
   const v1::PeerAuthChallenge& challenge = answer->peer_auth_challenge();
@@ -187,8 +127,8 @@ asio::awaitable<Status> PeerAuthenticator::DialSteps(asio::ip::tcp::socket& sock
   v1::Envelope proof;
   proof.mutable_peer_auth_proof()->set_proof(
       Proof("dialer", options_.self, peer, nonce, challenge.nonce()));
-  if (Status sent = co_await WriteEnvelope(socket, proof); !sent.ok()) co_return sent;
-  Result<v1::Envelope> confirmed = co_await ReadEnvelope(socket, reader);
+  if (Status sent = co_await WriteEnvelope(socket, proof, kWhat); !sent.ok()) co_return sent;
+  Result<v1::Envelope> confirmed = co_await ReadEnvelope(socket, reader, kWhat);
   if (!confirmed.ok()) co_return confirmed.status();
   if (!confirmed->has_peer_auth_ok()) co_return Unexpected(*confirmed, "a confirmation");
   co_return Status::Ok();
@@ -196,12 +136,13 @@ asio::awaitable<Status> PeerAuthenticator::DialSteps(asio::ip::tcp::socket& sock
 
 asio::awaitable<Result<NodeId>> PeerAuthenticator::Accept(asio::ip::tcp::socket& socket,
                                                           FrameReader& reader) const {
-  co_return co_await WithDeadline(AcceptSteps(socket, reader), options_.timeout_ms);
+  co_return co_await WithDeadline(AcceptSteps(socket, reader), options_.timeout_ms,
+                                  std::string(kWhat));
 }
 
 asio::awaitable<Result<NodeId>> PeerAuthenticator::AcceptSteps(asio::ip::tcp::socket& socket,
                                                                FrameReader& reader) const {
-  Result<v1::Envelope> first = co_await ReadEnvelope(socket, reader);
+  Result<v1::Envelope> first = co_await ReadEnvelope(socket, reader, kWhat);
   if (!first.ok()) co_return first.status();
   if (!first->has_peer_auth_hello()) {
     co_return co_await Refuse(
@@ -235,9 +176,9 @@ asio::awaitable<Result<NodeId>> PeerAuthenticator::AcceptSteps(asio::ip::tcp::so
   c->set_from_node(options_.self);
   c->set_nonce(nonce);
   c->set_proof(Proof("acceptor", dialer, options_.self, hello.nonce(), nonce));
-  if (Status sent = co_await WriteEnvelope(socket, challenge); !sent.ok()) co_return sent;
+  if (Status sent = co_await WriteEnvelope(socket, challenge, kWhat); !sent.ok()) co_return sent;
 
-  Result<v1::Envelope> answer = co_await ReadEnvelope(socket, reader);
+  Result<v1::Envelope> answer = co_await ReadEnvelope(socket, reader, kWhat);
   if (!answer.ok()) co_return answer.status();
   if (!answer->has_peer_auth_proof() ||
       !SameProof(answer->peer_auth_proof().proof(),
@@ -249,7 +190,7 @@ asio::awaitable<Result<NodeId>> PeerAuthenticator::AcceptSteps(asio::ip::tcp::so
   }
   v1::Envelope ok;
   ok.mutable_peer_auth_ok();
-  if (Status sent = co_await WriteEnvelope(socket, ok); !sent.ok()) co_return sent;
+  if (Status sent = co_await WriteEnvelope(socket, ok, kWhat); !sent.ok()) co_return sent;
   co_return dialer;
 }
 

@@ -30,6 +30,7 @@
 
 #include "dialkv/status.h"
 #include "dialkv/types.h"
+#include "server/common/secret_file.h"
 #include "server/net/frame_reader.h"
 #include "server/net/frame_server.h"
 
@@ -37,22 +38,18 @@ namespace dialkv::net {
 
 class PeerAuthenticator {
  public:
-  static constexpr size_t kMinSecretBytes = 32;
   static constexpr size_t kNonceBytes = 32;
 
   struct Options {
     std::string cluster_name;
     NodeId self = 0;
-    std::string secret;                     // At least kMinSecretBytes.
+    std::string secret;                     // At least kMinSecretFileBytes (common/secret_file.h).
     std::function<bool(NodeId)> is_member;  // Whether a node id is in this node's --peers.
     uint32_t timeout_ms = 5000;             // For the whole handshake, each side.
   };
 
-  // Reads a secret file: its bytes, less one trailing newline.
-  // Errors: kInvalidArgument naming the file: unreadable, or shorter than kMinSecretBytes.
-  static Result<std::string> ReadSecretFile(const std::string& path);
-
-  // REQUIRES: options.secret.size() >= kMinSecretBytes and options.is_member set.
+  // REQUIRES: options.secret.size() >= kMinSecretFileBytes (common/secret_file.h) and
+  // options.is_member set.
   explicit PeerAuthenticator(Options options);
 
   // The dialing side, on a socket just connected to `peer`'s peer port. Reads with `reader`,

@@ -22,3 +22,9 @@
     const ::dialkv::Status _s = DIALKV_TESTUTIL_STATUS_OF(expr);                     \
     ASSERT_EQ(_s.code(), (expected_code)) << #expr << " returned " << _s.ToString(); \
   } while (false)
+// Like ASSERT_CODE, but the test goes on.
+#define EXPECT_CODE(expr, expected_code)                                             \
+  do {                                                                               \
+    const ::dialkv::Status _s = DIALKV_TESTUTIL_STATUS_OF(expr);                     \
+    EXPECT_EQ(_s.code(), (expected_code)) << #expr << " returned " << _s.ToString(); \
+  } while (false)

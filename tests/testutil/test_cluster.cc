@@ -55,6 +55,7 @@ std::unique_ptr<Client> TestCluster::ClientFor(NodeId id, Consistency mode,
   o.endpoints = {nodes_[id - 1]->client_address()};
   o.timeout_ms = timeout_ms;
   o.default_consistency = mode;
+  o.token = options_.token;
   auto client = Client::Create(o);
   return client.ok() ? std::move(client.value()) : nullptr;
 }

@@ -20,6 +20,9 @@ class TestCluster {
     int nodes = 3;
     int replication_factor = 3;
     std::vector<std::string> extra_args;  // Given to every node.
+    // Presented by ClientFor's clients and the start-up checks (nodes that check tokens need
+    // one with kv:read, and the tests' own scopes). Empty: none.
+    std::string token = {};
   };
 
   // Starts every node and waits until each has seen every other alive (via gossip), so a

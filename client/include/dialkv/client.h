@@ -73,6 +73,15 @@ struct ClientOptions {
   // kOverloaded and nothing is sent.
   uint32_t max_inflight_requests = 65536;
 
+  // A token (a JWT: `dialkv token create`), for nodes started with --auth-token-secret-file:
+  // each connection presents it before its first request. Empty: none, and such nodes answer
+  // every call kUnauthenticated. A node that does not check tokens accepts and ignores one.
+  // A token the nodes refuse (bad, expired) fails calls with kUnauthenticated, and one that
+  // does not allow a call (scope, key prefix) fails it with kPermissionDenied; neither is
+  // failed over, and nothing was applied. An open connection stops working when its token
+  // expires: replace the token before that with Client::SetToken.
+  std::string token = {};
+
   // The mode of every get, put and delete that does not set RequestOptions::consistency.
   // kCp by default because it is the mode whose errors are honest: a program that never
   // thought about consistency reads what was last written, and learns from kUnavailable or
@@ -252,6 +261,15 @@ class Client {
                                                 RequestOptions options = {});
   asio::awaitable<Result<WriteResult>> AsyncDelete(std::string key, RequestOptions options = {});
   asio::awaitable<Result<dialkv::ClusterStatus>> AsyncClusterStatus(RequestOptions options = {});
+
+  // Replaces the token (ClientOptions::token): every open connection presents `token` now, and
+  // connections opened later present it too. Calls made after this returns are judged by the
+  // new token; calls already sent, by the old one. Call it before the old token expires.
+  // Errors: the first refusal of a node (kUnauthenticated, naming its endpoint; that
+  // connection then has no token until it reopens or a later SetToken succeeds); kUnavailable
+  // or kTimeout when an open connection failed or did not answer (it presents the new token
+  // when it reopens).
+  Status SetToken(std::string token, const RequestOptions& options = {});
 
   // ---- Fault injection and inspection (admin.h) ----
   // Each of these is about ONE node: it goes only to the first endpoint of

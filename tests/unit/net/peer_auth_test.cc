@@ -7,7 +7,6 @@
 #include <asio/io_context.hpp>
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -249,19 +248,6 @@ TEST_F(PeerAuthTest, DialerAuthenticatesWithTheSameSecretAndRefusesAnAcceptorWit
   ASSERT_CODE(wrong, Code::kUnauthenticated);
   EXPECT_THAT(wrong.message(), HasSubstr("same --cluster-secret-file"));
   EXPECT_EQ(served_.load(), 0);
-}
-
-TEST(PeerAuthSecretTest, ShortOrMissingSecretFilesAreRefusedWithHowToMakeOne) {
-  ASSERT_CODE(PeerAuthenticator::ReadSecretFile("/nonexistent/secret"), Code::kInvalidArgument);
-  const std::string path = ::testing::TempDir() + "/short-secret";
-  { std::ofstream(path) << "too short\n"; }
-  Result<std::string> shorter = PeerAuthenticator::ReadSecretFile(path);
-  ASSERT_CODE(shorter, Code::kInvalidArgument);
-  EXPECT_THAT(shorter.status().message(), HasSubstr("at least 32"));
-  { std::ofstream(path) << std::string(44, 'a') << "\n"; }
-  Result<std::string> secret = PeerAuthenticator::ReadSecretFile(path);
-  ASSERT_OK(secret);
-  EXPECT_EQ(*secret, std::string(44, 'a'));  // Without the trailing newline.
 }
 
 }  // namespace
