@@ -24,6 +24,9 @@ int UsageError(const std::string& message) {
 }
 
 void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_level) {
+  // A flag given twice takes its last value, so a wrapper (the harness, a script) can add
+  // defaults first and let its caller's flags override them.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--node-id", o.node_id,
                  "This node's id: a number unique in the cluster, stable across restarts "
                  "(the data dir records it)")

@@ -55,46 +55,6 @@ int64_t SystemNowSeconds() {
 
 }  // namespace
 
-v1::Envelope ReplyWithStatus(const v1::Envelope& request, const Status& status) {
-  v1::Envelope reply;
-  reply.set_id(request.id());
-  v1::Status* out = nullptr;
-  switch (request.body_case()) {
-    case v1::Envelope::kGetRequest:
-      out = reply.mutable_get_reply()->mutable_status();
-      break;
-    case v1::Envelope::kPutRequest:
-      out = reply.mutable_put_reply()->mutable_status();
-      break;
-    case v1::Envelope::kDeleteRequest:
-      out = reply.mutable_delete_reply()->mutable_status();
-      break;
-    case v1::Envelope::kClusterStatusRequest:
-      out = reply.mutable_cluster_status_reply()->mutable_status();
-      break;
-    case v1::Envelope::kRepairRequest:
-      out = reply.mutable_repair_reply()->mutable_status();
-      break;
-    case v1::Envelope::kSetFaultsRequest:
-    case v1::Envelope::kClearFaultsRequest:
-    case v1::Envelope::kGetFaultsRequest:
-    case v1::Envelope::kSetClockOffsetRequest:
-      out = reply.mutable_faults_reply()->mutable_status();
-      break;
-    case v1::Envelope::kReadLocalRequest:
-      out = reply.mutable_read_local_reply()->mutable_status();
-      break;
-    case v1::Envelope::kAuthRequest:
-      out = reply.mutable_auth_reply()->mutable_status();
-      break;
-    default:
-      out = reply.mutable_error_reply()->mutable_status();
-      break;
-  }
-  net::ToProto(status, out);
-  return reply;
-}
-
 // One connection's view: the token it presented, if any. Lives on the connection's io thread.
 struct ClientAuth::Session {
   std::string client;  // "host:port", for log lines.
@@ -123,7 +83,7 @@ asio::awaitable<Result<net::RequestHandler>> ClientAuth::Open(asio::ip::tcp::soc
     // Nothing to check: the node's handler serves the connection, and only an AuthRequest
     // (from a client configured with a token) is answered here.
     co_return net::RequestHandler([this](v1::Envelope request) {
-      if (request.has_auth_request()) return Ready(ReplyWithStatus(request, Status::Ok()));
+      if (request.has_auth_request()) return Ready(net::ReplyWithStatus(request, Status::Ok()));
       return inner_(std::move(request));
     });
   }
@@ -145,7 +105,7 @@ asio::awaitable<Result<net::RequestHandler>> ClientAuth::Open(asio::ip::tcp::soc
 asio::awaitable<v1::Envelope> ClientAuth::Ready(v1::Envelope reply) { co_return reply; }
 
 v1::Envelope ClientAuth::Authenticate(Session& session, const v1::Envelope& request) {
-  v1::Envelope reply = ReplyWithStatus(request, Status::Ok());
+  v1::Envelope reply = net::ReplyWithStatus(request, Status::Ok());
   v1::AuthReply* out = reply.mutable_auth_reply();
   out->set_required(true);
   session.claims.reset();
@@ -190,7 +150,7 @@ v1::Envelope ClientAuth::Refuse(Reason reason, const Session& session, const v1:
                         session.claims ? " ('" + session.claims->subject + "')" : std::string(),
                         status.message(), LogLimiter::SuppressedNote(suppressed));
   }
-  v1::Envelope reply = ReplyWithStatus(request, status);
+  v1::Envelope reply = net::ReplyWithStatus(request, status);
   if (reply.has_auth_reply()) reply.mutable_auth_reply()->set_required(true);
   return reply;
 }

@@ -75,8 +75,4 @@ class ClientAuth {
   LogLimiter log_limiter_{std::chrono::seconds(1)};
 };
 
-// `request`'s reply envelope (same id, the reply type matching the request; an ErrorReply for
-// anything else) carrying `status` and nothing more.
-v1::Envelope ReplyWithStatus(const v1::Envelope& request, const Status& status);
-
 }  // namespace dialkv::api

@@ -120,4 +120,44 @@ void ToProto(const Timestamp& ts, v1::Timestamp* out) {
 
 Timestamp FromProto(const v1::Timestamp& ts) { return Timestamp{ts.hlc(), ts.node_id()}; }
 
+v1::Envelope ReplyWithStatus(const v1::Envelope& request, const Status& status) {
+  v1::Envelope reply;
+  reply.set_id(request.id());
+  v1::Status* out = nullptr;
+  switch (request.body_case()) {
+    case v1::Envelope::kGetRequest:
+      out = reply.mutable_get_reply()->mutable_status();
+      break;
+    case v1::Envelope::kPutRequest:
+      out = reply.mutable_put_reply()->mutable_status();
+      break;
+    case v1::Envelope::kDeleteRequest:
+      out = reply.mutable_delete_reply()->mutable_status();
+      break;
+    case v1::Envelope::kClusterStatusRequest:
+      out = reply.mutable_cluster_status_reply()->mutable_status();
+      break;
+    case v1::Envelope::kRepairRequest:
+      out = reply.mutable_repair_reply()->mutable_status();
+      break;
+    case v1::Envelope::kSetFaultsRequest:
+    case v1::Envelope::kClearFaultsRequest:
+    case v1::Envelope::kGetFaultsRequest:
+    case v1::Envelope::kSetClockOffsetRequest:
+      out = reply.mutable_faults_reply()->mutable_status();
+      break;
+    case v1::Envelope::kReadLocalRequest:
+      out = reply.mutable_read_local_reply()->mutable_status();
+      break;
+    case v1::Envelope::kAuthRequest:
+      out = reply.mutable_auth_reply()->mutable_status();
+      break;
+    default:
+      out = reply.mutable_error_reply()->mutable_status();
+      break;
+  }
+  ToProto(status, out);
+  return reply;
+}
+
 }  // namespace dialkv::net

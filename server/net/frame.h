@@ -45,4 +45,9 @@ Status FromProto(const v1::Status& status);
 void ToProto(const Timestamp& ts, v1::Timestamp* out);
 Timestamp FromProto(const v1::Timestamp& ts);
 
+// `request`'s reply envelope (same id, the reply type matching the request: GetReply for a
+// GetRequest, FaultsReply for every fault request, ...; an ErrorReply for anything else)
+// carrying `status` and nothing more.
+v1::Envelope ReplyWithStatus(const v1::Envelope& request, const Status& status);
+
 }  // namespace dialkv::net

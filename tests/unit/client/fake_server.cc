@@ -180,37 +180,8 @@ std::vector<v1::NodeStatus> FakeServer::CannedNodes() {
 }
 
 v1::Envelope FakeServer::ReplyWithCode(const v1::Envelope& request) const {
-  v1::Envelope reply;
-  reply.set_id(request.id());
-  v1::Status* status = nullptr;
-  switch (request.body_case()) {
-    case v1::Envelope::kGetRequest:
-      status = reply.mutable_get_reply()->mutable_status();
-      break;
-    case v1::Envelope::kPutRequest:
-      status = reply.mutable_put_reply()->mutable_status();
-      break;
-    case v1::Envelope::kDeleteRequest:
-      status = reply.mutable_delete_reply()->mutable_status();
-      break;
-    case v1::Envelope::kClusterStatusRequest:
-      status = reply.mutable_cluster_status_reply()->mutable_status();
-      break;
-    case v1::Envelope::kSetFaultsRequest:
-    case v1::Envelope::kClearFaultsRequest:
-    case v1::Envelope::kGetFaultsRequest:
-    case v1::Envelope::kSetClockOffsetRequest:
-      status = reply.mutable_faults_reply()->mutable_status();
-      break;
-    case v1::Envelope::kReadLocalRequest:
-      status = reply.mutable_read_local_reply()->mutable_status();
-      break;
-    default:
-      status = reply.mutable_error_reply()->mutable_status();
-      break;
-  }
-  SetStatus(reply_code_, std::string(CodeName(reply_code_)) + " from " + endpoint(), status);
-  return reply;
+  return net::ReplyWithStatus(
+      request, Status(reply_code_, std::string(CodeName(reply_code_)) + " from " + endpoint()));
 }
 
 void FakeServer::Record(const v1::Envelope& request) {
