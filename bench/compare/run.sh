@@ -274,6 +274,7 @@ command="BUILD_DIR=$build_dir DURATION=$duration REPEAT=$repeat CONNECTIONS=$con
 [ "$systems" = "dialkv dialkv-t1 redis redis-aof etcd" ] || command+=" SYSTEMS=\"$systems\""
 [ "$partition" = 1 ] || command+=" PARTITION=$partition"
 [ "$results" = bench/compare/results.md ] || command+=" RESULTS=$results"
+[ "$title" = "dialkv vs Redis vs etcd" ] || command+=" TITLE=\"$title\""
 command+=" bench/compare/run.sh"
 {
   echo "# $title"
