@@ -2,6 +2,8 @@
 
 #include <jwt.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <ctime>
@@ -18,6 +20,8 @@ namespace {
 
 constexpr Scope kAllScopes[] = {kScopeRead, kScopeWrite, kScopeAdmin};
 constexpr const char* kPrefixClaim = "dialkv:prefix";
+// 9999-12-31T23:59:59Z: later times are not times (and would overflow with the leeway added).
+constexpr long kMaxEpochSeconds = 253'402'300'799;
 
 struct JwtFree {
   void operator()(jwt_t* jwt) const { jwt_free(jwt); }
@@ -49,7 +53,7 @@ Result<std::optional<int64_t>> IntClaim(jwt_t* jwt, const char* name) {
   if (json == nullptr) return std::optional<int64_t>();
   errno = 0;
   const long value = jwt_get_grant_int(jwt, name);
-  if (errno != 0 || value <= 0) {
+  if (errno != 0 || value <= 0 || value > kMaxEpochSeconds) {
     return Status::Unauthenticated(std::string("the token's '") + name +
                                    "' claim must be a positive number of seconds since the epoch");
   }
@@ -205,7 +209,12 @@ Result<TokenClaims> TokenVerifier::Verify(std::string_view token, int64_t now_s)
   Result<std::string> alg = HeaderAlgorithm(text);
   if (!alg.ok()) return alg.status();
   if (*alg != "HS256") {
-    return Status::Unauthenticated("the token is signed with " + *alg +
+    // The name comes from whoever sent the token: shown only when it is a short plain word.
+    const bool plain = alg->size() <= 16 && std::all_of(alg->begin(), alg->end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) != 0;
+                       });
+    return Status::Unauthenticated("the token is signed with " +
+                                   (plain ? *alg : std::string("an unknown algorithm")) +
                                    "; this cluster accepts HS256 tokens only");
   }
   jwt_t* raw = nullptr;

@@ -125,6 +125,10 @@ TEST(TokenTest, AnyAlgorithmButHs256IsRefused) {
   const Status rs256 = Refusal(HandMade(R"({"alg":"RS256","typ":"JWT"})", claims, kSecret));
   ASSERT_CODE(rs256, Code::kUnauthenticated);
   EXPECT_THAT(rs256.message(), HasSubstr("HS256"));
+  // What the sender put in the header is echoed only when it is a short plain word.
+  const Status odd = Refusal(HandMade(R"({"alg":"x\nFORGED LOG LINE"})", claims, kSecret));
+  ASSERT_CODE(odd, Code::kUnauthenticated);
+  EXPECT_THAT(odd.message(), ::testing::Not(HasSubstr("FORGED")));
   ASSERT_CODE(Refusal(HandMade(R"({"alg":"HS512","typ":"JWT"})", claims, kSecret)),
               Code::kUnauthenticated);
   // The same claims with the right header verify: the refusals above are the algorithm's.
@@ -165,6 +169,9 @@ TEST(TokenTest, ClaimsOfTheWrongShapeAreRefused) {
   EXPECT_CODE(Refusal(signed_claims(R"({"scope":"admin","exp":")" + exp + "\"}")),
               Code::kUnauthenticated);
   EXPECT_CODE(Refusal(signed_claims(R"({"scope":"kv:read","dialkv:prefix":7,"exp":)" + exp + "}")),
+              Code::kUnauthenticated);
+  // An exp beyond any real time is refused, not added to the leeway past the type's range.
+  EXPECT_CODE(Refusal(signed_claims(R"({"scope":"admin","exp":9223372036854775807})")),
               Code::kUnauthenticated);
 }
 
