@@ -158,18 +158,25 @@ std::string FormatScopes(Scopes scopes, char separator) {
   return out;
 }
 
+namespace {
+
+// "the token of 'billing'", for refusals only: Permit runs on every request.
+std::string Holder(const TokenClaims& claims) {
+  return claims.subject.empty() ? "the token" : "the token of '" + claims.subject + "'";
+}
+
+}  // namespace
+
 Status Permit(const TokenClaims& claims, Scopes required, std::string_view operation,
               std::string_view key) {
-  const std::string who =
-      claims.subject.empty() ? "the token" : "the token of '" + claims.subject + "'";
   if ((claims.scopes & required) != required) {
     return Status::PermissionDenied(
-        who + " lacks scope " + FormatScopes(static_cast<Scopes>(required & ~claims.scopes), ',') +
-        ", which " + std::string(operation) + " needs (it has " + FormatScopes(claims.scopes, ',') +
-        ")");
+        Holder(claims) + " lacks scope " +
+        FormatScopes(static_cast<Scopes>(required & ~claims.scopes), ',') + ", which " +
+        std::string(operation) + " needs (it has " + FormatScopes(claims.scopes, ',') + ")");
   }
   if (claims.prefix.has_value() && !key.starts_with(*claims.prefix)) {
-    return Status::PermissionDenied(std::string(operation) + " refused: " + who +
+    return Status::PermissionDenied(std::string(operation) + " refused: " + Holder(claims) +
                                     " may touch only keys that start with '" + *claims.prefix +
                                     "'");
   }
