@@ -270,14 +270,15 @@ asio::awaitable<Outcome<T>> Guarded(asio::awaitable<Outcome<T>> op) {
 // Everything the I/O thread (or the caller's executor) touches lives here; only the executor
 // (to spawn on), `calls` and the immutable options are used from callers' threads.
 struct Client::Impl {
-  Impl(ClientOptions client_options, std::vector<Endpoint> endpoints)
+  Impl(ClientOptions client_options, std::vector<Endpoint> endpoints,
+       std::shared_ptr<net::TlsContext> tls)
       : options(std::move(client_options)),
         own_io(options.executor ? nullptr : std::make_unique<asio::io_context>()),
         executor(own_io ? own_io->get_executor() : options.executor),
         dispatcher(executor, std::move(endpoints),
                    Dispatcher::Options{options.connect_timeout_ms, options.reply_grace_ms,
                                        options.max_frame_bytes, options.max_inflight_requests,
-                                       options.token}) {
+                                       options.token, std::move(tls)}) {
     if (own_io) work.emplace(asio::make_work_guard(*own_io));
   }
 
@@ -405,8 +406,16 @@ struct Client::Impl {
 Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   Result<std::vector<Endpoint>> endpoints = ValidateOptions(options);
   if (!endpoints.ok()) return endpoints.status();
+  std::shared_ptr<net::TlsContext> tls;
+  if (!options.tls_ca_file.empty()) {
+    Result<std::shared_ptr<net::TlsContext>> context =
+        net::TlsContext::ForClient({.ca_file = options.tls_ca_file}, "tls_ca_file");
+    if (!context.ok()) return context.status();
+    tls = std::move(context).value();
+  }
   try {
-    auto impl = std::make_unique<Impl>(std::move(options), std::move(endpoints).value());
+    auto impl =
+        std::make_unique<Impl>(std::move(options), std::move(endpoints).value(), std::move(tls));
     if (impl->own_io) impl->thread = std::thread([raw = impl.get()] { raw->Run(); });
     return std::unique_ptr<Client>(new Client(std::move(impl)));
   } catch (const std::exception& e) {

@@ -177,8 +177,9 @@ Dispatcher::Dispatcher(asio::any_io_executor executor, std::vector<Endpoint> end
                        Options options)
     : executor_(std::move(executor)), options_(options), token_(options.token) {
   Connection::Options connection_options{options.connect_timeout_ms, options.max_frame_bytes};
-  connection_options.handshake = [this](asio::ip::tcp::socket& socket, net::FrameReader& reader) {
-    return PresentToken(socket, reader);
+  connection_options.tls = options.tls;
+  connection_options.handshake = [this](net::Stream& stream, net::FrameReader& reader) {
+    return PresentToken(stream, reader);
   };
   for (Endpoint& endpoint : endpoints) {
     connections_.push_back(
@@ -289,16 +290,15 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
   co_return GiveUp(op, maybe_applied, "no endpoint could serve the " + op + ": " + failures);
 }
 
-asio::awaitable<Status> Dispatcher::PresentToken(asio::ip::tcp::socket& socket,
-                                                 net::FrameReader& reader) {
+asio::awaitable<Status> Dispatcher::PresentToken(net::Stream& stream, net::FrameReader& reader) {
   if (token_.empty()) co_return Status::Ok();
   v1::Envelope request;
   request.mutable_auth_request()->set_token(token_);
   constexpr std::string_view kWhat = "token";
   auto steps = [&]() -> asio::awaitable<Status> {
-    if (Status sent = co_await net::WriteEnvelope(socket, request, kWhat); !sent.ok())
+    if (Status sent = co_await net::WriteEnvelope(stream, request, kWhat); !sent.ok())
       co_return sent;
-    Result<v1::Envelope> reply = co_await net::ReadEnvelope(socket, reader, kWhat);
+    Result<v1::Envelope> reply = co_await net::ReadEnvelope(stream, reader, kWhat);
     if (!reply.ok()) co_return reply.status();
     if (!reply->has_auth_reply()) {
       const Status status = ReplyStatus(*reply);

@@ -17,6 +17,7 @@
 #include "proto/dialkv.pb.h"
 #include "server/net/endpoint.h"
 #include "server/net/frame_connection.h"
+#include "server/net/stream.h"
 
 namespace dialkv::client_internal {
 
@@ -42,6 +43,7 @@ class Dispatcher {
     uint32_t max_frame_bytes = 16u << 20;
     uint32_t max_inflight_requests = 65536;
     std::string token;  // Presented first on each connection; empty: none.
+    std::shared_ptr<net::TlsContext> tls = nullptr;  // Set: every connection runs TLS first.
   };
 
   // REQUIRES: !endpoints.empty().
@@ -81,7 +83,7 @@ class Dispatcher {
 
  private:
   // The handshake of every new connection: presents token_ (nothing when empty).
-  asio::awaitable<Status> PresentToken(asio::ip::tcp::socket& socket, net::FrameReader& reader);
+  asio::awaitable<Status> PresentToken(net::Stream& stream, net::FrameReader& reader);
 
   asio::any_io_executor executor_;
   const Options options_;

@@ -84,6 +84,13 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
                  "scope: kv:read, kv:write, admin; dialkv token create). A cluster the harness "
                  "starts gets secrets and a token of its own")
       ->envname("DIALKV_TOKEN");
+  app.add_option("--tls-ca", o.tls_ca_file,
+                 "With --endpoints: the CA that signed the nodes' certificates, for nodes whose "
+                 "client port speaks TLS (--tls-cert)")
+      ->envname("DIALKV_TLS_CA");
+  app.add_flag("--tls", o.tls,
+               "Start the local cluster with TLS on every client port and mutual TLS between "
+               "peers, with a CA and certificate made for the run in --out/tls");
   app.add_option("--workload", workload,
                  "register: CP reads, writes and deletes (linearizability); lww: the same in AP "
                  "(convergence, lost writes, staleness); mixed: both side by side on separate "
@@ -136,12 +143,14 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
   app.add_flag("--no-client-tokens", no_client_tokens,
                "Start the local cluster without client token checks (its peers still "
                "authenticate each other), e.g. to measure what the checks cost");
-  app.add_flag("--hold", hold,
-               "Run no workload: start --nodes servers (with --server, --server-arg, "
-               "--replication-factor) on race-free ports, write their client addresses to "
-               "--out/endpoints (and the token their clients need to --out/token), print them, and "
-               "keep them up until SIGINT or SIGTERM. For "
-               "scripts that need a local cluster, such as bench/compare/run.sh");
+  app.add_flag(
+      "--hold", hold,
+      "Run no workload: start --nodes servers (with --server, --server-arg, "
+      "--replication-factor) on race-free ports, write their client addresses to "
+      "--out/endpoints (and the token their clients need to --out/token; with --tls, their CA is "
+      "--out/tls/ca.pem), print them, and "
+      "keep them up until SIGINT or SIGTERM. For "
+      "scripts that need a local cluster, such as bench/compare/run.sh");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

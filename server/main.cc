@@ -69,9 +69,28 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
                  "A token is still honoured this many seconds past its exp and before its nbf, "
                  "for clocks that differ between the token's maker and the node")
       ->envname("DIALKV_TOKEN_LEEWAY_S");
+  app.add_option("--tls-cert", o.tls_cert_file,
+                 "PEM certificate chain for the client port, which then speaks TLS only "
+                 "(clients need the CA that signed it: dialkv --tls-ca). Needs --tls-key")
+      ->envname("DIALKV_TLS_CERT");
+  app.add_option("--tls-key", o.tls_key_file, "PEM private key of --tls-cert")
+      ->envname("DIALKV_TLS_KEY");
+  app.add_option("--peer-tls-ca", o.peer_tls_ca_file,
+                 "PEM CA certificate(s) of the cluster: with --peer-tls-cert and --peer-tls-key, "
+                 "every peer connection runs mutual TLS, and each side's certificate must chain "
+                 "to this CA (the dialling side also checks it names the peer's host as given "
+                 "in --peers). Every node must use peer TLS, or none")
+      ->envname("DIALKV_PEER_TLS_CA");
+  app.add_option("--peer-tls-cert", o.peer_tls_cert_file,
+                 "PEM certificate chain this node presents to its peers (both when it accepts "
+                 "and when it dials: give it both serverAuth and clientAuth usage)")
+      ->envname("DIALKV_PEER_TLS_CERT");
+  app.add_option("--peer-tls-key", o.peer_tls_key_file, "PEM private key of --peer-tls-cert")
+      ->envname("DIALKV_PEER_TLS_KEY");
   app.add_flag("--insecure", o.insecure,
-               "Allow a client or peer port on a non-loopback address without both secret "
-               "files. Without it such a node refuses to start and names the missing flag")
+               "Allow a client or peer port on a non-loopback address without a token secret "
+               "and peer protection (--cluster-secret-file or peer TLS). Without it such a "
+               "node refuses to start and names the missing flag")
       ->envname("DIALKV_INSECURE");
   app.add_option("--peers", o.peers,
                  "Every node of the cluster, this one included, as ID@HOST:PORT of its peer port, "

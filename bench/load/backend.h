@@ -41,6 +41,7 @@ struct BackendOptions {
   bool dialkv_client_threads = false;
   uint32_t redis_wait_replicas = 2;  // Redis cp: WAIT for this many replicas.
   std::string token;                 // dialkv: presented on every connection (empty: none).
+  std::string tls_ca_file;           // dialkv: CA of the nodes' TLS certificates (empty: no TLS).
 };
 
 class BenchConnection {

@@ -202,6 +202,7 @@ Result<std::unique_ptr<BenchConnection>> MakeConnection(const BackendOptions& op
       ClientOptions client;
       client.timeout_ms = options.timeout_ms;
       client.token = options.token;
+      client.tls_ca_file = options.tls_ca_file;
       if (!options.dialkv_client_threads) client.executor = executor;
       client.endpoints.push_back(mine);
       if (options.failover) {

@@ -132,8 +132,11 @@ int Run(Flags& f, const std::string& command_line) {
       return 2;
     }
     const size_t index = f.isolate == 0 ? f.backend.endpoints.size() - 1 : f.isolate - 1;
+    ClientOptions admin;
+    admin.token = f.backend.token;
+    admin.tls_ca_file = f.backend.tls_ca_file;
     Result<std::unique_ptr<IsolateNode>> created =
-        IsolateNode::Create(f.backend.endpoints, f.backend.token, index);
+        IsolateNode::Create(f.backend.endpoints, admin, index);
     if (!created.ok()) {
       std::fprintf(stderr, "dialkv-bench: %s\n", created.status().message().c_str());
       return 2;
@@ -227,6 +230,10 @@ int main(int argc, char** argv) {
                  "dialkv: the token to present to nodes that check tokens (kv:read and kv:write; "
                  "admin too for --scenario partition); see dialkv token create")
       ->envname("DIALKV_TOKEN");
+  app.add_option("--tls-ca", f.backend.tls_ca_file,
+                 "dialkv: PEM file of the CA that signed the nodes' certificates, for nodes whose "
+                 "client port speaks TLS (--tls-cert)")
+      ->envname("DIALKV_TLS_CA");
   app.add_option("--mode", f.mode, "cp, ap or both (see backend.h for what they mean per target)")
       ->check(CLI::IsMember({"cp", "ap", "both"}));
   app.add_option("--scenario", f.scenario, "load, or partition (dialkv: isolate one node a while)")

@@ -3,7 +3,7 @@
 namespace dialkv::bench {
 
 Result<std::unique_ptr<IsolateNode>> IsolateNode::Create(std::vector<std::string> endpoints,
-                                                         const std::string& token,
+                                                         const ClientOptions& base,
                                                          size_t isolated) {
   if (isolated >= endpoints.size()) {
     return Status::InvalidArgument("--isolate must name one of the " +
@@ -11,9 +11,8 @@ Result<std::unique_ptr<IsolateNode>> IsolateNode::Create(std::vector<std::string
   }
   std::vector<std::unique_ptr<Client>> admins;
   for (const std::string& e : endpoints) {
-    ClientOptions options;
+    ClientOptions options = base;
     options.endpoints = {e};
-    options.token = token;
     Result<std::unique_ptr<Client>> client = Client::Create(std::move(options));
     if (!client.ok()) return client.status();
     admins.push_back(std::move(client).value());

@@ -15,11 +15,11 @@ namespace dialkv::bench {
 
 class IsolateNode final : public FaultControl {
  public:
-  // `endpoints`: every node's client address; `isolated`: index into it; `token`: presented
-  // to the nodes (admin scope), empty for none.
+  // `endpoints`: every node's client address; `isolated`: index into it; `base`: the rest of
+  // the admin clients' options (a token with the admin scope, a TLS CA file).
   // Errors: kInvalidArgument for an index out of range or a bad endpoint.
   static Result<std::unique_ptr<IsolateNode>> Create(std::vector<std::string> endpoints,
-                                                     const std::string& token, size_t isolated);
+                                                     const ClientOptions& base, size_t isolated);
 
   std::string label() const override;
   asio::awaitable<Status> Inject() override;

@@ -69,6 +69,10 @@ del), admin (repair, fault, inspect); --prefix limits it to keys that start with
 A missing, bad or expired token fails with UNAUTHENTICATED, a request the token does not
 allow with PERMISSION_DENIED (exit 5 for both); nothing is applied.
 
+TLS: for nodes whose client port speaks TLS (--tls-cert), give the CA that signed their
+certificates with --tls-ca or DIALKV_TLS_CA. A certificate that does not verify, or does not
+name the host in --endpoints, fails with UNAVAILABLE (exit 3) before anything is sent.
+
 Exit codes:
   0  ok (also when a write was accepted as hints; a note says so on stderr)
   1  not found (get)
@@ -88,6 +92,7 @@ struct GlobalFlags {
   uint32_t timeout_ms = 5000;
   std::string mode = "cp";  // For get, put and del.
   std::string token;        // Presented on every connection; empty: none.
+  std::string tls_ca;       // CA file for nodes whose client port speaks TLS; empty: plain TCP.
 };
 
 struct KeyValueArgs {
@@ -302,6 +307,11 @@ int Main(int argc, char** argv) {
                  "token create'); prefer the environment variable, which other users cannot see "
                  "in the process list")
       ->envname("DIALKV_TOKEN");
+  app.add_option("--tls-ca", flags.tls_ca,
+                 "PEM file of the CA that signed the nodes' certificates, for nodes started with "
+                 "--tls-cert: connections then use TLS and check that each node's certificate "
+                 "names the host in --endpoints")
+      ->envname("DIALKV_TLS_CA");
 
   KeyValueArgs args;
   CLI::App* get = app.add_subcommand("get", "Print the value of KEY to stdout (exit 1: not found)");
@@ -340,6 +350,7 @@ int Main(int argc, char** argv) {
   options.timeout_ms = flags.timeout_ms;
   options.default_consistency = *mode;
   options.token = flags.token;
+  options.tls_ca_file = flags.tls_ca;
   if (faults.parsed()) return faults.Run(options.endpoints, options);
   if (repair->parsed()) return RunRepair(options.endpoints, options);
   dialkv::Result<std::unique_ptr<dialkv::Client>> client = dialkv::Client::Create(options);

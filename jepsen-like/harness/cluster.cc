@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "server/auth/pki.h"
 #include "server/auth/token.h"
 #include "server/common/status.h"
 
@@ -32,12 +33,14 @@ std::string NodeDir(NodeId node) { return "n" + std::to_string(node); }
 
 // A client whose only endpoint is `endpoint`, so that node coordinates every request.
 Result<std::unique_ptr<Client>> NodeClient(const std::string& endpoint, uint32_t timeout_ms,
-                                           const std::string& token) {
+                                           const std::string& token,
+                                           const std::string& tls_ca_file) {
   ClientOptions options;
   options.endpoints = {endpoint};
   options.timeout_ms = timeout_ms;
   options.connect_timeout_ms = std::min<uint32_t>(timeout_ms, 500);
   options.token = token;
+  options.tls_ca_file = tls_ca_file;
   return Client::Create(options);
 }
 
@@ -108,6 +111,18 @@ Result<std::unique_ptr<Cluster>> Cluster::StartLocal(LocalOptions options,
     cluster->token_ = *token;
   }
 
+  std::vector<std::string> tls_flags;
+  if (options.tls) {
+    // One certificate serves every node: they all listen on 127.0.0.1.
+    Result<pki::TlsFiles> files =
+        pki::WriteClusterTlsFiles((options.dir / "tls").string(), {"127.0.0.1"});
+    if (!files.ok()) return files.status();
+    cluster->tls_ca_file_ = files->ca_file;
+    tls_flags = {"--tls-cert=" + files->cert_file, "--tls-key=" + files->key_file,
+                 "--peer-tls-ca=" + files->ca_file, "--peer-tls-cert=" + files->cert_file,
+                 "--peer-tls-key=" + files->key_file};
+  }
+
   // Every node's ports are reserved before any node starts, so --peers can list them all.
   std::map<NodeId, std::unique_ptr<ServerChild>> children;
   std::string peers;
@@ -143,12 +158,13 @@ Result<std::unique_ptr<Cluster>> Cluster::StartLocal(LocalOptions options,
     if (options.client_tokens) {
       args.push_back("--auth-token-secret-file=" + token_secret_file.string());
     }
+    args.insert(args.end(), tls_flags.begin(), tls_flags.end());
     for (const std::string& flag : HarnessServerFlags()) args.push_back(flag);
     args.insert(args.end(), options.server_args.begin(), options.server_args.end());
     child.set_args(std::move(args));
     const std::string endpoint = "127.0.0.1:" + std::to_string(child.ports().client);
     Result<std::unique_ptr<Client>> client =
-        NodeClient(endpoint, client_timeout_ms, cluster->token_);
+        NodeClient(endpoint, client_timeout_ms, cluster->token_, cluster->tls_ca_file_);
     if (!client.ok()) return client.status();
     cluster->clients_[node] = std::move(client.value());
     cluster->endpoints_[node] = endpoint;
@@ -162,12 +178,15 @@ Result<std::unique_ptr<Cluster>> Cluster::StartLocal(LocalOptions options,
 
 Result<std::unique_ptr<Cluster>> Cluster::Attach(const std::vector<std::string>& endpoints,
                                                  uint32_t client_timeout_ms,
-                                                 const std::string& token) {
+                                                 const std::string& token,
+                                                 const std::string& tls_ca_file) {
   if (endpoints.empty()) return Status::InvalidArgument("--endpoints lists no node");
   std::unique_ptr<Cluster> cluster(new Cluster());
   cluster->token_ = token;
+  cluster->tls_ca_file_ = tls_ca_file;
   for (const std::string& endpoint : endpoints) {
-    Result<std::unique_ptr<Client>> made = NodeClient(endpoint, client_timeout_ms, token);
+    Result<std::unique_ptr<Client>> made =
+        NodeClient(endpoint, client_timeout_ms, token, tls_ca_file);
     if (!made.ok()) return made.status();
     std::unique_ptr<Client> client = std::move(made.value());
     Result<FaultState> state = client->GetFaults(AdminRequest());  // Which node is it?

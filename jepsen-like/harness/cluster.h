@@ -39,6 +39,10 @@ class Cluster {
     // The nodes check client tokens (a token secret and a token are made for the cluster).
     // Off: the client ports serve whoever connects (to measure what the checks cost).
     bool client_tokens = true;
+    // The client ports speak TLS and the peers run mutual TLS, with a CA and a certificate for
+    // 127.0.0.1 made for this cluster in dir/tls (ca.pem, node.pem, node.key); the clients
+    // check the nodes' certificates against that CA (tls_ca_file()).
+    bool tls = false;
   };
 
   // The flags the harness gives every node besides identity, addresses and data dir: fault
@@ -62,9 +66,11 @@ class Cluster {
   // Errors: kInvalidArgument for a bad endpoint, two endpoints of one node, or members
   // missing from the list; kPermissionDenied naming a node without fault injection;
   // kUnavailable for a node that does not answer.
+  // `tls_ca_file`: the CA that signed the nodes' client-port certificates (empty: plain TCP).
   static Result<std::unique_ptr<Cluster>> Attach(const std::vector<std::string>& endpoints,
                                                  uint32_t client_timeout_ms,
-                                                 const std::string& token);
+                                                 const std::string& token,
+                                                 const std::string& tls_ca_file);
 
   ~Cluster();  // Stop().
   Cluster(const Cluster&) = delete;
@@ -78,6 +84,8 @@ class Cluster {
   const std::string& endpoint(NodeId node) const { return endpoints_.at(node); }
   // The token the clients present (empty: none).
   const std::string& token() const { return token_; }
+  // The CA file the clients check the nodes' certificates with (empty: no TLS).
+  const std::string& tls_ca_file() const { return tls_ca_file_; }
   // The node's log file; empty in attach mode.
   std::filesystem::path log_path(NodeId node) const;
 
@@ -115,6 +123,7 @@ class Cluster {
   std::map<NodeId, std::unique_ptr<ServerChild>> processes_;  // Empty in attach mode.
   uint32_t replication_factor_ = 0;
   std::string token_;
+  std::string tls_ca_file_;
 };
 
 // Writes `contents` to `file` (replacing it), readable and writable by its owner only from the

@@ -32,7 +32,8 @@ Result<std::unique_ptr<Cluster>> StartLocalCluster(const HarnessOptions& options
                               .replication_factor = options.replication_factor,
                               .server_args = options.server_args,
                               .ready_timeout = std::chrono::seconds(20),
-                              .client_tokens = options.client_tokens},
+                              .client_tokens = options.client_tokens,
+                              .tls = options.tls},
                              options.workload.op_timeout_ms);
 }
 
@@ -168,7 +169,8 @@ Status Run::StartCluster() {
     cluster = StartLocalCluster(options_);
   } else {
     Say("attaching to " + std::to_string(options_.endpoints.size()) + " nodes");
-    cluster = Cluster::Attach(options_.endpoints, options_.workload.op_timeout_ms, options_.token);
+    cluster = Cluster::Attach(options_.endpoints, options_.workload.op_timeout_ms, options_.token,
+                              options_.tls_ca_file);
   }
   if (!cluster.ok()) return cluster.status();
   cluster_ = std::move(cluster.value());
@@ -383,6 +385,14 @@ Status ValidateOptions(const HarnessOptions& options) {
   }
   if (!attach && options.server_path.empty()) {
     return Status::InvalidArgument("give --server PATH (and --nodes N), or --endpoints");
+  }
+  if (attach && options.tls) {
+    return Status::InvalidArgument(
+        "--tls starts a cluster with TLS; for a running one give its CA with --tls-ca");
+  }
+  if (!attach && !options.tls_ca_file.empty()) {
+    return Status::InvalidArgument(
+        "--tls-ca is for a running cluster (--endpoints); --tls makes the CA of a started one");
   }
   if (options.time_s <= 0 || options.warmup_s < 0 || options.converge_timeout_s < 0) {
     return Status::InvalidArgument("--time must be > 0, --warmup and --converge-timeout >= 0");

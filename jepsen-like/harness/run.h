@@ -53,10 +53,12 @@ struct HarnessOptions {
   uint32_t replication_factor = 3;
   std::vector<std::string> server_args;  // Extra flags for every server.
   bool client_tokens = true;             // The servers check client tokens.
+  bool tls = false;  // Client ports and peers use TLS (Cluster::LocalOptions::tls).
   // Attach mode: the client port of every node.
   std::vector<std::string> endpoints;
-  std::string token;     // Attach mode: presented to the nodes (empty: none).
-  uint32_t vnodes = 16;  // The servers' --vnodes (to find each key's replicas).
+  std::string token;        // Attach mode: presented to the nodes (empty: none).
+  std::string tls_ca_file;  // Attach mode: CA of the nodes' TLS certificates (empty: no TLS).
+  uint32_t vnodes = 16;     // The servers' --vnodes (to find each key's replicas).
 
   WorkloadOptions workload;
 
@@ -86,7 +88,8 @@ int RunHarness(const HarnessOptions& options, std::chrono::steady_clock::time_po
 
 // Starts options.nodes servers as a run would (same flags, ports reserved for them), writes
 // their client addresses, comma-separated, to out/endpoints (and the token their clients present
-// to out/token, readable by its owner only), prints them, and keeps the cluster
+// to out/token, readable by its owner only; with TLS its CA is out/tls/ca.pem), prints them,
+// and keeps the cluster
 // up until `interrupted`; then stops every node. For scripts (the benchmarks) that need a
 // cluster on race-free ports. Returns kExitPass, or kExitHarnessError when a node did not come
 // up or crashed while held (the message says which, with its log).

@@ -75,10 +75,10 @@ ClientAuth::ClientAuth(std::unique_ptr<auth::TokenVerifier> verifier, net::Reque
 }
 
 net::ConnectionHandshake ClientAuth::Handshake() {
-  return [this](asio::ip::tcp::socket& socket, net::FrameReader&) { return Open(socket); };
+  return [this](net::Stream& stream, net::FrameReader&) { return Open(stream); };
 }
 
-asio::awaitable<Result<net::RequestHandler>> ClientAuth::Open(asio::ip::tcp::socket& socket) {
+asio::awaitable<Result<net::RequestHandler>> ClientAuth::Open(net::Stream& stream) {
   if (verifier_ == nullptr) {
     // Nothing to check: the node's handler serves the connection, and only an AuthRequest
     // (from a client configured with a token) is answered here.
@@ -89,7 +89,7 @@ asio::awaitable<Result<net::RequestHandler>> ClientAuth::Open(asio::ip::tcp::soc
   }
   auto session = std::make_shared<Session>();
   asio::error_code ec;
-  const asio::ip::tcp::endpoint from = socket.remote_endpoint(ec);
+  const asio::ip::tcp::endpoint from = stream.socket().remote_endpoint(ec);
   session->client = ec ? std::string("?") : FormatHostPort(from);
   // Not a coroutine: the token is checked, or changed, when the connection hands over the
   // request, in the order requests were read (see the header).

@@ -36,6 +36,7 @@
 #include "server/common/log_limiter.h"
 #include "server/common/metrics.h"
 #include "server/net/frame_server.h"
+#include "server/net/stream.h"
 
 namespace dialkv::api {
 
@@ -60,7 +61,7 @@ class ClientAuth {
   struct Session;
   enum Reason : uint8_t { kMissing, kInvalid, kExpired, kDenied, kNumReasons };
 
-  asio::awaitable<Result<net::RequestHandler>> Open(asio::ip::tcp::socket& socket);
+  asio::awaitable<Result<net::RequestHandler>> Open(net::Stream& stream);
   static asio::awaitable<v1::Envelope> Ready(v1::Envelope reply);
   // Checks one request of `session`; returns the refusal to send, or nullopt to serve it.
   std::optional<v1::Envelope> Check(Session& session, const v1::Envelope& request);

@@ -255,6 +255,11 @@ Status Node::ValidateOptions(const Options& o) {
   return Status::Ok();
 }
 
+bool PeerTlsOn(const Node::Options& o) {
+  return !o.peer_tls_ca_file.empty() || !o.peer_tls_cert_file.empty() ||
+         !o.peer_tls_key_file.empty();
+}
+
 Status CheckProtectedMode(const Node::Options& o, const asio::ip::tcp::endpoint& client,
                           const asio::ip::tcp::endpoint& peer) {
   if (o.insecure) return Status::Ok();
@@ -263,8 +268,9 @@ Status CheckProtectedMode(const Node::Options& o, const asio::ip::tcp::endpoint&
   if (!client_open && !peer_open) return Status::Ok();
   std::string missing;
   if (o.auth_token_secret_file.empty()) missing = "--auth-token-secret-file";
-  if (o.cluster_secret_file.empty()) {
-    missing += std::string(missing.empty() ? "" : " and ") + "--cluster-secret-file";
+  if (o.cluster_secret_file.empty() && !PeerTlsOn(o)) {
+    missing += std::string(missing.empty() ? "" : " and ") +
+               "--cluster-secret-file (or --peer-tls-ca/--peer-tls-cert/--peer-tls-key)";
   }
   if (missing.empty()) return Status::Ok();
   const std::string where =
@@ -374,9 +380,17 @@ Status Node::Init() {
   frame_options.max_frame_bytes = options_.max_frame_bytes;
   net::FrameServer::Options peer_port_options = frame_options;
   frame_options.handshake = client_auth_->Handshake();
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    Result<std::shared_ptr<net::TlsContext>> tls = net::TlsContext::ForServer(
+        {.ca_file = "", .cert_file = options_.tls_cert_file, .key_file = options_.tls_key_file},
+        "--tls-cert/--tls-key");
+    if (!tls.ok()) return tls.status();
+    frame_options.tls = std::move(tls).value();
+  }
+  peer_port_options.tls = peer_tls_server_;
   if (authenticator_ != nullptr) {
-    peer_port_options.handshake = [this](asio::ip::tcp::socket& socket, net::FrameReader& reader) {
-      return AuthenticatePeer(socket, reader);
+    peer_port_options.handshake = [this](net::Stream& stream, net::FrameReader& reader) {
+      return AuthenticatePeer(stream, reader);
     };
   }
   Result<std::unique_ptr<net::FrameServer>> peer_server =
@@ -481,8 +495,27 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
         {"reason"});
   }
 
+  if (PeerTlsOn(options_)) {
+    constexpr std::string_view kFlags = "--peer-tls-ca/--peer-tls-cert/--peer-tls-key";
+    if (options_.peer_tls_ca_file.empty() || options_.peer_tls_cert_file.empty() ||
+        options_.peer_tls_key_file.empty()) {
+      return Status::InvalidArgument(std::string(kFlags) +
+                                     ": TLS between peers needs all three (the cluster's CA, "
+                                     "this node's certificate and its key)");
+    }
+    const net::TlsContext::Files files{.ca_file = options_.peer_tls_ca_file,
+                                       .cert_file = options_.peer_tls_cert_file,
+                                       .key_file = options_.peer_tls_key_file};
+    Result<std::shared_ptr<net::TlsContext>> server = net::TlsContext::ForServer(files, kFlags);
+    if (!server.ok()) return server.status();
+    Result<std::shared_ptr<net::TlsContext>> client = net::TlsContext::ForClient(files, kFlags);
+    if (!client.ok()) return client.status();
+    peer_tls_server_ = std::move(server).value();
+    peer_tls_client_ = std::move(client).value();
+  }
   net::PeerTransport::Options transport_options;
   transport_options.authenticator = authenticator_.get();
+  transport_options.tls = peer_tls_client_;
   transport_options.faults = fault_injector_.get();
   transport_options.self = options_.node_id;
   transport_options.cluster_name = options_.cluster_name;
@@ -605,11 +638,11 @@ net::RequestHandler Node::PeerHandler() {
   return net::WithFaults(fault_injector_.get(), std::move(handler));
 }
 
-asio::awaitable<Result<net::RequestHandler>> Node::AuthenticatePeer(asio::ip::tcp::socket& socket,
+asio::awaitable<Result<net::RequestHandler>> Node::AuthenticatePeer(net::Stream& stream,
                                                                     net::FrameReader& reader) {
   asio::error_code ec;
-  const asio::ip::tcp::endpoint from = socket.remote_endpoint(ec);
-  Result<NodeId> peer = co_await authenticator_->Accept(socket, reader);
+  const asio::ip::tcp::endpoint from = stream.socket().remote_endpoint(ec);
+  Result<NodeId> peer = co_await authenticator_->Accept(stream, reader);
   if (!peer.ok()) {
     std::string reason(CodeName(peer.status().code()));
     std::transform(reason.begin(), reason.end(), reason.begin(),

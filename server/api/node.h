@@ -41,6 +41,7 @@
 #include "server/net/io_pool.h"
 #include "server/net/listen_address.h"
 #include "server/net/peer_auth.h"
+#include "server/net/stream.h"
 #include "server/storage/engine.h"
 
 namespace dialkv {
@@ -108,8 +109,20 @@ class Node {
     // How far past a token's exp (and before its nbf) it is still honoured: clock differences
     // between the token's maker and the node.
     uint32_t token_leeway_s = 30;
+    // Non-empty (both): the client port speaks TLS only, presenting this certificate chain
+    // and key (PEM). Clients check it against their CA file.
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    // Non-empty (all three): mutual TLS between peers. Every peer connection, both ways,
+    // presents peer_tls_cert_file and must be shown a certificate that chains to
+    // peer_tls_ca_file; the dialling side also checks that it names the peer's host as given
+    // in `peers`. Every node of the cluster must use TLS on peers, or none.
+    std::string peer_tls_ca_file;
+    std::string peer_tls_cert_file;
+    std::string peer_tls_key_file;
     // A node whose client or peer port listens on an address other hosts can reach refuses to
-    // start without both secret files, unless this is set (a network the operator trusts).
+    // start without a token secret and peer protection (a cluster secret, or TLS between
+    // peers), unless this is set (a network the operator trusts).
     bool insecure = false;
     // Every node of the cluster, this one included, by its peer address: "1@host:7380,...".
     // Empty: a cluster of this node alone (at peer_listen).
@@ -213,7 +226,7 @@ class Node {
   // The peer port's handshake with --cluster-secret-file: the handler for a connection that
   // authenticated (it refuses messages of any other node), or why it was refused (counted
   // and logged here). `socket` and `reader` are the connection's, alive across the call.
-  asio::awaitable<Result<net::RequestHandler>> AuthenticatePeer(asio::ip::tcp::socket& socket,
+  asio::awaitable<Result<net::RequestHandler>> AuthenticatePeer(net::Stream& stream,
                                                                 net::FrameReader& reader);
 
   const Options options_;
@@ -229,9 +242,11 @@ class Node {
   uint64_t generation_ = 0;
   std::unique_ptr<cluster::Ring> ring_;
   std::unique_ptr<cluster::Membership> membership_;
-  std::unique_ptr<net::FaultInjector> fault_injector_;     // Null without fault injection.
-  std::unique_ptr<net::PeerAuthenticator> authenticator_;  // Null without a cluster secret.
-  std::unique_ptr<ClientAuth> client_auth_;  // Checks tokens, or lets everything through.
+  std::unique_ptr<net::FaultInjector> fault_injector_;  // Null without fault injection.
+  std::unique_ptr<net::PeerAuthenticator> authenticator_;
+  std::shared_ptr<net::TlsContext> peer_tls_server_;  // Set with --peer-tls-*.
+  std::shared_ptr<net::TlsContext> peer_tls_client_;  // Null without a cluster secret.
+  std::unique_ptr<ClientAuth> client_auth_;           // Checks tokens, or lets everything through.
   metrics::CounterFamily* peer_auth_failures_ = nullptr;  // Set with authenticator_.
   LogLimiter peer_auth_log_limiter_{std::chrono::seconds(1)};
   std::unique_ptr<net::PeerTransport> transport_;
@@ -270,8 +285,12 @@ Result<asio::ip::tcp::endpoint> ResolveHostPort(std::string_view text, std::stri
 // Errors: kInvalidArgument naming `flag`, as InheritedSocket and ResolveHostPort.
 Result<net::ListenAddress> ResolveListenAddress(std::string_view text, std::string_view flag);
 
+// Any --peer-tls-* flag was given (Init() then requires all three).
+bool PeerTlsOn(const Node::Options& o);
+
 // Protected mode: a node whose client or peer port listens on an address other than loopback
-// (a wildcard address included) needs both secret files unless o.insecure. Errors:
+// (a wildcard address included) needs the token secret and peer protection (the cluster secret
+// or TLS between peers) unless o.insecure. Errors:
 // kInvalidArgument naming the open port and the missing flags.
 Status CheckProtectedMode(const Node::Options& o, const asio::ip::tcp::endpoint& client,
                           const asio::ip::tcp::endpoint& peer);

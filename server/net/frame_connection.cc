@@ -25,6 +25,7 @@
 #include "server/common/logging.h"
 #include "server/net/frame.h"
 #include "server/net/frame_reader.h"
+#include "server/net/handshake.h"
 
 namespace dialkv::net {
 namespace {
@@ -67,9 +68,9 @@ struct Lookup {
 // Session, so coroutines still finishing on a failed one never touch its successor.
 struct Connection::Session {
   Session(const asio::any_io_executor& executor, uint32_t max_frame_bytes)
-      : socket(executor), reader(max_frame_bytes) {}
+      : stream(executor), reader(max_frame_bytes) {}
 
-  asio::ip::tcp::socket socket;
+  Stream stream;
   FrameReader reader;  // Used by the handshake, then by the read loop only.
   std::unordered_map<uint64_t, Call*> pending;  // Sent, waiting for their replies.
   std::string outbox;                           // Frames queued for the next write, written as one.
@@ -158,9 +159,14 @@ asio::awaitable<Status> Connection::Connect(Waiter* waiter) {
 }
 
 asio::awaitable<void> Connection::Dial(std::shared_ptr<Session> session) {
-  Status status = co_await Open(&session->socket);
+  Status status = co_await Open(&session->stream.socket());
+  if (status.ok() && close_reason_.ok() && options_.tls != nullptr) {
+    status = co_await WithDeadline(session->stream.StartTls(options_.tls, endpoint_.host),
+                                   options_.connect_timeout_ms, "TLS handshake");
+    if (!status.ok()) log_->debug("endpoint={} {}", name(), status.message());
+  }
   if (status.ok() && close_reason_.ok() && options_.handshake) {
-    status = co_await options_.handshake(session->socket, session->reader);
+    status = co_await options_.handshake(session->stream, session->reader);
     if (!status.ok()) log_->warn("endpoint={} handshake failed: {}", name(), status.message());
   }
   // Close() during the attempt: whatever the attempt says, its reason is the answer.
@@ -179,8 +185,7 @@ asio::awaitable<void> Connection::Dial(std::shared_ptr<Session> session) {
       --coroutines_;  // The last use of `this` (idle()).
     });
   } else {
-    asio::error_code ignored;
-    session->socket.close(ignored);
+    session->stream.Close();
     log_->debug("endpoint={} connect failed: {}", name(), status.message());
     DialFailed(std::move(status));
   }
@@ -320,8 +325,7 @@ void Connection::Close(const Status& reason) {
   close_reason_ = reason.ok() ? Status::Unavailable("connection closed") : reason;
   if (lookup_timer_ != nullptr) lookup_timer_->cancel();
   if (dialing_ != nullptr) {
-    asio::error_code ignored;
-    dialing_->socket.close(ignored);
+    dialing_->stream.Close();
   }
   if (session_ != nullptr) Fail(session_, close_reason_);
 }
@@ -329,7 +333,7 @@ void Connection::Close(const Status& reason) {
 asio::awaitable<void> Connection::ReadLoop(std::shared_ptr<Session> session) {
   for (;;) {
     std::string_view body;
-    Status status = co_await session->reader.Next(session->socket, &body);
+    Status status = co_await session->reader.Next(session->stream, &body);
     if (session->dead) co_return;
     if (status.code() == Code::kInvalidArgument) {  // Over the frame limit.
       Fail(session, Status::Internal("reply " + status.message() + "; is " + name() +
@@ -376,7 +380,7 @@ asio::awaitable<void> Connection::WriteLoop(std::shared_ptr<Session> session) {
     session->in_write.swap(session->outbox);
     ++writes_;
     auto [ec, n] =
-        co_await asio::async_write(session->socket, asio::buffer(session->in_write), kAsTuple);
+        co_await asio::async_write(session->stream, asio::buffer(session->in_write), kAsTuple);
     if (ec) {
       Fail(session, Status::Unavailable("write failed: " + ec.message()));
       break;
@@ -389,8 +393,7 @@ void Connection::Fail(std::shared_ptr<Session> session, Status reason) {
   if (session->dead) return;
   session->dead = true;
   if (reason.ok()) reason = Status::Unavailable("connection closed");
-  asio::error_code ignored;
-  session->socket.close(ignored);
+  session->stream.Close();
   if (session_ == session) {
     session_.reset();
     last_error_ = reason;

@@ -26,6 +26,7 @@
 #include "server/common/metrics.h"
 #include "server/net/endpoint.h"
 #include "server/net/frame_reader.h"
+#include "server/net/stream.h"
 
 namespace spdlog {
 class logger;
@@ -116,11 +117,14 @@ class Connection {
     std::function<Result<std::vector<asio::ip::tcp::endpoint>>(const std::string& host,
                                                                uint16_t port)>
         lookup = {};
-    // Runs on each new connection before it carries any call (the peer transport's
+    // Runs on each new connection (after TLS) before it carries any call (the peer transport's
     // authentication, peer_auth.h), reading with `reader`, which the connection goes on using.
     // An error fails the attempt as a refused connection would (and the backoff applies).
-    std::function<asio::awaitable<Status>(asio::ip::tcp::socket& socket, FrameReader& reader)>
-        handshake = {};
+    std::function<asio::awaitable<Status>(Stream& stream, FrameReader& reader)> handshake = {};
+    // Set: every new connection runs a TLS handshake in this context's dialling role first,
+    // checking the certificate against the endpoint's host, within connect_timeout_ms; a
+    // failure fails the attempt as a refused connection would. Null: plain TCP.
+    std::shared_ptr<TlsContext> tls = nullptr;
     // The logger (logging.h) for this connection's lines: "client" or "net".
     std::string log_subsystem = "client";
     // Counted when set (not owned; they must outlive this object): connection attempts

@@ -22,7 +22,7 @@ constexpr size_t kMinReadBytes = 4096;
 
 }  // namespace
 
-asio::awaitable<Status> FrameReader::Next(asio::ip::tcp::socket& socket, std::string_view* body) {
+asio::awaitable<Status> FrameReader::Next(Stream& stream, std::string_view* body) {
   for (;;) {
     size_t have = end_ - begin_;
     size_t frame_bytes = kFrameHeaderBytes;  // What the frame at begin_ needs, as far as known.
@@ -64,9 +64,9 @@ asio::awaitable<Status> FrameReader::Next(asio::ip::tcp::socket& socket, std::st
     if (want > buffer_.size()) buffer_.resize(want);
     const size_t space = buffer_.size() - end_;
     auto [ec, n] =
-        co_await socket.async_read_some(asio::buffer(buffer_.data() + end_, space), kAsTuple);
+        co_await stream.async_read_some(asio::buffer(buffer_.data() + end_, space), kAsTuple);
     if (ec) {
-      if (ec == asio::error::eof) {
+      if (IsEndOfStream(ec)) {
         co_return Status::Unavailable(have == 0 ? "connection closed by peer"
                                                 : "connection closed mid-frame");
       }

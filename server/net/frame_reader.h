@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "dialkv/status.h"
+#include "server/net/stream.h"
 
 namespace dialkv::net {
 
@@ -32,7 +33,7 @@ class FrameReader {
   // Errors: kUnavailable when the connection closed or failed (the message says which, and
   // whether it closed mid-frame); kInvalidArgument when a header announces more than
   // max_frame_bytes (nothing more is read, so the caller must close the connection).
-  asio::awaitable<Status> Next(asio::ip::tcp::socket& socket, std::string_view* body);
+  asio::awaitable<Status> Next(Stream& stream, std::string_view* body);
 
   // Bytes read from the socket and not yet returned as frames (tests).
   size_t buffered() const { return end_ - begin_; }

@@ -14,6 +14,7 @@
 #include "server/common/log_limiter.h"
 #include "server/common/logging.h"
 #include "server/net/frame_reader.h"
+#include "server/net/handshake.h"
 #include "server/net/listener.h"
 
 namespace dialkv::net {
@@ -64,7 +65,7 @@ struct Connection {
   Connection(tcp::socket s, std::shared_ptr<ServerState> state)
       : server(std::move(state)),
         executor(s.get_executor()),
-        socket(std::move(s)),
+        stream(std::move(s)),
         writer_wake(executor, SteadyClock::time_point::max()),
         reader_wake(executor, SteadyClock::time_point::max()),
         watchdog(executor),
@@ -72,15 +73,14 @@ struct Connection {
         handler(server->handler),
         last_activity(SteadyClock::now()) {
     asio::error_code ignored;
-    peer = socket.remote_endpoint(ignored);
+    peer = stream.socket().remote_endpoint(ignored);
   }
 
   // Closes the socket (aborting its reads and writes) and wakes every waiter. Idempotent.
   void Close() {
     if (closed) return;
     closed = true;
-    asio::error_code ignored;
-    socket.close(ignored);
+    stream.Close();
     writer_wake.cancel();
     reader_wake.cancel();
     watchdog.cancel();
@@ -152,7 +152,7 @@ struct Connection {
 
   const std::shared_ptr<ServerState> server;
   const asio::any_io_executor executor;
-  tcp::socket socket;
+  Stream stream;
   tcp::endpoint peer;
   // Timers used as condition variables: they never expire; cancel() wakes the waiter.
   asio::steady_timer writer_wake;
@@ -196,10 +196,47 @@ asio::awaitable<void> HandleRequest(std::shared_ptr<Connection> c, v1::Envelope 
   c->QueueReply(reply, /*answers_request=*/true);
 }
 
+// A TLS connection's first byte: the record type of a handshake (RFC 8446, 5.1).
+constexpr unsigned char kTlsHandshakeRecord = 0x16;
+
+// Runs the TLS handshake of a new connection. A client that sends plain frames instead (one
+// without a CA file) gets kInvalidArgument, for an ErrorReply it can read, rather than a
+// connection closed mid-request for no reason it can see.
+asio::awaitable<Status> StartTls(std::shared_ptr<Connection> c) {
+  unsigned char first = 0;
+  auto [ec, n] = co_await c->stream.socket().async_receive(asio::buffer(&first, 1),
+                                                           tcp::socket::message_peek, kAsTuple);
+  if (!ec && n == 1 && first != kTlsHandshakeRecord) {
+    co_return Status::InvalidArgument(
+        "this port speaks TLS only: connect with TLS and the CA that signed the node's "
+        "certificate (dialkv --tls-ca, ClientOptions::tls_ca_file)");
+  }
+  co_return co_await c->stream.StartTls(c->server->options.tls, /*host=*/"");
+}
+
 asio::awaitable<void> ReadLoop(std::shared_ptr<Connection> c) {
   const FrameServer::Options& options = c->server->options;
+  if (options.tls != nullptr) {
+    const Status tls =
+        co_await WithDeadline(StartTls(c), options.tls_handshake_timeout_ms, "TLS handshake");
+    if (c->closed) co_return;
+    if (tls.code() == Code::kInvalidArgument) {  // Plain frames: answered in plain frames.
+      c->FailProtocol(0, tls);
+      co_return;
+    }
+    if (!tls.ok()) {
+      uint64_t suppressed = 0;
+      if (c->server->client_errors.Allow(&suppressed)) {
+        c->server->log->warn("closing connection from {}: {}{}", internal::ToString(c->peer),
+                             tls.message(), LogLimiter::SuppressedNote(suppressed));
+      }
+      c->Close();
+      co_return;
+    }
+    c->last_activity = SteadyClock::now();
+  }
   if (options.handshake) {
-    Result<RequestHandler> handler = co_await options.handshake(c->socket, c->reader);
+    Result<RequestHandler> handler = co_await options.handshake(c->stream, c->reader);
     if (c->closed) co_return;
     if (!handler.ok()) {
       c->Close();  // The handshake logged and counted it, and answered if it could.
@@ -216,7 +253,7 @@ asio::awaitable<void> ReadLoop(std::shared_ptr<Connection> c) {
     }
     if (c->closed) break;
     std::string_view body;
-    const Status read = co_await c->reader.Next(c->socket, &body);
+    const Status read = co_await c->reader.Next(c->stream, &body);
     if (c->closed) break;
     if (!read.ok()) {
       if (read.code() == Code::kInvalidArgument) {
@@ -245,13 +282,14 @@ asio::awaitable<void> ReadLoop(std::shared_ptr<Connection> c) {
 // the linger deadline (enforced by the watchdog).
 asio::awaitable<void> Linger(std::shared_ptr<Connection> c) {
   asio::error_code ignored;
-  c->socket.shutdown(tcp::socket::shutdown_send, ignored);
+  c->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   c->lingering = true;
   c->linger_deadline = SteadyClock::now() + kLingerTimeout;
   c->watchdog.cancel();  // Re-arms it for the linger deadline.
   std::string discard(kLingerChunkBytes, '\0');
   for (int i = 0; i < kMaxLingerReads && !c->closed; ++i) {
-    auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(discard), kAsTuple);
+    // Under TLS too the raw bytes are read: nothing of them is wanted.
+    auto [ec, n] = co_await c->stream.socket().async_read_some(asio::buffer(discard), kAsTuple);
     if (ec) break;
   }
 }
@@ -280,7 +318,7 @@ asio::awaitable<void> WriteLoop(std::shared_ptr<Connection> c) {
     // about a client that stopped reading, not one reading a big batch slowly.
     asio::error_code ec;
     for (size_t written = 0; written < c->writing.size() && !c->closed;) {
-      auto [error, n] = co_await c->socket.async_write_some(
+      auto [error, n] = co_await c->stream.async_write_some(
           asio::buffer(c->writing.data() + written, c->writing.size() - written), kAsTuple);
       if (error) {
         ec = error;
@@ -365,7 +403,7 @@ void StartConnection(const std::shared_ptr<ServerState>& state, tcp::socket sock
   socket.set_option(tcp::no_delay(true), ec);  // Failing costs latency only.
   auto c = std::make_shared<Connection>(std::move(socket), state);
   if (!state->connections.Add(c, &c->registry_id)) {  // Stop() ran meanwhile.
-    c->socket.close(ec);
+    c->stream.Close();
     return;
   }
   state->log->debug("accepted connection from {}", internal::ToString(c->peer));

@@ -31,6 +31,7 @@
 #include "server/net/frame_reader.h"
 #include "server/net/io_pool.h"
 #include "server/net/listen_address.h"
+#include "server/net/stream.h"
 
 namespace dialkv::net {
 
@@ -42,13 +43,13 @@ namespace dialkv::net {
 // connection is gone.
 using RequestHandler = std::function<asio::awaitable<v1::Envelope>(v1::Envelope request)>;
 
-// Runs on a new connection before any request is read: it may read frames with `reader` and
-// write to `socket` itself (the peer port's authentication), or read nothing and return a
-// handler with state of the connection's own (the client port's token checks); it bounds its
-// own time. It returns the handler for the connection's requests, or an error, and then the
-// connection is closed without reading anything more.
-using ConnectionHandshake = std::function<asio::awaitable<Result<RequestHandler>>(
-    asio::ip::tcp::socket& socket, FrameReader& reader)>;
+// Runs on a new connection before any request is read (after TLS, when the port has it): it
+// may read frames with `reader` and write to `stream` itself (the peer port's authentication), or
+// read nothing and return a handler with state of the connection's own (the client port's token
+// checks); it bounds its own time. It returns the handler for the connection's requests, or an
+// error, and then the connection is closed without reading anything more.
+using ConnectionHandshake =
+    std::function<asio::awaitable<Result<RequestHandler>>(Stream& stream, FrameReader& reader)>;
 
 class FrameServer {
  public:
@@ -64,6 +65,11 @@ class FrameServer {
     uint32_t write_timeout_ms = 30'000;
     // Empty: every connection is served by the server's handler at once.
     ConnectionHandshake handshake;
+    // Set: every connection starts with a TLS handshake in this context's listening role
+    // (before `handshake`), which must end within tls_handshake_timeout_ms; a connection that
+    // fails it is logged (rate-limited) and closed. Null: plain TCP.
+    std::shared_ptr<TlsContext> tls = nullptr;
+    uint32_t tls_handshake_timeout_ms = 10'000;
   };
 
   // Binds and listens on `address` (port 0 picks a free port; an inherited socket is adopted).

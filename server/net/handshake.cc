@@ -6,21 +6,21 @@
 
 namespace dialkv::net {
 
-asio::awaitable<Status> WriteEnvelope(asio::ip::tcp::socket& socket, const v1::Envelope& envelope,
+asio::awaitable<Status> WriteEnvelope(Stream& stream, const v1::Envelope& envelope,
                                       std::string_view what) {
   std::string frame;
   AppendFrame(envelope, &frame);
-  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(frame),
+  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(frame),
                                             asio::experimental::as_tuple(asio::use_awaitable));
   if (ec) co_return Status::Unavailable(std::string(what) + ": " + ec.message());
   co_return Status::Ok();
 }
 
-asio::awaitable<Result<v1::Envelope>> ReadEnvelope(asio::ip::tcp::socket& socket,
-                                                   FrameReader& reader, std::string_view what) {
+asio::awaitable<Result<v1::Envelope>> ReadEnvelope(Stream& stream, FrameReader& reader,
+                                                   std::string_view what) {
   const std::string prefix = std::string(what) + ": ";
   std::string_view body;
-  if (Status read = co_await reader.Next(socket, &body); !read.ok()) {
+  if (Status read = co_await reader.Next(stream, &body); !read.ok()) {
     co_return read.code() == Code::kInvalidArgument
         ? Status::Unauthenticated(prefix + read.message())
         : Status::Unavailable(prefix + read.message());

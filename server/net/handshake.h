@@ -18,6 +18,7 @@
 #include "dialkv/status.h"
 #include "proto/dialkv.pb.h"
 #include "server/net/frame_reader.h"
+#include "server/net/stream.h"
 
 namespace dialkv::net {
 
@@ -25,14 +26,14 @@ namespace dialkv::net {
 inline constexpr size_t kMaxHandshakeFrameBytes = 16384;
 
 // Writes one frame. Errors: kUnavailable, "WHAT: <the socket's error>".
-asio::awaitable<Status> WriteEnvelope(asio::ip::tcp::socket& socket, const v1::Envelope& envelope,
+asio::awaitable<Status> WriteEnvelope(Stream& stream, const v1::Envelope& envelope,
                                       std::string_view what);
 
 // Reads one frame of at most kMaxHandshakeFrameBytes with `reader`, which the connection goes
 // on using. Errors: kUnavailable (the connection closed or failed), kUnauthenticated (a frame
 // over the limit or one that is not an envelope), each prefixed "WHAT: ".
-asio::awaitable<Result<v1::Envelope>> ReadEnvelope(asio::ip::tcp::socket& socket,
-                                                   FrameReader& reader, std::string_view what);
+asio::awaitable<Result<v1::Envelope>> ReadEnvelope(Stream& stream, FrameReader& reader,
+                                                   std::string_view what);
 
 // Runs `steps`, or gives up after `timeout_ms` with kUnavailable ("WHAT not done within N ms").
 // R is Status or a Result.

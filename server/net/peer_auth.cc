@@ -45,10 +45,10 @@ std::string FreshNonce() {
 }
 
 // Sends the refusal, best effort, and returns it.
-asio::awaitable<Status> Refuse(asio::ip::tcp::socket& socket, Status refusal) {
+asio::awaitable<Status> Refuse(Stream& stream, Status refusal) {
   v1::Envelope reply;
   ToProto(refusal, reply.mutable_error_reply()->mutable_status());
-  co_await WriteEnvelope(socket, reply, kWhat);
+  co_await WriteEnvelope(stream, reply, kWhat);
   co_return refusal;
 }
 
@@ -89,14 +89,14 @@ std::string PeerAuthenticator::Proof(std::string_view role, NodeId dialer, NodeI
   return std::string(reinterpret_cast<const char*>(mac), mac_bytes);
 }
 
-asio::awaitable<Status> PeerAuthenticator::Dial(asio::ip::tcp::socket& socket, FrameReader& reader,
+asio::awaitable<Status> PeerAuthenticator::Dial(Stream& stream, FrameReader& reader,
                                                 NodeId peer) const {
-  co_return co_await WithDeadline(DialSteps(socket, reader, peer), options_.timeout_ms,
+  co_return co_await WithDeadline(DialSteps(stream, reader, peer), options_.timeout_ms,
                                   std::string(kWhat));
 }
 
-asio::awaitable<Status> PeerAuthenticator::DialSteps(asio::ip::tcp::socket& socket,
-                                                     FrameReader& reader, NodeId peer) const {
+asio::awaitable<Status> PeerAuthenticator::DialSteps(Stream& stream, FrameReader& reader,
+                                                     NodeId peer) const {
   v1::Envelope hello;
   auto* h = hello.mutable_peer_auth_hello();
   h->set_cluster(options_.cluster_name);
@@ -104,9 +104,9 @@ asio::awaitable<Status> PeerAuthenticator::DialSteps(asio::ip::tcp::socket& sock
   h->set_to_node(peer);
   const std::string nonce = FreshNonce();
   h->set_nonce(nonce);
-  if (Status sent = co_await WriteEnvelope(socket, hello, kWhat); !sent.ok()) co_return sent;
+  if (Status sent = co_await WriteEnvelope(stream, hello, kWhat); !sent.ok()) co_return sent;
 
-  Result<v1::Envelope> answer = co_await ReadEnvelope(socket, reader, kWhat);
+  Result<v1::Envelope> answer = co_await ReadEnvelope(stream, reader, kWhat);
   if (!answer.ok()) co_return answer.status();
   if (!answer->has_peer_auth_challenge()) co_return Unexpected(*answer, "a challenge");
   const v1::PeerAuthChallenge& challenge = answer->peer_auth_challenge();
@@ -127,47 +127,47 @@ asio::awaitable<Status> PeerAuthenticator::DialSteps(asio::ip::tcp::socket& sock
   v1::Envelope proof;
   proof.mutable_peer_auth_proof()->set_proof(
       Proof("dialer", options_.self, peer, nonce, challenge.nonce()));
-  if (Status sent = co_await WriteEnvelope(socket, proof, kWhat); !sent.ok()) co_return sent;
-  Result<v1::Envelope> confirmed = co_await ReadEnvelope(socket, reader, kWhat);
+  if (Status sent = co_await WriteEnvelope(stream, proof, kWhat); !sent.ok()) co_return sent;
+  Result<v1::Envelope> confirmed = co_await ReadEnvelope(stream, reader, kWhat);
   if (!confirmed.ok()) co_return confirmed.status();
   if (!confirmed->has_peer_auth_ok()) co_return Unexpected(*confirmed, "a confirmation");
   co_return Status::Ok();
 }
 
-asio::awaitable<Result<NodeId>> PeerAuthenticator::Accept(asio::ip::tcp::socket& socket,
+asio::awaitable<Result<NodeId>> PeerAuthenticator::Accept(Stream& stream,
                                                           FrameReader& reader) const {
-  co_return co_await WithDeadline(AcceptSteps(socket, reader), options_.timeout_ms,
+  co_return co_await WithDeadline(AcceptSteps(stream, reader), options_.timeout_ms,
                                   std::string(kWhat));
 }
 
-asio::awaitable<Result<NodeId>> PeerAuthenticator::AcceptSteps(asio::ip::tcp::socket& socket,
+asio::awaitable<Result<NodeId>> PeerAuthenticator::AcceptSteps(Stream& stream,
                                                                FrameReader& reader) const {
-  Result<v1::Envelope> first = co_await ReadEnvelope(socket, reader, kWhat);
+  Result<v1::Envelope> first = co_await ReadEnvelope(stream, reader, kWhat);
   if (!first.ok()) co_return first.status();
   if (!first->has_peer_auth_hello()) {
     co_return co_await Refuse(
-        socket, Status::Unauthenticated("this peer port requires authentication: start every "
+        stream, Status::Unauthenticated("this peer port requires authentication: start every "
                                         "node with the same --cluster-secret-file"));
   }
   const v1::PeerAuthHello& hello = first->peer_auth_hello();
   const NodeId dialer = hello.from_node();
   if (hello.cluster() != options_.cluster_name) {
     co_return co_await Refuse(
-        socket, Status::PermissionDenied("this node is in cluster '" + options_.cluster_name +
+        stream, Status::PermissionDenied("this node is in cluster '" + options_.cluster_name +
                                          "', not '" + hello.cluster() + "'"));
   }
   if (hello.to_node() != options_.self) {
     co_return co_await Refuse(
-        socket, Status::PermissionDenied("this is node " + std::to_string(options_.self) +
+        stream, Status::PermissionDenied("this is node " + std::to_string(options_.self) +
                                          ", not node " + std::to_string(hello.to_node())));
   }
   if (dialer == options_.self || !options_.is_member(dialer)) {
     co_return co_await Refuse(
-        socket, Status::PermissionDenied("node " + std::to_string(dialer) +
+        stream, Status::PermissionDenied("node " + std::to_string(dialer) +
                                          " may not connect: it is not another node in --peers"));
   }
   if (hello.nonce().size() != kNonceBytes) {
-    co_return co_await Refuse(socket, Status::Unauthenticated("peer handshake: bad nonce"));
+    co_return co_await Refuse(stream, Status::Unauthenticated("peer handshake: bad nonce"));
   }
 
   const std::string nonce = FreshNonce();
@@ -176,21 +176,21 @@ asio::awaitable<Result<NodeId>> PeerAuthenticator::AcceptSteps(asio::ip::tcp::so
   c->set_from_node(options_.self);
   c->set_nonce(nonce);
   c->set_proof(Proof("acceptor", dialer, options_.self, hello.nonce(), nonce));
-  if (Status sent = co_await WriteEnvelope(socket, challenge, kWhat); !sent.ok()) co_return sent;
+  if (Status sent = co_await WriteEnvelope(stream, challenge, kWhat); !sent.ok()) co_return sent;
 
-  Result<v1::Envelope> answer = co_await ReadEnvelope(socket, reader, kWhat);
+  Result<v1::Envelope> answer = co_await ReadEnvelope(stream, reader, kWhat);
   if (!answer.ok()) co_return answer.status();
   if (!answer->has_peer_auth_proof() ||
       !SameProof(answer->peer_auth_proof().proof(),
                  Proof("dialer", dialer, options_.self, hello.nonce(), nonce))) {
     co_return co_await Refuse(
-        socket, Status::Unauthenticated("node " + std::to_string(dialer) +
+        stream, Status::Unauthenticated("node " + std::to_string(dialer) +
                                         " could not prove it holds the cluster secret; every "
                                         "node needs the same --cluster-secret-file"));
   }
   v1::Envelope ok;
   ok.mutable_peer_auth_ok();
-  if (Status sent = co_await WriteEnvelope(socket, ok, kWhat); !sent.ok()) co_return sent;
+  if (Status sent = co_await WriteEnvelope(stream, ok, kWhat); !sent.ok()) co_return sent;
   co_return dialer;
 }
 

@@ -33,6 +33,7 @@
 #include "server/common/secret_file.h"
 #include "server/net/frame_reader.h"
 #include "server/net/frame_server.h"
+#include "server/net/stream.h"
 
 namespace dialkv::net {
 
@@ -56,25 +57,22 @@ class PeerAuthenticator {
   // which the connection goes on using. Errors: kUnauthenticated (the peer did not prove it
   // holds the secret, or refused our proof: the message says which and what to check);
   // kUnavailable (the connection failed or the handshake timed out).
-  asio::awaitable<Status> Dial(asio::ip::tcp::socket& socket, FrameReader& reader,
-                               NodeId peer) const;
+  asio::awaitable<Status> Dial(Stream& stream, FrameReader& reader, NodeId peer) const;
 
   // The accepting side, on a socket just accepted on the peer port. Returns the node that
   // proved itself. Errors: kUnauthenticated (no handshake, a bad proof, a replayed one),
   // kPermissionDenied (another cluster, an id not in --peers, this node's own id),
   // kUnavailable (the connection failed or the handshake timed out). On an error the caller
   // closes the connection.
-  asio::awaitable<Result<NodeId>> Accept(asio::ip::tcp::socket& socket, FrameReader& reader) const;
+  asio::awaitable<Result<NodeId>> Accept(Stream& stream, FrameReader& reader) const;
 
   // The proof of `role` ("dialer" or "acceptor") for one handshake (exposed for tests).
   std::string Proof(std::string_view role, NodeId dialer, NodeId acceptor,
                     std::string_view dialer_nonce, std::string_view acceptor_nonce) const;
 
  private:
-  asio::awaitable<Status> DialSteps(asio::ip::tcp::socket& socket, FrameReader& reader,
-                                    NodeId peer) const;
-  asio::awaitable<Result<NodeId>> AcceptSteps(asio::ip::tcp::socket& socket,
-                                              FrameReader& reader) const;
+  asio::awaitable<Status> DialSteps(Stream& stream, FrameReader& reader, NodeId peer) const;
+  asio::awaitable<Result<NodeId>> AcceptSteps(Stream& stream, FrameReader& reader) const;
 
   const Options options_;
 };

@@ -315,11 +315,11 @@ Result<std::unique_ptr<PeerTransport>> PeerTransport::Create(IoContextPool& pool
     connection_options.backoff_max_ms = o.backoff_max_ms;
     connection_options.unacked_timeout_ms = o.unacked_timeout_ms;
     connection_options.log_subsystem = "net";
+    connection_options.tls = o.tls;
     if (const PeerAuthenticator* auth = o.authenticator; auth != nullptr) {
       const NodeId peer = id;
-      connection_options.handshake = [auth, peer](asio::ip::tcp::socket& socket,
-                                                  FrameReader& reader) {
-        return auth->Dial(socket, reader, peer);
+      connection_options.handshake = [auth, peer](Stream& stream, FrameReader& reader) {
+        return auth->Dial(stream, reader, peer);
       };
     }
     if (metrics != nullptr) {

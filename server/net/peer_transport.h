@@ -52,6 +52,7 @@
 #include "server/net/frame.h"
 #include "server/net/io_pool.h"
 #include "server/net/peer_auth.h"
+#include "server/net/stream.h"
 #include "server/net/transport.h"
 
 namespace dialkv::net {
@@ -99,6 +100,9 @@ class PeerTransport final : public Transport {
     // (peer_auth.h); a failed handshake fails the attempt like a refused connection. Not
     // owned; must outlive the transport.
     const PeerAuthenticator* authenticator = nullptr;
+    // When set (--peer-tls-ca/-cert/-key), every connection runs mutual TLS first: the peer's
+    // certificate must chain to the cluster's CA and name the host dialled.
+    std::shared_ptr<TlsContext> tls = nullptr;
   };
 
   // Validates `options` and sets up (without connecting) one connection per peer.

@@ -56,6 +56,7 @@ std::unique_ptr<Client> TestCluster::ClientFor(NodeId id, Consistency mode,
   o.timeout_ms = timeout_ms;
   o.default_consistency = mode;
   o.token = options_.token;
+  o.tls_ca_file = options_.tls_ca_file;
   auto client = Client::Create(o);
   return client.ok() ? std::move(client.value()) : nullptr;
 }

@@ -23,6 +23,9 @@ class TestCluster {
     // Presented by ClientFor's clients and the start-up checks (nodes that check tokens need
     // one with kv:read, and the tests' own scopes). Empty: none.
     std::string token = {};
+    // The CA file ClientFor's clients check the nodes' certificates with (nodes started with
+    // --tls-cert). Empty: plain TCP.
+    std::string tls_ca_file = {};
   };
 
   // Starts every node and waits until each has seen every other alive (via gossip), so a

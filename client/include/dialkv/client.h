@@ -82,6 +82,15 @@ struct ClientOptions {
   // expires: replace the token before that with Client::SetToken.
   std::string token = {};
 
+  // A PEM file of the CA certificate(s) that signed the nodes' client-port certificates, for
+  // nodes started with --tls-cert: every connection then speaks TLS and checks that the
+  // node's certificate chains to this CA and names the host of its endpoint (an address in
+  // the endpoint must be in the certificate's subjectAltName as an IP address). Empty: plain
+  // TCP, which a TLS port refuses. Create() fails with kInvalidArgument when it cannot be
+  // loaded; a node whose certificate does not verify fails calls with kUnavailable (nothing
+  // sent), naming the reason.
+  std::string tls_ca_file = {};
+
   // The mode of every get, put and delete that does not set RequestOptions::consistency.
   // kCp by default because it is the mode whose errors are honest: a program that never
   // thought about consistency reads what was last written, and learns from kUnavailable or

@@ -56,7 +56,7 @@ class ClientAuthTest : public ::testing::Test {
             tokens ? std::make_unique<auth::TokenVerifier>(kSecret, 0) : nullptr,
             [this](v1::Envelope request) { return Served(std::move(request)); }, metrics_,
             [this] { return now_.load(); }) {
-    asio::ip::tcp::socket socket(io_);
+    net::Stream socket(io_.get_executor());
     net::FrameReader reader(1 << 20);
     asio::co_spawn(
         io_,
@@ -167,6 +167,26 @@ TEST(ProtectedModeTest, ANetworkAddressNeedsBothSecretsOrInsecure) {
   Node::Options insecure;
   insecure.insecure = true;
   EXPECT_OK(CheckProtectedMode(insecure, at("0.0.0.0"), at("0.0.0.0")));
+}
+
+TEST(ProtectedModeTest, TlsBetweenPeersStandsInForTheClusterSecret) {
+  const auto at = [](const char* address) {
+    return asio::ip::tcp::endpoint(asio::ip::make_address(address), 7379);
+  };
+  Node::Options o;
+  o.auth_token_secret_file = "token.secret";
+  o.peer_tls_ca_file = "ca.pem";
+  o.peer_tls_cert_file = "node.pem";
+  o.peer_tls_key_file = "node.key";
+  EXPECT_OK(CheckProtectedMode(o, at("10.0.0.5"), at("10.0.0.5")));
+  // Client TLS alone protects no key: the token secret is still needed.
+  Node::Options tls_only = o;
+  tls_only.auth_token_secret_file.clear();
+  tls_only.tls_cert_file = "node.pem";
+  tls_only.tls_key_file = "node.key";
+  const Status refused = CheckProtectedMode(tls_only, at("10.0.0.5"), at("127.0.0.1"));
+  ASSERT_CODE(refused, Code::kInvalidArgument);
+  EXPECT_THAT(refused.message(), HasSubstr("give --auth-token-secret-file ("));
 }
 
 }  // namespace

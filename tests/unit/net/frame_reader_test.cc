@@ -35,7 +35,7 @@ class FrameReaderTest : public ::testing::Test {
   FrameReaderTest() {
     tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     writer_.connect(acceptor.local_endpoint());
-    acceptor.accept(reader_socket_);
+    acceptor.accept(reader_socket_.socket());
   }
 
   // The next frame's body (or its error), running the io_context until it is known.
@@ -63,11 +63,11 @@ class FrameReaderTest : public ::testing::Test {
 
   asio::io_context io_;
   tcp::socket writer_{io_};
-  tcp::socket reader_socket_{io_};
+  Stream reader_socket_{io_.get_executor()};
 
  private:
   // The pointers outlive the coroutine: Next() runs the io_context until it has finished.
-  static asio::awaitable<void> Read(FrameReader* reader, tcp::socket* socket,
+  static asio::awaitable<void> Read(FrameReader* reader, Stream* socket,
                                     std::optional<Status>* status, std::string* body) {
     std::string_view view;
     Status s = co_await reader->Next(*socket, &view);

@@ -58,7 +58,7 @@ class PeerAuthTest : public ::testing::Test {
     FrameServer::Options options;
     const PeerAuthenticator* auth = &acceptor_;
     std::atomic<int>* served = &served_;
-    options.handshake = [auth, served](asio::ip::tcp::socket& socket, FrameReader& reader) {
+    options.handshake = [auth, served](Stream& socket, FrameReader& reader) {
       return Handshake(auth, served, socket, reader);
     };
     auto server = FrameServer::Listen(pool_, Loopback(), options, [served](v1::Envelope e) {
@@ -75,8 +75,7 @@ class PeerAuthTest : public ::testing::Test {
   }
 
   static asio::awaitable<Result<RequestHandler>> Handshake(const PeerAuthenticator* auth,
-                                                           std::atomic<int>* served,
-                                                           asio::ip::tcp::socket& socket,
+                                                           std::atomic<int>* served, Stream& socket,
                                                            FrameReader& reader) {
     Result<NodeId> peer = co_await auth->Accept(socket, reader);
     if (!peer.ok()) co_return peer.status();
@@ -125,9 +124,9 @@ class PeerAuthTest : public ::testing::Test {
   // Runs the dialing side of the handshake with `auth` against the server.
   Status DialWith(const PeerAuthenticator& auth) {
     asio::io_context io;
-    asio::ip::tcp::socket socket(io);
+    Stream socket(io.get_executor());
     FrameReader reader(1 << 20);
-    socket.connect(Loopback(server_->local_endpoint().port()));
+    socket.socket().connect(Loopback(server_->local_endpoint().port()));
     Status result = Status::Internal("did not finish");
     asio::co_spawn(io, auth.Dial(socket, reader, kAcceptor),
                    [&result](std::exception_ptr e, Status s) {
