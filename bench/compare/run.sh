@@ -14,7 +14,9 @@
 #               dialkv: three nodes with default flags, client tokens checked (the load
 #               generator presents one), peers authenticated; dialkv-t1: the same with
 #               --threads=1; dialkv-open (not in the default): dialkv without client tokens,
-#               to measure what the token checks cost.
+#               to measure what the token checks cost; dialkv-tls (not in the default): dialkv
+#               with TLS on the client ports and mutual TLS between peers (dialkv-jepsen --tls),
+#               to measure what TLS costs.
 #               redis: no persistence at all (--save "" --appendonly no), the fastest Redis.
 #               redis-aof: the same primary and two replicas with --appendonly yes
 #               --appendfsync no on every server: each write goes to the AOF in the page cache
@@ -171,16 +173,23 @@ start_dialkv_set() {  # start_dialkv_set NAME [extra server flags...]
 start_dialkv() { start_dialkv_set dialkv "$@"; }  # [extra server flags...]
 start_dialkv_t1() { start_dialkv_set dialkv-t1 --threads=1; }
 start_dialkv_open() { HOLD_FLAGS=--no-client-tokens start_dialkv_set dialkv-open; }
+start_dialkv_tls() { HOLD_FLAGS=--tls start_dialkv_set dialkv-tls; }
 
 # The token a system's clients present (dialkv's nodes check them); empty for the others.
 token_of() {
   case $1 in
-    dialkv | dialkv-t1 | dialkv-open) cat "$work/$1/token" ;;
+    dialkv | dialkv-t1 | dialkv-open | dialkv-tls) cat "$work/$1/token" ;;
+  esac
+}
+# The CA a system's clients check the nodes' certificates with; empty without TLS.
+tls_ca_of() {
+  case $1 in
+    dialkv-tls) echo "$work/$1/tls/ca.pem" ;;
   esac
 }
 endpoints_of() {
   case $1 in
-    dialkv | dialkv-t1 | dialkv-open) cat "$work/$1/endpoints" ;;
+    dialkv | dialkv-t1 | dialkv-open | dialkv-tls) cat "$work/$1/endpoints" ;;
     redis) echo "127.0.0.1:${redis_ports[0]},127.0.0.1:${redis_ports[1]},127.0.0.1:${redis_ports[2]}" ;;
     redis-aof) local p=("${redis_aof_ports[@]}")
       echo "127.0.0.1:${p[0]},127.0.0.1:${p[1]},127.0.0.1:${p[2]}" ;;
@@ -193,6 +202,7 @@ bench_args_of() {
   case $1 in
     dialkv-t1) echo "--target dialkv --label dialkv-t1" ;;
     dialkv-open) echo "--target dialkv --label dialkv-open" ;;
+    dialkv-tls) echo "--target dialkv --label dialkv-tls" ;;
     redis-aof) echo "--target redis --label redis-aof" ;;
     *) echo "--target $1" ;;
   esac
@@ -201,6 +211,7 @@ variant_note_of() {
   case $1 in
     dialkv-t1) echo "--threads=1" ;;
     dialkv-open) echo "no client tokens" ;;
+    dialkv-tls) echo "TLS on client ports and between peers" ;;
     redis-aof) echo "AOF on every server, appendfsync no" ;;
   esac
 }
@@ -219,7 +230,7 @@ for rep in $(seq 1 "$repeat"); do
         [ "$op" = get ] && ratio=1
         file="$out/$system-$mode-$op-$rep.json"
         # shellcheck disable=SC2046  # bench_args_of's words are meant to split.
-        DIALKV_TOKEN=$(token_of "$system") "$bench" $(bench_args_of "$system") --variant-note "$(variant_note_of "$system")" \
+        DIALKV_TOKEN=$(token_of "$system") DIALKV_TLS_CA=$(tls_ca_of "$system") "$bench" $(bench_args_of "$system") --variant-note "$(variant_note_of "$system")" \
           --endpoints "$(endpoints_of "$system")" --mode "$mode" --connections "$connections" \
           --keys "$keys" --value-bytes "$value_bytes" --read-ratio "$ratio" \
           --duration "$duration" --warmup 2 --quiet --json "$file" |
@@ -233,7 +244,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 # One modes run per system for the side-by-side chart.
 for system in $systems; do
   # shellcheck disable=SC2046  # As above.
-  DIALKV_TOKEN=$(token_of "$system") "$bench" $(bench_args_of "$system") --variant-note "$(variant_note_of "$system")" \
+  DIALKV_TOKEN=$(token_of "$system") DIALKV_TLS_CA=$(tls_ca_of "$system") "$bench" $(bench_args_of "$system") --variant-note "$(variant_note_of "$system")" \
     --endpoints "$(endpoints_of "$system")" --mode both --connections "$connections" \
     --keys "$keys" --value-bytes "$value_bytes" --read-ratio 0.5 --duration "$duration" \
     --warmup 2 --quiet --json "$out/modes-$system.json" --svg "$out/modes-$system.svg" \
@@ -261,7 +272,7 @@ persistence=""
 for system in $systems; do
   # shellcheck disable=SC2016  # The backquotes are Markdown's.
   case $system in
-    dialkv | dialkv-t1 | dialkv-open) note="RocksDB WAL written on every replica, not fsynced" ;;
+    dialkv | dialkv-t1 | dialkv-open | dialkv-tls) note="RocksDB WAL written on every replica, not fsynced" ;;
     redis) note='none (`--save "" --appendonly no`)' ;;
     redis-aof) note='AOF on every server, written at each event-loop iteration, never fsynced'
       note+=' (`--appendonly yes --appendfsync no`)' ;;
