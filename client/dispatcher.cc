@@ -271,6 +271,10 @@ asio::awaitable<Result<v1::Envelope>> Dispatcher::Execute(v1::Envelope request,
       if (is_write) co_return Status::Unknown(message + "; it may have been applied");
       co_return Status::Timeout(message);
     }
+    if (call.not_read) {  // The node read none of it: definitely not applied.
+      AppendFailure(&failures, connection.name(), call.lost.message());
+      continue;
+    }
     if (!resend_after_loss) {
       co_return Status::Unknown("connection to " + connection.name() + " lost after the " + op +
                                 " was sent; it may have been applied (" + call.lost.message() +

@@ -79,7 +79,9 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
                  "PEM CA certificate(s) of the cluster: with --peer-tls-cert and --peer-tls-key, "
                  "every peer connection runs mutual TLS, and each side's certificate must chain "
                  "to this CA (the dialling side also checks it names the peer's host as given "
-                 "in --peers). Every node must use peer TLS, or none")
+                 "in --peers). Every node must use peer TLS, or none. The CA must sign this "
+                 "cluster's nodes only: without --cluster-secret-file, any certificate it signed "
+                 "may act as any node")
       ->envname("DIALKV_PEER_TLS_CA");
   app.add_option("--peer-tls-cert", o.peer_tls_cert_file,
                  "PEM certificate chain this node presents to its peers (both when it accepts "
@@ -162,6 +164,16 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
                  "Largest request frame; a larger one is answered with an error and its "
                  "connection closed")
       ->envname("DIALKV_MAX_FRAME_BYTES");
+  app.add_option("--max-connections", o.max_connections,
+                 "Connections open at once on each of the client and peer ports; one more is "
+                 "answered OVERLOADED and closed (0: no limit). Each open connection costs a "
+                 "descriptor and a few KiB; keep the process's descriptor limit above twice this")
+      ->envname("DIALKV_MAX_CONNECTIONS");
+  app.add_option("--frame-read-timeout-ms", o.frame_read_timeout_ms,
+                 "A frame must arrive whole within this of its first byte, or its connection is "
+                 "closed (0: no limit): a client sending a frame byte by byte cannot hold a "
+                 "connection for the idle timeout")
+      ->envname("DIALKV_FRAME_READ_TIMEOUT_MS");
   app.add_option("--default-timeout-ms", o.default_timeout_ms,
                  "Deadline of requests that carry timeout_ms = 0")
       ->envname("DIALKV_DEFAULT_TIMEOUT_MS");

@@ -378,7 +378,21 @@ Status Node::Init() {
 
   net::FrameServer::Options frame_options;
   frame_options.max_frame_bytes = options_.max_frame_bytes;
+  frame_options.max_connections = options_.max_connections;
+  frame_options.frame_read_timeout_ms = options_.frame_read_timeout_ms;
+  metrics::CounterFamily& refused = metrics_->AddCounter(
+      "dialkv_connections_refused_total",
+      "Connections refused because --max-connections were open on the port, by port.", {"port"});
+  metrics::CounterFamily& frame_timeouts = metrics_->AddCounter(
+      "dialkv_frame_read_timeouts_total",
+      "Connections closed because a frame was not complete within --frame-read-timeout-ms of "
+      "its first byte, by port.",
+      {"port"});
   net::FrameServer::Options peer_port_options = frame_options;
+  frame_options.connections_refused = &refused.WithLabels({"client"});
+  frame_options.frame_timeouts = &frame_timeouts.WithLabels({"client"});
+  peer_port_options.connections_refused = &refused.WithLabels({"peer"});
+  peer_port_options.frame_timeouts = &frame_timeouts.WithLabels({"peer"});
   frame_options.handshake = client_auth_->Handshake();
   if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
     Result<std::shared_ptr<net::TlsContext>> tls = net::TlsContext::ForServer(

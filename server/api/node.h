@@ -154,8 +154,12 @@ class Node {
     uint32_t max_key_bytes = 4096;         // Not a flag: part of the data model.
     uint32_t max_value_bytes = 4u << 20;   // Must fit in a frame with the largest key.
     uint32_t max_frame_bytes = 16u << 20;  // Bigger frames close their connection.
-    uint32_t default_timeout_ms = 5000;    // For requests with timeout_ms = 0.
-    int64_t max_clock_skew_ms = 500;       // The HLC's guard against clocks far ahead.
+    // Connections open at once per port (client, peer); more are refused with OVERLOADED.
+    uint32_t max_connections = 10'000;
+    // A frame still incomplete this long after its first byte closes its connection.
+    uint32_t frame_read_timeout_ms = 30'000;
+    uint32_t default_timeout_ms = 5000;  // For requests with timeout_ms = 0.
+    int64_t max_clock_skew_ms = 500;     // The HLC's guard against clocks far ahead.
     size_t storage_block_cache_bytes = size_t{64} << 20;  // RocksDB block cache.
     // The wall clock for the HLC. Null: the system clock. Not owned; must outlive the node.
     const Clock* clock = nullptr;
@@ -245,7 +249,7 @@ class Node {
   std::unique_ptr<net::FaultInjector> fault_injector_;  // Null without fault injection.
   std::unique_ptr<net::PeerAuthenticator> authenticator_;
   std::shared_ptr<net::TlsContext> peer_tls_server_;  // Set with --peer-tls-*.
-  std::shared_ptr<net::TlsContext> peer_tls_client_;  // Null without a cluster secret.
+  std::shared_ptr<net::TlsContext> peer_tls_client_;  // Set with --peer-tls-* too.
   std::unique_ptr<ClientAuth> client_auth_;           // Checks tokens, or lets everything through.
   metrics::CounterFamily* peer_auth_failures_ = nullptr;  // Set with authenticator_.
   LogLimiter peer_auth_log_limiter_{std::chrono::seconds(1)};

@@ -76,7 +76,8 @@ struct Connection::Session {
   std::string outbox;                           // Frames queued for the next write, written as one.
   std::string in_write;                         // The bytes of the write in progress.
   bool writing = false;                         // A WriteLoop is running.
-  bool dead = false;                            // Failed; every call it carried was woken.
+  bool nothing_read = false;  // The node refused the connection before reading any frame.
+  bool dead = false;          // Failed; every call it carried was woken.
 };
 
 asio::awaitable<bool> Waiter::Wait() {
@@ -300,6 +301,7 @@ Status Connection::Send(uint64_t id, const v1::Envelope& request, Call* call) {
 void Connection::Queued(uint64_t id, Call* call) {
   call->reply.reset();
   call->lost = Status::Ok();
+  call->not_read = false;
   call->waiter.Arm();
   session_->pending.emplace(id, call);
   if (session_->writing) return;  // The running writer takes this frame in its next write.
@@ -354,11 +356,13 @@ asio::awaitable<void> Connection::ReadLoop(std::shared_ptr<Session> session) {
       co_return;
     }
     if (reply.id() == 0) {
-      // The node could not read a frame of ours; it closes the connection after this.
+      // The node could not read a frame of ours, or refused the connection (too many, TLS
+      // only); it closes the connection after this.
       Status why = reply.has_error_reply() ? net::FromProto(reply.error_reply().status())
                                            : Status::Internal("reply without a request id");
+      session->nothing_read = reply.error_reply().nothing_read();
       Fail(session, Status(why.ok() ? Code::kInternal : why.code(),
-                           "node rejected a frame: " + why.message()));
+                           "node closed the connection: " + why.message()));
       co_return;
     }
     auto it = session->pending.find(reply.id());
@@ -402,6 +406,7 @@ void Connection::Fail(std::shared_ptr<Session> session, Status reason) {
               session->pending.size());
   for (auto& [id, call] : std::exchange(session->pending, {})) {
     call->lost = reason;
+    call->not_read = session->nothing_read;
     call->waiter.Wake();
   }
 }

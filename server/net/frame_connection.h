@@ -65,6 +65,9 @@ struct Call {
   Waiter waiter;
   std::optional<v1::Envelope> reply;  // Set by the reader when the reply arrives.
   Status lost;  // Set (non-OK) when the connection failed after the request was sent.
+  // With `lost`: the node said it read nothing from the connection, so the request was
+  // definitely not applied.
+  bool not_read = false;
 };
 
 // Exponential backoff between failed connection attempts: the first failure is followed by

@@ -38,6 +38,8 @@ asio::awaitable<Status> FrameReader::Next(Stream& stream, std::string_view* body
       if (have >= frame_bytes) {
         *body = std::string_view(buffer_.data() + begin_ + kFrameHeaderBytes, length);
         begin_ += frame_bytes;
+        // Bytes left over came with the last read at the latest: the next frame began then.
+        partial_since_ = last_read_;
         co_return Status::Ok();
       }
     }
@@ -72,6 +74,8 @@ asio::awaitable<Status> FrameReader::Next(Stream& stream, std::string_view* body
       }
       co_return Status::Unavailable("read failed: " + ec.message());
     }
+    last_read_ = std::chrono::steady_clock::now();
+    if (have == 0) partial_since_ = last_read_;
     end_ += n;
     last_read_filled_ = n == space;
   }

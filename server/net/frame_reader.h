@@ -15,6 +15,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -38,12 +39,20 @@ class FrameReader {
   // Bytes read from the socket and not yet returned as frames (tests).
   size_t buffered() const { return end_ - begin_; }
 
+  // Whether part of a frame has arrived and the rest not yet, and since when (at the latest:
+  // the read that brought its first byte). Lets the connection enforce a deadline on a frame
+  // trickled in slowly, whose bytes keep the idle timeout from ever running out.
+  bool partial() const { return end_ > begin_; }
+  std::chrono::steady_clock::time_point partial_since() const { return partial_since_; }
+
  private:
   const uint32_t max_frame_bytes_;
   std::string buffer_;
   size_t begin_ = 0;               // The first byte not yet returned.
   size_t end_ = 0;                 // One past the last byte read.
   bool last_read_filled_ = false;  // The last read filled all the space it was given.
+  std::chrono::steady_clock::time_point last_read_;      // When the last read returned.
+  std::chrono::steady_clock::time_point partial_since_;  // See partial_since().
 };
 
 }  // namespace dialkv::net

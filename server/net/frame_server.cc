@@ -123,8 +123,8 @@ struct Connection {
   }
 
   // Answers a frame that could not be served with an ErrorReply, then closes once it is
-  // written. The reader stops.
-  void FailProtocol(uint64_t id, const Status& status) {
+  // written. The reader stops. `nothing_read`: no frame was read from the connection at all.
+  void FailProtocol(uint64_t id, const Status& status, bool nothing_read = false) {
     uint64_t suppressed = 0;
     if (server->client_errors.Allow(&suppressed)) {
       server->log->warn("closing connection from {}: {}{}", internal::ToString(peer),
@@ -133,6 +133,7 @@ struct Connection {
     v1::Envelope reply;
     reply.set_id(id);
     ToProto(status, reply.mutable_error_reply()->mutable_status());
+    reply.mutable_error_reply()->set_nothing_read(nothing_read);
     QueueReply(reply, /*answers_request=*/false);
     close_after_flush = true;
     read_done = true;
@@ -171,6 +172,7 @@ struct Connection {
   bool read_done = false;          // The reader exited; no more requests will come.
   bool close_after_flush = false;  // An ErrorReply was queued; close once it is written.
   bool write_active = false;
+  bool read_paused = false;  // The reader waits for replies to be written (back-pressure).
   bool lingering = false;
   SteadyClock::time_point last_activity;
   SteadyClock::time_point write_progress;  // Last time a write moved bytes.
@@ -196,20 +198,42 @@ asio::awaitable<void> HandleRequest(std::shared_ptr<Connection> c, v1::Envelope 
   c->QueueReply(reply, /*answers_request=*/true);
 }
 
-// A TLS connection's first byte: the record type of a handshake (RFC 8446, 5.1).
-constexpr unsigned char kTlsHandshakeRecord = 0x16;
+// Whether a connection's first bytes open a TLS handshake record (RFC 8446, 5.1: type 0x16,
+// then a legacy version 3.0 to 3.4). A plain frame starts with its body length, little-endian,
+// which matches only for a first frame of exactly 66,326 + k * 16 MiB bytes.
+bool LooksLikeTls(const unsigned char* bytes) {
+  return bytes[0] == 0x16 && bytes[1] == 0x03 && bytes[2] <= 0x04;
+}
+
+// Why StartTls gave up on a connection that closed without a word (a port probe, say): logged
+// at debug level only.
+constexpr std::string_view kClosedBeforeTls = "closed before a TLS handshake";
+
+// How long to wait before peeking again when a connection's first bytes came in pieces.
+constexpr milliseconds kPeekRetry{5};
 
 // Runs the TLS handshake of a new connection. A client that sends plain frames instead (one
 // without a CA file) gets kInvalidArgument, for an ErrorReply it can read, rather than a
-// connection closed mid-request for no reason it can see.
+// connection closed mid-request for no reason it can see; one that closes before sending
+// anything gets kUnavailable without a handshake. The caller bounds the time.
 asio::awaitable<Status> StartTls(std::shared_ptr<Connection> c) {
-  unsigned char first = 0;
-  auto [ec, n] = co_await c->stream.socket().async_receive(asio::buffer(&first, 1),
-                                                           tcp::socket::message_peek, kAsTuple);
-  if (!ec && n == 1 && first != kTlsHandshakeRecord) {
+  unsigned char first[3] = {};
+  for (;;) {
+    auto [ec, n] = co_await c->stream.socket().async_receive(asio::buffer(first),
+                                                             tcp::socket::message_peek, kAsTuple);
+    if (ec || n == 0) {
+      co_return Status::Unavailable(std::string(kClosedBeforeTls) +
+                                    (ec ? ": " + ec.message() : std::string()));
+    }
+    if (n == sizeof first) break;
+    asio::steady_timer pause(c->executor, kPeekRetry);  // Rare: a record split after 1-2 bytes.
+    co_await pause.async_wait(kAsTuple);
+  }
+  if (!LooksLikeTls(first)) {
     co_return Status::InvalidArgument(
         "this port speaks TLS only: connect with TLS and the CA that signed the node's "
-        "certificate (dialkv --tls-ca, ClientOptions::tls_ca_file)");
+        "certificate (dialkv --tls-ca, ClientOptions::tls_ca_file; between nodes, "
+        "--peer-tls-ca/--peer-tls-cert/--peer-tls-key)");
   }
   co_return co_await c->stream.StartTls(c->server->options.tls, /*host=*/"");
 }
@@ -221,12 +245,14 @@ asio::awaitable<void> ReadLoop(std::shared_ptr<Connection> c) {
         co_await WithDeadline(StartTls(c), options.tls_handshake_timeout_ms, "TLS handshake");
     if (c->closed) co_return;
     if (tls.code() == Code::kInvalidArgument) {  // Plain frames: answered in plain frames.
-      c->FailProtocol(0, tls);
+      c->FailProtocol(0, tls, /*nothing_read=*/true);
       co_return;
     }
     if (!tls.ok()) {
       uint64_t suppressed = 0;
-      if (c->server->client_errors.Allow(&suppressed)) {
+      if (tls.message().starts_with(kClosedBeforeTls)) {
+        c->server->log->debug("connection from {} {}", internal::ToString(c->peer), tls.message());
+      } else if (c->server->client_errors.Allow(&suppressed)) {
         c->server->log->warn("closing connection from {}: {}{}", internal::ToString(c->peer),
                              tls.message(), LogLimiter::SuppressedNote(suppressed));
       }
@@ -249,7 +275,9 @@ asio::awaitable<void> ReadLoop(std::shared_ptr<Connection> c) {
     // Back-pressure: wait until the writer has sent a reply. Bounded by the handlers' own
     // deadlines and the write timeout.
     while (c->inflight >= options.max_inflight_per_connection && !c->closed) {
+      c->read_paused = true;  // A partial frame cannot complete meanwhile: not the client's fault.
       co_await c->reader_wake.async_wait(kAsTuple);
+      c->read_paused = false;
     }
     if (c->closed) break;
     std::string_view body;
@@ -353,9 +381,11 @@ asio::awaitable<void> Watchdog(std::shared_ptr<Connection> c) {
   const FrameServer::Options& options = c->server->options;
   const milliseconds write_timeout(options.write_timeout_ms);
   const milliseconds idle_timeout(options.idle_timeout_ms);
+  const milliseconds frame_timeout(options.frame_read_timeout_ms);
   milliseconds period = kMaxWatchdogPeriod;
   if (write_timeout.count() > 0) period = std::min(period, write_timeout / 4);
   if (idle_timeout.count() > 0) period = std::min(period, idle_timeout / 4);
+  if (frame_timeout.count() > 0) period = std::min(period, frame_timeout / 4);
   period = std::max(period, milliseconds(1));
   while (!c->closed) {
     if (c->lingering) {
@@ -370,7 +400,21 @@ asio::awaitable<void> Watchdog(std::shared_ptr<Connection> c) {
       if (now >= c->linger_deadline) c->Close();
       continue;
     }
-    if (c->write_active && write_timeout.count() > 0 && now - c->write_progress >= write_timeout) {
+    if (frame_timeout.count() > 0 && !c->read_done && !c->read_paused && c->reader.partial() &&
+        now - c->reader.partial_since() >= frame_timeout) {
+      uint64_t suppressed = 0;
+      if (c->server->client_errors.Allow(&suppressed)) {
+        c->server->log->warn(
+            "closing connection from {}: a frame begun {} ms ago is still incomplete ({} bytes "
+            "so far){}",
+            internal::ToString(c->peer),
+            std::chrono::duration_cast<milliseconds>(now - c->reader.partial_since()).count(),
+            c->reader.buffered(), LogLimiter::SuppressedNote(suppressed));
+      }
+      if (options.frame_timeouts != nullptr) options.frame_timeouts->Inc();
+      c->Close();
+    } else if (c->write_active && write_timeout.count() > 0 &&
+               now - c->write_progress >= write_timeout) {
       uint64_t suppressed = 0;
       if (c->server->client_errors.Allow(&suppressed)) {
         c->server->log->warn(
@@ -412,6 +456,32 @@ void StartConnection(const std::shared_ptr<ServerState>& state, tcp::socket sock
   asio::co_spawn(c->executor, Watchdog(c), CloseOnException(c, "watchdog"));
 }
 
+// Answers a connection over max_connections with an ErrorReply and closes it, from the
+// acceptor's thread without waiting: the reply is a few bytes into an empty send buffer, so one
+// non-blocking write takes it (or it is lost, and the client sees the close alone).
+void RefuseConnection(ServerState& state, tcp::socket socket) {
+  const uint32_t limit = state.options.max_connections;
+  if (state.options.connections_refused != nullptr) state.options.connections_refused->Inc();
+  asio::error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  uint64_t suppressed = 0;
+  if (state.client_errors.Allow(&suppressed)) {
+    state.log->warn("refused a connection from {}: {} connections are open, the limit{}",
+                    internal::ToString(peer), limit, LogLimiter::SuppressedNote(suppressed));
+  }
+  v1::Envelope reply;
+  ToProto(Status::Overloaded("this node already serves its limit of " + std::to_string(limit) +
+                             " connections on this port; retry later or on another node"),
+          reply.mutable_error_reply()->mutable_status());
+  reply.mutable_error_reply()->set_nothing_read(true);
+  std::string frame;
+  AppendFrame(reply, &frame);
+  socket.non_blocking(true, ec);
+  if (!ec) socket.write_some(asio::buffer(frame), ec);
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
+}
+
 // The listening side of a server: the acceptor lives on one executor and is used there only.
 struct Listener : std::enable_shared_from_this<Listener> {
   Listener(IoContextPool& p, tcp::acceptor a, std::shared_ptr<ServerState> s)
@@ -444,7 +514,12 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<Listener> self) {
     tcp::socket socket(self->pool.Next());
     auto [ec] = co_await self->acceptor.async_accept(socket, kAsTuple);
     if (!ec) {
-      StartConnection(self->state, std::move(socket));
+      const uint32_t limit = self->state->options.max_connections;
+      if (limit > 0 && self->state->connections.size() >= limit) {
+        RefuseConnection(*self->state, std::move(socket));
+      } else {
+        StartConnection(self->state, std::move(socket));
+      }
       continue;
     }
     if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) break;

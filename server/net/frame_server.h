@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "server/common/metrics.h"
 #include "server/common/status.h"
 #include "server/net/frame.h"
 #include "server/net/frame_reader.h"
@@ -63,6 +64,18 @@ class FrameServer {
     // A connection where no reply byte could be written for this long (the client stopped
     // reading) is closed, so it cannot pin the replies' memory forever (0: never).
     uint32_t write_timeout_ms = 30'000;
+    // A frame whose first byte arrived this long ago and which is still incomplete closes its
+    // connection (0: never), so a client trickling bytes cannot hold a connection and its
+    // buffer for the idle timeout. Generous enough for a max_frame_bytes frame on a slow link.
+    uint32_t frame_read_timeout_ms = 30'000;
+    // Connections open at once; one accepted beyond is answered with an ErrorReply
+    // (OVERLOADED, id 0) and closed (0: no limit). Bounds the memory and descriptors that
+    // clients, authenticated or not, can pin.
+    uint32_t max_connections = 10'000;
+    // Counted when set (not owned; they must outlive the server): connections refused for
+    // max_connections, and connections closed for frame_read_timeout_ms.
+    metrics::Counter* connections_refused = nullptr;
+    metrics::Counter* frame_timeouts = nullptr;
     // Empty: every connection is served by the server's handler at once.
     ConnectionHandshake handshake;
     // Set: every connection starts with a TLS handshake in this context's listening role

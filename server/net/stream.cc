@@ -83,8 +83,7 @@ Result<std::shared_ptr<TlsContext>> TlsContext::ForClient(const Files& files,
   return tls;
 }
 
-asio::awaitable<Status> Stream::StartTls(std::shared_ptr<TlsContext> context,
-                                         const std::string& host) {
+asio::awaitable<Status> Stream::StartTls(std::shared_ptr<TlsContext> context, std::string host) {
   context_ = std::move(context);
   tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, context_->native());
   const bool client = context_->role() == TlsRole::kClient;

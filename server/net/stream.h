@@ -81,7 +81,7 @@ class Stream {
   // bounds its time (WithDeadline). Call at most once, before any other read or write.
   // Errors: kUnavailable, "TLS handshake failed: <OpenSSL's reason>" (a certificate that does
   // not verify, a peer that does not speak TLS, a closed connection).
-  asio::awaitable<Status> StartTls(std::shared_ptr<TlsContext> context, const std::string& host);
+  asio::awaitable<Status> StartTls(std::shared_ptr<TlsContext> context, std::string host);
 
   // Closes the socket, aborting outstanding reads and writes (no TLS close_notify: frames are
   // length-prefixed, so a truncated stream is told from a complete one by the frame reader).

@@ -12,6 +12,7 @@
 #include <asio/ssl/stream.hpp>
 #include <asio/write.hpp>
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "server/auth/pki.h"
@@ -86,7 +87,8 @@ TEST_F(TlsTest, WritesReplicateOverMutualTlsAndEveryNodeServesThemOverTls) {
 TEST_F(TlsTest, APlainClientIsToldTheNodeSpeaksTlsAndNothingIsApplied) {
   auto plain = ClientWithCa("");
   const Result<WriteResult> put = plain->Put("plain", "v");
-  ASSERT_FALSE(put.ok());
+  // The node read nothing from the connection: definitely not applied.
+  ASSERT_CODE(put, Code::kUnavailable);
   EXPECT_THAT(put.status().message(), HasSubstr("speaks TLS only"));
   EXPECT_THAT(plain->Get("plain").status().message(), HasSubstr("speaks TLS only"));
   for (NodeId id = 1; id <= 3; ++id) {
@@ -136,8 +138,8 @@ TEST_F(TlsTest, TheCliUsesTlsWithACaFileAndExplainsAPlainAttempt) {
       {DIALKV_CLI_PATH, "--endpoints", endpoint, "--tls-ca", tls_.ca_file, "get", "cli"});
   ASSERT_EQ(get.exit_code, 0) << get.err;
   EXPECT_EQ(get.out, "v");
-  CommandResult plain = RunCommand({DIALKV_CLI_PATH, "--endpoints", endpoint, "get", "cli"});
-  EXPECT_NE(plain.exit_code, 0);
+  CommandResult plain = RunCommand({DIALKV_CLI_PATH, "--endpoints", endpoint, "put", "cli", "p"});
+  EXPECT_EQ(plain.exit_code, 3) << plain.err;  // UNAVAILABLE: definitely not applied.
   EXPECT_THAT(plain.err, HasSubstr("speaks TLS only"));
   CommandResult wrong = RunCommand(
       {DIALKV_CLI_PATH, "--endpoints", endpoint, "--tls-ca", other_.ca_file, "put", "cli", "w"});
@@ -169,68 +171,111 @@ TEST_F(TlsTest, ANodeWithUnusableTlsFilesRefusesToStartAndSaysWhich) {
               HasSubstr("cannot load CA certificates"));
 }
 
-// Sends one forged replica write to node 1's peer port over TLS made with `context`, and
-// returns what came back: the reply's status, or how the connection failed.
-std::string ForgeOverTls(uint16_t peer_port, asio::ssl::context& context) {
+// What came of sending one replica write to a peer port over TLS: the reply, or the stage at
+// which the connection failed.
+struct PeerAttempt {
+  std::optional<v1::Envelope> reply;
+  std::string failed;  // "handshake: ...", "write: ...", "read: ..." when there is no reply.
+};
+
+// Sends a replica write of `key`, stamped now and claiming to come from node 2, to a peer
+// port over TLS made with `context`: what an outsider holding `context`'s certificate can do.
+PeerAttempt WriteOverTls(uint16_t peer_port, asio::ssl::context& context, const std::string& key) {
+  PeerAttempt attempt;
   asio::io_context io;
   asio::ssl::stream<asio::ip::tcp::socket> stream(io, context);
   stream.lowest_layer().connect({asio::ip::make_address("127.0.0.1"), peer_port});
   std::error_code ec;
   stream.handshake(asio::ssl::stream_base::client, ec);
-  if (ec) return "handshake: " + ec.message();
+  if (ec) {
+    attempt.failed = "handshake: " + ec.message();
+    return attempt;
+  }
+  const auto now_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
   v1::Envelope request;
   request.set_id(1);
   request.mutable_peer()->set_cluster_name("test");
   request.mutable_peer()->set_node_id(2);
-  request.mutable_replica_write_request()->set_key("forged");
-  request.mutable_replica_write_request()->mutable_version()->set_value("from-outside");
+  request.mutable_peer()->set_hlc(now_ms << 16);
+  v1::ReplicaWriteRequest* write = request.mutable_replica_write_request();
+  write->set_key(key);
+  write->mutable_version()->set_value("from-outside");
+  net::ToProto(Timestamp{now_ms << 16, 2}, write->mutable_version()->mutable_timestamp());
   std::string frame;
   net::AppendFrame(request, &frame);
   asio::write(stream, asio::buffer(frame), ec);
-  if (ec) return "write: " + ec.message();
+  if (ec) {
+    attempt.failed = "write: " + ec.message();
+    return attempt;
+  }
   unsigned char header[net::kFrameHeaderBytes];
   asio::read(stream, asio::buffer(header), ec);
-  if (ec) return "read: " + ec.message();
-  std::string body(net::DecodeFrameLength(header), '\0');
-  asio::read(stream, asio::buffer(body), ec);
-  if (ec) return "read: " + ec.message();
-  v1::Envelope reply;
-  reply.ParseFromString(body);
-  return reply.DebugString();
+  std::string body(ec ? 0 : net::DecodeFrameLength(header), '\0');
+  if (!ec) asio::read(stream, asio::buffer(body), ec);
+  if (ec) {
+    attempt.failed = "read: " + ec.message();
+    return attempt;
+  }
+  attempt.reply.emplace();
+  attempt.reply->ParseFromString(body);
+  return attempt;
 }
 
-TEST_F(TlsTest, ThePeerPortRefusesPeersWithoutACertificateOfTheClustersCa) {
-  const uint16_t peer_port = cluster_->peer_port(1);
-  // TLS that trusts the node but shows no certificate of its own.
-  asio::ssl::context anonymous(asio::ssl::context::tls_client);
-  anonymous.load_verify_file(tls_.ca_file);
-  EXPECT_THAT(ForgeOverTls(peer_port, anonymous),
-              AnyOf(HasSubstr("handshake"), HasSubstr("read"), HasSubstr("write")));
-  // A certificate of another CA.
-  asio::ssl::context stranger(asio::ssl::context::tls_client);
-  stranger.use_certificate_chain_file(other_.cert_file);
-  stranger.use_private_key_file(other_.key_file, asio::ssl::context::pem);
-  EXPECT_THAT(ForgeOverTls(peer_port, stranger),
-              AnyOf(HasSubstr("handshake"), HasSubstr("read"), HasSubstr("write")));
-  // Plain frames: refused before any handler sees them.
+// Sends `bytes` on a plain connection and returns the one frame that comes back, parsed.
+v1::Envelope PlainExchange(uint16_t port, const std::string& bytes) {
   asio::io_context io;
   asio::ip::tcp::socket plain(io);
-  plain.connect({asio::ip::make_address("127.0.0.1"), peer_port});
-  std::string frame;
-  v1::Envelope request;
-  request.set_id(1);
-  request.mutable_peer()->set_cluster_name("test");
-  request.mutable_peer()->set_node_id(2);
-  request.mutable_replica_write_request()->set_key("forged");
-  net::AppendFrame(request, &frame);
-  asio::write(plain, asio::buffer(frame));
+  plain.connect({asio::ip::make_address("127.0.0.1"), port});
+  asio::write(plain, asio::buffer(bytes));
   unsigned char header[net::kFrameHeaderBytes];
   asio::read(plain, asio::buffer(header));
   std::string body(net::DecodeFrameLength(header), '\0');
   asio::read(plain, asio::buffer(body));
   v1::Envelope reply;
-  ASSERT_TRUE(reply.ParseFromString(body));
-  EXPECT_THAT(reply.error_reply().status().message(), HasSubstr("speaks TLS only"));
+  reply.ParseFromString(body);
+  return reply;
+}
+
+TEST_F(TlsTest, ThePeerPortServesOnlyPeersWithACertificateOfTheClustersCa) {
+  const uint16_t peer_port = cluster_->peer_port(1);
+  // The control: the cluster's own certificate gets a replica write applied, so the refusals
+  // below are the certificates' doing and not a malformed request's.
+  asio::ssl::context member(asio::ssl::context::tls_client);
+  member.use_certificate_chain_file(tls_.cert_file);
+  member.use_private_key_file(tls_.key_file, asio::ssl::context::pem);
+  const PeerAttempt control = WriteOverTls(peer_port, member, "control");
+  ASSERT_TRUE(control.reply.has_value()) << control.failed;
+  EXPECT_EQ(control.reply->replica_write_reply().status().code(), v1::STATUS_OK)
+      << control.reply->ShortDebugString();
+  Result<LocalVersion> stored = cluster_->ClientFor(1, Consistency::kAp)->ReadLocal("control");
+  ASSERT_OK(stored);
+  EXPECT_EQ(stored->value, "from-outside");
+
+  // TLS that shows no certificate of its own.
+  asio::ssl::context anonymous(asio::ssl::context::tls_client);
+  const PeerAttempt without = WriteOverTls(peer_port, anonymous, "forged");
+  EXPECT_FALSE(without.reply.has_value()) << without.reply->ShortDebugString();
+  // A certificate of another CA.
+  asio::ssl::context stranger(asio::ssl::context::tls_client);
+  stranger.use_certificate_chain_file(other_.cert_file);
+  stranger.use_private_key_file(other_.key_file, asio::ssl::context::pem);
+  const PeerAttempt foreign = WriteOverTls(peer_port, stranger, "forged");
+  EXPECT_FALSE(foreign.reply.has_value()) << foreign.reply->ShortDebugString();
+  // Plain frames, among them one whose first byte is a TLS record's (a 22-byte body):
+  // answered in plain frames, before any handler sees them.
+  v1::Envelope request;
+  request.set_id(1);
+  request.mutable_replica_write_request()->set_key("forged");
+  std::string frame;
+  net::AppendFrame(request, &frame);
+  EXPECT_THAT(PlainExchange(peer_port, frame).error_reply().status().message(),
+              HasSubstr("speaks TLS only"));
+  const std::string odd = std::string("\x16\0\0\0", 4) + std::string(22, 'x');
+  const v1::Envelope odd_reply = PlainExchange(peer_port, odd);
+  EXPECT_THAT(odd_reply.error_reply().status().message(), HasSubstr("speaks TLS only"));
+  EXPECT_TRUE(odd_reply.error_reply().nothing_read());
 
   for (NodeId id = 1; id <= 3; ++id) {
     EXPECT_CODE(cluster_->ClientFor(id, Consistency::kAp)->ReadLocal("forged"), Code::kNotFound);
@@ -239,6 +284,33 @@ TEST_F(TlsTest, ThePeerPortRefusesPeersWithoutACertificateOfTheClustersCa) {
       [&] { return cluster_->node(1).ReadLog().find("TLS handshake failed") != std::string::npos; },
       milliseconds(5000)))
       << cluster_->node(1).ReadLog();
+}
+
+TEST(TlsAddressTest, AClientRefusesACertificateThatDoesNotNameTheAddressItDialled) {
+  testutil::TempDir dir;
+  Result<pki::TlsFiles> named = pki::WriteClusterTlsFiles(dir.Sub("tls"), {"localhost"});
+  ASSERT_OK(named);
+  testutil::ServerProcess::Options options;
+  options.data_dir = dir.Sub("data");
+  options.log_path = dir.Sub("server.log");
+  options.extra_args = {"--tls-cert=" + named->cert_file, "--tls-key=" + named->key_file};
+  Result<std::unique_ptr<testutil::ServerProcess>> node =
+      testutil::ServerProcess::Start(std::move(options));
+  ASSERT_OK(node);
+  ClientOptions client_options;
+  client_options.endpoints = {(*node)->client_address()};  // 127.0.0.1, which it does not name.
+  client_options.timeout_ms = 2000;
+  client_options.tls_ca_file = named->ca_file;
+  Result<std::unique_ptr<Client>> client = Client::Create(client_options);
+  ASSERT_OK(client);
+  const Result<WriteResult> put = (*client)->Put("k", "v");
+  ASSERT_CODE(put, Code::kUnavailable);
+  EXPECT_THAT(put.status().message(), HasSubstr("IP address mismatch"));
+  // Dialled by the name it holds, the same node is reached.
+  client_options.endpoints = {"localhost:" + std::to_string((*node)->client_port())};
+  Result<std::unique_ptr<Client>> by_name = Client::Create(client_options);
+  ASSERT_OK(by_name);
+  EXPECT_OK((*by_name)->Put("k", "v"));
 }
 
 }  // namespace

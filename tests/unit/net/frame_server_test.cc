@@ -6,9 +6,12 @@
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <atomic>
+#include <chrono>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/testutil/status_matchers.h"
@@ -395,6 +398,66 @@ TEST_F(FrameServerTest, ClientThatStopsReadingIsClosedAfterWriteTimeout) {
   const Status end = client.ReadToEnd(&rest);
   EXPECT_TRUE(end.ok() || end.code() == Code::kUnavailable) << end.ToString();
   EXPECT_LT(rest.size(), 64u << 20);
+}
+
+TEST_F(FrameServerTest, ConnectionsBeyondTheLimitAreRefusedWithOverloadedAndCounted) {
+  metrics::Counter refused;
+  FrameServer::Options options;
+  options.max_connections = 2;
+  options.connections_refused = &refused;
+  StartServer(Echo, options);
+  TestClient first;
+  ConnectAndEcho(&first, 1);
+  auto second = std::make_unique<TestClient>();
+  ConnectAndEcho(second.get(), 2);
+  TestClient third;
+  ASSERT_OK(third.Connect(server_->local_endpoint()));
+  v1::Envelope reply;
+  ASSERT_OK(third.Read(&reply));
+  EXPECT_EQ(reply.id(), 0u);
+  EXPECT_EQ(reply.error_reply().status().code(), v1::STATUS_OVERLOADED);
+  EXPECT_THAT(reply.error_reply().status().message(), HasSubstr("limit of 2 connections"));
+  EXPECT_TRUE(reply.error_reply().nothing_read());
+  ASSERT_CODE(third.Read(&reply), Code::kUnavailable);
+  EXPECT_EQ(refused.Value(), 1u);
+  // The connections already served are untouched, and a closed one frees its place.
+  ASSERT_OK(first.Send({GetRequest(3, "still")}));
+  ASSERT_OK(first.Read(&reply));
+  EXPECT_EQ(reply.get_reply().value(), "still");
+  second.reset();
+  EXPECT_TRUE(PollUntil([&] { return server_->open_connections() == 1; }));
+  TestClient fourth;
+  ConnectAndEcho(&fourth, 4);
+  EXPECT_EQ(refused.Value(), 1u);
+}
+
+TEST_F(FrameServerTest, AFrameTrickledPastTheFrameReadTimeoutClosesOnlyItsConnection) {
+  metrics::Counter timeouts;
+  FrameServer::Options options;
+  options.frame_read_timeout_ms = 200;
+  options.frame_timeouts = &timeouts;
+  StartServer(Echo, options);
+  TestClient quiet;  // Whole frames, then silence: no frame is begun, so no deadline runs.
+  ConnectAndEcho(&quiet, 1);
+  TestClient slow;
+  ASSERT_OK(slow.Connect(server_->local_endpoint()));
+  std::string frame;
+  AppendFrame(GetRequest(2, std::string(100, 'k')), &frame);
+  // A byte every 50 ms: never idle, never done. Bounded: the frame's length, or 10 s.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (size_t sent = 0; sent + 1 < frame.size() && timeouts.Value() == 0 &&
+                        std::chrono::steady_clock::now() < give_up;
+       ++sent) {
+    if (!slow.Write(frame.substr(sent, 1)).ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(PollUntil([&] { return timeouts.Value() == 1; }));
+  v1::Envelope reply;
+  EXPECT_CODE(slow.Read(&reply), Code::kUnavailable);
+  ASSERT_OK(quiet.Send({GetRequest(3, "still")}));
+  ASSERT_OK(quiet.Read(&reply));
+  EXPECT_EQ(reply.get_reply().value(), "still");
+  EXPECT_EQ(timeouts.Value(), 1u);
 }
 
 TEST_F(FrameServerTest, ListenOnPortInUseFailsWithAddressAndReason) {
