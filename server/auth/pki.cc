@@ -22,26 +22,18 @@
 #include <system_error>
 #include <utility>
 
+#include "server/auth/openssl_ptr.h"
+
 namespace dialkv::pki {
 namespace {
 
-// unique_ptr deleters that call an OpenSSL free function.
 template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using BioPtr = std::unique_ptr<BIO, Deleter<&BIO_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, Deleter<&BN_free>>;
+using Deleter = OpenSslDeleter<Free>;
 using ExtensionPtr = std::unique_ptr<X509_EXTENSION, Deleter<&X509_EXTENSION_free>>;
 using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, Deleter<&GENERAL_NAME_free>>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<&GENERAL_NAMES_free>>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, Deleter<&EVP_PKEY_free>>;
 using NamePtr = std::unique_ptr<X509_NAME, Deleter<&X509_NAME_free>>;
 using StringPtr = std::unique_ptr<ASN1_STRING, Deleter<&ASN1_STRING_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<&X509_free>>;
 
 constexpr size_t kMaxDnsNameBytes = 253;
 // An hour of clock skew: a certificate made on one machine is accepted at once by a node whose

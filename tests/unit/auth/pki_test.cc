@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "server/auth/openssl_ptr.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -29,19 +30,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using BioPtr = std::unique_ptr<BIO, Deleter<&BIO_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, Deleter<&BN_free>>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, Deleter<&EVP_PKEY_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<&X509_STORE_CTX_free>>;
-using StorePtr = std::unique_ptr<X509_STORE, Deleter<&X509_STORE_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<&X509_free>>;
+using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, OpenSslDeleter<&X509_STORE_CTX_free>>;
+using StorePtr = std::unique_ptr<X509_STORE, OpenSslDeleter<&X509_STORE_free>>;
 
 X509Ptr LoadCert(const std::string& pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
