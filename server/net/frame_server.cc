@@ -205,26 +205,20 @@ bool LooksLikeTls(const unsigned char* bytes) {
   return bytes[0] == 0x16 && bytes[1] == 0x03 && bytes[2] <= 0x04;
 }
 
-// Why StartTls gave up on a connection that closed without a word (a port probe, say): logged
-// at debug level only.
-constexpr std::string_view kClosedBeforeTls = "closed before a TLS handshake";
-
 // How long to wait before peeking again when a connection's first bytes came in pieces.
 constexpr milliseconds kPeekRetry{5};
 
-// Runs the TLS handshake of a new connection. A client that sends plain frames instead (one
-// without a CA file) gets kInvalidArgument, for an ErrorReply it can read, rather than a
-// connection closed mid-request for no reason it can see; one that closes before sending
-// anything gets kUnavailable without a handshake. The caller bounds the time.
-asio::awaitable<Status> StartTls(std::shared_ptr<Connection> c) {
+// Runs the TLS handshake of a new connection: true once TLS is on; false, without a handshake,
+// when the client closed before sending anything (a port probe, say: nothing worth a warning).
+// A client that sends plain frames instead (one without a CA file) gets kInvalidArgument, for
+// an ErrorReply it can read, rather than a connection closed mid-request for no reason it can
+// see. The caller bounds the time.
+asio::awaitable<Result<bool>> StartTls(std::shared_ptr<Connection> c) {
   unsigned char first[3] = {};
   for (;;) {
     auto [ec, n] = co_await c->stream.socket().async_receive(asio::buffer(first),
                                                              tcp::socket::message_peek, kAsTuple);
-    if (ec || n == 0) {
-      co_return Status::Unavailable(std::string(kClosedBeforeTls) +
-                                    (ec ? ": " + ec.message() : std::string()));
-    }
+    if (ec || n == 0) co_return false;
     if (n == sizeof first) break;
     asio::steady_timer pause(c->executor, kPeekRetry);  // Rare: a record split after 1-2 bytes.
     co_await pause.async_wait(kAsTuple);
@@ -235,26 +229,26 @@ asio::awaitable<Status> StartTls(std::shared_ptr<Connection> c) {
         "certificate (dialkv --tls-ca, ClientOptions::tls_ca_file; between nodes, "
         "--peer-tls-ca/--peer-tls-cert/--peer-tls-key)");
   }
-  co_return co_await c->stream.StartTls(c->server->options.tls, /*host=*/"");
+  Status started = co_await c->stream.StartTls(c->server->options.tls, /*host=*/"");
+  if (!started.ok()) co_return started;
+  co_return true;
 }
 
 asio::awaitable<void> ReadLoop(std::shared_ptr<Connection> c) {
   const FrameServer::Options& options = c->server->options;
   if (options.tls != nullptr) {
-    const Status tls =
+    const Result<bool> tls =
         co_await WithDeadline(StartTls(c), options.tls_handshake_timeout_ms, "TLS handshake");
     if (c->closed) co_return;
-    if (tls.code() == Code::kInvalidArgument) {  // Plain frames: answered in plain frames.
-      c->FailProtocol(0, tls, /*nothing_read=*/true);
+    if (tls.status().code() == Code::kInvalidArgument) {  // Plain frames: answered in kind.
+      c->FailProtocol(0, tls.status(), /*nothing_read=*/true);
       co_return;
     }
-    if (!tls.ok()) {
+    if (!tls.ok() || !*tls) {
       uint64_t suppressed = 0;
-      if (tls.message().starts_with(kClosedBeforeTls)) {
-        c->server->log->debug("connection from {} {}", internal::ToString(c->peer), tls.message());
-      } else if (c->server->client_errors.Allow(&suppressed)) {
+      if (!tls.ok() && c->server->client_errors.Allow(&suppressed)) {
         c->server->log->warn("closing connection from {}: {}{}", internal::ToString(c->peer),
-                             tls.message(), LogLimiter::SuppressedNote(suppressed));
+                             tls.status().message(), LogLimiter::SuppressedNote(suppressed));
       }
       c->Close();
       co_return;

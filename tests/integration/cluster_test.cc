@@ -2,11 +2,6 @@
 // handoff, convergence, the skew guard and placement.
 #include <gtest/gtest.h>
 
-#include <asio/connect.hpp>
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/read.hpp>
-#include <asio/write.hpp>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -17,6 +12,7 @@
 #include "server/cluster/ring.h"
 #include "server/net/frame.h"
 #include "tests/testutil/eventually.h"
+#include "tests/testutil/server_process.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 #include "tests/testutil/test_cluster.h"
@@ -167,19 +163,9 @@ TEST(ClusterTest, ConcurrentApWritesToOneKeyConvergeToTheHighestTimestamp) {
 // Sends `request` alone on a new connection to a node's peer port, as an outsider can, and
 // returns the one reply it gets.
 v1::Envelope SendAsPeer(uint16_t peer_port, const v1::Envelope& request) {
-  asio::io_context io;
-  asio::ip::tcp::socket socket(io);
-  socket.connect({asio::ip::make_address("127.0.0.1"), peer_port});
   std::string frame;
   net::AppendFrame(request, &frame);
-  asio::write(socket, asio::buffer(frame));
-  unsigned char header[net::kFrameHeaderBytes];
-  asio::read(socket, asio::buffer(header));
-  std::string body(net::DecodeFrameLength(header), '\0');
-  asio::read(socket, asio::buffer(body));
-  v1::Envelope reply;
-  reply.ParseFromString(body);
-  return reply;
+  return testutil::ExchangeOneFrame(peer_port, frame);
 }
 
 v1::Envelope ForgedReplicaWrite(NodeId from, const std::string& key, const Version& version) {

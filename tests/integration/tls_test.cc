@@ -223,21 +223,6 @@ PeerAttempt WriteOverTls(uint16_t peer_port, asio::ssl::context& context, const 
   return attempt;
 }
 
-// Sends `bytes` on a plain connection and returns the one frame that comes back, parsed.
-v1::Envelope PlainExchange(uint16_t port, const std::string& bytes) {
-  asio::io_context io;
-  asio::ip::tcp::socket plain(io);
-  plain.connect({asio::ip::make_address("127.0.0.1"), port});
-  asio::write(plain, asio::buffer(bytes));
-  unsigned char header[net::kFrameHeaderBytes];
-  asio::read(plain, asio::buffer(header));
-  std::string body(net::DecodeFrameLength(header), '\0');
-  asio::read(plain, asio::buffer(body));
-  v1::Envelope reply;
-  reply.ParseFromString(body);
-  return reply;
-}
-
 TEST_F(TlsTest, ThePeerPortServesOnlyPeersWithACertificateOfTheClustersCa) {
   const uint16_t peer_port = cluster_->peer_port(1);
   // The control: the cluster's own certificate gets a replica write applied, so the refusals
@@ -270,10 +255,10 @@ TEST_F(TlsTest, ThePeerPortServesOnlyPeersWithACertificateOfTheClustersCa) {
   request.mutable_replica_write_request()->set_key("forged");
   std::string frame;
   net::AppendFrame(request, &frame);
-  EXPECT_THAT(PlainExchange(peer_port, frame).error_reply().status().message(),
+  EXPECT_THAT(testutil::ExchangeOneFrame(peer_port, frame).error_reply().status().message(),
               HasSubstr("speaks TLS only"));
   const std::string odd = std::string("\x16\0\0\0", 4) + std::string(22, 'x');
-  const v1::Envelope odd_reply = PlainExchange(peer_port, odd);
+  const v1::Envelope odd_reply = testutil::ExchangeOneFrame(peer_port, odd);
   EXPECT_THAT(odd_reply.error_reply().status().message(), HasSubstr("speaks TLS only"));
   EXPECT_TRUE(odd_reply.error_reply().nothing_read());
 

@@ -5,8 +5,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <asio/connect.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
 #include <fstream>
 #include <sstream>
+
+#include "server/net/frame.h"
 
 namespace dialkv::testutil {
 namespace {
@@ -98,6 +105,20 @@ std::string ServerProcess::ReadLog() const {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+v1::Envelope ExchangeOneFrame(uint16_t port, const std::string& bytes) {
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), port});
+  asio::write(socket, asio::buffer(bytes));
+  unsigned char header[net::kFrameHeaderBytes];
+  asio::read(socket, asio::buffer(header));
+  std::string body(net::DecodeFrameLength(header), '\0');
+  asio::read(socket, asio::buffer(body));
+  v1::Envelope reply;
+  reply.ParseFromString(body);
+  return reply;
 }
 
 Result<std::string> HttpGet(uint16_t port, const std::string& path) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "jepsen-like/harness/server_child.h"
+#include "proto/dialkv.pb.h"
 #include "server/common/status.h"
 
 namespace dialkv::testutil {
@@ -82,5 +83,10 @@ class ServerProcess {
 // Sends "GET path" to 127.0.0.1:port and returns the response body (status line checked).
 // Errors: kUnavailable if the connection fails, kInternal for a non-200 status.
 Result<std::string> HttpGet(uint16_t port, const std::string& path);
+
+// Sends `bytes` as they are on a new plain connection to 127.0.0.1:port, as an outsider can,
+// and returns the one frame that comes back, parsed (an empty envelope if it does not parse).
+// Throws asio::system_error if the connection fails or closes before a whole frame.
+v1::Envelope ExchangeOneFrame(uint16_t port, const std::string& bytes);
 
 }  // namespace dialkv::testutil
