@@ -177,6 +177,24 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
   app.add_option("--default-timeout-ms", o.default_timeout_ms,
                  "Deadline of requests that carry timeout_ms = 0")
       ->envname("DIALKV_DEFAULT_TIMEOUT_MS");
+  app.add_option("--max-timeout-ms", o.max_timeout_ms,
+                 "Longest deadline a request may ask for; longer ones are shortened to this "
+                 "(counted): a client cannot pin a node's work for minutes")
+      ->envname("DIALKV_MAX_TIMEOUT_MS");
+  app.add_option("--max-connection-reply-bytes", o.max_connection_reply_bytes,
+                 "Bytes of replies one client connection may have waiting to be written; past "
+                 "them it stops reading and its requests wait (0: no limit), so a client that "
+                 "does not read its replies cannot make the node hold them")
+      ->envname("DIALKV_MAX_CONNECTION_REPLY_BYTES");
+  app.add_option("--max-inflight-requests", o.max_inflight_requests,
+                 "Client requests served at once, node-wide; more are answered OVERLOADED "
+                 "without being started (0: no limit)")
+      ->envname("DIALKV_MAX_INFLIGHT_REQUESTS");
+  app.add_option("--max-inflight-bytes", o.max_inflight_bytes,
+                 "Bytes of requests being served and replies not yet written, node-wide; past "
+                 "them requests, and replies over 64 KiB (reads), are answered OVERLOADED (0: no "
+                 "limit; else at least --max-frame-bytes)")
+      ->envname("DIALKV_MAX_INFLIGHT_BYTES");
   app.add_option("--max-clock-skew-ms", o.max_clock_skew_ms,
                  "Timestamps further ahead of this node's clock are refused")
       ->envname("DIALKV_MAX_CLOCK_SKEW_MS");

@@ -78,6 +78,9 @@ class AntiEntropy {
     // Soft bound of one message's payload (key lists, versions pushed or pulled); one version
     // bigger than it still travels alone. Keep well under --max-frame-bytes.
     uint32_t max_message_bytes = 1u << 20;
+    // A pushed version whose key or value is longer is refused, as on the client port.
+    uint32_t max_key_bytes = 4096;
+    uint32_t max_value_bytes = 4u << 20;
     // Engine scans and reads on a thread of this object (production). false: inline on the
     // calling executor (single-threaded tests).
     bool storage_thread = true;

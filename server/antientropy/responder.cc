@@ -200,7 +200,8 @@ asio::awaitable<v1::AePushReply> AntiEntropy::ServePush(NodeId from, v1::AePushR
   for (v1::AeVersion& item : *request.mutable_versions()) {
     Version version = replication::FromProto(item.version());
     const std::string& key = item.key();
-    if (key.empty() || version.timestamp.IsZero() ||
+    if (key.empty() || key.size() > options_.max_key_bytes ||
+        version.value.size() > options_.max_value_bytes || version.timestamp.IsZero() ||
         (version.tombstone && !version.value.empty()) || !Contains(ring_.ReplicasFor(key), from) ||
         !Contains(ring_.ReplicasFor(key), options_.self)) {
       ++refused;

@@ -53,7 +53,13 @@ KvService::KvService(Options options, replication::Coordinator& coordinator,
       coordinator_(coordinator),
       cluster_status_(std::move(cluster_status)),
       repair_(std::move(repair)),
-      log_(Logger("api")) {
+      log_(Logger("api")),
+      timeouts_capped_(
+          &metrics
+               .AddCounter(
+                   "dialkv_timeouts_capped_total",
+                   "Requests whose timeout_ms was over --max-timeout-ms and was shortened to it.")
+               .Get()) {
   auto& requests = metrics.AddCounter(
       "dialkv_requests_total",
       "Client requests answered, by operation, consistency mode and status code (\"invalid\": "
@@ -81,6 +87,11 @@ net::RequestHandler KvService::AsHandler() {
 uint32_t KvService::EffectiveTimeoutMs(uint32_t timeout_ms) const {
   return timeout_ms == 0 ? options_.default_timeout_ms
                          : std::min(timeout_ms, options_.max_timeout_ms);
+}
+
+uint32_t KvService::DeadlineMs(uint32_t timeout_ms) {
+  if (timeout_ms > options_.max_timeout_ms) timeouts_capped_->Inc();
+  return EffectiveTimeoutMs(timeout_ms);
 }
 
 Status KvService::WithTimeout(Status status, uint32_t timeout_ms) const {
@@ -113,8 +124,7 @@ asio::awaitable<v1::Envelope> KvService::Handle(v1::Envelope request) {
       v1::GetReply* out = reply.mutable_get_reply();
       Status status = ValidateKey(key);
       if (status.ok()) {
-        const Deadline deadline =
-            start + std::chrono::milliseconds(EffectiveTimeoutMs(get.timeout_ms()));
+        const Deadline deadline = start + std::chrono::milliseconds(DeadlineMs(get.timeout_ms()));
         Result<Version> read = co_await coordinator_.Read(std::move(key), mode, deadline);
         if (read.ok() && !read->tombstone) {
           *out->mutable_value() = std::move(read->value);
@@ -196,7 +206,7 @@ asio::awaitable<Status> KvService::Write(Op op, std::string key, std::string val
     co_return Status::InvalidArgument(
         SizeOverLimit("value", value.size(), options_.max_value_bytes, "--max-value-bytes"));
   }
-  const Deadline deadline = start + std::chrono::milliseconds(EffectiveTimeoutMs(timeout_ms));
+  const Deadline deadline = start + std::chrono::milliseconds(DeadlineMs(timeout_ms));
   Result<replication::WriteOutcome> written =
       co_await coordinator_.Write(std::move(key), std::move(value), op == kDelete, mode, deadline);
   if (!written.ok()) co_return WithTimeout(written.status(), timeout_ms);

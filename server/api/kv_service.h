@@ -51,10 +51,10 @@ namespace dialkv::api {
 class KvService {
  public:
   struct Options {
-    uint32_t max_key_bytes = 4096;          // Keys are 1..4096 bytes.
-    uint32_t max_value_bytes = 4u << 20;    // --max-value-bytes.
-    uint32_t default_timeout_ms = 5000;     // --default-timeout-ms: for timeout_ms = 0.
-    uint32_t max_timeout_ms = 10 * 60'000;  // Longer client timeouts are shortened to this.
+    uint32_t max_key_bytes = 4096;        // Keys are 1..4096 bytes.
+    uint32_t max_value_bytes = 4u << 20;  // --max-value-bytes.
+    uint32_t default_timeout_ms = 5000;   // --default-timeout-ms: for timeout_ms = 0.
+    uint32_t max_timeout_ms = 60'000;     // --max-timeout-ms: longer ones are shortened.
   };
 
   // This node's view of the cluster, for ClusterStatusRequest. Called on an io thread.
@@ -80,6 +80,8 @@ class KvService {
   static constexpr int kNumModes = 2;
 
   uint32_t EffectiveTimeoutMs(uint32_t timeout_ms) const;
+  // EffectiveTimeoutMs, for a request's deadline: counts the timeouts it caps.
+  uint32_t DeadlineMs(uint32_t timeout_ms);
   // Adds the timeout to the message of a deadline outcome (TIMEOUT, UNKNOWN, UNAVAILABLE).
   Status WithTimeout(Status status, uint32_t timeout_ms) const;
   Status ValidateKey(const std::string& key) const;
@@ -97,6 +99,7 @@ class KvService {
   ClusterStatusFn cluster_status_;
   RepairFn repair_;
   std::shared_ptr<spdlog::logger> log_;
+  metrics::Counter* timeouts_capped_;
   // Series looked up once, so counting a request takes no lock.
   metrics::Counter* requests_[kNumOps][kNumModes][kNumCodes] = {};
   metrics::Histogram* duration_[kNumOps][kNumModes] = {};

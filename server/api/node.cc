@@ -42,7 +42,7 @@ constexpr uint32_t kEnvelopeOverheadBytes = 64;
 constexpr size_t kMaxThreads = 1024;
 constexpr uint32_t kMinFrameBytes = 4096 + kEnvelopeOverheadBytes;
 constexpr uint32_t kMaxFrameBytes = 1u << 30;
-constexpr uint32_t kMaxDefaultTimeoutMs = 10 * 60'000;  // KvService::Options::max_timeout_ms.
+constexpr uint32_t kMaxTimeoutMs = 10 * 60'000;  // The highest --max-timeout-ms.
 constexpr int64_t kMaxClockSkewMs = 24 * 3600 * 1000;
 constexpr size_t kMaxClusterNameBytes = 255;
 constexpr uint32_t kMaxReplicationFactor = 16;
@@ -200,8 +200,16 @@ Status Node::ValidateOptions(const Options& o) {
         " bytes of envelope must fit in --max-frame-bytes " + std::to_string(o.max_frame_bytes) +
         "; raise --max-frame-bytes or lower --max-value-bytes");
   }
-  if (o.default_timeout_ms < 1 || o.default_timeout_ms > kMaxDefaultTimeoutMs) {
-    return OutOfRange("--default-timeout-ms", o.default_timeout_ms, 1, kMaxDefaultTimeoutMs);
+  if (o.max_timeout_ms < 1 || o.max_timeout_ms > kMaxTimeoutMs) {
+    return OutOfRange("--max-timeout-ms", o.max_timeout_ms, 1, kMaxTimeoutMs);
+  }
+  if (o.default_timeout_ms < 1 || o.default_timeout_ms > o.max_timeout_ms) {
+    return OutOfRange("--default-timeout-ms", o.default_timeout_ms, 1, o.max_timeout_ms);
+  }
+  if (o.max_inflight_bytes != 0 && o.max_inflight_bytes < o.max_frame_bytes) {
+    return Status::InvalidArgument("--max-inflight-bytes " + std::to_string(o.max_inflight_bytes) +
+                                   " must hold at least one frame of --max-frame-bytes " +
+                                   std::to_string(o.max_frame_bytes) + " (or be 0: no limit)");
   }
   if (o.max_clock_skew_ms < 0 || o.max_clock_skew_ms > kMaxClockSkewMs) {
     return Status::InvalidArgument("--max-clock-skew-ms must be 0 to " +
@@ -355,6 +363,7 @@ Status Node::Init() {
   service_options.max_key_bytes = options_.max_key_bytes;
   service_options.max_value_bytes = options_.max_value_bytes;
   service_options.default_timeout_ms = options_.default_timeout_ms;
+  service_options.max_timeout_ms = options_.max_timeout_ms;
   kv_service_ = std::make_unique<KvService>(
       service_options, *coordinator_, *metrics_, [this] { return ClusterStatus(); },
       [this] { return Repair(); });
@@ -388,9 +397,43 @@ Status Node::Init() {
       "Connections closed because a frame was not complete within --frame-read-timeout-ms of "
       "its first byte, by port.",
       {"port"});
+  metrics::CounterFamily& pauses = metrics_->AddCounter(
+      "dialkv_connection_reply_pauses_total",
+      "Times a connection stopped reading because --max-connection-reply-bytes of its replies "
+      "were not yet written (its client reads slowly or not at all), by port.",
+      {"port"});
+  metrics::CounterFamily& budget_refusals = metrics_->AddCounter(
+      "dialkv_overloaded_total",
+      "Requests answered OVERLOADED without being started, and big replies replaced by "
+      "OVERLOADED, because the node-wide budget was spent: reason inflight_requests "
+      "(--max-inflight-requests), inflight_bytes (--max-inflight-bytes, requests) or reply_bytes "
+      "(--max-inflight-bytes, replies).",
+      {"reason"});
+  request_budget_ = std::make_shared<net::RequestBudget>(
+      net::RequestBudget::Options{.max_requests = options_.max_inflight_requests,
+                                  .max_bytes = options_.max_inflight_bytes},
+      net::RequestBudget::Counters{
+          .refused_requests = &budget_refusals.WithLabels({"inflight_requests"}),
+          .refused_bytes = &budget_refusals.WithLabels({"inflight_bytes"}),
+          .refused_replies = &budget_refusals.WithLabels({"reply_bytes"})});
+  budget_gauges_.push_back(metrics_->AddGaugeFunc(
+      "dialkv_inflight_requests", "Client requests being served now (--max-inflight-requests).",
+      [budget = request_budget_.get()] { return static_cast<double>(budget->requests()); }));
+  budget_gauges_.push_back(metrics_->AddGaugeFunc(
+      "dialkv_inflight_bytes",
+      "Bytes of requests being served and of replies not yet written, on every port "
+      "(--max-inflight-bytes).",
+      [budget = request_budget_.get()] { return static_cast<double>(budget->bytes()); }));
+  frame_options.budget = request_budget_;
   net::FrameServer::Options peer_port_options = frame_options;
+  frame_options.max_connection_reply_bytes = options_.max_connection_reply_bytes;
   frame_options.connections_refused = &refused.WithLabels({"client"});
   frame_options.frame_timeouts = &frame_timeouts.WithLabels({"client"});
+  frame_options.reply_pauses = &pauses.WithLabels({"client"});
+  // A peer connection carries many clients' requests: its replies are bounded by the
+  // coordinators' own budgets and per-connection request limit, not by one client's pace.
+  peer_port_options.max_connection_reply_bytes = 0;
+  peer_port_options.admit_requests = false;
   peer_port_options.connections_refused = &refused.WithLabels({"peer"});
   peer_port_options.frame_timeouts = &frame_timeouts.WithLabels({"peer"});
   frame_options.handshake = client_auth_->Handshake();
@@ -589,6 +632,15 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
   replication::PeerService::Options peer_options;
   peer_options.cluster_name = options_.cluster_name;
   peer_options.self = options_.node_id;
+  peer_options.max_key_bytes = options_.max_key_bytes;
+  peer_options.max_value_bytes = options_.max_value_bytes;
+  peer_options.invalid_requests =
+      &metrics_
+           ->AddCounter("dialkv_peer_requests_invalid_total",
+                        "Replica reads and writes refused on the peer port as invalid: empty or "
+                        "over-long keys, "
+                        "values over --max-value-bytes, versions without a timestamp.")
+           .Get();
   cluster::Membership* membership = membership_.get();
   cluster::Gossiper* gossiper = gossiper_.get();
   peer_service_ = std::make_unique<replication::PeerService>(
@@ -604,6 +656,8 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
   ae_options.interval_ms = options_.ae_interval_ms;
   ae_options.max_keys_per_s = options_.ae_max_keys_per_s;
   ae_options.gc_grace_s = options_.gc_grace_s;
+  ae_options.max_key_bytes = options_.max_key_bytes;
+  ae_options.max_value_bytes = options_.max_value_bytes;
   ae_options.call_timeout_ms = options_.default_timeout_ms;
   ae_options.max_message_bytes = std::min<uint32_t>(1u << 20, options_.max_frame_bytes / 4);
   ae_options.seed = (uint64_t{options_.node_id} << 32) ^ generation_;

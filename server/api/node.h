@@ -159,7 +159,14 @@ class Node {
     // A frame still incomplete this long after its first byte closes its connection.
     uint32_t frame_read_timeout_ms = 30'000;
     uint32_t default_timeout_ms = 5000;  // For requests with timeout_ms = 0.
-    int64_t max_clock_skew_ms = 500;     // The HLC's guard against clocks far ahead.
+    uint32_t max_timeout_ms = 60'000;    // Longer request timeouts are shortened to this.
+    // Budgets (net/request_budget.h, net/frame_server.h): reply bytes one connection may have
+    // unwritten before it stops reading; client requests being served at once; request and
+    // reply bytes held node-wide (0: no limit, each).
+    uint64_t max_connection_reply_bytes = uint64_t{8} << 20;
+    uint32_t max_inflight_requests = 16'384;
+    uint64_t max_inflight_bytes = uint64_t{256} << 20;
+    int64_t max_clock_skew_ms = 500;  // The HLC's guard against clocks far ahead.
     size_t storage_block_cache_bytes = size_t{64} << 20;  // RocksDB block cache.
     // The wall clock for the HLC. Null: the system clock. Not owned; must outlive the node.
     const Clock* clock = nullptr;
@@ -264,11 +271,13 @@ class Node {
   std::unique_ptr<antientropy::AntiEntropy> anti_entropy_;
   std::unique_ptr<KvService> kv_service_;
   std::unique_ptr<AdminService> admin_service_;
+  std::shared_ptr<net::RequestBudget> request_budget_;  // Shared by both ports' connections.
   std::unique_ptr<net::FrameServer> peer_server_;
   std::unique_ptr<net::FrameServer> frame_server_;
   std::unique_ptr<net::HttpServer> http_server_;
   metrics::GaugeFuncHandle keys_gauge_;
   metrics::GaugeFuncHandle connections_gauge_;
+  std::vector<metrics::GaugeFuncHandle> budget_gauges_;
   bool stopped_ = false;
 };
 

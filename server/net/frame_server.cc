@@ -68,6 +68,7 @@ struct Connection {
         stream(std::move(s)),
         writer_wake(executor, SteadyClock::time_point::max()),
         reader_wake(executor, SteadyClock::time_point::max()),
+        space_wake(executor, SteadyClock::time_point::max()),
         watchdog(executor),
         reader(server->options.max_frame_bytes),
         handler(server->handler),
@@ -83,9 +84,24 @@ struct Connection {
     stream.Close();
     writer_wake.cancel();
     reader_wake.cancel();
+    space_wake.cancel();
     watchdog.cancel();
     std::string().swap(pending);  // `writing` may still be under an aborted write; left alone.
+    ReleaseReplyBytes(unwritten);
     server->connections.Remove(registry_id);
+  }
+
+  // Whether replies already queued leave no room for more (max_connection_reply_bytes).
+  bool ReplyRoomFull() const {
+    const uint64_t limit = server->options.max_connection_reply_bytes;
+    return limit > 0 && unwritten >= limit;
+  }
+
+  // `bytes` of queued replies were written or dropped: they no longer count.
+  void ReleaseReplyBytes(uint64_t bytes) {
+    unwritten -= bytes;
+    if (server->options.budget != nullptr) server->options.budget->Release(bytes);
+    space_wake.cancel();
   }
 
   // Ends one in-flight request that gets no reply.
@@ -102,22 +118,34 @@ struct Connection {
     const size_t start = pending.size();
     AppendFrame(reply, &pending);
     const size_t body_bytes = pending.size() - start - kFrameHeaderBytes;
+    RequestBudget* const budget = server->options.budget.get();
+    Status error;
     if (body_bytes > server->options.max_frame_bytes) {
       // The client would refuse the frame and drop the connection; answer this request only.
-      pending.resize(start);
-      const Status error = Status::Internal(
-          "reply of " + std::to_string(body_bytes) + " bytes is over the frame limit of " +
-          std::to_string(server->options.max_frame_bytes) + " bytes");
+      error = Status::Internal("reply of " + std::to_string(body_bytes) +
+                               " bytes is over the frame limit of " +
+                               std::to_string(server->options.max_frame_bytes) + " bytes");
       uint64_t suppressed = 0;
       if (server->client_errors.Allow(&suppressed)) {
         server->log->error("peer={} request id={}: {}{}", internal::ToString(peer), reply.id(),
                            error.message(), LogLimiter::SuppressedNote(suppressed));
       }
+    } else if (budget != nullptr && !budget->ReserveReply(pending.size() - start)) {
+      // Only a read's reply is this big: refusing it loses no write.
+      error = Status::Overloaded(
+          "this node holds its limit of " + std::to_string(budget->options().max_bytes) +
+          " bytes of requests and replies in flight; the reply of " + std::to_string(body_bytes) +
+          " bytes was not sent: retry later or on another node");
+    }
+    if (!error.ok()) {
+      pending.resize(start);
       v1::Envelope substitute;
       substitute.set_id(reply.id());
       ToProto(error, substitute.mutable_error_reply()->mutable_status());
       AppendFrame(substitute, &pending);
+      if (budget != nullptr) budget->ReserveReply(pending.size() - start);  // Small: never fails.
     }
+    unwritten += pending.size() - start;
     if (answers_request) ++pending_replies;
     writer_wake.cancel();
   }
@@ -139,6 +167,20 @@ struct Connection {
     read_done = true;
   }
 
+  // Answers request `id` OVERLOADED without starting it: the node's budget is spent.
+  void Refuse(uint64_t id, const RequestBudget& budget) {
+    const RequestBudget::Options& limits = budget.options();
+    v1::Envelope reply;
+    reply.set_id(id);
+    ToProto(Status::Overloaded("this node is serving its limit of requests in flight (" +
+                               std::to_string(limits.max_requests) + " requests, " +
+                               std::to_string(limits.max_bytes) +
+                               " bytes); the request was not started: retry later or on "
+                               "another node"),
+            reply.mutable_error_reply()->mutable_status());
+    QueueReply(reply, /*answers_request=*/false);
+  }
+
   // The client closed its side (or reading failed): write what is owed, then close.
   void EndOfInput() {
     read_done = true;
@@ -158,6 +200,7 @@ struct Connection {
   // Timers used as condition variables: they never expire; cancel() wakes the waiter.
   asio::steady_timer writer_wake;
   asio::steady_timer reader_wake;
+  asio::steady_timer space_wake;  // Requests waiting for room for their reply.
   asio::steady_timer watchdog;
   uint64_t registry_id = 0;
 
@@ -167,6 +210,7 @@ struct Connection {
   std::string writing;           // The bytes of the write in progress; swapped with `pending`.
   uint32_t pending_replies = 0;  // Replies to requests in `pending`.
   uint32_t inflight = 0;         // Requests read whose reply is not written yet.
+  uint64_t unwritten = 0;        // Bytes of replies queued (pending, writing) not yet written.
 
   bool closed = false;
   bool read_done = false;          // The reader exited; no more requests will come.
@@ -187,7 +231,37 @@ uint64_t ReadableId(std::string_view body) {
   return probe.id();
 }
 
-asio::awaitable<void> HandleRequest(std::shared_ptr<Connection> c, v1::Envelope request) {
+// Gives a request's frame bytes back to the node's budget when its handler is done (or its
+// coroutine is destroyed unfinished). The budget outlives it: the coroutine's connection
+// parameter, destroyed after its locals, holds the server's options, which hold the budget.
+class BudgetRelease {
+ public:
+  BudgetRelease(RequestBudget* budget, uint64_t bytes, bool client)
+      : budget_(budget), bytes_(bytes), client_(client) {}
+  BudgetRelease(const BudgetRelease&) = delete;
+  BudgetRelease& operator=(const BudgetRelease&) = delete;
+  ~BudgetRelease() {
+    if (budget_ != nullptr) budget_->Finish(bytes_, client_);
+  }
+
+ private:
+  RequestBudget* const budget_;
+  const uint64_t bytes_;
+  const bool client_;
+};
+
+asio::awaitable<void> HandleRequest(std::shared_ptr<Connection> c, v1::Envelope request,
+                                    uint64_t request_bytes) {
+  const BudgetRelease release(c->server->options.budget.get(), request_bytes,
+                              c->server->options.admit_requests);
+  // Requests read before the connection paused wait for room for their replies: a client
+  // that pipelines reads of big values and does not read the replies gets them one batch at a
+  // time, instead of making this node hold all of them.
+  while (c->ReplyRoomFull() && !c->closed) co_await c->space_wake.async_wait(kAsTuple);
+  if (c->closed) {
+    c->Unanswered();
+    co_return;
+  }
   const uint64_t id = request.id();
   v1::Envelope reply = co_await c->handler(std::move(request));
   if (reply.body_case() == v1::Envelope::BODY_NOT_SET) {
@@ -268,7 +342,13 @@ asio::awaitable<void> ReadLoop(std::shared_ptr<Connection> c) {
   while (!c->closed) {
     // Back-pressure: wait until the writer has sent a reply. Bounded by the handlers' own
     // deadlines and the write timeout.
-    while (c->inflight >= options.max_inflight_per_connection && !c->closed) {
+    bool pause_counted = false;
+    while ((c->inflight >= options.max_inflight_per_connection || c->ReplyRoomFull()) &&
+           !c->closed) {
+      if (!pause_counted && c->ReplyRoomFull() && options.reply_pauses != nullptr) {
+        options.reply_pauses->Inc();
+        pause_counted = true;
+      }
       c->read_paused = true;  // A partial frame cannot complete meanwhile: not the client's fault.
       co_await c->reader_wake.async_wait(kAsTuple);
       c->read_paused = false;
@@ -292,8 +372,17 @@ asio::awaitable<void> ReadLoop(std::shared_ptr<Connection> c) {
       c->FailProtocol(ReadableId(body), parsed);
       break;
     }
+    const uint64_t request_bytes = kFrameHeaderBytes + body.size();
+    if (RequestBudget* budget = options.budget.get(); budget != nullptr) {
+      if (!options.admit_requests) {
+        budget->AdmitAlways(request_bytes);
+      } else if (!budget->Admit(request_bytes)) {
+        c->Refuse(request.id(), *budget);
+        continue;
+      }
+    }
     ++c->inflight;
-    asio::co_spawn(c->executor, HandleRequest(c, std::move(request)),
+    asio::co_spawn(c->executor, HandleRequest(c, std::move(request), request_bytes),
                    [c](const std::exception_ptr& e) {
                      if (e) c->OnException("request handler", e);
                    });
@@ -350,12 +439,14 @@ asio::awaitable<void> WriteLoop(std::shared_ptr<Connection> c) {
       c->write_progress = SteadyClock::now();
     }
     c->write_active = false;
+    const size_t batch_bytes = c->writing.size();
     if (c->writing.capacity() > kKeepBufferBytes) {
       std::string().swap(c->writing);
     } else {
       c->writing.clear();
     }
-    if (c->closed) break;
+    if (c->closed) break;  // Close() gave back every byte still counted.
+    c->ReleaseReplyBytes(batch_bytes);
     if (ec) {
       c->server->log->debug("connection from {}: write failed: {}", internal::ToString(c->peer),
                             ec.message());

@@ -8,8 +8,10 @@
 // queued; then that connection is closed (replies of requests still in flight are dropped).
 // Every other connection is unaffected. An envelope that parses but carries no request the
 // handler knows is answered by the handler (it returns an ErrorReply), and the connection
-// stays open. Past max_inflight_per_connection, the connection stops reading until a reply is
-// written (back-pressure; nothing is refused).
+// stays open. Past max_inflight_per_connection, or with max_connection_reply_bytes of replies
+// not yet written, the connection stops reading until a reply is written (back-pressure;
+// nothing is refused). Past the node's RequestBudget, requests and big replies are answered
+// OVERLOADED (request_budget.h).
 //
 // When the client closes its side, the replies of requests already read are still written,
 // then the connection is closed. Replies are coalesced: all replies that finish while a write
@@ -32,6 +34,7 @@
 #include "server/net/frame_reader.h"
 #include "server/net/io_pool.h"
 #include "server/net/listen_address.h"
+#include "server/net/request_budget.h"
 #include "server/net/stream.h"
 
 namespace dialkv::net {
@@ -72,10 +75,23 @@ class FrameServer {
     // (OVERLOADED, id 0) and closed (0: no limit). Bounds the memory and descriptors that
     // clients, authenticated or not, can pin.
     uint32_t max_connections = 10'000;
+    // Reply bytes of one connection queued and not yet written (its client reads slowly, or
+    // not at all) at which the connection stops reading and its requests already read wait
+    // before they start (0: no limit). One reply may take it past the limit, so any value can
+    // be served; pipelined reads of big values cannot pile up behind a client that does not
+    // read. The write timeout closes a connection that stays stuck.
+    uint64_t max_connection_reply_bytes = 8 << 20;
+    // The node's budget of requests and bytes in flight, shared with its other ports; null:
+    // none. With admit_requests, a request past it is answered OVERLOADED without being
+    // started (the client port); without, requests only count (the peer port).
+    std::shared_ptr<RequestBudget> budget = nullptr;
+    bool admit_requests = true;
     // Counted when set (not owned; they must outlive the server): connections refused for
-    // max_connections, and connections closed for frame_read_timeout_ms.
+    // max_connections, connections closed for frame_read_timeout_ms, and the times a
+    // connection stopped reading for max_connection_reply_bytes.
     metrics::Counter* connections_refused = nullptr;
     metrics::Counter* frame_timeouts = nullptr;
+    metrics::Counter* reply_pauses = nullptr;
     // Empty: every connection is served by the server's handler at once.
     ConnectionHandshake handshake;
     // Set: every connection starts with a TLS handshake in this context's listening role

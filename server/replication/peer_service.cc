@@ -111,10 +111,23 @@ asio::awaitable<v1::Envelope> PeerService::Handle(v1::Envelope request) {
   co_return reply;
 }
 
+Status PeerService::CheckKey(std::string_view what, const std::string& key) const {
+  Status invalid;
+  if (key.empty()) {
+    invalid = Status::InvalidArgument(std::string(what) + " of an empty key");
+  } else if (key.size() > options_.max_key_bytes) {
+    invalid = Status::InvalidArgument(std::string(what) + " of a " + std::to_string(key.size()) +
+                                      "-byte key, over the limit of " +
+                                      std::to_string(options_.max_key_bytes) + " bytes");
+  }
+  if (!invalid.ok() && options_.invalid_requests != nullptr) options_.invalid_requests->Inc();
+  return invalid;
+}
+
 asio::awaitable<void> PeerService::ServeRead(NodeId from, v1::ReplicaReadRequest request,
                                              v1::ReplicaReadReply* reply) {
-  if (request.key().empty()) {
-    net::ToProto(Status::InvalidArgument("replica read of an empty key"), reply->mutable_status());
+  if (Status invalid = CheckKey("replica read", request.key()); !invalid.ok()) {
+    net::ToProto(invalid, reply->mutable_status());
     co_return;
   }
   const bool timestamp_only = request.timestamp_only();
@@ -136,15 +149,19 @@ asio::awaitable<void> PeerService::ServeRead(NodeId from, v1::ReplicaReadRequest
 asio::awaitable<void> PeerService::ServeWrite(NodeId from, v1::ReplicaWriteRequest request,
                                               v1::ReplicaWriteReply* reply) {
   Version version = FromProto(request.version());
-  Status invalid;
-  if (request.key().empty()) {
-    invalid = Status::InvalidArgument("replica write of an empty key");
-  } else if (version.timestamp.IsZero()) {
+  Status invalid = CheckKey("replica write", request.key());  // Counted there.
+  const bool key_ok = invalid.ok();
+  if (invalid.ok() && version.value.size() > options_.max_value_bytes) {
+    invalid = Status::InvalidArgument("replica write of a " + std::to_string(version.value.size()) +
+                                      "-byte value, over this node's --max-value-bytes " +
+                                      std::to_string(options_.max_value_bytes));
+  } else if (invalid.ok() && version.timestamp.IsZero()) {
     invalid = Status::InvalidArgument("replica write without a timestamp");
-  } else if (version.tombstone && !version.value.empty()) {
+  } else if (invalid.ok() && version.tombstone && !version.value.empty()) {
     invalid = Status::InvalidArgument("replica write of a tombstone that carries a value");
   }
   if (!invalid.ok()) {
+    if (key_ok && options_.invalid_requests != nullptr) options_.invalid_requests->Inc();
     net::ToProto(invalid, reply->mutable_status());
     co_return;
   }

@@ -3,11 +3,13 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "dialkv/types.h"
 #include "proto/dialkv.pb.h"
 #include "server/common/hlc.h"
+#include "server/common/metrics.h"
 #include "server/replication/local_replica.h"
 
 namespace dialkv::replication {
@@ -34,6 +36,13 @@ class PeerService {
     // Deadline of the local storage call serving one peer request (the caller's own deadline
     // is not on the wire). The caller usually gives up first; this bounds the work it left.
     uint32_t replica_op_timeout_ms = 2000;
+    // The client port's limits hold on the peer port too: a replica read or write of a longer
+    // key, or a write of a longer value, is refused (INVALID_ARGUMENT). Keep --max-value-bytes
+    // the same on every node, or writes accepted by one are refused by its peers.
+    uint32_t max_key_bytes = 4096;
+    uint32_t max_value_bytes = 4u << 20;
+    // Counts the peer requests refused as invalid (not owned; must outlive this); may be null.
+    metrics::Counter* invalid_requests = nullptr;
   };
   // Merges a peer's view of membership and returns this node's (cluster/gossiper).
   using GossipHandler = std::function<v1::GossipReply(const v1::GossipRequest&)>;
@@ -57,6 +66,9 @@ class PeerService {
   asio::awaitable<v1::Envelope> Handle(v1::Envelope request);
 
  private:
+  // kInvalidArgument for an empty key or one over max_key_bytes (counted); `what` names the
+  // request in the message.
+  Status CheckKey(std::string_view what, const std::string& key) const;
   asio::awaitable<void> ServeRead(NodeId from, v1::ReplicaReadRequest request,
                                   v1::ReplicaReadReply* reply);
   asio::awaitable<void> ServeWrite(NodeId from, v1::ReplicaWriteRequest request,

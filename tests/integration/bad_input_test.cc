@@ -2,15 +2,11 @@
 // connection, bad flags and foreign data dirs stop the server with a clear message.
 #include <gtest/gtest.h>
 
-#include <asio/connect.hpp>
-#include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/read.hpp>
-#include <asio/write.hpp>
 #include <string>
 
 #include "dialkv/client.h"
 #include "server/net/frame.h"
+#include "tests/testutil/raw_connection.h"
 #include "tests/testutil/server_process.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
@@ -18,47 +14,10 @@
 namespace dialkv {
 namespace {
 
-using asio::ip::tcp;
+using testutil::RawConnection;
 using testutil::ServerProcess;
 
 constexpr uint32_t kMaxFrameBytes = 64 * 1024;
-
-// A blocking raw connection to the client port, for sending bytes no client would send.
-class RawConnection {
- public:
-  explicit RawConnection(uint16_t port) : socket_(io_) {
-    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  }
-  void Send(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
-  // Reads one reply envelope; false if the connection closed instead.
-  bool ReadReply(v1::Envelope* reply) {
-    unsigned char header[net::kFrameHeaderBytes];
-    asio::error_code ec;
-    asio::read(socket_, asio::buffer(header), ec);
-    if (ec) return false;
-    std::string body(net::DecodeFrameLength(header), '\0');
-    asio::read(socket_, asio::buffer(body), ec);
-    return !ec && reply->ParseFromString(body);
-  }
-  // True once the server has closed the connection (reads return EOF).
-  bool ClosedByServer() {
-    char byte;
-    asio::error_code ec;
-    socket_.read_some(asio::buffer(&byte, 1), ec);
-    return ec == asio::error::eof || ec == asio::error::connection_reset;
-  }
-
- private:
-  asio::io_context io_;
-  tcp::socket socket_;
-};
-
-std::string Frame(const std::string& body) {
-  std::string out(net::kFrameHeaderBytes, '\0');
-  const uint32_t n = static_cast<uint32_t>(body.size());
-  for (size_t i = 0; i < net::kFrameHeaderBytes; ++i) out[i] = static_cast<char>(n >> (8 * i));
-  return out + body;
-}
 
 class BadInputTest : public ::testing::Test {
  protected:
@@ -95,7 +54,7 @@ class BadInputTest : public ::testing::Test {
 TEST_F(BadInputTest, GarbageFrameGetsAnErrorReplyAndItsConnectionIsClosed) {
   RawConnection raw(server_->client_port());
   const std::string garbage = "\xff\xff\xff\xff garbage that is not protobuf";
-  raw.Send(Frame(garbage));
+  raw.Send(testutil::RawFrame(garbage));
   v1::Envelope reply;
   ASSERT_TRUE(raw.ReadReply(&reply));
   ASSERT_TRUE(reply.has_error_reply()) << reply.DebugString();
@@ -136,7 +95,7 @@ TEST_F(BadInputTest, UnknownFieldIsRefusedAndTheConnectionStaysUsable) {
   request.mutable_get_request()->set_key("before");
   std::string body = request.SerializeAsString();
   body += std::string("\xf8\x07\x01", 3);  // Field 127, varint 1: unknown to this node.
-  raw.Send(Frame(body));
+  raw.Send(testutil::RawFrame(body));
   v1::Envelope reply;
   ASSERT_TRUE(raw.ReadReply(&reply));
   ASSERT_TRUE(reply.has_error_reply()) << reply.DebugString();
@@ -149,7 +108,7 @@ TEST_F(BadInputTest, ReplyTypeSentAsARequestIsRefused) {
   v1::Envelope request;
   request.set_id(7);
   request.mutable_get_reply()->set_value("nonsense");
-  raw.Send(Frame(request.SerializeAsString()));
+  raw.Send(testutil::RawFrame(request.SerializeAsString()));
   v1::Envelope reply;
   ASSERT_TRUE(raw.ReadReply(&reply));
   EXPECT_EQ(reply.id(), 7u);

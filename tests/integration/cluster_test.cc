@@ -269,12 +269,8 @@ TEST(ClusterTest, OutsiderOnThePeerPortCannotStoreAKeyNorMarkAMemberDeadWithoutT
 }
 
 uint64_t KeysStored(testutil::ServerProcess& node) {
-  auto metrics = testutil::HttpGet(node.http_port(), "/metrics");
-  if (!metrics.ok()) return ~uint64_t{0};
-  const std::string needle = "\ndialkv_keys_stored ";
-  const size_t at = metrics->find(needle);
-  if (at == std::string::npos) return ~uint64_t{0};
-  return std::stoull(metrics->substr(at + needle.size()));
+  Result<double> keys = testutil::MetricValue(node.http_port(), "dialkv_keys_stored");
+  return keys.ok() ? static_cast<uint64_t>(*keys) : ~uint64_t{0};
 }
 
 TEST(ClusterTest, FiveNodesRf3KeysLiveOnExactlyTheirRingReplicasAndCpSurvivesTwoDown) {

@@ -144,4 +144,24 @@ Result<std::string> HttpGet(uint16_t port, const std::string& path) {
   return response.substr(body_at + 4);
 }
 
+Result<double> MetricValue(uint16_t http_port, std::string_view series) {
+  Result<std::string> metrics = HttpGet(http_port, "/metrics");
+  if (!metrics.ok()) return metrics.status();
+  const std::string needle = "\n" + std::string(series) + " ";
+  const size_t at = metrics->find(needle);
+  if (at == std::string::npos) {
+    return Status::NotFound("no series " + std::string(series) + " in /metrics");
+  }
+  return std::stod(metrics->substr(at + needle.size()));
+}
+
+uint64_t ResidentBytes(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // In kB.
+  }
+  return 0;
+}
+
 }  // namespace dialkv::testutil

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "jepsen-like/harness/server_child.h"
@@ -83,6 +84,13 @@ class ServerProcess {
 // Sends "GET path" to 127.0.0.1:port and returns the response body (status line checked).
 // Errors: kUnavailable if the connection fails, kInternal for a non-200 status.
 Result<std::string> HttpGet(uint16_t port, const std::string& path);
+
+// The value of one series ("dialkv_keys_stored", "dialkv_overloaded_total{reason=\"x\"}") in
+// the node's /metrics on `http_port`. Errors: as HttpGet; kNotFound if the series is absent.
+Result<double> MetricValue(uint16_t http_port, std::string_view series);
+
+// The resident memory of process `pid` (VmRSS of /proc/PID/status), in bytes; 0 if unreadable.
+uint64_t ResidentBytes(pid_t pid);
 
 // Sends `bytes` as they are on a new plain connection to 127.0.0.1:port, as an outsider can,
 // and returns the one frame that comes back, parsed (an empty envelope if it does not parse).

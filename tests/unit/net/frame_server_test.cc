@@ -96,6 +96,12 @@ asio::awaitable<v1::Envelope> Big(v1::Envelope /*request*/) {
   co_return reply;
 }
 
+// Big, counting its calls.
+asio::awaitable<v1::Envelope> BigCounted(HandlerState* state, v1::Envelope request) {
+  state->calls.fetch_add(1);
+  co_return co_await Big(std::move(request));
+}
+
 asio::awaitable<v1::Envelope> ThrowOnKeyThrow(v1::Envelope request) {
   if (request.get_request().key() == "throw") throw std::runtime_error("handler bug");
   co_return co_await Echo(std::move(request));
@@ -287,6 +293,127 @@ TEST_F(FrameServerTest, InflightBoundPausesReadingWithoutLosingRequests) {
   EXPECT_EQ(answered.size(), kRequests);
   EXPECT_EQ(state_.calls.load(), static_cast<int>(kRequests));
   EXPECT_LE(state_.max_active.load(), 4);
+}
+
+TEST_F(FrameServerTest, ReplyBytesBoundPausesAClientThatDoesNotReadAndLosesNothing) {
+  auto budget = std::make_shared<RequestBudget>(
+      RequestBudget::Options{.max_requests = 0, .max_bytes = 0}, RequestBudget::Counters{});
+  metrics::Counter pauses;
+  FrameServer::Options options;
+  options.max_connection_reply_bytes = 4 << 20;
+  options.budget = budget;
+  options.reply_pauses = &pauses;
+  StartServer([state = &state_](v1::Envelope r) { return BigCounted(state, std::move(r)); },
+              options);
+  TestClient client;
+  ASSERT_OK(client.Connect(server_->local_endpoint()));
+  constexpr uint64_t kRequests = 64;  // 64 MiB of replies: far more than socket buffers hold.
+  std::vector<v1::Envelope> requests;
+  for (uint64_t id = 1; id <= kRequests; ++id) requests.push_back(GetRequest(id, "k"));
+  ASSERT_OK(client.Send(requests));
+
+  // The client reads nothing: replies fill the socket buffers, then 4 MiB more at most are
+  // queued (one reply may pass the bound) and every other request waits, unstarted.
+  ASSERT_TRUE(PollUntil([&] { return pauses.Value() > 0; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // Time to go wrong.
+  EXPECT_LT(state_.calls.load(), static_cast<int>(kRequests));
+  EXPECT_LE(budget->bytes(), (5u << 20) + kRequests * 64);
+
+  // Reading them, the client gets every reply, none refused.
+  std::set<uint64_t> answered;
+  for (uint64_t i = 0; i < kRequests; ++i) {
+    v1::Envelope reply;
+    ASSERT_OK(client.Read(&reply));
+    ASSERT_TRUE(reply.has_get_reply()) << reply.ShortDebugString().substr(0, 200);
+    EXPECT_EQ(reply.get_reply().value().size(), 1u << 20);
+    answered.insert(reply.id());
+  }
+  EXPECT_EQ(answered.size(), kRequests);
+  EXPECT_TRUE(PollUntil([&] { return budget->bytes() == 0; }));
+}
+
+TEST_F(FrameServerTest, RequestsPastTheNodeBudgetAreAnsweredOverloadedWithoutBeingStarted) {
+  metrics::Counter refused;
+  auto budget =
+      std::make_shared<RequestBudget>(RequestBudget::Options{.max_requests = 2, .max_bytes = 0},
+                                      RequestBudget::Counters{.refused_requests = &refused});
+  FrameServer::Options options;
+  options.budget = budget;
+  StartServer(GatedHandler(), options);
+  TestClient client;
+  ASSERT_OK(client.Connect(server_->local_endpoint()));
+  std::vector<v1::Envelope> requests;
+  for (uint64_t id = 1; id <= 5; ++id) requests.push_back(GetRequest(id, "k"));
+  ASSERT_OK(client.Send(requests));
+
+  // Two run (and are held); the other three are answered at once, never started.
+  for (uint64_t id = 3; id <= 5; ++id) {
+    v1::Envelope reply;
+    ASSERT_OK(client.Read(&reply));
+    EXPECT_EQ(reply.id(), id);
+    ASSERT_TRUE(reply.has_error_reply()) << reply.ShortDebugString();
+    EXPECT_EQ(reply.error_reply().status().code(), v1::STATUS_OVERLOADED);
+    EXPECT_THAT(reply.error_reply().status().message(), HasSubstr("not started"));
+  }
+  EXPECT_EQ(state_.calls.load(), 2);
+  EXPECT_EQ(refused.Value(), 3u);
+  EXPECT_EQ(budget->requests(), 2u);
+
+  state_.release.store(true);
+  std::set<uint64_t> served;
+  for (int i = 0; i < 2; ++i) {
+    v1::Envelope reply;
+    ASSERT_OK(client.Read(&reply));
+    EXPECT_EQ(reply.get_reply().value(), "k");
+    served.insert(reply.id());
+  }
+  EXPECT_EQ(served, (std::set<uint64_t>{1, 2}));
+  EXPECT_TRUE(PollUntil([&] { return budget->requests() == 0 && budget->bytes() == 0; }));
+  // With room again, the connection is served as before.
+  ASSERT_OK(client.Send({GetRequest(6, "again")}));
+  v1::Envelope reply;
+  ASSERT_OK(client.Read(&reply));
+  EXPECT_EQ(reply.get_reply().value(), "again");
+}
+
+TEST_F(FrameServerTest, BigRepliesPastTheNodeByteBudgetAreReplacedByOverloaded) {
+  metrics::Counter refused_replies;
+  auto budget = std::make_shared<RequestBudget>(
+      RequestBudget::Options{.max_requests = 0, .max_bytes = 5u << 19},  // 2.5 MiB.
+      RequestBudget::Counters{.refused_replies = &refused_replies});
+  FrameServer::Options options;
+  options.budget = budget;
+  options.max_connection_reply_bytes = 0;  // Only the node's budget bounds this connection.
+  StartServer([state = &state_](v1::Envelope r) { return BigCounted(state, std::move(r)); },
+              options);
+  TestClient client;
+  ASSERT_OK(client.Connect(server_->local_endpoint()));
+  constexpr uint64_t kRequests = 64;
+  std::vector<v1::Envelope> requests;
+  for (uint64_t id = 1; id <= kRequests; ++id) requests.push_back(GetRequest(id, "k"));
+  ASSERT_OK(client.Send(requests));
+  ASSERT_TRUE(PollUntil([&] { return state_.calls.load() == static_cast<int>(kRequests); }));
+  EXPECT_LE(budget->bytes(), 5u << 19);
+
+  // Every request is answered: with its value, or OVERLOADED when its reply did not fit.
+  uint64_t overloaded = 0;
+  std::set<uint64_t> answered;
+  for (uint64_t i = 0; i < kRequests; ++i) {
+    v1::Envelope reply;
+    ASSERT_OK(client.Read(&reply));
+    answered.insert(reply.id());
+    if (reply.has_error_reply()) {
+      EXPECT_EQ(reply.error_reply().status().code(), v1::STATUS_OVERLOADED);
+      EXPECT_THAT(reply.error_reply().status().message(), HasSubstr("was not sent"));
+      ++overloaded;
+    } else {
+      EXPECT_EQ(reply.get_reply().value().size(), 1u << 20);
+    }
+  }
+  EXPECT_EQ(answered.size(), kRequests);
+  EXPECT_GT(overloaded, 0u);  // 64 MiB cannot all sit in socket buffers and 2.5 MiB.
+  EXPECT_EQ(refused_replies.Value(), overloaded);
+  EXPECT_TRUE(PollUntil([&] { return budget->bytes() == 0; }));
 }
 
 TEST_F(FrameServerTest, ClientHalfCloseStillGetsEveryReply) {
