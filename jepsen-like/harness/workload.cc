@@ -9,11 +9,13 @@
 namespace dialkv::jepsen {
 namespace {
 
-// fail only when the operation definitely did not happen; info for anything else that is not
-// a success (UNKNOWN, TIMEOUT, a lost connection, any other error): it may have happened.
+// fail only when the operation definitely did not happen (UNAVAILABLE; OVERLOADED: refused
+// unstarted, by the client's or the node's budget); info for anything else that is not a
+// success (UNKNOWN, TIMEOUT, a lost connection, any other error): it may have happened.
 OpType OutcomeOf(const Status& status) {
   if (status.ok() || status.code() == Code::kNotFound) return OpType::kOk;
-  return status.code() == Code::kUnavailable ? OpType::kFail : OpType::kInfo;
+  const bool definite = status.code() == Code::kUnavailable || status.code() == Code::kOverloaded;
+  return definite ? OpType::kFail : OpType::kInfo;
 }
 
 double UnitInterval(Random& random) {

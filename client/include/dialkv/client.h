@@ -214,8 +214,9 @@ struct RepairReport {
 // Errors of every call: kInvalidArgument (bad option, or a request over max_frame_bytes),
 // kUnavailable (every endpoint unreachable or answering kUnavailable: the message names each
 // with its reason; or the client is being destroyed), kUnknown (writes, see above), kTimeout
-// (reads), kOverloaded (over max_inflight_requests), and any status the cluster returns, with its
-// message.
+// (reads), kOverloaded (over max_inflight_requests, or over the node's budgets of requests and
+// bytes in flight: either way the request was not started, so not applied), and any status the
+// cluster returns, with its message.
 //
 // Thread-safe: every method may be called from any number of threads at once. The sync
 // calls block the calling thread until the result is known (at most the deadline plus
