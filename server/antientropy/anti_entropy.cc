@@ -335,6 +335,10 @@ asio::awaitable<std::vector<AntiEntropy::RoundReport>> AntiEntropy::RunRoundNow(
 }
 
 asio::awaitable<void> AntiEntropy::RunRepairRounds(std::shared_ptr<RepairRound> round) {
+  // co_spawn may start this inline; one pass of the event loop first lets the requests already
+  // queued on this executor (a burst) join the first round.
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  co_await asio::post(executor, asio::use_awaitable);
   while (round != nullptr) {
     {
       std::lock_guard<std::mutex> lock(mu_);
