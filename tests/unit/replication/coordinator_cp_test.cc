@@ -389,7 +389,7 @@ asio::awaitable<void> HoldEveryPeerDeadAfter(TestCluster* c, NodeId on, millisec
 TEST(CoordinatorCpTest, CpWriteFailsFastBeforePhaseTwoWhenReplicasWereFoundDeadDuringPhaseOne) {
   TestCluster c({});
   c.net().Down(3);
-  c.net().SetDelay(1, 2, milliseconds(200));  // Node 2's timestamp completes the quorum late.
+  c.net().SetDelay(1, 2, milliseconds(100));  // Node 2's timestamp completes the quorum late.
   asio::co_spawn(c.io(), HoldEveryPeerDeadAfter(&c, 1, milliseconds(20)), asio::detached);
   Result<WriteOutcome> put = c.Write(1, "k", "v", kCp);
   ASSERT_CODE(put, Code::kUnavailable);
