@@ -136,6 +136,8 @@ TEST(FaultTest, PartitionOneFromTwoThreeCpRefusesOnTheMinorityApServesAndHealCon
   ASSERT_CODE(admins[2].ReadLocal("ap-during-partition"), Code::kNotFound);
 
   admins.ClearAll();
+  // Node 1 held its peers dead during the partition, and fails CP fast until it hears them.
+  ASSERT_OK(cluster->WaitForAlivePeers(1, 2));
   // CP everywhere reads the last CP write; the refused write never shows up.
   for (Client* c : {cp1.get(), cp2.get(), cp3.get()}) {
     auto got = c->Get("k");
@@ -416,6 +418,8 @@ TEST(FaultTest, FiveNodesMinorityPartitionServesCpExactlyForKeysWithAQuorumOnIts
   std::printf("5 nodes, {1,2} | {3,4,5}: the minority served %d CP writes, refused %d\n",
               minority_served, minority_refused);
   admins.ClearAll();
+  // Node 4 held nodes 1 and 2 dead, and fails CP fast on their keys until it hears them.
+  ASSERT_OK(cluster->WaitForAlivePeers(4, 4));
   for (int i = 0; i < 24; ++i) {
     const std::string key = "split:" + std::to_string(i);
     auto got = majority->Get(key);
