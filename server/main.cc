@@ -122,7 +122,8 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
       ->envname("DIALKV_SUSPECT_AFTER_MS");
   app.add_option("--dead-after-ms", o.dead_after_ms,
                  "A node not heard from for this long is dead: AP writes hint it without trying "
-                 "it; its return triggers hint replay. CP never depends on this")
+                 "it; its return triggers hint replay. CP requests that would need a dead replica "
+                 "for their quorum answer UNAVAILABLE at once, sending nothing")
       ->envname("DIALKV_DEAD_AFTER_MS");
   app.add_option("--replica-timeout-ms", o.replica_timeout_ms,
                  "How long one call to a replica waits for its reply. A call without reply is "

@@ -6,6 +6,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <exception>
 #include <limits>
@@ -81,6 +82,14 @@ struct AntiEntropy::Metrics {
         purged(r.AddCounter("dialkv_ae_tombstones_purged_total",
                             "Tombstones collected after their grace period and full rounds.")
                    .Get()),
+        repair_rounds(r.AddCounter("dialkv_ae_repair_rounds_total",
+                                   "Repair rounds run for repair requests (an exchange with "
+                                   "every live peer, then a tombstone collection pass).")
+                          .Get()),
+        repair_coalesced(r.AddCounter("dialkv_ae_repair_requests_coalesced_total",
+                                      "Repair requests answered by a round that an earlier "
+                                      "request had already caused, instead of one of their own.")
+                             .Get()),
         range_last_full(r.AddGauge("dialkv_ae_range_last_full_round_timestamp_seconds",
                                    "Per range this node replicates: when the oldest of the last "
                                    "complete exchanges with its other replicas started (0: never "
@@ -104,6 +113,8 @@ struct AntiEntropy::Metrics {
   metrics::Counter& bytes_sent;
   metrics::Counter& bytes_received;
   metrics::Counter& purged;
+  metrics::Counter& repair_rounds;
+  metrics::Counter& repair_coalesced;
   metrics::GaugeFamily& range_last_full;
   metrics::Gauge& oldest_full;
   std::vector<metrics::Gauge*> per_range;  // Indexed by range; null where not a replica.
@@ -267,7 +278,106 @@ std::optional<NodeId> AntiEntropy::NextPeer() {
   return std::nullopt;
 }
 
+// Repair requests coalesce (docs/anti-entropy.md "Repair requests"). A request joins the round
+// that has not started yet, if there is one; otherwise it makes one, which starts at once when
+// no round is running, else as soon as the running one ends. A round that already started is
+// never joined: it may have compared some ranges before the request arrived, so it need not
+// include what the requester wrote just before. Each answer therefore comes from a round that
+// started after its request arrived, and any number of requests cost at most two rounds: the
+// running one and the next.
 asio::awaitable<std::vector<AntiEntropy::RoundReport>> AntiEntropy::RunRoundNow() {
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  // The wake-up: a timer of this request's executor, cancelled there when its round ended.
+  auto wake = std::make_shared<asio::steady_timer>(executor);
+  wake->expires_at(asio::steady_timer::time_point::max());
+  std::shared_ptr<RepairRound> round;
+  bool start = false;
+  bool coalesced = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (repair_current_ == nullptr) {
+      repair_current_ = std::make_shared<RepairRound>();
+      round = repair_current_;
+      start = true;
+    } else if (!repair_current_->started) {
+      round = repair_current_;
+      coalesced = true;
+    } else {
+      coalesced = repair_next_ != nullptr;
+      if (repair_next_ == nullptr) repair_next_ = std::make_shared<RepairRound>();
+      round = repair_next_;
+    }
+    round->waiters.push_back(wake);
+    if (coalesced) ++repair_coalesced_;
+  }
+  if (coalesced && metrics_ != nullptr) metrics_->repair_coalesced.Inc();
+  if (start) {
+    if (tracker_.TryAcquire()) {
+      auto rounds = RunRepairRounds(round);
+      asio::co_spawn(executor, std::move(rounds), [this](std::exception_ptr error) {
+        if (error) {
+          LogException(error, "a repair round");
+          AbandonRepairRounds();
+        }
+        tracker_.Release();  // Last: Stop() may return and destroy this object.
+      });
+    } else {
+      AbandonRepairRounds();  // Stopping: answered with no exchanges.
+    }
+  }
+  // Posted cancels run on this executor only once this coroutine is suspended in the wait, so
+  // a round that ended since the lock was released still wakes it.
+  for (;;) {
+    (void)co_await wake->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (round->done) co_return round->reports;
+  }
+}
+
+asio::awaitable<void> AntiEntropy::RunRepairRounds(std::shared_ptr<RepairRound> round) {
+  // co_spawn may start this inline; one pass of the event loop first lets the requests already
+  // queued on this executor (a burst) join the first round.
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  co_await asio::post(executor, asio::use_awaitable);
+  while (round != nullptr) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      round->started = true;  // From here on, new requests wait for the next round.
+      ++repair_rounds_;
+    }
+    if (metrics_ != nullptr) metrics_->repair_rounds.Inc();
+    std::vector<RoundReport> reports = co_await RunRound();
+    round = FinishRepairRound(std::move(reports));
+  }
+}
+
+std::shared_ptr<AntiEntropy::RepairRound> AntiEntropy::FinishRepairRound(
+    std::vector<RoundReport> reports) {
+  std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+  std::shared_ptr<RepairRound> next;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (repair_current_ == nullptr) return nullptr;
+    RepairRound& done = *repair_current_;
+    done.done = true;
+    done.reports = std::move(reports);
+    waiters.swap(done.waiters);
+    repair_current_ = std::exchange(repair_next_, nullptr);
+    next = repair_current_;
+  }
+  for (const std::shared_ptr<asio::steady_timer>& wake : waiters) {
+    asio::post(wake->get_executor(), [wake] { wake->cancel(); });
+  }
+  return next;
+}
+
+void AntiEntropy::AbandonRepairRounds() {
+  // The current round, then the next one if any (no third can be made meanwhile: requests
+  // join a round that has not started).
+  if (FinishRepairRound({}) != nullptr) (void)FinishRepairRound({});
+}
+
+asio::awaitable<std::vector<AntiEntropy::RoundReport>> AntiEntropy::RunRound() {
   std::vector<RoundReport> reports;
   if (!tracker_.TryAcquire()) co_return reports;
   for (NodeId node : ring_.nodes()) {
@@ -416,6 +526,8 @@ AntiEntropy::StatusReport AntiEntropy::GetStatus() const {
   status.oldest_full_round_ms = oldest == std::numeric_limits<int64_t>::max() ? now_ms : oldest;
   status.rounds = rounds_;
   status.purged = purged_;
+  status.repair_rounds = repair_rounds_;
+  status.repair_requests_coalesced = repair_coalesced_;
   return status;
 }
 

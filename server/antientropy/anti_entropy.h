@@ -125,6 +125,8 @@ class AntiEntropy {
     std::vector<RangeStatus> ranges;  // Ranges this node replicates, by index.
     uint64_t rounds = 0;
     uint64_t purged = 0;
+    uint64_t repair_rounds = 0;              // Rounds run for RunRoundNow.
+    uint64_t repair_requests_coalesced = 0;  // RunRoundNow calls that joined another's round.
   };
 
   // Builds the digests by a scan of `engine` and installs them as its change observer.
@@ -157,7 +159,12 @@ class AntiEntropy {
   void Stop();
 
   // One exchange with every live peer this node shares ranges with, one after another, then a
-  // tombstone collection pass (`dialkv repair`). Runs on the caller's executor.
+  // tombstone collection pass (`dialkv repair`). Requests coalesce: a request joins the round
+  // that is about to start, if any, else it causes one, which starts when the running round (if
+  // any) ends. A round that already started is never joined, so every answer comes from a round
+  // that started after its request arrived (it covers every version either side held then),
+  // and any number of concurrent requests cost at most two rounds. The round runs on the
+  // executor of the request that caused it; each request resumes on its own.
   asio::awaitable<std::vector<RoundReport>> RunRoundNow();
   // One exchange with `peer` (it need not be alive in membership's view).
   asio::awaitable<RoundReport> ExchangeWith(NodeId peer);
@@ -183,7 +190,25 @@ class AntiEntropy {
               cluster::Membership& membership, net::Transport& transport,
               replication::LocalReplica& local, const Clock& clock, metrics::Registry* metrics);
 
+  // A repair round and the requests waiting for it (RunRoundNow). Guarded by mu_.
+  struct RepairRound {
+    bool started = false;  // Its exchanges began: new requests wait for the next round.
+    bool done = false;     // `reports` are final.
+    std::vector<RoundReport> reports;
+    // One per waiting request, on its executor; cancelled (there) when the round is done.
+    std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+  };
+
   asio::awaitable<void> Loop(std::shared_ptr<asio::steady_timer> timer);
+  // Runs `round`, then each round that requests made meanwhile, until none is pending.
+  asio::awaitable<void> RunRepairRounds(std::shared_ptr<RepairRound> round);
+  // The work of one repair round (see RunRoundNow).
+  asio::awaitable<std::vector<RoundReport>> RunRound();
+  // Completes the current repair round with `reports`, wakes its requests, and returns the
+  // next round (now current), or null when none is pending.
+  std::shared_ptr<RepairRound> FinishRepairRound(std::vector<RoundReport> reports);
+  // Answers the current and the next repair round with no reports (stopping, or a round threw).
+  void AbandonRepairRounds();
   std::optional<NodeId> NextPeer();
   asio::awaitable<RoundReport> RunExchange(NodeId peer);
   // Records the outcome of a finished exchange (stats, metrics, last-full-round times).
@@ -243,6 +268,10 @@ class AntiEntropy {
   std::vector<std::vector<int64_t>> last_full_ms_;
   uint64_t rounds_ = 0;
   uint64_t purged_ = 0;
+  std::shared_ptr<RepairRound> repair_current_;  // Running or about to; null: none.
+  std::shared_ptr<RepairRound> repair_next_;     // Waits for repair_current_ to end.
+  uint64_t repair_rounds_ = 0;
+  uint64_t repair_coalesced_ = 0;
 };
 
 }  // namespace dialkv::antientropy

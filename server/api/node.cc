@@ -608,6 +608,13 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
   coordinator_options.self = options_.node_id;
   coordinator_options.hinted_handoff = options_.hinted_handoff;
   coordinator_options.replica_timeout_ms = options_.replica_timeout_ms;
+  coordinator_options.fast_failures =
+      &metrics_
+           ->AddCounter("dialkv_cp_fast_failures_total",
+                        "CP requests (reads, and either phase of writes) answered UNAVAILABLE "
+                        "before sending anything, because the failure detector held so many of "
+                        "the key's replicas dead that no quorum was left.")
+           .Get();
   coordinator_ = std::make_unique<replication::Coordinator>(coordinator_options, *ring_,
                                                             *membership_, *local_replica_, *hlc_,
                                                             *transport_, hint_store_.get());

@@ -13,6 +13,7 @@
 #include "server/cluster/membership.h"
 #include "server/cluster/ring.h"
 #include "server/common/hlc.h"
+#include "server/common/metrics.h"
 #include "server/net/transport.h"
 #include "server/replication/hint_store.h"
 #include "server/replication/local_replica.h"
@@ -47,8 +48,10 @@ struct WriteOutcome {
 // Only the key's home replicas count toward quorums; a replica acks a version when it holds it
 // or a newer one. Quorum = floor(RF/2) + 1 (Ring::quorum()). Requests answer as soon as their
 // quorum (or first ack) is reached, fail as soon as it became impossible, and never wait past
-// their deadline. Membership only orders and skips replicas (and decides hints), never decides
-// a CP outcome.
+// their deadline. Membership only orders and skips replicas (and decides hints), and makes a CP
+// request fail fast: when it holds so many replicas dead that no quorum is left, a CP read or
+// either phase of a CP write answers kUnavailable before sending anything (FailFast). That is
+// always a true answer (nothing was sent), so a wrong detector costs availability, never safety.
 //
 // Replica calls that outlive their request (the background copies of an AP write, stragglers
 // after a quorum, their hints) are bounded by max_replica_calls_in_flight and drained by
@@ -73,6 +76,9 @@ class Coordinator {
     // kOverloaded, and an AP write hints the replicas it could not call (without hinted
     // handoff, they wait for anti-entropy).
     uint32_t max_replica_calls_in_flight = 10'000;
+    // Counts CP requests (reads and either write phase) refused at once because the failure
+    // detector held too many replicas dead for a quorum. Not owned; null: not exported.
+    metrics::Counter* fast_failures = nullptr;
   };
 
   Coordinator(Options options, const cluster::Ring& ring,  // Not owned.
@@ -89,13 +95,15 @@ class Coordinator {
   // tombstone as "not found").
   // Errors: kNotFound (no version at all). AP: kUnavailable (every replica failed), kTimeout
   // (deadline). CP: kUnavailable (no quorum, including at the deadline, or its read repair
-  // did not reach a quorum). Both: kOverloaded, kUnavailable after Stop().
+  // did not reach a quorum; at once when the failure detector holds too many replicas dead). Both:
+  // kOverloaded, kUnavailable after Stop().
   asio::awaitable<Result<Version>> Read(std::string key, Consistency consistency,
                                         Deadline deadline);
 
   // Writes `value` to `key` (or, with `tombstone`, deletes it: `value` is then empty) under a
   // timestamp chosen here, per `consistency`.
-  // Errors: kUnavailable (definitely not applied: CP without a quorum of timestamps; an AP
+  // Errors: kUnavailable (definitely not applied: CP without a quorum of timestamps, or
+  // refused at once by FailFast before either phase sent anything; an AP
   // write that could call no replica and certainly stored no hint; after Stop()); kUnknown (CP
   // without a quorum of acks; AP without an ack and without a confirmed hint — a replica or an
   // unconfirmed hint may still hold it; a local write past its deadline);
@@ -122,6 +130,8 @@ class Coordinator {
 
   // Replica calls running now, foreground and background (for tests and metrics).
   size_t calls_in_flight() const { return tracker_.in_flight(); }
+  // CP requests refused by FailFast since this object was made (for tests).
+  uint64_t fast_failures() const { return fast_failures_.Value(); }
 
  private:
   enum class Delivery : uint8_t { kAcked, kHinted };
@@ -143,6 +153,14 @@ class Coordinator {
   // WriteCp's phase 2: `version` carries its timestamp; a quorum of acks.
   asio::awaitable<Result<WriteOutcome>> WriteCpPhase2(std::string key, Version version,
                                                       Deadline deadline);
+
+  // Fast failure of a CP request, checked before it sends anything: kUnavailable (naming
+  // `outcome`, e.g. "the write was not applied") when the failure detector holds so many of
+  // `replicas` dead that fewer than `needed` are left; OK otherwise. Only kDead counts: a
+  // suspect replica may be slow rather than gone, and is still asked in a second wave. Nor
+  // does a member this node never heard from since it started: the detector calls it dead for
+  // want of news, as it does every peer right after this node restarts.
+  Status FailFast(std::span<const NodeId> replicas, size_t needed, std::string_view outcome);
 
   // One replica (coordinator.cc). Each reaches `replica` directly when it is this node.
   // A remote call's first attempt ends at `deadline`; an attempt that got no reply (kTimeout:
@@ -238,6 +256,7 @@ class Coordinator {
   net::Transport& transport_;
   HintStore* const hints_;
   TaskTracker tracker_;  // One slot per replica call in flight.
+  metrics::Counter fast_failures_;
   std::atomic<bool> bug_skip_read_repair_{false};
   std::atomic<bool> bug_skip_write_timestamp_phase_{false};
 };

@@ -209,6 +209,35 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteAp(std::string key, Vers
 
 // ---- CP ----
 
+Status Coordinator::FailFast(std::span<const NodeId> replicas, size_t needed,
+                             std::string_view outcome) {
+  const auto held_dead = [this](NodeId r) {
+    return r != options_.self && membership_.StateOf(r) == cluster::MemberState::kDead;
+  };
+  // The common case, one lock per replica: enough replicas are not held dead.
+  const auto dead = static_cast<size_t>(std::count_if(replicas.begin(), replicas.end(), held_dead));
+  if (replicas.size() - dead >= needed) return Status::Ok();
+  // Rare: look closer, leaving out members never heard from (no evidence they are gone).
+  std::vector<NodeId> gone;
+  for (const cluster::MemberView& view : membership_.Views()) {
+    const NodeId r = view.member.node_id;
+    if (view.generation != 0 && std::find(replicas.begin(), replicas.end(), r) != replicas.end() &&
+        held_dead(r)) {
+      gone.push_back(r);
+    }
+  }
+  if (replicas.size() - gone.size() >= needed) return Status::Ok();
+  std::string nodes;
+  for (NodeId r : gone) nodes += (nodes.empty() ? "" : ", ") + std::to_string(r);
+  if (options_.fast_failures != nullptr) options_.fast_failures->Inc();
+  fast_failures_.Inc();
+  return Status::Unavailable("the failure detector holds " + std::to_string(gone.size()) + " of " +
+                             std::to_string(replicas.size()) + " replicas dead (node" +
+                             (gone.size() == 1 ? " " : "s ") + nodes + "), so a " +
+                             Quorum(static_cast<uint32_t>(needed), replicas.size()) +
+                             " cannot be reached; nothing was sent, " + std::string(outcome));
+}
+
 asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCp(std::string key, Version version,
                                                            Deadline deadline) {
   const std::span<const NodeId> replicas = ring_.ReplicasFor(key);
@@ -220,6 +249,9 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCp(std::string key, Vers
     version.timestamp = hlc_.Now();
     version.timestamp.node_id = options_.self;
     co_return co_await WriteCpPhase2(std::move(key), std::move(version), deadline);
+  }
+  if (Status fast = FailFast(replicas, quorum, "the write was not applied"); !fast.ok()) {
+    co_return fast;
   }
   Result<Gathered<Version>> gathered = co_await ReadQuorum(
       replicas, key, /*timestamp_only=*/true, quorum, deadline, "the write was not applied");
@@ -252,10 +284,17 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCpPhase2(std::string key
   const uint32_t quorum = ring_.quorum();
   const Timestamp ts = version.timestamp;
 
-  // Phase 2: a quorum of acks. From here on the outcome is never kUnavailable.
+  // Phase 2: a quorum of acks. Until DeliverQuorum, nothing of the write was sent: the two
+  // refusals below are definite. From DeliverQuorum on, the outcome is never kUnavailable.
+  // Phase 1 may have lasted up to the deadline, long enough for the failure detector to find
+  // replicas dead (even some that answered it): a write sent to them now would likely end
+  // kUnknown after a replica timeout.
   if (std::chrono::steady_clock::now() >= deadline) {
     co_return Status::Unavailable(
         "the deadline passed after the timestamp read; the write was not applied");
+  }
+  if (Status fast = FailFast(replicas, quorum, "the write was not applied"); !fast.ok()) {
+    co_return fast;
   }
   const auto write =
       std::make_shared<const KeyVersion>(KeyVersion{std::move(key), std::move(version)});
@@ -272,6 +311,9 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCpPhase2(std::string key
 asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline deadline) {
   const std::span<const NodeId> replicas = ring_.ReplicasFor(key);
   const uint32_t quorum = ring_.quorum();
+  if (Status fast = FailFast(replicas, quorum, "the read was not served"); !fast.ok()) {
+    co_return fast;
+  }
   Result<Gathered<Version>> gathered = co_await ReadQuorum(
       replicas, key, /*timestamp_only=*/false, quorum, deadline, "the read was not served");
   if (!gathered.ok()) co_return gathered.status();

@@ -136,6 +136,8 @@ TEST(FaultTest, PartitionOneFromTwoThreeCpRefusesOnTheMinorityApServesAndHealCon
   ASSERT_CODE(admins[2].ReadLocal("ap-during-partition"), Code::kNotFound);
 
   admins.ClearAll();
+  // Node 1 held its peers dead during the partition, and fails CP fast until it hears them.
+  ASSERT_OK(cluster->WaitForAlivePeers(1, 2));
   // CP everywhere reads the last CP write; the refused write never shows up.
   for (Client* c : {cp1.get(), cp2.get(), cp3.get()}) {
     auto got = c->Get("k");
@@ -416,6 +418,8 @@ TEST(FaultTest, FiveNodesMinorityPartitionServesCpExactlyForKeysWithAQuorumOnIts
   std::printf("5 nodes, {1,2} | {3,4,5}: the minority served %d CP writes, refused %d\n",
               minority_served, minority_refused);
   admins.ClearAll();
+  // Node 4 held nodes 1 and 2 dead, and fails CP fast on their keys until it hears them.
+  ASSERT_OK(cluster->WaitForAlivePeers(4, 4));
   for (int i = 0; i < 24; ++i) {
     const std::string key = "split:" + std::to_string(i);
     auto got = majority->Get(key);
@@ -533,6 +537,102 @@ TEST(FaultTest, WithoutTheFlagEveryAdminRequestIsRefusedAndNothingChanges) {
   EXPECT_NE(metrics->find("dialkv_admin_requests_total{request=\"set_faults\",status="
                           "\"PERMISSION_DENIED\"} 1"),
             std::string::npos);
+}
+
+// The value of an unlabelled counter on node `id`'s /metrics, or -1 when it is not there.
+double CounterOn(TestCluster& cluster, NodeId id, const std::string& name) {
+  Result<std::string> metrics = testutil::HttpGet(cluster.node(id).http_port(), "/metrics");
+  if (!metrics.ok()) return -1;
+  const std::string line = "\n" + name + " ";
+  const size_t at = metrics->find(line);
+  if (at == std::string::npos) return -1;
+  return std::stod(metrics->substr(at + line.size()));
+}
+
+TEST(FaultTest, IsolatedNodeFailsCpFastOnceItsDetectorHoldsItsPeersDead) {
+  // A replica timeout longer than the requests' deadline: without fast failure, each refused
+  // request would wait out its whole deadline.
+  auto cluster = StartFaultyCluster(
+      3, 3, {"--suspect-after-ms=300", "--dead-after-ms=800", "--replica-timeout-ms=5000"});
+  ASSERT_NE(cluster, nullptr);
+  Admins admins(*cluster);
+  auto cp1 = cluster->ClientFor(1, Consistency::kCp, 4000);
+  ASSERT_OK(cp1->Put("k", "before"));
+  const double before = CounterOn(*cluster, 1, "dialkv_cp_fast_failures_total");
+  ASSERT_EQ(before, 0);
+
+  admins.Partition({1}, {2, 3});
+  const auto all_dead = [&] {
+    Result<ClusterStatus> status = admins[1].ClusterStatus();
+    if (!status.ok()) return false;
+    int dead = 0;
+    for (const NodeInfo& n : status->nodes) dead += n.state == "dead" ? 1 : 0;
+    return dead == 2;
+  };
+  ASSERT_TRUE(Eventually(all_dead, milliseconds(15000))) << "node 1 never held its peers dead";
+
+  const auto start = SteadyClock::now();
+  Result<WriteResult> put = cp1->Put("k", "refused");
+  const auto put_ms = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start).count();
+  ASSERT_CODE(put, Code::kUnavailable);
+  EXPECT_NE(put.status().message().find("failure detector holds 2 of 3 replicas dead"),
+            std::string::npos)
+      << put.status().ToString();
+  const auto read_start = SteadyClock::now();
+  Result<GetResult> get = cp1->Get("k");
+  const auto get_ms =
+      std::chrono::duration_cast<milliseconds>(SteadyClock::now() - read_start).count();
+  ASSERT_CODE(get, Code::kUnavailable);
+  EXPECT_NE(get.status().message().find("nothing was sent"), std::string::npos)
+      << get.status().ToString();
+  // Both took the path that sends nothing (the client does not retry its way there: a CP
+  // write is retried only on UNAVAILABLE, and each attempt would count).
+  EXPECT_GE(CounterOn(*cluster, 1, "dialkv_cp_fast_failures_total"), 2);
+  RecordProperty("fast_put_ms", std::to_string(put_ms));
+  RecordProperty("fast_get_ms", std::to_string(get_ms));
+
+  admins.ClearAll();
+  // Once node 1 hears its peers again, CP is served there, and the refused write never was.
+  std::string value;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        Result<GetResult> got = cp1->Get("k");
+        if (got.ok()) value = got->value;
+        return got.ok();
+      },
+      milliseconds(15000)));
+  EXPECT_EQ(value, "before");
+}
+
+TEST(FaultTest, ManyConcurrentRepairRequestsCostAtMostTwoRounds) {
+  auto cluster = StartFaultyCluster(3, 3);
+  ASSERT_NE(cluster, nullptr);
+  Admins admins(*cluster);
+  auto writer = cluster->ClientFor(1, Consistency::kAp, 3000);
+  for (int i = 0; i < 20; ++i) ASSERT_OK(writer->Put("key-" + std::to_string(i), "v"));
+  // Node 2's messages to its peers are slowed, so a round lasts longer than the requests take
+  // to arrive: the first request's round, then one round for all the others.
+  ASSERT_OK(admins[2].SetFaults(
+      {{.peer = 1, .delay_ms = uint32_t{200}}, {.peer = 3, .delay_ms = uint32_t{200}}}));
+  constexpr int kRequests = 32;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < kRequests; ++i)
+    clients.push_back(cluster->ClientFor(2, Consistency::kCp, 30000));
+  std::vector<int> ok(kRequests, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRequests; ++i) {
+    threads.emplace_back([&ok, &clients, i] { ok[i] = clients[i]->Repair().ok() ? 1 : 0; });
+  }
+  for (std::thread& t : threads) t.join();
+  int answered = 0;
+  for (int n : ok) answered += n;
+  EXPECT_EQ(answered, kRequests);
+  const double rounds = CounterOn(*cluster, 2, "dialkv_ae_repair_rounds_total");
+  const double coalesced = CounterOn(*cluster, 2, "dialkv_ae_repair_requests_coalesced_total");
+  EXPECT_EQ(rounds + coalesced, kRequests) << "every request ran or joined a round";
+  EXPECT_GE(rounds, 1);
+  EXPECT_LE(rounds, 2);
+  RecordProperty("repair_rounds", std::to_string(rounds));
 }
 
 }  // namespace

@@ -396,5 +396,64 @@ TEST_F(AntiEntropyTest, PeersWithADifferentBucketCountAreRefused) {
   EXPECT_EQ(reply.ae_digests_reply().status().code(), v1::STATUS_INVALID_ARGUMENT);
 }
 
+// ---- Repair requests coalesce ----
+
+struct RepairAnswers {
+  int answered = 0;
+  std::vector<size_t> exchanges;  // Per answer: how many exchanges its report lists.
+};
+
+asio::awaitable<void> RepairInto(AntiEntropy* ae, RepairAnswers* answers) {
+  std::vector<AntiEntropy::RoundReport> reports = co_await ae->RunRoundNow();
+  answers->exchanges.push_back(reports.size());
+  ++answers->answered;
+}
+
+TEST_F(AntiEntropyTest, AThousandConcurrentRepairRequestsCostOneRound) {
+  Build();
+  for (int i = 0; i < 50; ++i) Write(1, Key(i), "v");
+  cluster().RunUntilIdle();
+  constexpr int kRequests = 1000;
+  RepairAnswers answers;
+  for (int i = 0; i < kRequests; ++i) {
+    asio::co_spawn(cluster().io(), RepairInto(&ae(1), &answers), asio::detached);
+  }
+  ASSERT_TRUE(cluster().RunUntil([&] { return answers.answered == kRequests; }));
+  const AntiEntropy::StatusReport status = ae(1).GetStatus();
+  EXPECT_EQ(status.repair_rounds, 1u);
+  EXPECT_EQ(status.repair_requests_coalesced, static_cast<uint64_t>(kRequests - 1));
+  EXPECT_EQ(status.rounds, 2u) << "one exchange with each of the two peers";
+  for (size_t n : answers.exchanges) ASSERT_EQ(n, 2u) << "every request gets the round's report";
+  const std::string exposed = registries_[0]->Expose();
+  EXPECT_NE(exposed.find("dialkv_ae_repair_rounds_total 1\n"), std::string::npos) << exposed;
+  EXPECT_NE(exposed.find("dialkv_ae_repair_requests_coalesced_total 999\n"), std::string::npos);
+}
+
+// A round that already started may have compared ranges before a request arrived: requests
+// arriving then share the next round, which sees what was written before they arrived.
+TEST_F(AntiEntropyTest, RepairRequestsArrivingDuringARunningRoundShareTheNextRound) {
+  Build();
+  // Slow links: the first round is still running when the later requests arrive.
+  for (NodeId peer : {2, 3}) {
+    cluster().net().SetDelay(1, peer, std::chrono::milliseconds(30));
+  }
+  RepairAnswers first;
+  asio::co_spawn(cluster().io(), RepairInto(&ae(1), &first), asio::detached);
+  ASSERT_TRUE(cluster().RunUntil([&] { return ae(1).GetStatus().repair_rounds == 1; }));
+  ASSERT_EQ(first.answered, 0);
+  // Written on node 1 alone after the first round started, before the later requests.
+  const Version late{"late", cluster().node(1).hlc.Now(), false};
+  ASSERT_OK(cluster().node(1).engine.ApplyIfNewer("late-key", late));
+  RepairAnswers later;
+  for (int i = 0; i < 3; ++i) {
+    asio::co_spawn(cluster().io(), RepairInto(&ae(1), &later), asio::detached);
+  }
+  ASSERT_TRUE(cluster().RunUntil([&] { return first.answered == 1 && later.answered == 3; }));
+  const AntiEntropy::StatusReport status = ae(1).GetStatus();
+  EXPECT_EQ(status.repair_rounds, 2u);
+  EXPECT_EQ(status.repair_requests_coalesced, 2u);
+  for (NodeId id : {2, 3}) EXPECT_EQ(Describe(id, "late-key"), Describe(1, "late-key"));
+}
+
 }  // namespace
 }  // namespace dialkv::antientropy

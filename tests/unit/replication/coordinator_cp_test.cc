@@ -2,6 +2,11 @@
 // cluster in one io_context.
 #include <gtest/gtest.h>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <chrono>
 
 #include "tests/testutil/status_matchers.h"
@@ -306,6 +311,95 @@ TEST(CoordinatorCpTest, CpWriteOrdersAfterTheHighestTimestampAQuorumHolds) {
   EXPECT_GT(put->timestamp, ahead.timestamp);
   EXPECT_EQ(put->timestamp.node_id, 1u);
   for (NodeId id : c.ids()) EXPECT_EQ(c.Read(id, "k", kCp)->value, "later");
+}
+
+// ---- Fast failure: the failure detector holds too many replicas dead for a quorum ----
+
+// Makes node `on` hold every other node dead: time passes everywhere and `on` hears no one.
+void HoldEveryPeerDead(TestCluster& c, NodeId on) {
+  for (NodeId id : c.ids()) {
+    c.node(id).clock.Advance(cluster::Membership::Options().dead_after_ms + 1);
+  }
+  c.node(on).membership->Tick(0);
+}
+
+TEST(CoordinatorCpTest, CpRequestsFailFastWithoutSendingWhenTheDetectorHoldsNoQuorumAlive) {
+  TestCluster c({});
+  ASSERT_OK(c.Write(1, "k", "before", kCp));
+  ASSERT_TRUE(c.RunUntilIdle());
+  HoldEveryPeerDead(c, 1);
+  ASSERT_EQ(c.node(1).membership->StateOf(2), cluster::MemberState::kDead);
+  ASSERT_EQ(c.node(1).membership->StateOf(3), cluster::MemberState::kDead);
+  const int to2 = c.net().delivered(1, 2);
+  const int to3 = c.net().delivered(1, 3);
+
+  Result<WriteOutcome> put = c.Write(1, "k", "refused", kCp);
+  ASSERT_CODE(put, Code::kUnavailable);
+  EXPECT_NE(put.status().message().find("failure detector holds 2 of 3 replicas dead"),
+            std::string::npos)
+      << put.status().ToString();
+  EXPECT_NE(put.status().message().find("the write was not applied"), std::string::npos);
+  Result<Version> got = c.Read(1, "k", kCp);
+  ASSERT_CODE(got, Code::kUnavailable);
+  EXPECT_NE(got.status().message().find("failure detector holds 2 of 3 replicas dead"),
+            std::string::npos)
+      << got.status().ToString();
+  ASSERT_CODE(c.Delete(1, "k", kCp), Code::kUnavailable);
+
+  EXPECT_EQ(c.net().delivered(1, 2), to2) << "nothing was sent";
+  EXPECT_EQ(c.net().delivered(1, 3), to3) << "nothing was sent";
+  EXPECT_EQ(c.node(1).coordinator->fast_failures(), 3u);
+  ASSERT_TRUE(c.RunUntilIdle());
+  for (NodeId id : c.ids()) EXPECT_EQ(c.StoredValue(id, "k"), "before") << "node " << id;
+  EXPECT_EQ(c.node(1).hints->StatsFor(2).hints, 0u);
+
+  // AP is not refused; and once the peers are heard from again, CP is served.
+  ASSERT_OK(c.Read(1, "k", Consistency::kAp));
+  c.MarkAlive(1, {2, 3});
+  ASSERT_OK(c.Write(1, "k", "after", kCp));
+  EXPECT_EQ(c.node(1).coordinator->fast_failures(), 3u);
+}
+
+TEST(CoordinatorCpTest, CpRequestsDoNotFailFastWhileAQuorumIsNotHeldDead) {
+  TestCluster c({});
+  c.MarkDead(1, 3);  // One dead of three: a quorum is left.
+  ASSERT_OK(c.Write(1, "k", "v", kCp));
+  ASSERT_OK(c.Read(1, "k", kCp));
+  // Suspects do not count: both peers suspected, both are still asked (and are up).
+  for (NodeId id : c.ids()) {
+    c.node(id).clock.Advance(cluster::Membership::Options().suspect_after_ms + 1);
+  }
+  c.node(1).membership->Tick(0);
+  ASSERT_EQ(c.node(1).membership->StateOf(2), cluster::MemberState::kSuspect);
+  ASSERT_OK(c.Write(1, "k", "v2", kCp));
+  Result<Version> got = c.Read(1, "k", kCp);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "v2");
+  EXPECT_EQ(c.node(1).coordinator->fast_failures(), 0u);
+}
+
+asio::awaitable<void> HoldEveryPeerDeadAfter(TestCluster* c, NodeId on, milliseconds delay) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+  co_await timer.async_wait(asio::use_awaitable);
+  HoldEveryPeerDead(*c, on);
+}
+
+// Phase 1 can last long enough for the detector to find replicas dead; phase 2 then refuses
+// before sending the version anywhere, so the refusal is still definite.
+TEST(CoordinatorCpTest, CpWriteFailsFastBeforePhaseTwoWhenReplicasWereFoundDeadDuringPhaseOne) {
+  TestCluster c({});
+  c.net().Down(3);
+  c.net().SetDelay(1, 2, milliseconds(100));  // Node 2's timestamp completes the quorum late.
+  asio::co_spawn(c.io(), HoldEveryPeerDeadAfter(&c, 1, milliseconds(20)), asio::detached);
+  Result<WriteOutcome> put = c.Write(1, "k", "v", kCp);
+  ASSERT_CODE(put, Code::kUnavailable);
+  EXPECT_NE(put.status().message().find("failure detector holds 2 of 3 replicas dead"),
+            std::string::npos)
+      << put.status().ToString();
+  EXPECT_EQ(c.net().delivered(1, 2), 1) << "the timestamp read only";
+  EXPECT_EQ(c.node(1).coordinator->fast_failures(), 1u);
+  ASSERT_TRUE(c.RunUntilIdle());
+  for (NodeId id : c.ids()) EXPECT_EQ(c.StoredValue(id, "k"), "<none>") << "node " << id;
 }
 
 }  // namespace
