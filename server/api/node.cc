@@ -482,11 +482,14 @@ Status Node::StartClockAboveThePast() {
   });
   // Renewed now, so that the first write does not pay for it.
   const Timestamp first = hlc_->Now();
+  auto hlc_text = [](uint64_t hlc) {
+    return std::to_string(hlc >> 16) + "." + std::to_string(hlc & 0xffff);
+  };
   Logger("server")->info(
-      "node={} clock starts at {} (wall clock {} ms; {} {}); bound {}", options_.node_id,
+      "node={} clock starts at {} (wall clock {} ms; {} {}); durable bound {}", options_.node_id,
       ToString(first), hlc_->WallMs(),
       start->scanned ? "no bound recorded, highest stored timestamp" : "recorded bound",
-      start->floor, hlc_->bound());
+      hlc_text(start->floor), hlc_text(hlc_->bound()));
   return Status::Ok();
 }
 

@@ -104,10 +104,12 @@ void PeerClockOffsets::RefreshLocked(int64_t now_true_ms) {
                   " is " + std::to_string(estimate->offset_ms) + " ms off";
     }
   }
-  const bool skewed = current > 0 && 2 * far > current;
+  // A majority of every peer, not only of those heard from: a peer without an estimate is no
+  // evidence either way, so a node cut off from most of its peers is never held skewed.
+  const bool skewed = 2 * far > samples_.size();
   if (skewed) {
-    skew_summary_ = std::to_string(far) + " of " + std::to_string(current) +
-                    " peers heard from differ by more than " +
+    skew_summary_ = std::to_string(far) + " of " + std::to_string(samples_.size()) + " peers (" +
+                    std::to_string(current) + " heard from) differ by more than " +
                     std::to_string(options_.max_clock_skew_ms) + " ms (" + far_list + ")";
   }
   if (skewed_.exchange(skewed, std::memory_order_acq_rel) != skewed) {

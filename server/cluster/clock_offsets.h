@@ -11,11 +11,12 @@
 // delay on one call does not move the estimate, and a clock step shows within one sample on a
 // quiet network. See docs/architecture.md.
 //
-// This node is skewed when a strict majority of the peers with a current estimate are more
-// than max_clock_skew_ms away from it, beyond the estimate's error (rtt / 2 + 1 ms): then it is the
-// odd one out, and it refuses to coordinate writes (CheckWrites). A node with no current estimate
-// (alone, or cut off) is not skewed: nothing shows that its clock is wrong, and the HLC's skew
-// guard still applies.
+// This node is skewed when a strict majority of all its peers have a current estimate more
+// than max_clock_skew_ms away from it, beyond the estimate's error (rtt / 2 + 1 ms): then it
+// is the odd one out, and it refuses to coordinate writes (CheckWrites). A peer without a
+// current estimate (down, cut off) counts as no evidence, so a node that hears from too few
+// peers is not skewed: nothing shows that its clock is wrong, and the HLC's skew guard still
+// applies. With a single peer (two nodes), that peer is a majority: both refuse.
 //
 // Thread-safe: one mutex guards the samples; skewed() is lock-free.
 

@@ -60,7 +60,7 @@ TEST_F(ClockOffsetsTest, TheEstimateIsTheSampleWithTheShortestRoundTripTheNewest
 
 TEST_F(ClockOffsetsTest, SkewedOnlyWhenAMajorityOfThePeersHeardFromIsBeyondTheGuard) {
   Sample(2, 2000, 0);
-  EXPECT_TRUE(offsets_.skewed()) << "the only peer heard from is a majority";
+  EXPECT_FALSE(offsets_.skewed()) << "one of two peers is not a majority, heard from or not";
   Sample(3, 0, 0);
   EXPECT_FALSE(offsets_.skewed()) << "one of two is not a majority";
   EXPECT_OK(offsets_.CheckWrites());
@@ -93,7 +93,14 @@ TEST_F(ClockOffsetsTest, EstimatesOfPeersNotHeardFromAgeOutAndTheSkewWithThem) {
   Sample(2, 3000, 0);
   Sample(3, 3000, 0);
   ASSERT_TRUE(offsets_.skewed());
-  true_.Advance(5001);
+  true_.Advance(4000);
+  Sample(2, 3000, 0);
+  true_.Advance(1001);
+  offsets_.Refresh();
+  EXPECT_FALSE(offsets_.skewed()) << "one peer's estimate aged out: one of two is no majority";
+  EXPECT_TRUE(offsets_.EstimateFor(2).has_value());
+  EXPECT_EQ(offsets_.EstimateFor(3), std::nullopt);
+  true_.Advance(5000);
   offsets_.Refresh();
   EXPECT_FALSE(offsets_.skewed()) << "no current estimate: nothing shows the clock is wrong";
   EXPECT_EQ(offsets_.EstimateFor(2), std::nullopt);
