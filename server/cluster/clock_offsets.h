@@ -8,8 +8,9 @@
 //   offset = peer_wall - (sent_wall + rtt / 2),   error at most rtt / 2.
 // Of the last samples_per_peer samples younger than max_sample_age_ms, the estimate is the one
 // with the smallest round trip (the tightest error bound), the newest among equals: a queueing
-// delay on one call does not move the estimate, and a clock step shows within one sample on a
-// quiet network. See docs/architecture.md.
+// delay on one call does not move the estimate, and a clock step shows whole: at the first
+// sample after it with as short a round trip, at the latest once the older samples rolled out. See
+// docs/architecture.md.
 //
 // This node is skewed when a strict majority of all its peers have a current estimate more
 // than max_clock_skew_ms away from it, beyond the estimate's error (rtt / 2 + 1 ms): then it
