@@ -124,6 +124,9 @@ NodeInfo ToNodeInfo(v1::NodeStatus* node) {
   info.heartbeat = node->heartbeat();
   info.last_heard_ms_ago = node->last_heard_ms_ago();
   info.live_keys = node->live_keys();
+  info.clock_offset_known = node->clock_offset_known();
+  info.clock_offset_ms = node->clock_offset_ms();
+  info.clock_offset_rtt_ms = node->clock_offset_rtt_ms();
   return info;
 }
 
@@ -136,6 +139,7 @@ ClusterStatus ToClusterStatus(v1::Envelope* reply) {
   status.nodes.reserve(static_cast<size_t>(answer->nodes_size()));
   for (v1::NodeStatus& node : *answer->mutable_nodes()) status.nodes.push_back(ToNodeInfo(&node));
   status.ae_oldest_full_round_ms = answer->ae_oldest_full_round_ms();
+  status.clock_skewed = answer->clock_skewed();
   return status;
 }
 

@@ -98,7 +98,8 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
   app.add_option("--nemesis", nemesis,
                  "Faults, comma-separated: drop, partition-halves, partition-isolate, "
                  "partition-ring (majorities ring), partition-bridge, partition-one-way, kill "
-                 "(kill -9, then restart), pause (SIGSTOP, then SIGCONT), clock (skew); "
+                 "(kill -9, then restart), pause (SIGSTOP, then SIGCONT), clock (skew), "
+                 "clock-restart (kill -9, restart with the clock stepped back); "
                  "'partitions' = every partition, 'all', 'none'");
   app.add_option("--nemesis-interval", interval,
                  "Mean length of the quiet and faulty windows, which alternate (e.g. 5s, 800ms)");

@@ -146,6 +146,12 @@ std::string LastHeard(const dialkv::NodeInfo& node) {
   return std::to_string(ms / 1000) + " s ago";
 }
 
+// "+12 ms" (that node's clock is ahead of the answering node's), "-" when not estimated.
+std::string ClockOffset(const dialkv::NodeInfo& node) {
+  if (!node.clock_offset_known) return "-";
+  return (node.clock_offset_ms > 0 ? "+" : "") + std::to_string(node.clock_offset_ms) + " ms";
+}
+
 // Rows of cells as text columns separated by two spaces, each as wide as its widest cell.
 std::string AlignColumns(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths;
@@ -172,13 +178,19 @@ std::string FormatStatus(const dialkv::ClusterStatus& status) {
                     std::to_string(status.replication_factor) + ", as seen by node " +
                     std::to_string(status.node_id) + "\n";
   std::vector<std::vector<std::string>> rows = {
-      {"ID", "PEER ADDRESS", "STATE", "GENERATION", "KEYS", "LAST HEARD"}};
+      {"ID", "PEER ADDRESS", "STATE", "GENERATION", "KEYS", "LAST HEARD", "CLOCK OFFSET"}};
   for (const dialkv::NodeInfo& node : status.nodes) {
     rows.push_back({std::to_string(node.node_id), Printable(node.peer_address),
                     Printable(node.state), std::to_string(node.generation),
-                    std::to_string(node.live_keys), LastHeard(node)});
+                    std::to_string(node.live_keys), LastHeard(node), ClockOffset(node)});
   }
-  return out + AlignColumns(rows);
+  out += AlignColumns(rows);
+  if (status.clock_skewed) {
+    out += "clock skew: node " + std::to_string(status.node_id) +
+           "'s clock differs from a majority of its peers' by more than --max-clock-skew-ms; "
+           "it refuses to coordinate writes\n";
+  }
+  return out;
 }
 
 // A write the node accepted but holds as hints succeeded; say so without failing.

@@ -14,6 +14,7 @@ constexpr std::array kAllKinds = {
     NemesisKind::kDrop,          NemesisKind::kPartitionHalves, NemesisKind::kPartitionIsolate,
     NemesisKind::kPartitionRing, NemesisKind::kPartitionBridge, NemesisKind::kPartitionOneWay,
     NemesisKind::kKill,          NemesisKind::kPause,           NemesisKind::kClock,
+    NemesisKind::kClockRestart,
 };
 
 // A uniformly distributed double in [0, 1), from 53 random bits.
@@ -114,6 +115,19 @@ void Choose(Fault& fault, const ScheduleOptions& options, Random& random) {
           (fault.kind == NemesisKind::kKill ? "kill -9 " : "SIGSTOP ") + FormatNodeSet(fault.nodes);
       return;
     }
+    case NemesisKind::kClockRestart: {
+      // Half to all of the guard back: far enough that the restarted node's wall clock is
+      // behind timestamps it handed out before the crash, near enough that no node's guard
+      // refuses another's timestamps and it is not held skewed.
+      const int64_t max = options.max_clock_skew_ms;
+      const int64_t offset = -(
+          max / 2 + static_cast<int64_t>(random.Uniform(static_cast<uint64_t>(max - max / 2) + 1)));
+      fault.nodes = {order.front()};
+      fault.clock_offsets_ms = {offset};
+      fault.description = "kill -9 node " + std::to_string(order.front()) +
+                          ", restarted with its clock " + Signed(offset);
+      return;
+    }
     case NemesisKind::kClock: {
       const size_t count = 1 + random.Uniform(n - 1);
       fault.nodes = Sorted({order.begin(), order.begin() + count});
@@ -179,6 +193,8 @@ std::string_view NemesisName(NemesisKind kind) {
       return "pause";
     case NemesisKind::kClock:
       return "clock";
+    case NemesisKind::kClockRestart:
+      return "clock-restart";
   }
   return "unknown";
 }
@@ -189,6 +205,7 @@ NemesisGroup GroupOf(NemesisKind kind) {
       return NemesisGroup::kDrop;
     case NemesisKind::kKill:
     case NemesisKind::kPause:
+    case NemesisKind::kClockRestart:
       return NemesisGroup::kProcess;
     case NemesisKind::kClock:
       return NemesisGroup::kClock;
@@ -307,7 +324,9 @@ std::map<NodeId, NodeFaults> DesiredFaults(std::span<const NodeId> nodes,
       if (it == state.end()) continue;
       if (fault->kind == NemesisKind::kKill) it->second.killed = true;
       if (fault->kind == NemesisKind::kPause) it->second.paused = true;
-      if (fault->kind == NemesisKind::kClock && i < fault->clock_offsets_ms.size()) {
+      const bool clock =
+          fault->kind == NemesisKind::kClock || fault->kind == NemesisKind::kClockRestart;
+      if (clock && i < fault->clock_offsets_ms.size()) {
         it->second.clock_offset_ms = fault->clock_offsets_ms[i];
       }
     }

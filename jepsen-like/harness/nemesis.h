@@ -31,6 +31,9 @@ enum class NemesisKind : uint8_t {
   kKill,              // kill -9 a random minority of nodes; restart them when the window ends.
   kPause,             // SIGSTOP a random minority; SIGCONT when the window ends.
   kClock,             // Skew random nodes' clocks, all one way, within the skew guard.
+  kClockRestart,      // kill -9 one random node and restart it at once with its clock stepped
+                      // back (within the skew guard) until the window ends: its new writes must
+                      // still order after the ones it acknowledged before the crash.
 };
 
 // The faults that must not be active at the same time share a group: one network partition at
@@ -39,7 +42,7 @@ enum class NemesisGroup : uint8_t { kDrop, kPartition, kProcess, kClock };
 
 // The name used on the command line and in reports: "drop", "partition-halves",
 // "partition-isolate", "partition-ring", "partition-bridge", "partition-one-way", "kill",
-// "pause", "clock".
+// "pause", "clock", "clock-restart".
 std::string_view NemesisName(NemesisKind kind);
 NemesisGroup GroupOf(NemesisKind kind);
 // kill and pause need the harness to own the server processes (not in attach mode).
@@ -64,8 +67,8 @@ struct Fault {
   int64_t end_ms = 0;                          // When it is healed. start_ms < end_ms.
   std::vector<DirectedLink> blocked = {};      // Partitions: every link losing every message.
   double drop_probability = 0;                 // kDrop: on every link, at the sender.
-  std::vector<NodeId> nodes = {};              // kKill, kPause, kClock: the nodes it acts on.
-  std::vector<int64_t> clock_offsets_ms = {};  // kClock: the offset of nodes[i].
+  std::vector<NodeId> nodes = {};              // kKill, kPause, kClock*: the nodes it acts on.
+  std::vector<int64_t> clock_offsets_ms = {};  // kClock*: the offset of nodes[i].
   std::string description = {};                // "{1,3} | {2}", "kill -9 {2}", "node 3 -312 ms".
 
   friend bool operator==(const Fault&, const Fault&) = default;

@@ -56,6 +56,15 @@ Status NemesisRunner::Tick(int64_t elapsed_ms) {
                                      .description = fault.description,
                                      .start_ns = now,
                                      .end_ns = now});
+      // Crashed once, as the window opens; Reconcile restarts it at once, with its clock
+      // stepped back (DesiredFaults), and clears the offset when the window ends.
+      if (fault.kind == NemesisKind::kClockRestart && cluster_.owns_processes()) {
+        for (NodeId node : fault.nodes) {
+          cluster_.Kill(node);
+          applied_[node] = std::nullopt;
+          fresh_[node] = true;
+        }
+      }
     }
     if (phase_[i] == Phase::kActive && fault.end_ms <= elapsed_ms) phase_[i] = Phase::kEnding;
   }

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 #include <utility>
@@ -20,6 +21,7 @@
 #include "server/api/admin_service.h"
 #include "server/api/client_auth.h"
 #include "server/api/kv_service.h"
+#include "server/cluster/clock_offsets.h"
 #include "server/cluster/gossiper.h"
 #include "server/cluster/membership.h"
 #include "server/cluster/ring.h"
@@ -32,6 +34,7 @@
 #include "server/replication/hint_store.h"
 #include "server/replication/local_replica.h"
 #include "server/replication/peer_service.h"
+#include "server/storage/hlc_bound.h"
 #include "server/storage/rocksdb_engine.h"
 
 namespace dialkv::api {
@@ -44,6 +47,7 @@ constexpr uint32_t kMinFrameBytes = 4096 + kEnvelopeOverheadBytes;
 constexpr uint32_t kMaxFrameBytes = 1u << 30;
 constexpr uint32_t kMaxTimeoutMs = 10 * 60'000;  // The highest --max-timeout-ms.
 constexpr int64_t kMaxClockSkewMs = 24 * 3600 * 1000;
+constexpr int64_t kMinHlcBoundWindowMs = 50;  // The HLC bound renews at most this often.
 constexpr size_t kMaxClusterNameBytes = 255;
 constexpr uint32_t kMaxReplicationFactor = 16;
 constexpr uint32_t kMaxVnodes = 4096;
@@ -341,9 +345,16 @@ Status Node::Init() {
     system_clock_ = std::make_unique<SystemClock>();
     hlc_clock = system_clock_.get();
   }
+  hlc_clock_ = hlc_clock;
   HybridLogicalClock::Options hlc_options;
   hlc_options.max_clock_skew_ms = options_.max_clock_skew_ms;
+  // A node that crashed restarts above its bound, up to one window ahead of where it stopped:
+  // half the skew guard keeps its first timestamps acceptable to its peers, at the price of a
+  // renewal (one small meta write) every few hundred ms of wall time while it writes.
+  hlc_options.bound_window_ms =
+      std::max<int64_t>(kMinHlcBoundWindowMs, options_.max_clock_skew_ms / 2);
   hlc_ = std::make_unique<HybridLogicalClock>(*hlc_clock, options_.node_id, hlc_options);
+  DIALKV_RETURN_IF_ERROR(StartClockAboveThePast());
   metrics_ = std::make_unique<metrics::Registry>();
   metrics_
       ->AddGauge("dialkv_node_info", "Always 1; labels name this node.",
@@ -504,6 +515,27 @@ Status Node::Init() {
   return Status::Ok();
 }
 
+Status Node::StartClockAboveThePast() {
+  Result<storage::HlcStart> start = storage::LoadHlcStart(*engine_);
+  if (!start.ok()) return start.status();
+  hlc_->StartAbove(start->floor);
+  storage::Engine* engine = engine_.get();
+  hlc_->SetBoundKeeper(start->persisted_bound, [engine](uint64_t bound) {
+    return storage::PersistHlcBound(*engine, bound);
+  });
+  // Renewed now, so that the first write does not pay for it.
+  const Timestamp first = hlc_->Now();
+  auto hlc_text = [](uint64_t hlc) {
+    return std::to_string(hlc >> 16) + "." + std::to_string(hlc & 0xffff);
+  };
+  Logger("server")->info(
+      "node={} clock starts at {} (wall clock {} ms; {} {}); durable bound {}", options_.node_id,
+      ToString(first), hlc_->WallMs(),
+      start->scanned ? "no bound recorded, highest stored timestamp" : "recorded bound",
+      hlc_text(start->floor), hlc_text(hlc_->bound()));
+  return Status::Ok();
+}
+
 Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
   std::vector<NodeId> ids;
   std::vector<cluster::Member> members;
@@ -599,6 +631,7 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
   if (options_.hinted_handoff) {
     replication::HintStore::Options hint_options;
     hint_options.max_age = std::chrono::seconds(options_.hint_max_age_s);
+    hint_options.metrics = metrics_.get();
     Result<std::unique_ptr<replication::HintStore>> hints =
         replication::HintStore::Open(hint_options, *engine_, *detector_clock_);
     if (!hints.ok()) return hints.status();
@@ -618,6 +651,13 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
   coordinator_ = std::make_unique<replication::Coordinator>(coordinator_options, *ring_,
                                                             *membership_, *local_replica_, *hlc_,
                                                             *transport_, hint_store_.get());
+  cluster::PeerClockOffsets::Options offsets_options;
+  offsets_options.max_clock_skew_ms = options_.max_clock_skew_ms;
+  offsets_options.max_sample_age_ms =
+      std::max<int64_t>(5000, int64_t{10} * options_.gossip_interval_ms);
+  clock_offsets_ = std::make_unique<cluster::PeerClockOffsets>(
+      offsets_options, options_.node_id, ids, *hlc_clock_, *detector_clock_, metrics_.get());
+  coordinator_->RefuseWritesWhenClockSkewed(clock_offsets_.get());
   if (hint_store_ != nullptr) {
     replication::HintReplayer::Options replay_options;
     replay_options.self = options_.node_id;
@@ -635,6 +675,7 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
   gossiper_ =
       std::make_unique<cluster::Gossiper>(gossip_options, *membership_, *transport_, *random_,
                                           [engine_ptr] { return engine_ptr->LiveKeyCount(); });
+  gossiper_->MeasureClocks(clock_offsets_.get());
 
   replication::PeerService::Options peer_options;
   peer_options.cluster_name = options_.cluster_name;
@@ -741,6 +782,7 @@ v1::ClusterStatusReply Node::ClusterStatus() const {
   reply.set_cluster_name(options_.cluster_name);
   reply.set_replication_factor(ring_->replication_factor());
   reply.set_ae_oldest_full_round_ms(anti_entropy_->GetStatus().oldest_full_round_ms);
+  reply.set_clock_skewed(clock_offsets_->skewed());
   for (const cluster::MemberView& view : membership_->Views()) {
     v1::NodeStatus* node = reply.add_nodes();
     node->set_node_id(view.member.node_id);
@@ -751,6 +793,12 @@ v1::ClusterStatusReply Node::ClusterStatus() const {
     node->set_last_heard_ms_ago(view.last_heard_ms_ago);
     node->set_live_keys(view.member.node_id == options_.node_id ? engine_->LiveKeyCount()
                                                                 : view.live_keys);
+    if (std::optional<cluster::PeerClockOffsets::Estimate> offset =
+            clock_offsets_->EstimateFor(view.member.node_id)) {
+      node->set_clock_offset_known(true);
+      node->set_clock_offset_ms(offset->offset_ms);
+      node->set_clock_offset_rtt_ms(offset->rtt_ms);
+    }
   }
   return reply;
 }
@@ -854,11 +902,20 @@ void Node::Stop() {
   random_.reset();
   hint_replayer_.reset();
   coordinator_.reset();
+  clock_offsets_.reset();
   hint_store_.reset();
   local_replica_.reset();
   membership_.reset();
   ring_.reset();
-  // 8. RocksDB syncs its WAL and releases the data dir's lock.
+  // 8. The clock's bound drops to the last value it handed out (nothing runs now), so a clean
+  // restart starts right there, not a window ahead. RocksDB syncs its WAL and releases the
+  // data dir's lock.
+  if (hlc_ != nullptr && engine_ != nullptr && hlc_->bound() != ~uint64_t{0}) {
+    if (Status kept = storage::PersistHlcBound(*engine_, hlc_->Last()); !kept.ok()) {
+      Logger("server")->warn("node {} could not record its clock at shutdown: {}", options_.node_id,
+                             kept.ToString());
+    }
+  }
   engine_.reset();
   if (started) Logger("server")->info("node {} stopped", options_.node_id);
 }

@@ -5,7 +5,8 @@
 //   1. checks the options (ValidateOptions), --peers included;
 //   2. resolves --listen, --peer-listen and --http-listen;
 //   3. opens RocksDB in data_dir (exclusive lock) and claims it for (node_id, cluster_name):
-//      a data dir of another node or cluster is refused; takes the next generation;
+//      a data dir of another node or cluster is refused; takes the next generation; starts
+//      the HLC above the bound it recorded (storage/hlc_bound.h);
 //   4. builds the ring and membership from --peers, the peer transport, the local replica,
 //      the hint store and replayer, the coordinator, the gossiper and the services;
 //   5. binds the peer, client and HTTP ports (port 0: the OS picks; see endpoints());
@@ -52,6 +53,7 @@ class AntiEntropy;
 namespace cluster {
 class Gossiper;
 class Membership;
+class PeerClockOffsets;
 class Ring;
 }  // namespace cluster
 namespace net {
@@ -213,7 +215,8 @@ class Node {
   //      anyway);
   //   7. destroy the servers and the io_contexts (and with them the suspended coroutines),
   //      then the services, the coordinator and the cluster state;
-  //   8. close the engine (RocksDB syncs its WAL: every acknowledged write is kept).
+  //   8. record the HLC's last value as its bound (a clean restart starts right above it),
+  //      then close the engine (RocksDB syncs its WAL: every acknowledged write is kept).
   // Blocks until done. Idempotent.
   void Stop();
 
@@ -225,6 +228,9 @@ class Node {
   explicit Node(Options options);
   Status Init();
   Status InitCluster(const std::vector<PeerSpec>& peers);
+  // Starts the HLC above every value it handed out before this run (storage/hlc_bound.h) and
+  // makes it renew its durable bound ahead of use.
+  Status StartClockAboveThePast();
   Status WritePortsFile() const;
   net::HttpResponse ServeHttp(const std::string& path);
   v1::ClusterStatusReply ClusterStatus() const;
@@ -245,6 +251,7 @@ class Node {
   // Declared in dependency order: destroyed (and stopped by Stop()) in reverse.
   std::unique_ptr<storage::Engine> engine_;
   std::unique_ptr<SystemClock> system_clock_;  // When options_.clock is null.
+  const Clock* hlc_clock_ = nullptr;           // options_.clock or system_clock_.
   std::unique_ptr<HybridLogicalClock> hlc_;
   std::unique_ptr<SystemClock> detector_clock_;  // Never skewed: drives failure detection.
   std::unique_ptr<metrics::Registry> metrics_;
@@ -253,6 +260,7 @@ class Node {
   uint64_t generation_ = 0;
   std::unique_ptr<cluster::Ring> ring_;
   std::unique_ptr<cluster::Membership> membership_;
+  std::unique_ptr<cluster::PeerClockOffsets> clock_offsets_;
   std::unique_ptr<net::FaultInjector> fault_injector_;  // Null without fault injection.
   std::unique_ptr<net::PeerAuthenticator> authenticator_;
   std::shared_ptr<net::TlsContext> peer_tls_server_;  // Set with --peer-tls-*.

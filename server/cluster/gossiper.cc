@@ -139,6 +139,7 @@ asio::awaitable<void> Gossiper::Loop(std::shared_ptr<asio::steady_timer> timer, 
 
 asio::awaitable<void> Gossiper::RunRound() {
   membership_.Tick(live_keys_());
+  if (offsets_ != nullptr) offsets_->Refresh();  // Estimates of silent peers age out.
   v1::Envelope request;
   v1::GossipRequest* gossip = request.mutable_gossip_request();
   for (v1::MemberState& s : membership_.Snapshot()) *gossip->add_members() = std::move(s);
@@ -174,6 +175,11 @@ asio::awaitable<void> Gossiper::RunRound() {
 
 asio::awaitable<void> Gossiper::CallPeer(NodeId peer, v1::Envelope request,
                                          net::Deadline deadline) {
+  PeerClockOffsets::Probe probe;
+  if (offsets_ != nullptr) {
+    probe = offsets_->Begin();
+    request.mutable_gossip_request()->set_wall_ms(probe.wall_ms);
+  }
   Result<v1::Envelope> reply = co_await transport_.Call(peer, std::move(request), deadline);
   const NodeId self = membership_.self();
   if (!reply.ok()) {
@@ -194,6 +200,7 @@ asio::awaitable<void> Gossiper::CallPeer(NodeId peer, v1::Envelope request,
     co_return;
   }
   membership_.Merge(answer.members());
+  if (offsets_ != nullptr) offsets_->Record(peer, probe, answer.wall_ms());
 }
 
 v1::GossipReply Gossiper::HandleGossip(const v1::GossipRequest& request) {
@@ -201,6 +208,7 @@ v1::GossipReply Gossiper::HandleGossip(const v1::GossipRequest& request) {
   v1::GossipReply reply;
   reply.mutable_status()->set_code(v1::STATUS_OK);
   for (v1::MemberState& s : membership_.Snapshot()) *reply.add_members() = std::move(s);
+  if (offsets_ != nullptr) reply.set_wall_ms(offsets_->WallMs());
   return reply;
 }
 

@@ -36,6 +36,7 @@
 #include <mutex>
 
 #include "proto/dialkv.pb.h"
+#include "server/cluster/clock_offsets.h"
 #include "server/cluster/membership.h"
 #include "server/common/random.h"
 #include "server/net/transport.h"
@@ -61,6 +62,11 @@ class Gossiper {
   ~Gossiper();
   Gossiper(const Gossiper&) = delete;
   Gossiper& operator=(const Gossiper&) = delete;
+
+  // Makes every gossip call a clock sample (clock_offsets.h): requests and replies carry the
+  // sender's wall clock. `offsets` is not owned and must outlive the loop and every
+  // HandleGossip call. REQUIRES: called before Start() and before the node serves peers.
+  void MeasureClocks(PeerClockOffsets* offsets) { offsets_ = offsets; }
 
   // Starts the loop on a strand of `executor`: a round every interval until Stop(). A second
   // call, or a call after Stop(), does nothing.
@@ -102,6 +108,7 @@ class Gossiper {
   net::Transport& transport_;
   Random& random_;
   const std::function<uint64_t()> live_keys_;
+  PeerClockOffsets* offsets_ = nullptr;  // Set before start-up, then read-only.
 
   mutable std::mutex mu_;
   std::condition_variable exited_cv_;

@@ -51,6 +51,9 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::Write(std::string key, std::s
   if (tracker_.stopping()) {
     co_return Status::Unavailable("this node is shutting down; the write was not applied");
   }
+  if (clock_offsets_ != nullptr) {
+    if (Status clock = clock_offsets_->CheckWrites(); !clock.ok()) co_return clock;
+  }
   Version version;
   version.value = std::move(value);
   version.tombstone = tombstone;
@@ -155,9 +158,11 @@ bool Coordinator::HintCertainlyNotStored(const Status& status) {
 asio::awaitable<Status> Coordinator::StoreHint(NodeId replica, std::string key, Version version,
                                                Deadline deadline) {
   const uint64_t key_hash = KeyHash(key);
+  std::string kept_key = key;  // For the count of lost hints, which names the key.
   Status stored =
       co_await local_.AddHint(*hints_, replica, std::move(key), std::move(version), deadline);
   if (!stored.ok()) {
+    hints_->CountNotStored(replica, kept_key, stored);
     uint64_t suppressed = 0;
     if (hint_log_limiter.Allow(&suppressed)) {
       Logger("repl")->warn(

@@ -10,6 +10,7 @@
 
 #include "dialkv/status.h"
 #include "dialkv/types.h"
+#include "server/cluster/clock_offsets.h"
 #include "server/cluster/membership.h"
 #include "server/cluster/ring.h"
 #include "server/common/hlc.h"
@@ -111,6 +112,11 @@ class Coordinator {
   // write failed; it may have been applied).
   asio::awaitable<Result<WriteOutcome>> Write(std::string key, std::string value, bool tombstone,
                                               Consistency consistency, Deadline deadline);
+
+  // From now on, Write first asks `offsets` (not owned; outlives this object) whether this
+  // node's clock may stamp writes, and refuses them with its kUnavailable ("clock skew") when
+  // not. Reads are unaffected. REQUIRES: called before the node serves.
+  void RefuseWritesWhenClockSkewed(cluster::PeerClockOffsets* offsets) { clock_offsets_ = offsets; }
 
   // Refuses new requests (kUnavailable) and blocks until every replica call and hint write
   // still running has finished (each has a deadline, so this ends within about
@@ -255,7 +261,8 @@ class Coordinator {
   HybridLogicalClock& hlc_;
   net::Transport& transport_;
   HintStore* const hints_;
-  TaskTracker tracker_;  // One slot per replica call in flight.
+  cluster::PeerClockOffsets* clock_offsets_ = nullptr;  // Set before serving, then read-only.
+  TaskTracker tracker_;                                 // One slot per replica call in flight.
   metrics::Counter fast_failures_;
   std::atomic<bool> bug_skip_read_repair_{false};
   std::atomic<bool> bug_skip_write_timestamp_phase_{false};

@@ -141,6 +141,17 @@ bool HintReplayer::Removed(NodeId peer, const HintStore::Hint& hint) {
   return true;
 }
 
+bool HintReplayer::Dropped(NodeId peer, const HintStore::Hint& hint) {
+  Status dropped = hints_.Drop(peer, hint, HintStore::DropReason::kExpired);
+  if (!dropped.ok()) {
+    Logger("repl")->error(
+        "node={} peer={} expired hint {} could not be deleted (it will be tried again): {}",
+        options_.self, peer, hint.sequence, dropped.ToString());
+    return false;
+  }
+  return true;
+}
+
 asio::awaitable<void> HintReplayer::ReplayPeer(NodeId peer) {
   // Leave the caller's stack first: Replay() may run in a membership listener, which must not
   // block (co_spawn starts a coroutine inline when called on its executor's thread).
@@ -164,7 +175,7 @@ asio::awaitable<void> HintReplayer::ReplayPeer(NodeId peer) {
         break;
       }
       if (hints_.Expired(hint)) {
-        if (!Removed(peer, hint)) {
+        if (!Dropped(peer, hint)) {
           stop = true;
           break;
         }
@@ -176,7 +187,22 @@ asio::awaitable<void> HintReplayer::ReplayPeer(NodeId peer) {
           std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.call_timeout_ms);
       Result<v1::Envelope> reply = co_await transport_.Call(peer, std::move(request), deadline);
       Status written = ReplicaWriteResult(reply);
-      if (!written.ok() && !RefusedByClockGuard(reply)) {
+      if (!written.ok()) {
+        // Also when the replica's skew guard refused it: the hint is kept, and sent again
+        // later. Its timestamp is ahead of the replica's clock, which catches up (or the
+        // writer's skew is fixed); deleting it would lose an acknowledged write. The hints
+        // behind it wait meanwhile, in order.
+        if (RefusedByClockGuard(reply)) {
+          ++refused;
+          uint64_t suppressed = 0;
+          if (clock_refusal_log_limiter_.Allow(&suppressed)) {
+            Logger("repl")->warn(
+                "node={} peer={} key_hash={:016x} hint {} refused by the peer's clock-skew "
+                "guard; kept and retried later: {}{}",
+                options_.self, peer, KeyHash(hint.key), hint.sequence, written.ToString(),
+                LogLimiter::SuppressedNote(suppressed));
+          }
+        }
         failure = std::move(written);
         stop = true;
         break;
@@ -185,14 +211,7 @@ asio::awaitable<void> HintReplayer::ReplayPeer(NodeId peer) {
         stop = true;
         break;
       }
-      if (written.ok()) {
-        ++delivered;
-      } else {
-        ++refused;
-        Logger("repl")->warn("node={} peer={} key_hash={:016x} hint {} refused and dropped: {}",
-                             options_.self, peer, KeyHash(hint.key), hint.sequence,
-                             written.ToString());
-      }
+      ++delivered;
     }
   }
   replayed_.fetch_add(delivered, std::memory_order_relaxed);
@@ -201,8 +220,8 @@ asio::awaitable<void> HintReplayer::ReplayPeer(NodeId peer) {
   if (delivered + expired + refused > 0 || !failure.ok()) {
     const HintStore::PeerStats left = hints_.StatsFor(peer);
     Logger("repl")->info(
-        "node={} peer={} hint replay: {} delivered, {} dropped as older than {} ms, {} refused; "
-        "{} left{}",
+        "node={} peer={} hint replay: {} delivered, {} dropped as older than {} ms, {} refused "
+        "by the peer's clock guard (kept); {} left{}",
         options_.self, peer, delivered, expired, hints_.options().max_age.count(), refused,
         left.hints, failure.ok() ? "" : "; stopped at " + failure.ToString() + ", retried later");
   }
@@ -217,7 +236,7 @@ void HintReplayer::DropExpired(NodeId peer) {
     if (!batch.ok() || batch->empty()) break;
     for (const HintStore::Hint& hint : *batch) {
       // Sequence order is the order hints were added: the first young one ends the sweep.
-      if (!hints_.Expired(hint) || !Removed(peer, hint)) {
+      if (!hints_.Expired(hint) || !Dropped(peer, hint)) {
         more = false;
         break;
       }

@@ -10,6 +10,7 @@
 
 #include "dialkv/types.h"
 #include "server/cluster/membership.h"
+#include "server/common/log_limiter.h"
 #include "server/net/transport.h"
 #include "server/replication/hint_store.h"
 #include "server/replication/task_tracker.h"
@@ -21,10 +22,12 @@ namespace dialkv::replication {
 // once acknowledged (the reply is OK when the replica holds that version or a newer one). At
 // the first failure it stops; it tries again when told the peer is alive (Membership going
 // to kAlive), and every replay_interval_ms while the peer is alive and has hints. A hint older
-// than HintStore::Options::max_age is dropped instead of sent (anti-entropy repairs), and so
-// is one the peer refuses as invalid (beyond its skew guard), so that it cannot hold up the
-// hints behind it; both are counted and logged. Hints of peers that are not alive are also
-// dropped once expired, at each interval.
+// than HintStore::Options::max_age is dropped instead of sent (anti-entropy repairs), counted
+// and logged by HintStore::Drop. A hint the peer refuses because its timestamp is beyond the
+// peer's clock-skew guard is kept: the replay stops there and is retried like any failure
+// (the peer's clock catches up, or the skew is fixed), since deleting it would lose an
+// acknowledged write. Hints of peers that are not alive are also dropped once expired, at
+// each interval.
 //
 // It never decides whether a peer is alive: Membership does.
 //
@@ -50,7 +53,7 @@ class HintReplayer {
   struct Stats {
     uint64_t replayed = 0;  // Acknowledged by the peer and removed.
     uint64_t expired = 0;   // Older than max_age: dropped, not sent.
-    uint64_t refused = 0;   // Refused by the peer as invalid: dropped.
+    uint64_t refused = 0;   // Refused by the peer's clock-skew guard: kept, retried later.
     uint64_t failures = 0;  // Replay runs stopped at a failed call (retried later).
   };
 
@@ -95,6 +98,7 @@ class HintReplayer {
   // that is not. Runs inline.
   void DropExpired(NodeId peer);
   bool Removed(NodeId peer, const HintStore::Hint& hint);  // Logs a failure.
+  bool Dropped(NodeId peer, const HintStore::Hint& hint);  // As expired; logs a failure.
 
   const Options options_;
   HintStore& hints_;
@@ -116,6 +120,7 @@ class HintReplayer {
   std::atomic<uint64_t> expired_{0};
   std::atomic<uint64_t> refused_{0};
   std::atomic<uint64_t> failures_{0};
+  LogLimiter clock_refusal_log_limiter_{std::chrono::seconds(1)};
 };
 
 }  // namespace dialkv::replication

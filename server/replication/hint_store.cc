@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "proto/dialkv.pb.h"
+#include "server/common/hash.h"
 #include "server/common/logging.h"
 #include "server/replication/wire.h"
 
@@ -64,10 +65,90 @@ std::string EncodePeers(const std::set<NodeId>& peers) {
   return out;
 }
 
+// A key as a log can show it: printable ASCII as is, other bytes as \xNN, at most 64 bytes.
+std::string LoggableKey(std::string_view key) {
+  constexpr size_t kMaxBytes = 64;
+  std::string out;
+  for (size_t i = 0; i < key.size() && i < kMaxBytes; ++i) {
+    const auto c = static_cast<unsigned char>(key[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    }
+  }
+  if (key.size() > kMaxBytes) out += "...(" + std::to_string(key.size()) + " bytes)";
+  return out;
+}
+
+constexpr HintStore::DropReason kDropReasons[] = {
+    HintStore::DropReason::kExpired, HintStore::DropReason::kStoreFull,
+    HintStore::DropReason::kStoreFailed, HintStore::DropReason::kCorrupt};
+
 }  // namespace
 
+std::string_view HintStore::DropReasonName(DropReason reason) {
+  switch (reason) {
+    case DropReason::kExpired:
+      return "expired";
+    case DropReason::kStoreFull:
+      return "store_full";
+    case DropReason::kStoreFailed:
+      return "store_failed";
+    case DropReason::kCorrupt:
+      return "corrupt";
+  }
+  return "unknown";
+}
+
 HintStore::HintStore(const Options& options, storage::Engine& engine, const Clock& clock)
-    : options_(options), engine_(engine), clock_(clock) {}
+    : options_(options), engine_(engine), clock_(clock) {
+  if (options_.metrics == nullptr) return;
+  metrics::CounterFamily& dropped = options_.metrics->AddCounter(
+      "dialkv_hints_dropped_total",
+      "Hints lost, by reason (expired: older than --hint-max-age-s; store_full: not recorded, "
+      "the peer's hint budget was used up; store_failed: not recorded after a storage error, "
+      "a deadline or shutdown; corrupt: unreadable). Their replicas wait for anti-entropy.",
+      {"reason"});
+  for (DropReason reason : kDropReasons) {
+    dropped_[static_cast<size_t>(reason)] = &dropped.WithLabels({DropReasonName(reason)});
+  }
+}
+
+void HintStore::CountDropped(NodeId peer, std::string_view key, DropReason reason,
+                             std::string_view why) {
+  if (metrics::Counter* counter = dropped_[static_cast<size_t>(reason)]) counter->Inc();
+  uint64_t suppressed = 0;
+  if (drop_log_limiter_.Allow(&suppressed)) {
+    Logger("repl")->warn(
+        "peer={} key={} key_hash={:016x} hint lost ({}): {}; the replica waits for "
+        "anti-entropy{}",
+        peer, LoggableKey(key), KeyHash(key), DropReasonName(reason), why,
+        LogLimiter::SuppressedNote(suppressed));
+  }
+}
+
+Status HintStore::Drop(NodeId peer, const Hint& hint, DropReason reason) {
+  DIALKV_RETURN_IF_ERROR(Remove(peer, hint));
+  std::string why;
+  if (reason == DropReason::kExpired) {
+    why = "hint " + std::to_string(hint.sequence) + " older than " +
+          std::to_string(options_.max_age.count()) + " ms";
+  } else {
+    why = "hint " + std::to_string(hint.sequence);
+  }
+  CountDropped(peer, hint.key, reason, why);
+  return Status::Ok();
+}
+
+void HintStore::CountNotStored(NodeId peer, std::string_view key, const Status& why) {
+  CountDropped(peer, key,
+               why.code() == Code::kOverloaded ? DropReason::kStoreFull : DropReason::kStoreFailed,
+               why.ToString());
+}
 
 Result<std::unique_ptr<HintStore>> HintStore::Open(const Options& options, storage::Engine& engine,
                                                    const Clock& clock) {
@@ -166,6 +247,8 @@ Result<std::vector<HintStore::Hint>> HintStore::Peek(NodeId peer, size_t max_hin
   for (const auto& [sequence, bytes] : corrupt) {
     DIALKV_RETURN_IF_ERROR(engine_.DeleteHint(peer, sequence));
     Forget(peer, bytes);
+    CountDropped(peer, "?", DropReason::kCorrupt,
+                 "hint " + std::to_string(sequence) + " does not decode");
   }
   return hints;
 }

@@ -11,6 +11,8 @@
 
 #include "dialkv/types.h"
 #include "server/common/clock.h"
+#include "server/common/log_limiter.h"
+#include "server/common/metrics.h"
 #include "server/common/status.h"
 #include "server/storage/engine.h"
 
@@ -44,7 +46,20 @@ class HintStore {
     // Older hints are dropped at replay, not sent: after this long anti-entropy has likely
     // repaired the replica, and a returning node should not be flooded with stale versions.
     std::chrono::milliseconds max_age = std::chrono::hours(3);
+    // Not owned; may be null. Gets dialkv_hints_dropped_total{reason}: every hint lost
+    // (DropReason), counted exactly.
+    metrics::Registry* metrics = nullptr;
   };
+
+  // Why a hint was lost: the replica then waits for anti-entropy (or read repair) to get the
+  // version. The names are the metric's reason label.
+  enum class DropReason : uint8_t {
+    kExpired,      // "expired": older than max_age, dropped instead of replayed.
+    kStoreFull,    // "store_full": not recorded, the peer's budget was used up.
+    kStoreFailed,  // "store_failed": not recorded (a storage error, a deadline, shutdown).
+    kCorrupt,      // "corrupt": the stored payload did not decode.
+  };
+  static std::string_view DropReasonName(DropReason reason);
 
   // One recorded hint.
   struct Hint {
@@ -80,6 +95,15 @@ class HintStore {
   // Errors: kIOError (the hint stays and will be replayed again).
   [[nodiscard]] Status Remove(NodeId peer, const Hint& hint);
 
+  // Deletes `hint` (from Peek) without delivering it, and counts and logs it as lost.
+  // REQUIRES: not removed before. Errors: kIOError (the hint stays; nothing counted).
+  [[nodiscard]] Status Drop(NodeId peer, const Hint& hint, DropReason reason);
+
+  // Counts and logs a hint for `peer` of `key` that its writer failed to record (`why`: the
+  // failed Add or the failure that prevented it): store_full for kOverloaded, else
+  // store_failed. Thread-safe.
+  void CountNotStored(NodeId peer, std::string_view key, const Status& why);
+
   // Whether `hint` is older than max_age on the store's clock, counted from the earlier of its
   // creation and its version's write (a read repair may hint an old version).
   bool Expired(const Hint& hint) const;
@@ -94,10 +118,14 @@ class HintStore {
   // Records `peer` in meta "hint_peers". REQUIRES: mu_ held.
   Status RememberPeerLocked(NodeId peer);
   void Forget(NodeId peer, uint64_t bytes);
+  // Counts one lost hint and logs it (rate-limited; the count is exact).
+  void CountDropped(NodeId peer, std::string_view key, DropReason reason, std::string_view why);
 
   const Options options_;
   storage::Engine& engine_;
   const Clock& clock_;
+  metrics::Counter* dropped_[4] = {};  // By DropReason; null without metrics.
+  LogLimiter drop_log_limiter_{std::chrono::seconds(1)};
 
   mutable std::mutex mu_;
   // Guarded by mu_:

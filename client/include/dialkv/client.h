@@ -160,6 +160,12 @@ struct NodeInfo {
   uint64_t heartbeat = 0;          // Grows while it runs.
   int64_t last_heard_ms_ago = -1;  // Since its heartbeat last advanced; -1: never heard.
   uint64_t live_keys = 0;          // Keys it stores, as it last gossiped them.
+  // Its wall clock minus the answering node's (positive: it is ahead), estimated from gossip
+  // round trips, within clock_offset_rtt_ms / 2; unknown for the answering node itself and
+  // for nodes not heard from recently.
+  bool clock_offset_known = false;
+  int64_t clock_offset_ms = 0;
+  int64_t clock_offset_rtt_ms = 0;
 };
 
 // The cluster as one node sees it: membership and liveness come from gossip, so nodes may
@@ -173,6 +179,9 @@ struct ClusterStatus {
   // oldest of its ranges last completed a full round with every other replica; 0 when some
   // range has not completed one since the node started.
   int64_t ae_oldest_full_round_ms = 0;
+  // The answering node's clock differs from a majority of its peers' by more than its
+  // --max-clock-skew-ms: it refuses to coordinate writes (UNAVAILABLE, "clock skew").
+  bool clock_skewed = false;
 };
 
 // One anti-entropy exchange run by Client::Repair.

@@ -107,11 +107,12 @@ TEST(CliFakeNodeTest, StatusPrintsAnAlignedTableOfNodes) {
   const std::vector<std::string> lines = Lines(status.out);
   ASSERT_EQ(lines.size(), 9u) << status.out;
   EXPECT_EQ(lines[0], "cluster test-cluster: 4 nodes, replication factor 3, as seen by node 7");
-  EXPECT_EQ(lines[1], "ID  PEER ADDRESS         STATE    GENERATION  KEYS   LAST HEARD");
-  EXPECT_EQ(lines[2], "7   10.0.0.7:7380        self     3           12345  -");
-  EXPECT_EQ(lines[3], "8   node-8.example:7380  alive    1           12000  250 ms ago");
-  EXPECT_EQ(lines[4], "9   [::1]:7390           dead     5           0      never");
-  EXPECT_EQ(lines[5], "10  10.0.0.10:7380       suspect  2           7      65 s ago");
+  EXPECT_EQ(lines[1],
+            "ID  PEER ADDRESS         STATE    GENERATION  KEYS   LAST HEARD  CLOCK OFFSET");
+  EXPECT_EQ(lines[2], "7   10.0.0.7:7380        self     3           12345  -           -");
+  EXPECT_EQ(lines[3], "8   node-8.example:7380  alive    1           12000  250 ms ago  +12 ms");
+  EXPECT_EQ(lines[4], "9   [::1]:7390           dead     5           0      never       -");
+  EXPECT_EQ(lines[5], "10  10.0.0.10:7380       suspect  2           7      65 s ago    -40 ms");
   // Then each endpoint's anti-entropy lag, an unreachable one with its error.
   EXPECT_EQ(lines[6], "anti-entropy:");
   EXPECT_TRUE(Contains(lines[7], closed + ": UNAVAILABLE")) << lines[7];

@@ -7,6 +7,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <future>
+#include <optional>
 #include <vector>
 
 #include "server/net/frame.h"
@@ -157,12 +158,13 @@ std::vector<v1::NodeStatus> FakeServer::CannedNodes() {
     uint64_t generation, heartbeat;
     int64_t last_heard_ms_ago;
     uint64_t live_keys;
+    std::optional<int64_t> clock_offset_ms;
   };
   const Row rows[] = {
-      {kStatusNode, "10.0.0.7:7380", "self", 3, 1001, 0, 12345},
-      {8, "node-8.example:7380", "alive", 1, 2002, 250, 12000},
-      {9, "[::1]:7390", "dead", 5, 3003, -1, 0},
-      {10, "10.0.0.10:7380", "suspect", 2, 4004, 65432, 7},
+      {kStatusNode, "10.0.0.7:7380", "self", 3, 1001, 0, 12345, std::nullopt},
+      {8, "node-8.example:7380", "alive", 1, 2002, 250, 12000, 12},
+      {9, "[::1]:7390", "dead", 5, 3003, -1, 0, std::nullopt},
+      {10, "10.0.0.10:7380", "suspect", 2, 4004, 65432, 7, -40},
   };
   std::vector<v1::NodeStatus> nodes;
   for (const Row& row : rows) {
@@ -174,6 +176,11 @@ std::vector<v1::NodeStatus> FakeServer::CannedNodes() {
     node.set_heartbeat(row.heartbeat);
     node.set_last_heard_ms_ago(row.last_heard_ms_ago);
     node.set_live_keys(row.live_keys);
+    if (row.clock_offset_ms.has_value()) {
+      node.set_clock_offset_known(true);
+      node.set_clock_offset_ms(*row.clock_offset_ms);
+      node.set_clock_offset_rtt_ms(1);
+    }
     nodes.push_back(std::move(node));
   }
   return nodes;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 #include <vector>
@@ -110,6 +111,105 @@ TEST(HybridLogicalClockTest, ConcurrentCallersNeverGetTheSameTimestamp) {
     all.insert(v.begin(), v.end());
   }
   EXPECT_EQ(all.size(), static_cast<size_t>(kThreads * kPerThread));
+}
+
+// What a bound keeper made durable, as a data dir would hold it across a restart.
+struct DurableBound {
+  uint64_t value = 0;
+  int writes = 0;
+  HybridLogicalClock::BoundKeeper Keeper() {
+    return [this](uint64_t bound) {
+      EXPECT_GT(bound, value);  // Bounds only grow.
+      value = bound;
+      ++writes;
+      return Status::Ok();
+    };
+  }
+};
+
+TEST(HybridLogicalClockTest, NoValueBeyondTheDurableBoundIsIssuedOrObserved) {
+  ManualClock clock(kStartMs);
+  DurableBound durable;
+  HybridLogicalClock hlc(clock, 1, Skew(500));
+  hlc.SetBoundKeeper(0, durable.Keeper());
+  for (int i = 0; i < 30'000; ++i) {
+    clock.Advance(1);
+    const Timestamp t = hlc.Now();
+    ASSERT_LE(t.hlc, durable.value) << "issued beyond the durable bound at step " << i;
+    if (i % 100 == 0) {
+      const uint64_t remote = static_cast<uint64_t>(clock.NowMs() + 400) << 16;
+      ASSERT_OK(hlc.Observe(remote));
+      ASSERT_LE(hlc.Last(), durable.value) << "observed beyond the durable bound at step " << i;
+    }
+  }
+  // 30 s of wall clock with a 10 s window: the bound was renewed a few times, not per value.
+  EXPECT_GE(durable.writes, 3);
+  EXPECT_LE(durable.writes, 5);
+  EXPECT_EQ(hlc.bound_renewals(), static_cast<uint64_t>(durable.writes));
+}
+
+TEST(HybridLogicalClockTest, RestartWithClockSteppedBackOrdersAfterEverythingBefore) {
+  ManualClock clock(kStartMs);
+  DurableBound durable;
+  uint64_t highest = 0;
+  {
+    HybridLogicalClock before(clock, 1, Skew(500));
+    before.SetBoundKeeper(0, durable.Keeper());
+    for (int i = 0; i < 1000; ++i) highest = before.Now().hlc;
+    // A peer 400 ms ahead pulls the clock forward (within the guard).
+    ASSERT_OK(before.Observe(static_cast<uint64_t>(kStartMs + 400) << 16));
+    highest = std::max(highest, before.Now().hlc);
+  }
+  // The node restarts with its wall clock an hour back (an NTP step, a wrong offset).
+  clock.Set(kStartMs - 3'600'000);
+  HybridLogicalClock after(clock, 1, Skew(500));
+  after.StartAbove(durable.value);
+  after.SetBoundKeeper(durable.value, durable.Keeper());
+  const int writes_before = durable.writes;
+  Timestamp prev = after.Now();
+  EXPECT_GT(prev.hlc, highest);
+  for (int i = 0; i < 1000; ++i) {
+    clock.Advance(1);
+    const Timestamp next = after.Now();
+    EXPECT_GT(next, prev);
+    prev = next;
+  }
+  // Above the old bound from its first value: the new bound is renewed once, at that value.
+  EXPECT_EQ(durable.writes, writes_before + 1);
+  EXPECT_GE(durable.value, prev.hlc);
+}
+
+TEST(HybridLogicalClockTest, WithoutARestartAStepBackNeedsNoRenewal) {
+  ManualClock clock(kStartMs);
+  DurableBound durable;
+  HybridLogicalClock hlc(clock, 1, Skew(500));
+  hlc.SetBoundKeeper(0, durable.Keeper());
+  const Timestamp before = hlc.Now();
+  clock.Advance(-60'000);
+  const Timestamp after = hlc.Now();
+  EXPECT_GT(after, before);
+  EXPECT_EQ(durable.writes, 1);
+}
+
+TEST(HybridLogicalClockTest, AFailingKeeperIsRetriedAndValuesStillAdvance) {
+  ManualClock clock(kStartMs);
+  int calls = 0;
+  bool fail = true;
+  HybridLogicalClock hlc(clock, 1, Skew(500));
+  hlc.SetBoundKeeper(0, [&](uint64_t) {
+    ++calls;
+    return fail ? Status::IOError("disk gone") : Status::Ok();
+  });
+  const Timestamp a = hlc.Now();
+  const Timestamp b = hlc.Now();
+  EXPECT_GT(b, a);
+  EXPECT_EQ(calls, 2);  // Every value beyond the bound asks again.
+  EXPECT_EQ(hlc.bound_renewals(), 0u);
+  fail = false;
+  const Timestamp c = hlc.Now();
+  EXPECT_GT(c, b);
+  EXPECT_EQ(hlc.bound_renewals(), 1u);
+  EXPECT_GE(hlc.bound(), c.hlc);
 }
 
 TEST(TimestampTest, OrdersByHlcThenNodeId) {

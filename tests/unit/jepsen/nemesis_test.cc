@@ -49,7 +49,7 @@ TEST(NemesisListTest, ParsesNamesAndAliasesInOrderOnce) {
   ASSERT_TRUE(partitions.ok());
   EXPECT_EQ(partitions->size(), 5u);
   for (NemesisKind kind : *partitions) EXPECT_EQ(GroupOf(kind), NemesisGroup::kPartition);
-  EXPECT_EQ(AllKinds().size(), 9u);
+  EXPECT_EQ(AllKinds().size(), 10u);
   ASSERT_TRUE(ParseNemesisList("none").ok());
   EXPECT_TRUE(ParseNemesisList("none")->empty());
   EXPECT_TRUE(ParseNemesisList("")->empty());
@@ -96,7 +96,7 @@ TEST(NemesisScheduleTest, EveryChosenKindComesUp) {
   const std::vector<Fault> schedule = Plan(Options(AllKinds()));
   std::set<NemesisKind> seen;
   for (const Fault& f : schedule) seen.insert(f.kind);
-  EXPECT_EQ(seen.size(), 9u);
+  EXPECT_EQ(seen.size(), 10u);
 }
 
 TEST(NemesisScheduleTest, KindsOfDifferentGroupsComposeAndOneGroupNeverOverlapsItself) {
@@ -201,6 +201,22 @@ TEST(DesiredFaultsTest, NoActiveFaultGivesEveryNodeCleanLinksToEveryPeer) {
     }
     EXPECT_EQ(faults.clock_offset_ms, 0);
     EXPECT_FALSE(faults.killed || faults.paused);
+  }
+}
+
+TEST(NemesisScheduleTest, ClockRestartStepsOneNodeBackWithinTheBound) {
+  ASSERT_EQ(*ParseNemesisList("clock-restart"), std::vector{NemesisKind::kClockRestart});
+  EXPECT_TRUE(NeedsProcessControl(NemesisKind::kClockRestart));
+  const std::vector<Fault> schedule = Plan(Options({NemesisKind::kClockRestart}));
+  ASSERT_FALSE(schedule.empty());
+  for (const Fault& f : schedule) {
+    ASSERT_EQ(f.nodes.size(), 1u);
+    ASSERT_EQ(f.clock_offsets_ms.size(), 1u);
+    EXPECT_LE(f.clock_offsets_ms[0], -200);  // Half the 400 ms bound at least, always back.
+    EXPECT_GE(f.clock_offsets_ms[0], -400);
+    const std::map<NodeId, NodeFaults> state = DesiredFaults(kFive, std::vector{&f});
+    EXPECT_EQ(state.at(f.nodes[0]).clock_offset_ms, f.clock_offsets_ms[0]);
+    EXPECT_FALSE(state.at(f.nodes[0]).killed) << "restarted at once, not held down";
   }
 }
 

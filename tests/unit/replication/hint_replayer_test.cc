@@ -102,22 +102,28 @@ TEST(HintReplayerTest, ExpiredHintsOfAPeerThatStaysDeadAreDroppedPeriodically) {
   EXPECT_EQ(c.net().delivered(1, 3), 0);
 }
 
-TEST(HintReplayerTest, AHintThePeerRefusesIsDroppedAndDoesNotHoldUpTheOthers) {
-  TestCluster c({});
+TEST(HintReplayerTest, AHintThePeersClockRefusesIsKeptAndDeliveredOnceItsClockCatchesUp) {
+  TestCluster c({.replayer = {.replay_interval_ms = 20}});
   c.net().Down(3);
   c.MarkDead(1, 3);
   const int64_t now = c.node(1).clock.NowMs();
   ASSERT_OK(
-      c.node(1).hints->Add(3, "wild", Version{"w", Timestamp{Hlc(now + 3'600'000), 2}, false}));
+      c.node(1).hints->Add(3, "ahead", Version{"w", Timestamp{Hlc(now + 3'600'000), 2}, false}));
   ASSERT_OK(c.node(1).hints->Add(3, "fine", Version{"f", Timestamp{Hlc(now), 2}, false}));
   c.net().Up(3);
   c.node(3).clock.Set(now);
   c.MarkAlive(1, {3});
+  ASSERT_TRUE(c.RunUntil([&] { return c.node(1).replayer->stats().refused >= 2; }))
+      << "refused, kept and tried again";
+  EXPECT_EQ(c.node(1).hints->StatsFor(3).hints, 2u) << "a refused hint is never deleted";
+  EXPECT_EQ(c.StoredValue(3, "ahead"), "<none>");
+  EXPECT_EQ(c.StoredValue(3, "fine"), "<none>") << "hints replay in order";
+  c.node(3).clock.Set(now + 3'600'000);  // The replica's clock catches up.
   ASSERT_TRUE(NoHintsFor(c, 3));
-  EXPECT_EQ(c.node(1).replayer->stats().refused, 1u);
-  EXPECT_EQ(c.node(1).replayer->stats().replayed, 1u);
-  EXPECT_EQ(c.StoredValue(3, "wild"), "<none>");
+  EXPECT_EQ(c.StoredValue(3, "ahead"), "w");
   EXPECT_EQ(c.StoredValue(3, "fine"), "f");
+  EXPECT_EQ(c.node(1).replayer->stats().replayed, 2u);
+  EXPECT_EQ(c.node(1).replayer->stats().expired, 0u);
 }
 
 // Regression: any INVALID_ARGUMENT from the peer used to count as a clock-guard refusal, so a

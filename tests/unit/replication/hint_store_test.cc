@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "server/common/clock.h"
+#include "server/common/metrics.h"
 #include "server/storage/memory_engine.h"
 #include "tests/testutil/status_matchers.h"
 
@@ -139,6 +140,33 @@ TEST(HintStoreTest, HintOfAnOldVersionAgesFromTheVersionsTime) {
   EXPECT_FALSE(store->Expired(hint));
   clock.Advance(1);
   EXPECT_TRUE(store->Expired(hint)) << "60 s after its version was written";
+}
+
+TEST(HintStoreTest, EveryLostHintIsCountedByReason) {
+  storage::MemoryEngine engine;
+  ManualClock clock(kStartMs);
+  metrics::Registry registry;
+  auto store = OpenStore(
+      engine, clock,
+      {.max_bytes_per_peer = 200, .max_age = std::chrono::minutes(1), .metrics = &registry});
+  ASSERT_OK(store->Add(2, "a", V("1", 10)));
+  ASSERT_OK(store->Add(2, "b", V("2", 11)));
+  const Status full = store->Add(2, "big", V(std::string(300, 'x'), 12));
+  ASSERT_EQ(full.code(), Code::kOverloaded);
+  store->CountNotStored(2, "big", full);
+  store->CountNotStored(2, "c", Status::IOError("disk gone"));
+  Result<std::vector<HintStore::Hint>> hints = store->Peek(2, 10);
+  ASSERT_OK(hints);
+  ASSERT_EQ(hints->size(), 2u);
+  ASSERT_OK(store->Drop(2, (*hints)[0], HintStore::DropReason::kExpired));
+  EXPECT_EQ(store->StatsFor(2).hints, 1u);
+  const std::string exposed = registry.Expose();
+  for (const char* line : {"dialkv_hints_dropped_total{reason=\"expired\"} 1",
+                           "dialkv_hints_dropped_total{reason=\"store_full\"} 1",
+                           "dialkv_hints_dropped_total{reason=\"store_failed\"} 1",
+                           "dialkv_hints_dropped_total{reason=\"corrupt\"} 0"}) {
+    EXPECT_NE(exposed.find(line), std::string::npos) << line << " in\n" << exposed;
+  }
 }
 
 }  // namespace
