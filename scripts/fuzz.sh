@@ -42,7 +42,7 @@ for t in "${targets[@]}"; do
   # an unbounded allocation. Both count as failures, like crashes and sanitizer reports.
   "$build_dir/fuzz/${t}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 || status=$?
-  execs=$(awk -F': *' '/^stat::number_of_executed_units:/ { print $2 }' "$log" | tail -n 1)
+  execs=$(awk '/^stat::number_of_executed_units:/ { print $2 }' "$log" | tail -n 1)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -n 1 || true)
   if [ "$status" -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|check failed' "$log"; then
     echo "--- $t FAILED (exit $status); end of its log:"
