@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git clang-format
+  clang-14 libclang-rt-14-dev
   libasio-dev
   libprotobuf-dev protobuf-compiler
   librocksdb-dev

@@ -739,11 +739,15 @@ asio::awaitable<v1::RepairReply> Node::Repair() {
   co_return reply;
 }
 
-net::RequestHandler Node::ClientHandler() {
-  return [kv = kv_service_.get(), admin = admin_service_.get()](v1::Envelope request) {
+net::RequestHandler ClientRequestHandler(KvService& kv, AdminService& admin) {
+  return [kv = &kv, admin = &admin](v1::Envelope request) {
     return AdminService::Serves(request) ? admin->Handle(std::move(request))
                                          : kv->Handle(std::move(request));
   };
+}
+
+net::RequestHandler Node::ClientHandler() {
+  return ClientRequestHandler(*kv_service_, *admin_service_);
 }
 
 net::RequestHandler Node::PeerHandler() {

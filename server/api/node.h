@@ -81,6 +81,10 @@ struct PeerSpec {
   std::string address;
 };
 
+// The client port's dispatch, before any token check: admin requests (AdminService::Serves)
+// go to `admin`, every other envelope to `kv`. Both are not owned and must outlive the handler.
+net::RequestHandler ClientRequestHandler(KvService& kv, AdminService& admin);
+
 // Parses --peers: "1@10.0.0.1:7380,2@10.0.0.2:7380". Errors: kInvalidArgument naming the bad
 // entry (not ID@HOST:PORT, an id listed twice, an address listed twice).
 Result<std::vector<PeerSpec>> ParsePeers(std::string_view text);

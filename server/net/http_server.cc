@@ -18,6 +18,7 @@
 
 #include "server/common/log_limiter.h"
 #include "server/common/logging.h"
+#include "server/net/http_request.h"
 #include "server/net/listener.h"
 
 namespace dialkv::net {
@@ -121,28 +122,6 @@ struct HttpConnection {
   bool closed = false;
 };
 
-// Answers the request whose head (request line and headers, ending in an empty line) is
-// `head`.
-HttpResponse Respond(std::string_view head, const HttpState& state) {
-  const std::string_view line = head.substr(0, head.find("\r\n"));
-  const size_t first = line.find(' ');
-  const size_t second = first == std::string_view::npos ? first : line.find(' ', first + 1);
-  if (second == std::string_view::npos || line.find(' ', second + 1) != std::string_view::npos) {
-    return Error(400, "malformed request line: expected \"METHOD /path HTTP/1.1\"");
-  }
-  const std::string_view method = line.substr(0, first);
-  const std::string_view target = line.substr(first + 1, second - first - 1);
-  const std::string_view version = line.substr(second + 1);
-  if (version != "HTTP/1.1" && version != "HTTP/1.0") {
-    return Error(400, "unsupported protocol version: only HTTP/1.0 and HTTP/1.1 are served");
-  }
-  if (target.empty() || target.front() != '/') {
-    return Error(400, "request target must be a path starting with '/'");
-  }
-  if (method != "GET") return Error(405, "only GET is served");
-  return state.handler(std::string(target.substr(0, target.find('?'))));
-}
-
 asio::awaitable<void> ServeHttp(std::shared_ptr<HttpConnection> c) {
   const HttpServer::Options& options = c->state->options;
   std::string head;
@@ -165,7 +144,7 @@ asio::awaitable<void> ServeHttp(std::shared_ptr<HttpConnection> c) {
       c->Close();
       co_return;
     } else {
-      response = Respond(std::string_view(head).substr(0, n), *c->state);
+      response = RespondToHttpRequest(std::string_view(head).substr(0, n), c->state->handler);
     }
   }
   if (c->state->log->should_log(spdlog::level::debug)) {

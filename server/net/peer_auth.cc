@@ -48,7 +48,8 @@ std::string FreshNonce() {
 asio::awaitable<Status> Refuse(Stream& stream, Status refusal) {
   v1::Envelope reply;
   ToProto(refusal, reply.mutable_error_reply()->mutable_status());
-  co_await WriteEnvelope(stream, reply, kWhat);
+  // Best effort: the refusal is returned whether or not it could be sent.
+  static_cast<void>(co_await WriteEnvelope(stream, reply, kWhat));
   co_return refusal;
 }
 
