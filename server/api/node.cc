@@ -686,8 +686,8 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
       &metrics_
            ->AddCounter("dialkv_peer_requests_invalid_total",
                         "Replica reads and writes refused on the peer port as invalid: empty or "
-                        "over-long keys, "
-                        "values over --max-value-bytes, versions without a timestamp.")
+                        "over-long keys, values over --max-value-bytes, versions without a "
+                        "timestamp.")
            .Get();
   cluster::Membership* membership = membership_.get();
   cluster::Gossiper* gossiper = gossiper_.get();
