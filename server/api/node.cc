@@ -208,7 +208,9 @@ Status Node::ValidateOptions(const Options& o) {
     return OutOfRange("--max-timeout-ms", o.max_timeout_ms, 1, kMaxTimeoutMs);
   }
   if (o.default_timeout_ms < 1 || o.default_timeout_ms > o.max_timeout_ms) {
-    return OutOfRange("--default-timeout-ms", o.default_timeout_ms, 1, o.max_timeout_ms);
+    return Status::InvalidArgument("--default-timeout-ms must be 1 to --max-timeout-ms (" +
+                                   std::to_string(o.max_timeout_ms) + "), not " +
+                                   std::to_string(o.default_timeout_ms));
   }
   if (o.max_inflight_bytes != 0 && o.max_inflight_bytes < o.max_frame_bytes) {
     return Status::InvalidArgument("--max-inflight-bytes " + std::to_string(o.max_inflight_bytes) +

@@ -240,7 +240,19 @@ TEST(NodeOptionsTest, ValidateOptionsNamesTheFlagAndTheBounds) {
   EXPECT_NE(message(o).find("--cluster-name"), std::string::npos);
   o = good;
   o.default_timeout_ms = 0;
-  EXPECT_EQ(message(o), "--default-timeout-ms must be 1 to 600000, not 0");
+  EXPECT_EQ(message(o), "--default-timeout-ms must be 1 to --max-timeout-ms (60000), not 0");
+  o = good;
+  o.max_timeout_ms = 1000;
+  o.default_timeout_ms = 5000;
+  EXPECT_EQ(message(o), "--default-timeout-ms must be 1 to --max-timeout-ms (1000), not 5000");
+  o = good;
+  o.max_timeout_ms = 600'001;
+  EXPECT_EQ(message(o), "--max-timeout-ms must be 1 to 600000, not 600001");
+  o = good;
+  o.max_inflight_bytes = 1u << 20;
+  EXPECT_NE(message(o).find("--max-inflight-bytes 1048576 must hold at least one frame"),
+            std::string::npos)
+      << message(o);
   o = good;
   o.max_clock_skew_ms = -1;
   EXPECT_NE(message(o).find("--max-clock-skew-ms"), std::string::npos);
