@@ -2,13 +2,19 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/status.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -42,13 +48,104 @@ constexpr double kDataBloomBitsPerKey = 10;
 // More than a WriteBatch's header and the framing of ApplyIfNewer's two entries (tags, column
 // family ids, varint lengths) and their fixed-size parts (two version headers, a hash).
 constexpr size_t kBatchOverheadBytes = 96;
-// RocksDB's own info LOG files kept in the data dir (its default is 1000).
-constexpr size_t kKeepInfoLogFiles = 10;
-
 std::shared_ptr<spdlog::logger> Log() {
   static const std::shared_ptr<spdlog::logger> logger = Logger("storage");
   return logger;
 }
+
+// RocksDB's own log goes to the node's log (logger "rocksdb"), not to a LOG file in the data
+// dir: a file there fails when the disk fills, and RocksDB (as packaged, with assertions on)
+// aborts the process on the next line written to a log file that failed once. Its info
+// messages (flushes, compactions) are debug lines here; warnings and errors stay what they are.
+class RocksInfoLog final : public rocksdb::Logger {
+ public:
+  RocksInfoLog()
+      : rocksdb::Logger(dialkv::Logger("rocksdb")->should_log(spdlog::level::debug)
+                            ? rocksdb::InfoLogLevel::INFO_LEVEL
+                            : rocksdb::InfoLogLevel::WARN_LEVEL),
+        log_(dialkv::Logger("rocksdb")) {}
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char line[1024];
+    const int n = std::vsnprintf(line, sizeof(line), format, ap);
+    if (n < 0) return;
+    const std::string_view text(line, std::min(static_cast<size_t>(n), sizeof(line) - 1));
+    switch (level) {
+      case rocksdb::InfoLogLevel::WARN_LEVEL:
+        log_->warn("{}", text);
+        break;
+      case rocksdb::InfoLogLevel::ERROR_LEVEL:
+        log_->error("{}", text);
+        break;
+      case rocksdb::InfoLogLevel::FATAL_LEVEL:
+        log_->critical("{}", text);
+        break;
+      default:
+        log_->debug("{}", text);
+        break;
+    }
+  }
+
+ private:
+  const std::shared_ptr<spdlog::logger> log_;
+};
+
+const char* ReasonName(rocksdb::BackgroundErrorReason reason) {
+  switch (reason) {
+    case rocksdb::BackgroundErrorReason::kFlush:
+    case rocksdb::BackgroundErrorReason::kFlushNoWAL:
+      return "flushing a memtable";
+    case rocksdb::BackgroundErrorReason::kCompaction:
+      return "compacting";
+    case rocksdb::BackgroundErrorReason::kWriteCallback:
+      return "writing the write-ahead log";
+    case rocksdb::BackgroundErrorReason::kMemTable:
+      return "writing a memtable";
+    case rocksdb::BackgroundErrorReason::kManifestWrite:
+    case rocksdb::BackgroundErrorReason::kManifestWriteNoWAL:
+      return "writing the manifest";
+  }
+  return "a background job";
+}
+
+// RocksDB stops writing after a failed write, flush or compaction (its "background error");
+// this raises the disk alarm when it does, and clears it when RocksDB recovered on its own.
+class ErrorListener final : public rocksdb::EventListener {
+ public:
+  explicit ErrorListener(std::shared_ptr<DiskHealth> health) : health_(std::move(health)) {}
+
+  // RocksDB calls an I/O error (EIO) of a log write, flush, compaction or of the creation of a
+  // new log (reason kMemTable) fatal: the database would take no writes until it is closed and
+  // opened again, which the node cannot do while it serves. Nothing is lost by treating it as
+  // the "hard" error a full disk is: Resume then flushes the memtables to new table files and
+  // starts a new log, as after ENOSPC, and a failed compaction leaves its inputs in place.
+  // Corruption stays fatal.
+  void OnBackgroundError(rocksdb::BackgroundErrorReason reason,
+                         rocksdb::Status* bg_error) override {
+    if (bg_error == nullptr || bg_error->ok()) return;
+    const bool resumable_reason = reason == rocksdb::BackgroundErrorReason::kWriteCallback ||
+                                  reason == rocksdb::BackgroundErrorReason::kFlush ||
+                                  reason == rocksdb::BackgroundErrorReason::kFlushNoWAL ||
+                                  reason == rocksdb::BackgroundErrorReason::kCompaction ||
+                                  reason == rocksdb::BackgroundErrorReason::kMemTable;
+    if (resumable_reason && bg_error->IsIOError() &&
+        bg_error->severity() > rocksdb::Status::Severity::kHardError) {
+      *bg_error = rocksdb::Status(*bg_error, rocksdb::Status::Severity::kHardError);
+    }
+    health_->RaiseStorageError(std::string(ReasonName(reason)) + ": " + bg_error->ToString());
+  }
+  void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
+    if (info.new_bg_error.ok()) health_->ClearStorageError();
+  }
+
+ private:
+  const std::shared_ptr<DiskHealth> health_;
+};
 
 // The only place a rocksdb::Status becomes a dialkv::Status after Open. `what` says what was
 // being done, for a message a person can act on.
@@ -139,7 +236,15 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
-  db_options.keep_log_file_num = kKeepInfoLogFiles;
+  db_options.info_log = std::make_shared<RocksInfoLog>();
+  std::unique_ptr<rocksdb::Env> env;
+  if (options.faults != nullptr) {
+    env = rocksdb::NewCompositeEnv(NewFaultFileSystem(options.faults, nullptr));
+    db_options.env = env.get();
+  }
+  if (options.health != nullptr) {
+    db_options.listeners.push_back(std::make_shared<ErrorListener>(options.health));
+  }
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
@@ -166,7 +271,7 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
   DIALKV_CHECK(handles.size() == descriptors.size());
 
   Handles h{handles[0], handles[1], handles[2], handles[3], handles[4]};
-  std::unique_ptr<RocksEngine> engine(new RocksEngine(options, std::move(db), h));
+  std::unique_ptr<RocksEngine> engine(new RocksEngine(options, std::move(env), std::move(db), h));
   DIALKV_RETURN_IF_ERROR(engine->BuildHashIndexIfMissing());
   DIALKV_RETURN_IF_ERROR(engine->CountLiveKeys());
   Log()->info("opened data dir {} ({} live keys, sync={})", options.path, engine->LiveKeyCount(),
@@ -174,14 +279,18 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
   return engine;
 }
 
-RocksEngine::RocksEngine(Options options, std::unique_ptr<rocksdb::DB> db, Handles handles)
-    : options_(std::move(options)), db_(std::move(db)), handles_(handles) {
+RocksEngine::RocksEngine(Options options, std::unique_ptr<rocksdb::Env> env,
+                         std::unique_ptr<rocksdb::DB> db, Handles handles)
+    : options_(std::move(options)), env_(std::move(env)), db_(std::move(db)), handles_(handles) {
   const size_t per_stripe = (options_.header_cache_slots + kApplyStripes - 1) / kApplyStripes;
   for (Stripe& stripe : stripes_) stripe.headers.resize(per_stripe);
 }
 
 RocksEngine::~RocksEngine() {
-  if (!options_.sync) {
+  // After a failed write the log may be unusable (RocksDB, as packaged, aborts on a second
+  // write to a log file that failed); what was acknowledged is in it already.
+  const bool failed = options_.health != nullptr && options_.health->storage_error();
+  if (!options_.sync && !failed) {
     // Writes without sync are in the OS page cache; make a clean shutdown survive power loss.
     const rocksdb::Status s = db_->SyncWAL();
     if (!s.ok()) Log()->warn("{}: syncing the WAL at close failed: {}", Where(), s.ToString());
@@ -196,6 +305,21 @@ RocksEngine::~RocksEngine() {
 }
 
 std::string RocksEngine::Where() const { return "data dir " + options_.path; }
+
+Status RocksEngine::WriteFailed(const rocksdb::Status& s, const std::string& what) {
+  if (options_.health != nullptr && s.IsIOError()) options_.health->RaiseStorageError(s.ToString());
+  return FromRocks(s, what);
+}
+
+Status RocksEngine::Resume() {
+  const rocksdb::Status s = db_->Resume();
+  if (s.IsBusy()) {
+    return Status::Unavailable(Where() + ": RocksDB is already recovering from the error");
+  }
+  if (!s.ok()) return FromRocks(s, Where() + ": resuming writes");
+  if (options_.health != nullptr) options_.health->ClearStorageError();
+  return Status::Ok();
+}
 
 Status RocksEngine::InDataDir(const Status& s) const {
   return Status(s.code(), Where() + ": " + s.message());
@@ -354,6 +478,9 @@ Result<ApplyOutcome> RocksEngine::ApplyIfNewer(std::string_view key, const Versi
     }
     return ApplyOutcome::kSuperseded;
   }
+  if (options_.health != nullptr) {
+    DIALKV_RETURN_IF_ERROR(options_.health->CheckWrite(key.size() + version.value.size()));
+  }
   const bool was_live = before.has_value() && !before->tombstone;
   if (cached) slot->valid = false;  // Until the write is known to have succeeded.
 
@@ -378,7 +505,7 @@ Result<ApplyOutcome> RocksEngine::ApplyIfNewer(std::string_view key, const Versi
                    rocksdb::SliceParts(&header_slice, 1));
   }
   if (ws.ok()) ws = db_->Write(MakeWriteOptions(options_.sync), &batch);
-  if (!ws.ok()) return FromRocks(ws, Where() + ": writing " + DescribeKey(key));
+  if (!ws.ok()) return WriteFailed(ws, Where() + ": writing " + DescribeKey(key));
   if (slot != nullptr) {
     slot->key.assign(key);
     slot->header = after;
@@ -414,8 +541,9 @@ Result<bool> RocksEngine::PurgeTombstone(std::string_view key, const Timestamp& 
   rocksdb::WriteBatch batch;
   batch.Delete(handles_.data, rkey);
   batch.Delete(handles_.by_hash, EncodeHashIndexKey(key_hash, key));
-  DIALKV_RETURN_IF_ERROR(FromRocks(db_->Write(MakeWriteOptions(options_.sync), &batch),
-                                   Where() + ": purging " + DescribeKey(key)));
+  if (const rocksdb::Status ws = db_->Write(MakeWriteOptions(options_.sync), &batch); !ws.ok()) {
+    return WriteFailed(ws, Where() + ": purging " + DescribeKey(key));
+  }
   if (ChangeObserver* observer = observer_.load(std::memory_order_acquire); observer != nullptr) {
     observer->OnChange(key, key_hash, &*header, nullptr);
   }
@@ -469,11 +597,15 @@ Status RocksEngine::Scan(std::string_view start, std::string_view end, const Sca
 uint64_t RocksEngine::LiveKeyCount() const { return live_keys_.load(std::memory_order_relaxed); }
 
 Status RocksEngine::PutHint(NodeId peer, uint64_t sequence, std::string_view payload) {
+  if (options_.health != nullptr) {
+    DIALKV_RETURN_IF_ERROR(options_.health->CheckWrite(payload.size()));
+  }
   const std::string key = EncodeHintKey(peer, sequence);
-  return FromRocks(
-      db_->Put(MakeWriteOptions(options_.sync), handles_.hints, key,
-               rocksdb::Slice(payload.data(), payload.size())),
-      Where() + ": storing hint " + std::to_string(sequence) + " for peer " + std::to_string(peer));
+  const rocksdb::Status s = db_->Put(MakeWriteOptions(options_.sync), handles_.hints, key,
+                                     rocksdb::Slice(payload.data(), payload.size()));
+  if (s.ok()) return Status::Ok();
+  return WriteFailed(s, Where() + ": storing hint " + std::to_string(sequence) + " for peer " +
+                            std::to_string(peer));
 }
 
 Status RocksEngine::ScanHints(NodeId peer, const HintScanFn& fn) {
@@ -497,9 +629,10 @@ Status RocksEngine::ScanHints(NodeId peer, const HintScanFn& fn) {
 
 Status RocksEngine::DeleteHint(NodeId peer, uint64_t sequence) {
   const std::string key = EncodeHintKey(peer, sequence);
-  return FromRocks(db_->Delete(MakeWriteOptions(options_.sync), handles_.hints, key),
-                   Where() + ": deleting hint " + std::to_string(sequence) + " for peer " +
-                       std::to_string(peer));
+  const rocksdb::Status s = db_->Delete(MakeWriteOptions(options_.sync), handles_.hints, key);
+  if (s.ok()) return Status::Ok();
+  return WriteFailed(s, Where() + ": deleting hint " + std::to_string(sequence) + " for peer " +
+                            std::to_string(peer));
 }
 
 Result<std::string> RocksEngine::GetMeta(std::string_view name) {
@@ -511,11 +644,13 @@ Result<std::string> RocksEngine::GetMeta(std::string_view name) {
   return value;
 }
 
+// Not gated by the watermark (see disk_health.h): meta values are a few bytes.
 Status RocksEngine::PutMeta(std::string_view name, std::string_view value) {
-  return FromRocks(db_->Put(MakeWriteOptions(options_.sync), handles_.meta,
-                            rocksdb::Slice(name.data(), name.size()),
-                            rocksdb::Slice(value.data(), value.size())),
-                   Where() + ": writing meta '" + std::string(name) + "'");
+  const rocksdb::Status s = db_->Put(MakeWriteOptions(options_.sync), handles_.meta,
+                                     rocksdb::Slice(name.data(), name.size()),
+                                     rocksdb::Slice(value.data(), value.size()));
+  if (s.ok()) return Status::Ok();
+  return WriteFailed(s, Where() + ": writing meta '" + std::string(name) + "'");
 }
 
 }  // namespace dialkv::storage

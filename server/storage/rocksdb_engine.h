@@ -28,11 +28,15 @@
 #include <string_view>
 #include <vector>
 
+#include "server/storage/disk_faults.h"
+#include "server/storage/disk_health.h"
 #include "server/storage/engine.h"
 
 namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
+class Env;
+class Status;
 }  // namespace rocksdb
 
 namespace dialkv::storage {
@@ -54,6 +58,11 @@ class RocksEngine final : public Engine {
     // holds one key (keys longer than kMaxCachedKeyBytes are never cached), so the memory it
     // takes is bounded by slots * (kMaxCachedKeyBytes + about 64 bytes).
     size_t header_cache_slots = size_t{1} << 16;
+    // The disk alarm (disk_health.h): consulted before every data and hint write, raised when
+    // the engine fails to write. Null: writes are never refused up front.
+    std::shared_ptr<DiskHealth> health = nullptr;
+    // Injected disk trouble (disk_faults.h), for tests and fault injection. Null: none.
+    std::shared_ptr<DiskFaults> faults = nullptr;
   };
 
   // The longest key the header cache holds.
@@ -93,6 +102,12 @@ class RocksEngine final : public Engine {
   Result<std::string> GetMeta(std::string_view name) override;
   Status PutMeta(std::string_view name, std::string_view value) override;
 
+  // After a failed write (the disk alarm's storage error), asks RocksDB to resume writing:
+  // it flushes what it holds and opens a new write-ahead log. On success the storage error is
+  // cleared. Errors: kIOError (the cause is still there; nothing changed). OK when there was
+  // no error. Thread-safe; blocks on disk I/O.
+  Status Resume();
+
   const Options& options() const { return options_; }
 
  private:
@@ -126,15 +141,19 @@ class RocksEngine final : public Engine {
     rocksdb::ColumnFamilyHandle* by_hash = nullptr;
   };
 
-  RocksEngine(Options options, std::unique_ptr<rocksdb::DB> db, Handles handles);
+  RocksEngine(Options options, std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db,
+              Handles handles);
+  // `s` (a failed write) as a Status; an I/O failure also raises the disk alarm.
+  Status WriteFailed(const rocksdb::Status& s, const std::string& what);
   Status CountLiveKeys();
   Status BuildHashIndexIfMissing();
   std::string Where() const;                // "data dir /x": how messages name this engine.
   Status InDataDir(const Status& s) const;  // `s` with Where() in front of its message.
 
   const Options options_;
-  std::unique_ptr<rocksdb::DB> db_;  // Closed by the destructor.
-  Handles handles_;                  // Owned; destroyed before db_ is closed.
+  std::unique_ptr<rocksdb::Env> env_;  // The fault file system's, when faults are injected.
+  std::unique_ptr<rocksdb::DB> db_;    // Closed by the destructor, before env_ goes.
+  Handles handles_;                    // Owned; destroyed before db_ is closed.
   std::array<Stripe, kApplyStripes> stripes_;
   // Keys whose stored version is not a tombstone. Changed only under the key's stripe mutex,
   // right after the write that changed the key's liveness.
