@@ -140,6 +140,13 @@ ClusterStatus ToClusterStatus(v1::Envelope* reply) {
   for (v1::NodeStatus& node : *answer->mutable_nodes()) status.nodes.push_back(ToNodeInfo(&node));
   status.ae_oldest_full_round_ms = answer->ae_oldest_full_round_ms();
   status.clock_skewed = answer->clock_skewed();
+  v1::DiskAlarm* disk = answer->mutable_disk_alarm();
+  status.disk_alarm.low_space = disk->low_space();
+  status.disk_alarm.storage_error = disk->storage_error();
+  status.disk_alarm.message = std::move(*disk->mutable_message());
+  status.disk_alarm.since_ms = disk->since_ms();
+  status.disk_alarm.free_bytes = disk->free_bytes();
+  status.disk_alarm.min_free_bytes = disk->min_free_bytes();
   return status;
 }
 
@@ -163,6 +170,17 @@ FaultState ToFaultState(v1::Envelope* reply) {
   state.clock_offset_ms = proto.clock_offset_ms();
   state.skip_read_repair = proto.skip_read_repair();
   state.skip_write_timestamp_phase = proto.skip_write_timestamp_phase();
+  switch (proto.disk()) {
+    case v1::DISK_FAULT_FULL:
+      state.disk = DiskFault::kFull;
+      break;
+    case v1::DISK_FAULT_IO_ERROR:
+      state.disk = DiskFault::kIoError;
+      break;
+    default:
+      state.disk = DiskFault::kNone;
+      break;
+  }
   state.links.reserve(static_cast<size_t>(proto.links_size()));
   for (const v1::LinkFaults& link : proto.links()) {
     state.links.push_back(LinkFaults{link.peer(), link.drop_out(), link.drop_in(), link.block_out(),
@@ -506,6 +524,15 @@ Result<FaultState> Client::SetBugSwitches(const BugSwitches& switches,
   if (switches.skip_write_timestamp_phase.has_value()) {
     bugs->set_skip_write_timestamp_phase(*switches.skip_write_timestamp_phase);
   }
+  return impl_->Sync(std::move(request), options, &ToFaultState);
+}
+
+Result<FaultState> Client::SetDiskFault(DiskFault fault, const RequestOptions& options) {
+  v1::Envelope request;
+  v1::DiskFault disk = v1::DISK_FAULT_NONE;
+  if (fault == DiskFault::kFull) disk = v1::DISK_FAULT_FULL;
+  if (fault == DiskFault::kIoError) disk = v1::DISK_FAULT_IO_ERROR;
+  request.mutable_set_faults_request()->set_disk(disk);
   return impl_->Sync(std::move(request), options, &ToFaultState);
 }
 

@@ -158,6 +158,15 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
                "fsync every write before acknowledging it (survives power loss; slower). "
                "Without it a write survives a process crash, not a power loss")
       ->envname("DIALKV_SYNC");
+  app.add_option("--min-free-disk-bytes", o.min_free_disk_bytes,
+                 "Free space the data dir's file system must keep: below it the node refuses "
+                 "writes (UNAVAILABLE; clients go to another node) and serves reads, with a disk "
+                 "alarm in status, /health and /metrics, until space is back (0: no watermark)")
+      ->envname("DIALKV_MIN_FREE_DISK_BYTES");
+  app.add_option("--disk-check-interval-ms", o.disk_check_interval_ms,
+                 "How often the free space is measured and, after a failed disk write, resuming "
+                 "writes is tried")
+      ->envname("DIALKV_DISK_CHECK_INTERVAL_MS");
   app.add_option("--max-value-bytes", o.max_value_bytes,
                  "Largest value accepted; larger puts get INVALID_ARGUMENT")
       ->envname("DIALKV_MAX_VALUE_BYTES");

@@ -258,6 +258,23 @@ Result<Planner> MakePlanner(const std::string& command, const FaultCommands::Arg
           return changes;
         });
   }
+  if (command == "disk") {
+    DiskFault fault = DiskFault::kNone;
+    if (args.disk == "full") {
+      fault = DiskFault::kFull;
+    } else if (args.disk == "io-error") {
+      fault = DiskFault::kIoError;
+    } else if (args.disk != "ok") {
+      return Status::InvalidArgument("disk state '" + args.disk +
+                                     "': expected full, io-error or ok");
+    }
+    return Planner([node = args.node, fault](const std::vector<NodeId>& ids) -> Result<Changes> {
+      DIALKV_RETURN_IF_ERROR(CheckKnownNode(ids, node));
+      Changes changes;
+      changes[node] = [fault](Client& client) { return client.SetDiskFault(fault); };
+      return changes;
+    });
+  }
   return Planner([](const std::vector<NodeId>&) -> Result<Changes> { return Changes(); });  // show
 }
 
@@ -345,8 +362,19 @@ FaultCommands::FaultCommands(CLI::App* app) {
       ->required();
   clock_->add_option("--node", args_.node, "The node id whose clock to skew")->required();
 
+  disk_ = fault_->add_subcommand(
+      "disk", "Make one node's disk fail its writes (full or io-error), or work again (ok)");
+  disk_
+      ->add_option("STATE", args_.disk,
+                   "full: writes fail with ENOSPC and the node sees no free space (its disk alarm "
+                   "goes up); io-error: writes fail with EIO; ok: the disk works again. Reads "
+                   "never fail; the node refuses writes while the disk does")
+      ->required();
+  disk_->add_option("--node", args_.node, "The node id whose disk to fault")->required();
+
   clear_ = fault_->add_subcommand(
-      "clear", "Heal every link of every node and set every clock offset back to 0");
+      "clear",
+      "Heal every link of every node, set every clock offset back to 0 and end disk faults");
   show_ = fault_->add_subcommand("show", "Print the faults of every node");
   fault_->footer(kFaultFooter);  // After the subcommands, which would inherit it.
 
@@ -366,7 +394,7 @@ int FaultCommands::Run(const std::vector<std::string>& endpoints, const ClientOp
 int FaultCommands::RunFault(const std::vector<std::string>& endpoints,
                             const ClientOptions& base) const {
   const CLI::App* chosen = nullptr;
-  for (const CLI::App* sub : {partition_, isolate_, drop_, delay_, clock_, clear_, show_}) {
+  for (const CLI::App* sub : {partition_, isolate_, drop_, delay_, clock_, disk_, clear_, show_}) {
     if (sub->parsed()) chosen = sub;
   }
   if (chosen == nullptr) return Fail(Status::InvalidArgument("usage: fault needs a subcommand"));

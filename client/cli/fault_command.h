@@ -48,13 +48,14 @@ class FaultCommands {
   struct Args {
     std::vector<std::string> groups;  // partition: "1,2", "/", "3"
     bool one_way = false;             // partition
-    NodeId node = 0;                  // isolate; clock --node
+    NodeId node = 0;                  // isolate; clock, disk --node
     std::string probability;          // drop
     std::string delay;                // delay
     std::string jitter = "0";         // delay --jitter
     NodeId peer = 0;                  // drop, delay --peer (when given)
     uint64_t seed = 0;                // drop --seed (when given)
     std::string offset;               // clock
+    std::string disk;                 // disk: full, io-error or ok
     std::string key;                  // inspect
   };
 
@@ -68,6 +69,7 @@ class FaultCommands {
   CLI::App* drop_ = nullptr;
   CLI::App* delay_ = nullptr;
   CLI::App* clock_ = nullptr;
+  CLI::App* disk_ = nullptr;
   CLI::App* clear_ = nullptr;
   CLI::App* show_ = nullptr;
   CLI::App* inspect_ = nullptr;

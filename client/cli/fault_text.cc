@@ -108,10 +108,14 @@ std::string DescribeFaults(const FaultState& state) {
   }
   std::string out = Join(clauses);
   const bool bugs = state.skip_read_repair || state.skip_write_timestamp_phase;
-  if (out.empty() && state.clock_offset_ms == 0 && !bugs) return "no faults";
+  if (out.empty() && state.clock_offset_ms == 0 && !bugs && state.disk == DiskFault::kNone) {
+    return "no faults";
+  }
   if (random) out += "; seed " + std::to_string(state.seed);
   out += (out.empty() ? "" : "; ") + std::string("clock ") +
          FormatDurationMs(state.clock_offset_ms, true);
+  if (state.disk == DiskFault::kFull) out += "; disk full (writes fail with ENOSPC)";
+  if (state.disk == DiskFault::kIoError) out += "; disk failing (writes fail with EIO)";
   if (state.skip_read_repair) out += "; TEST BUG ON: CP reads skip their write-back";
   if (state.skip_write_timestamp_phase) out += "; TEST BUG ON: CP writes skip the timestamp phase";
   return out;

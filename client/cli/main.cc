@@ -190,6 +190,10 @@ std::string FormatStatus(const dialkv::ClusterStatus& status) {
            "'s clock differs from a majority of its peers' by more than --max-clock-skew-ms; "
            "it refuses to coordinate writes\n";
   }
+  if (status.disk_alarm.raised()) {
+    out += "DISK ALARM on node " + std::to_string(status.node_id) + ": " +
+           Printable(status.disk_alarm.message) + "\n";
+  }
   return out;
 }
 
@@ -228,21 +232,28 @@ dialkv::Result<std::unique_ptr<dialkv::Client>> NodeClient(const std::string& en
   return dialkv::Client::Create(std::move(options));
 }
 
-// "node 1: 2.4 s ago", "node 2: none since it started", "127.0.0.1:7399: UNAVAILABLE ...".
+// "node 1: last full round 2.4 s ago", "node 2: no complete round since it started",
+// "127.0.0.1:7399: UNAVAILABLE ...", followed by the node's disk alarm when it is raised (each
+// endpoint is asked anyway, so every node's alarm shows).
 std::string AntiEntropyLag(const std::string& endpoint, const dialkv::ClientOptions& base) {
   auto client = NodeClient(endpoint, base);
   if (!client.ok()) return endpoint + ": " + client.status().ToString();
   dialkv::Result<dialkv::ClusterStatus> status = (*client)->ClusterStatus();
   if (!status.ok()) return endpoint + ": " + status.status().ToString();
   std::string out = "node " + std::to_string(status->node_id) + ": ";
-  if (status->ae_oldest_full_round_ms == 0) return out + "no complete round since it started";
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  const double ago_s = static_cast<double>(now_ms - status->ae_oldest_full_round_ms) / 1000.0;
-  char text[64];
-  std::snprintf(text, sizeof(text), "last full round %.1f s ago", ago_s < 0 ? 0.0 : ago_s);
-  return out + text;
+  if (status->ae_oldest_full_round_ms == 0) {
+    out += "no complete round since it started";
+  } else {
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    const double ago_s = static_cast<double>(now_ms - status->ae_oldest_full_round_ms) / 1000.0;
+    char text[64];
+    std::snprintf(text, sizeof(text), "last full round %.1f s ago", ago_s < 0 ? 0.0 : ago_s);
+    out += text;
+  }
+  if (status->disk_alarm.raised()) out += "; DISK ALARM: " + status->disk_alarm.message;
+  return out;
 }
 
 int RunStatus(dialkv::Client& client, const std::vector<std::string>& endpoints,

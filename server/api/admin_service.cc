@@ -37,6 +37,29 @@ void ToProto(const net::LinkFaults& link, v1::LinkFaults* out) {
   out->set_jitter_ms(link.jitter_ms);
 }
 
+storage::DiskFault FromProto(v1::DiskFault fault) {
+  switch (fault) {
+    case v1::DISK_FAULT_FULL:
+      return storage::DiskFault::kFull;
+    case v1::DISK_FAULT_IO_ERROR:
+      return storage::DiskFault::kIoError;
+    default:
+      return storage::DiskFault::kNone;
+  }
+}
+
+v1::DiskFault ToProto(storage::DiskFault fault) {
+  switch (fault) {
+    case storage::DiskFault::kFull:
+      return v1::DISK_FAULT_FULL;
+    case storage::DiskFault::kIoError:
+      return v1::DISK_FAULT_IO_ERROR;
+    case storage::DiskFault::kNone:
+      break;
+  }
+  return v1::DISK_FAULT_NONE;
+}
+
 }  // namespace
 
 AdminService::AdminService(Options options, net::FaultInjector* injector, SystemClock* clock,
@@ -107,6 +130,9 @@ asio::awaitable<v1::Envelope> AdminService::Handle(v1::Envelope request) {
     injector_->Clear();
     if (clock_ != nullptr) clock_->SetOffsetMs(0);
     coordinator_.SetBugs(false, false);
+    if (disk_faults_ != nullptr && disk_faults_->fault() != storage::DiskFault::kNone) {
+      SetDisk(storage::DiskFault::kNone);
+    }
   } else if (kind == kSetClockOffset) {
     status = SetClockOffset(request.set_clock_offset_request().offset_ms());
   }
@@ -123,7 +149,26 @@ asio::awaitable<v1::Envelope> AdminService::Handle(v1::Envelope request) {
   co_return reply;
 }
 
+void AdminService::SetDisk(storage::DiskFault fault) {
+  disk_faults_->Set(fault);
+  Logger("api")->warn(
+      "node={} fault injection: disk {}", options_.self,
+      fault == storage::DiskFault::kNone
+          ? std::string("healthy again")
+          : "fails every write (" + std::string(storage::DiskFaultName(fault)) + ")");
+  if (disk_changed_) disk_changed_();
+}
+
 Status AdminService::SetFaults(const v1::SetFaultsRequest& request) {
+  if (request.has_disk()) {
+    if (!v1::DiskFault_IsValid(request.disk())) {
+      return Status::InvalidArgument("unknown disk fault " + std::to_string(request.disk()));
+    }
+    if (disk_faults_ == nullptr) {
+      return Status::InvalidArgument("node " + std::to_string(options_.self) +
+                                     " cannot inject disk faults (its storage is not RocksDB)");
+    }
+  }
   std::vector<net::LinkFaultsPatch> patches;
   patches.reserve(static_cast<size_t>(request.links_size()));
   for (const v1::LinkFaultsPatch& p : request.links()) patches.push_back(FromProto(p));
@@ -131,6 +176,7 @@ Status AdminService::SetFaults(const v1::SetFaultsRequest& request) {
   if (request.has_seed()) seed = request.seed();
   Status applied = injector_->Apply(patches, seed);
   if (!applied.ok()) return applied;
+  if (request.has_disk()) SetDisk(FromProto(request.disk()));
   Logger("api")->info("node={} fault injection: {} link change(s){}", options_.self, patches.size(),
                       seed ? ", seed " + std::to_string(*seed) : "");
   if (request.has_bugs()) {
@@ -172,6 +218,7 @@ void AdminService::FillState(v1::FaultState* state) const {
   state->set_clock_offset_ms(clock_ != nullptr ? clock_->offset_ms() : 0);
   state->set_skip_read_repair(coordinator_.skip_read_repair());
   state->set_skip_write_timestamp_phase(coordinator_.skip_write_timestamp_phase());
+  if (disk_faults_ != nullptr) state->set_disk(ToProto(disk_faults_->fault()));
   for (const net::LinkFaults& link : injector_->Links()) ToProto(link, state->add_links());
 }
 

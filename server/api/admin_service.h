@@ -14,8 +14,10 @@
 // catches up with the timestamps already issued. Failure detection keeps the true clock.
 // SetFaults may also switch test-only bugs of the coordinator on or off (BugSwitches: a CP read
 // without write-back, a CP write without its timestamp phase), so a harness can show that it
-// catches a broken CP. ClearFaults heals every link, sets the offset back to 0 and turns every
-// bug off.
+// catches a broken CP. SetFaults may also inject disk trouble (SetFaultsRequest.disk: the
+// node's storage fails writes as a full or failing disk would; SetDiskFaults gives the switch).
+// ClearFaults heals every link, sets the offset back to 0, turns every bug off and ends disk
+// trouble.
 //
 // Counts every request: dialkv_admin_requests_total{request,status}.
 //
@@ -24,6 +26,8 @@
 
 #include <asio/awaitable.hpp>
 #include <cstdint>
+#include <functional>
+#include <memory>
 
 #include "dialkv/types.h"
 #include "proto/dialkv.pb.h"
@@ -32,6 +36,7 @@
 #include "server/net/fault_injector.h"
 #include "server/replication/coordinator.h"
 #include "server/replication/local_replica.h"
+#include "server/storage/disk_faults.h"
 
 namespace dialkv::api {
 
@@ -53,6 +58,14 @@ class AdminService {
                replication::LocalReplica& local, replication::Coordinator& coordinator,
                metrics::Registry& metrics);
 
+  // Where SetFaultsRequest.disk acts: `faults` is the storage engine's switch, and `changed` is
+  // called after every change (the disk monitor checks again at once). Without it, a request
+  // with a disk fault is refused with INVALID_ARGUMENT. REQUIRES: called before serving.
+  void SetDiskFaults(std::shared_ptr<storage::DiskFaults> faults, std::function<void()> changed) {
+    disk_faults_ = std::move(faults);
+    disk_changed_ = std::move(changed);
+  }
+
   // Whether `request` is one of the requests above.
   static bool Serves(const v1::Envelope& request);
 
@@ -64,6 +77,7 @@ class AdminService {
 
   Status SetFaults(const v1::SetFaultsRequest& request);
   Status SetClockOffset(int64_t offset_ms);
+  void SetDisk(storage::DiskFault fault);  // REQUIRES: disk_faults_ set.
   void FillState(v1::FaultState* state) const;
   asio::awaitable<Status> ReadLocal(std::string key, v1::ReadLocalReply* reply);
   void Count(Kind kind, const Status& status);
@@ -73,6 +87,8 @@ class AdminService {
   SystemClock* const clock_;
   replication::LocalReplica& local_;
   replication::Coordinator& coordinator_;
+  std::shared_ptr<storage::DiskFaults> disk_faults_;
+  std::function<void()> disk_changed_;
   metrics::Counter* requests_[kNum][kNumCodes] = {};
 };
 

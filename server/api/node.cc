@@ -204,6 +204,9 @@ Status Node::ValidateOptions(const Options& o) {
         " bytes of envelope must fit in --max-frame-bytes " + std::to_string(o.max_frame_bytes) +
         "; raise --max-frame-bytes or lower --max-value-bytes");
   }
+  if (o.disk_check_interval_ms < 10 || o.disk_check_interval_ms > 60'000) {
+    return OutOfRange("--disk-check-interval-ms", o.disk_check_interval_ms, 10, 60'000);
+  }
   if (o.max_timeout_ms < 1 || o.max_timeout_ms > kMaxTimeoutMs) {
     return OutOfRange("--max-timeout-ms", o.max_timeout_ms, 1, kMaxTimeoutMs);
   }
@@ -329,13 +332,24 @@ Status Node::Init() {
     peers = std::move(parsed.value());
   }
 
+  disk_health_ =
+      std::make_shared<storage::DiskHealth>(options_.data_dir, options_.min_free_disk_bytes);
+  if (options_.enable_fault_injection) disk_faults_ = std::make_shared<storage::DiskFaults>();
   storage::RocksEngine::Options engine_options;
   engine_options.path = options_.data_dir;
   engine_options.sync = options_.sync;
   engine_options.block_cache_bytes = options_.storage_block_cache_bytes;
+  engine_options.health = disk_health_;
+  engine_options.faults = disk_faults_;
   Result<std::unique_ptr<storage::RocksEngine>> engine = storage::RocksEngine::Open(engine_options);
   if (!engine.ok()) return engine.status();
+  storage::RocksEngine* rocks = engine->get();
   engine_ = std::move(engine.value());
+  storage::DiskMonitor::Options monitor_options;
+  monitor_options.path = options_.data_dir;
+  monitor_options.interval = std::chrono::milliseconds(options_.disk_check_interval_ms);
+  disk_monitor_ = std::make_unique<storage::DiskMonitor>(
+      monitor_options, disk_health_, disk_faults_, [rocks] { return rocks->Resume(); });
   DIALKV_RETURN_IF_ERROR(storage::ClaimIdentity(
       *engine_, storage::Identity{options_.node_id, options_.cluster_name}, options_.data_dir));
   Result<uint64_t> generation = cluster::NextGeneration(*engine_);
@@ -387,6 +401,10 @@ Status Node::Init() {
   admin_service_ =
       std::make_unique<AdminService>(admin_options, fault_injector_.get(), system_clock_.get(),
                                      *local_replica_, *coordinator_, *metrics_);
+  if (disk_faults_ != nullptr) {
+    admin_service_->SetDiskFaults(disk_faults_,
+                                  [monitor = disk_monitor_.get()] { monitor->CheckSoon(); });
+  }
 
   std::unique_ptr<auth::TokenVerifier> verifier;
   if (!options_.auth_token_secret_file.empty()) {
@@ -429,15 +447,34 @@ Status Node::Init() {
           .refused_requests = &budget_refusals.WithLabels({"inflight_requests"}),
           .refused_bytes = &budget_refusals.WithLabels({"inflight_bytes"}),
           .refused_replies = &budget_refusals.WithLabels({"reply_bytes"})});
-  budget_gauges_.push_back(metrics_->AddGaugeFunc(
+  node_gauges_.push_back(metrics_->AddGaugeFunc(
       "dialkv_inflight_requests", "Client requests being served now (--max-inflight-requests).",
       [budget = request_budget_.get()] { return static_cast<double>(budget->requests()); }));
-  budget_gauges_.push_back(metrics_->AddGaugeFunc(
+  node_gauges_.push_back(metrics_->AddGaugeFunc(
       "dialkv_inflight_bytes",
       "Bytes of requests being served and of replies not yet written, on every port "
       "(--max-inflight-bytes).",
       [budget = request_budget_.get()] { return static_cast<double>(budget->bytes()); }));
   frame_options.budget = request_budget_;
+  storage::DiskHealth* disk = disk_health_.get();
+  node_gauges_.push_back(metrics_->AddGaugeFunc(
+      "dialkv_disk_alarm",
+      "1 while the disk alarm is raised (free space under --min-free-disk-bytes, or a failed "
+      "disk write): the node refuses writes and serves reads.",
+      [disk] { return disk->alarm().raised() ? 1.0 : 0.0; }));
+  node_gauges_.push_back(metrics_->AddGaugeFunc(
+      "dialkv_disk_alarm_low_space", "1 while free space is under --min-free-disk-bytes.",
+      [disk] { return disk->alarm().low_space ? 1.0 : 0.0; }));
+  node_gauges_.push_back(metrics_->AddGaugeFunc(
+      "dialkv_disk_alarm_storage_error",
+      "1 while the storage engine is stopped by a failed write (it resumes by itself).",
+      [disk] { return disk->alarm().storage_error ? 1.0 : 0.0; }));
+  node_gauges_.push_back(metrics_->AddGaugeFunc(
+      "dialkv_disk_free_bytes", "Free space of the data dir's file system, as last measured.",
+      [disk] { return static_cast<double>(disk->alarm().free_bytes); }));
+  node_gauges_.push_back(metrics_->AddGaugeFunc(
+      "dialkv_disk_alarms_raised", "Times the disk alarm went up since the node started.",
+      [disk] { return static_cast<double>(disk->alarm().raised_total); }));
   net::FrameServer::Options peer_port_options = frame_options;
   frame_options.max_connection_reply_bytes = options_.max_connection_reply_bytes;
   frame_options.connections_refused = &refused.WithLabels({"client"});
@@ -660,6 +697,7 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
   clock_offsets_ = std::make_unique<cluster::PeerClockOffsets>(
       offsets_options, options_.node_id, ids, *hlc_clock_, *detector_clock_, metrics_.get());
   coordinator_->RefuseWritesWhenClockSkewed(clock_offsets_.get());
+  coordinator_->RefuseWritesOnDiskAlarm(disk_health_.get());
   if (hint_store_ != nullptr) {
     replication::HintReplayer::Options replay_options;
     replay_options.self = options_.node_id;
@@ -789,6 +827,14 @@ v1::ClusterStatusReply Node::ClusterStatus() const {
   reply.set_replication_factor(ring_->replication_factor());
   reply.set_ae_oldest_full_round_ms(anti_entropy_->GetStatus().oldest_full_round_ms);
   reply.set_clock_skewed(clock_offsets_->skewed());
+  const storage::DiskAlarm alarm = disk_health_->alarm();
+  v1::DiskAlarm* disk = reply.mutable_disk_alarm();
+  disk->set_low_space(alarm.low_space);
+  disk->set_storage_error(alarm.storage_error);
+  disk->set_message(alarm.message);
+  disk->set_since_ms(alarm.since_ms);
+  disk->set_free_bytes(alarm.free_bytes);
+  disk->set_min_free_bytes(alarm.min_free_bytes);
   for (const cluster::MemberView& view : membership_->Views()) {
     v1::NodeStatus* node = reply.add_nodes();
     node->set_node_id(view.member.node_id);
@@ -812,9 +858,19 @@ v1::ClusterStatusReply Node::ClusterStatus() const {
 net::HttpResponse Node::ServeHttp(const std::string& path) {
   net::HttpResponse response;
   if (path == "/health") {
+    // 200 while the node serves: reads go on under an alarm, which is listed.
     response.content_type = "application/json";
-    response.body = "{\"status\":\"ok\",\"node_id\":" + std::to_string(options_.node_id) +
-                    ",\"cluster\":\"" + JsonEscape(options_.cluster_name) + "\"}\n";
+    const storage::DiskAlarm alarm = disk_health_->alarm();
+    std::string alarms;
+    if (alarm.raised()) {
+      alarms = "{\"name\":\"disk\",\"cause\":\"" +
+               std::string(alarm.low_space ? "low_space" : "storage_error") +
+               "\",\"since_ms\":" + std::to_string(alarm.since_ms) + ",\"message\":\"" +
+               JsonEscape(alarm.message) + "\"}";
+    }
+    response.body = "{\"status\":\"" + std::string(alarm.raised() ? "degraded" : "ok") +
+                    "\",\"node_id\":" + std::to_string(options_.node_id) + ",\"cluster\":\"" +
+                    JsonEscape(options_.cluster_name) + "\",\"alarms\":[" + alarms + "]}\n";
   } else if (path == "/metrics") {
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     response.body = metrics_->Expose();
@@ -922,6 +978,7 @@ void Node::Stop() {
                              kept.ToString());
     }
   }
+  disk_monitor_.reset();
   engine_.reset();
   if (started) Logger("server")->info("node {} stopped", options_.node_id);
 }

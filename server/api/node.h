@@ -43,6 +43,9 @@
 #include "server/net/listen_address.h"
 #include "server/net/peer_auth.h"
 #include "server/net/stream.h"
+#include "server/storage/disk_faults.h"
+#include "server/storage/disk_health.h"
+#include "server/storage/disk_monitor.h"
 #include "server/storage/engine.h"
 
 namespace dialkv {
@@ -156,7 +159,12 @@ class Node {
     // With sync, the threads that run writes (replication/local_replica.h says why only then). More
     // concurrent writers make bigger fsync groups; past a few, they only queue on the disk.
     size_t storage_threads = 4;
-    bool sync = false;                     // fsync every write before acknowledging it.
+    bool sync = false;  // fsync every write before acknowledging it.
+    // Free space the data dir's file system keeps: below it the node refuses writes (the disk
+    // alarm, storage/disk_health.h) until space is back. 0: no watermark.
+    uint64_t min_free_disk_bytes = uint64_t{256} << 20;
+    // How often the free space is measured and, after a failed write, resuming is tried.
+    uint32_t disk_check_interval_ms = 1000;
     uint32_t max_key_bytes = 4096;         // Not a flag: part of the data model.
     uint32_t max_value_bytes = 4u << 20;   // Must fit in a frame with the largest key.
     uint32_t max_frame_bytes = 16u << 20;  // Bigger frames close their connection.
@@ -253,9 +261,12 @@ class Node {
   const Options options_;
   Endpoints endpoints_;
   // Declared in dependency order: destroyed (and stopped by Stop()) in reverse.
+  std::shared_ptr<storage::DiskHealth> disk_health_;
+  std::shared_ptr<storage::DiskFaults> disk_faults_;  // Null without fault injection.
   std::unique_ptr<storage::Engine> engine_;
-  std::unique_ptr<SystemClock> system_clock_;  // When options_.clock is null.
-  const Clock* hlc_clock_ = nullptr;           // options_.clock or system_clock_.
+  std::unique_ptr<storage::DiskMonitor> disk_monitor_;  // Resumes engine_; goes before it.
+  std::unique_ptr<SystemClock> system_clock_;           // When options_.clock is null.
+  const Clock* hlc_clock_ = nullptr;                    // options_.clock or system_clock_.
   std::unique_ptr<HybridLogicalClock> hlc_;
   std::unique_ptr<SystemClock> detector_clock_;  // Never skewed: drives failure detection.
   std::unique_ptr<metrics::Registry> metrics_;
@@ -289,7 +300,7 @@ class Node {
   std::unique_ptr<net::HttpServer> http_server_;
   metrics::GaugeFuncHandle keys_gauge_;
   metrics::GaugeFuncHandle connections_gauge_;
-  std::vector<metrics::GaugeFuncHandle> budget_gauges_;
+  std::vector<metrics::GaugeFuncHandle> node_gauges_;
   bool stopped_ = false;
 };
 

@@ -54,6 +54,11 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::Write(std::string key, std::s
   if (clock_offsets_ != nullptr) {
     if (Status clock = clock_offsets_->CheckWrites(); !clock.ok()) co_return clock;
   }
+  if (disk_ != nullptr) {
+    if (Status disk = disk_->CheckWrite(0); !disk.ok()) {
+      co_return Status::Unavailable(disk.message() + "; the write was not applied");
+    }
+  }
   Version version;
   version.value = std::move(value);
   version.tombstone = tombstone;

@@ -20,6 +20,7 @@
 #include "server/replication/local_replica.h"
 #include "server/replication/quorum.h"
 #include "server/replication/task_tracker.h"
+#include "server/storage/disk_health.h"
 
 namespace dialkv::replication {
 
@@ -104,7 +105,8 @@ class Coordinator {
   // Writes `value` to `key` (or, with `tombstone`, deletes it: `value` is then empty) under a
   // timestamp chosen here, per `consistency`.
   // Errors: kUnavailable (definitely not applied: CP without a quorum of timestamps, or
-  // refused at once by FailFast before either phase sent anything; an AP
+  // refused at once by FailFast before either phase sent anything; refused by the clock-skew or
+  // disk-alarm guard; an AP
   // write that could call no replica and certainly stored no hint; after Stop()); kUnknown (CP
   // without a quorum of acks; AP without an ack and without a confirmed hint — a replica or an
   // unconfirmed hint may still hold it; a local write past its deadline);
@@ -117,6 +119,12 @@ class Coordinator {
   // node's clock may stamp writes, and refuses them with its kUnavailable ("clock skew") when
   // not. Reads are unaffected. REQUIRES: called before the node serves.
   void RefuseWritesWhenClockSkewed(cluster::PeerClockOffsets* offsets) { clock_offsets_ = offsets; }
+
+  // From now on, Write first asks `disk` (not owned; outlives this object) whether this node's
+  // data dir takes writes, and refuses them with its kUnavailable when its disk alarm is up
+  // (the client then tries another node). Reads are unaffected. REQUIRES: called before the
+  // node serves.
+  void RefuseWritesOnDiskAlarm(storage::DiskHealth* disk) { disk_ = disk; }
 
   // Refuses new requests (kUnavailable) and blocks until every replica call and hint write
   // still running has finished (each has a deadline, so this ends within about
@@ -262,6 +270,7 @@ class Coordinator {
   net::Transport& transport_;
   HintStore* const hints_;
   cluster::PeerClockOffsets* clock_offsets_ = nullptr;  // Set before serving, then read-only.
+  storage::DiskHealth* disk_ = nullptr;                 // Set before serving, then read-only.
   TaskTracker tracker_;                                 // One slot per replica call in flight.
   metrics::Counter fast_failures_;
   std::atomic<bool> bug_skip_read_repair_{false};

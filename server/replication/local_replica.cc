@@ -100,6 +100,15 @@ Status WithContext(std::string_view what, const Status& status) {
   return Status(status.code(), std::string(what) + ": " + status.message());
 }
 
+// A failed ApplyIfNewer, said as what it means: the engine refuses a write it did not start
+// (kUnavailable: its disk alarm) and otherwise may have written before failing.
+Status StorageWriteFailed(const Status& status) {
+  if (status.code() == Code::kUnavailable) {
+    return WithContext("storage write refused, not applied", status);
+  }
+  return WithContext("storage write failed (it may have been applied)", status);
+}
+
 // The answer of a write that did not finish by its deadline.
 Status LateWrite(bool started) {
   if (started) {
@@ -181,7 +190,7 @@ asio::awaitable<Result<storage::ApplyOutcome>> LocalReplica::Apply(std::string k
   }
   if (!out.result.has_value()) co_return LateWrite(out.started);
   if (!out.result->ok()) {
-    co_return WithContext("storage write failed (it may have been applied)", out.result->status());
+    co_return StorageWriteFailed(out.result->status());
   }
   co_return std::move(*out.result);
 }
@@ -219,7 +228,7 @@ Result<Version> LocalReplica::WriteNow(std::string_view key, std::string value, 
     version.timestamp = hlc_.Now();
     Result<storage::ApplyOutcome> applied = engine_.ApplyIfNewer(key, version);
     if (!applied.ok()) {
-      return WithContext("storage write failed (it may have been applied)", applied.status());
+      return StorageWriteFailed(applied.status());
     }
     if (*applied == storage::ApplyOutcome::kApplied || attempt == kMaxWriteAttempts) {
       return version;

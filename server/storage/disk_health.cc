@@ -39,20 +39,26 @@ Status DiskHealth::CheckWrite(uint64_t bytes) {
     if (free >= min_free_bytes_ && free - min_free_bytes_ >= charged) return Status::Ok();
     // The estimate says this write would cross the watermark: measure before refusing.
     std::lock_guard<std::mutex> lock(mu_);
+    uint64_t measured = free;
     if (probe_) {
-      if (const std::optional<uint64_t> measured = probe_(); measured.has_value()) {
-        reported_free_.store(*measured, std::memory_order_relaxed);
+      if (const std::optional<uint64_t> probed = probe_(); probed.has_value()) {
+        measured = *probed;
+        reported_free_.store(measured, std::memory_order_relaxed);
         charged_.store(charge, std::memory_order_relaxed);
-        if (*measured >= min_free_bytes_ && *measured - min_free_bytes_ >= charge) {
+        if (measured >= min_free_bytes_ && measured - min_free_bytes_ >= charge) {
           return Status::Ok();
         }
       }
     }
-    if (!low_space_) {
+    if (measured < min_free_bytes_ && !low_space_) {
       low_space_ = true;
       UpdateLocked();
     }
-    return Status::Unavailable(MessageLocked());
+    if (low_space_ || !storage_error_what_.empty()) return Status::Unavailable(MessageLocked());
+    return Status::Unavailable("data dir " + data_dir_ + " refused a write of " +
+                               std::to_string(bytes) + " bytes: its file system has " +
+                               Mib(measured) + " free, and the write would leave less than " +
+                               "--min-free-disk-bytes " + Mib(min_free_bytes_));
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (!low_space_ && storage_error_what_.empty()) return Status::Ok();  // Cleared meanwhile.
@@ -124,9 +130,12 @@ std::string DiskHealth::MessageLocked() const {
   std::string message = "data dir " + data_dir_ + " takes no writes: ";
   if (low_space_) {
     const uint64_t free = reported_free_.load(std::memory_order_relaxed);
-    message += (free == UINT64_MAX ? std::string("unknown") : Mib(free)) +
+    const uint64_t margin = std::min(kClearMarginBytes, min_free_bytes_ / 10);
+    message += "its file system has " +
+               (free == UINT64_MAX ? std::string("an unknown amount") : Mib(free)) +
                " free, below --min-free-disk-bytes " + Mib(min_free_bytes_) +
-               "; free space on its file system (writes resume by themselves)";
+               "; free space on it (writes resume by themselves at " +
+               Mib(min_free_bytes_ + margin) + " free)";
     if (!storage_error_what_.empty()) message += "; and ";
   }
   if (!storage_error_what_.empty()) {

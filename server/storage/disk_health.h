@@ -3,11 +3,9 @@
 //
 // Two causes raise it, and each clears on its own:
 //   low space      the file system of the data dir has less free space than the watermark
-//                  (--min-free-disk-bytes). Raised by ReportFreeSpace or by a write that would
-//                  take the estimated free space below the watermark; cleared by a
-//                  ReportFreeSpace at or above the watermark plus a margin (kClearMarginBytes,
-//                  or a tenth of the watermark if that is smaller), so a disk hovering at the
-//                  line does not flap.
+//                  (--min-free-disk-bytes), as measured; cleared by a measurement at or above
+//                  the watermark plus a margin (kClearMarginBytes, or a tenth of the watermark
+//                  if that is smaller), so a disk hovering at the line does not flap.
 //   storage error  the storage engine failed to write (no space left, an I/O error, a
 //                  background flush or compaction that failed). Raised by the engine; cleared
 //                  by the engine once it has resumed writing (see DiskMonitor).
@@ -18,7 +16,10 @@
 //
 // Between two reports the free space is estimated: every write admitted by CheckWrite is
 // charged twice its bytes (the write-ahead log, then the table file a flush writes), so a burst
-// of writes meets the watermark before the disk does, without a system call per write.
+// of writes meets the watermark before the disk does, without a system call per write. When
+// the estimate says a write would cross the watermark, the free space is measured (the probe):
+// a write that would still take it below the watermark is refused on its own, and the alarm
+// goes up once the measured free space is below it.
 //
 // Thread-safe; CheckWrite takes no lock while the alarm is down.
 

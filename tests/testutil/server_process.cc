@@ -43,6 +43,13 @@ std::vector<std::string> ServerProcess::Args(const Options& options) {
       "--data-dir=" + options.data_dir,
       "--threads=2",
   };
+  // Tests write little: a machine with less than the default watermark free (256 MiB) still
+  // runs them, unless a test sets its own.
+  bool watermark_given = false;
+  for (const std::string& arg : options.extra_args) {
+    watermark_given = watermark_given || arg.starts_with("--min-free-disk-bytes");
+  }
+  if (!watermark_given) args.push_back("--min-free-disk-bytes=16777216");
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   return args;
 }

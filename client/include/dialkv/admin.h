@@ -1,6 +1,6 @@
 #pragma once
 // Value types of the fault-injection and inspection calls of dialkv::Client (client.h):
-// SetFaults, ClearFaults, GetFaults, SetClockOffset and ReadLocal.
+// SetFaults, ClearFaults, GetFaults, SetClockOffset, SetDiskFault and ReadLocal.
 //
 // A node serves these only when it was started with --enable-fault-injection; any other node
 // answers kPermissionDenied and changes nothing. Faults act on messages between nodes, at the
@@ -49,6 +49,11 @@ struct LinkFaultsPatch {
   friend bool operator==(const LinkFaultsPatch&, const LinkFaultsPatch&) = default;
 };
 
+// Injected disk trouble of one node (Client::SetDiskFault): its storage fails every write as a
+// full disk (ENOSPC; the node also measures no free space, so its disk alarm goes up) or a
+// failing one (EIO) would. Reads are never faulted. The node refuses writes until it is over.
+enum class DiskFault : uint8_t { kNone, kFull, kIoError };
+
 // The faults of one node.
 struct FaultState {
   NodeId node_id = 0;                  // The node this state is of.
@@ -58,6 +63,7 @@ struct FaultState {
   // Test-only bugs now on (BugSwitches).
   bool skip_read_repair = false;
   bool skip_write_timestamp_phase = false;
+  DiskFault disk = DiskFault::kNone;  // Injected disk trouble (SetDiskFault).
 
   friend bool operator==(const FaultState&, const FaultState&) = default;
 };

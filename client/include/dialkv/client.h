@@ -168,6 +168,19 @@ struct NodeInfo {
   int64_t clock_offset_rtt_ms = 0;
 };
 
+// A node's disk alarm: while raised, the node takes no writes (as coordinator or as replica;
+// UNAVAILABLE, so the client tries another node) and serves reads. It clears by itself.
+struct DiskAlarm {
+  bool low_space = false;      // Free space under the node's --min-free-disk-bytes.
+  bool storage_error = false;  // Its storage failed to write (disk full or failing).
+  std::string message = {};    // Why it refuses writes; empty when it does not.
+  int64_t since_ms = 0;        // When it was raised (ms since the Unix epoch); 0: not raised.
+  uint64_t free_bytes = 0;     // Free space of its data dir's file system, as last measured.
+  uint64_t min_free_bytes = 0;
+
+  bool raised() const { return low_space || storage_error; }
+};
+
 // The cluster as one node sees it: membership and liveness come from gossip, so nodes may
 // briefly disagree, and a node cut off from the others reports them suspect or dead.
 struct ClusterStatus {
@@ -182,6 +195,7 @@ struct ClusterStatus {
   // The answering node's clock differs from a majority of its peers' by more than its
   // --max-clock-skew-ms: it refuses to coordinate writes (UNAVAILABLE, "clock skew").
   bool clock_skewed = false;
+  DiskAlarm disk_alarm;  // The answering node's.
 };
 
 // One anti-entropy exchange run by Client::Repair.
@@ -326,11 +340,15 @@ class Client {
   // Replaces any earlier offset. The node's failure detection keeps the true clock.
   Result<FaultState> SetClockOffset(int64_t offset_ms, const RequestOptions& options = {});
 
+  // Makes the node's storage fail every write as a full or failing disk would (admin.h,
+  // DiskFault), or ends that with DiskFault::kNone. Replaces any earlier disk fault.
+  Result<FaultState> SetDiskFault(DiskFault fault, const RequestOptions& options = {});
+
   // The node's own stored version of `key` (a tombstone too), read without a quorum and
   // without repair. kNotFound when the node holds no version of the key.
   Result<LocalVersion> ReadLocal(std::string_view key, const RequestOptions& options = {});
 
-  // Coroutine forms of the five calls above, as for AsyncGet.
+  // Coroutine forms of five of the calls above, as for AsyncGet.
   asio::awaitable<Result<FaultState>> AsyncSetFaults(std::vector<LinkFaultsPatch> patches,
                                                      std::optional<uint64_t> seed = std::nullopt,
                                                      RequestOptions options = {});
