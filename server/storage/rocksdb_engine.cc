@@ -161,6 +161,16 @@ bool Contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
 
+// What the operator does about a data dir whose files RocksDB found damaged.
+constexpr const char* kDamagedAdvice =
+    ". The node cannot start on it: move the data dir aside (keep it to inspect) and start the "
+    "node on an empty one; its replicas refill it by hinted handoff and anti-entropy (run "
+    "'dialkv repair' to hurry it). With one replica only, restore the data dir from a backup";
+
+Status Damaged(const std::string& path, const std::string& said) {
+  return Status::Corruption("data dir " + path + " is damaged: " + said + kDamagedAdvice);
+}
+
 // Why DB::Open failed, in terms of what the operator should do about the data dir.
 Status OpenError(const std::string& path, const rocksdb::Status& s) {
   const std::string said = s.ToString();
@@ -173,7 +183,8 @@ Status OpenError(const std::string& path, const rocksdb::Status& s) {
         "data dir " + path + " is in use by another process (lock on " + lock +
         "); stop the process using it or choose another --data-dir (" + said + ")");
   }
-  if (s.IsCorruption() || s.IsInvalidArgument() || s.IsNotSupported()) {
+  if (s.IsCorruption()) return Damaged(path, "RocksDB said: " + said);
+  if (s.IsInvalidArgument() || s.IsNotSupported()) {
     return Status::Corruption("data dir " + path +
                               " is corrupt or not a dialkv data dir; RocksDB said: " + said);
   }
@@ -272,8 +283,11 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
 
   Handles h{handles[0], handles[1], handles[2], handles[3], handles[4]};
   std::unique_ptr<RocksEngine> engine(new RocksEngine(options, std::move(env), std::move(db), h));
-  DIALKV_RETURN_IF_ERROR(engine->BuildHashIndexIfMissing());
-  DIALKV_RETURN_IF_ERROR(engine->CountLiveKeys());
+  // Both read every entry of `data`: a damaged table file shows here, if not at DB::Open.
+  Status scanned = engine->BuildHashIndexIfMissing();
+  if (scanned.ok()) scanned = engine->CountLiveKeys();
+  if (scanned.code() == Code::kCorruption) return Damaged(options.path, scanned.message());
+  DIALKV_RETURN_IF_ERROR(scanned);
   Log()->info("opened data dir {} ({} live keys, sync={})", options.path, engine->LiveKeyCount(),
               options.sync ? "on" : "off");
   return engine;

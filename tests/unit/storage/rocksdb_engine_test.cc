@@ -64,6 +64,25 @@ void WriteRawVersion(const std::string& path, const std::string& key, const std:
   delete db;
 }
 
+// Flushes every column family of the data dir at `path` to table files, behind the engine's
+// back. REQUIRES: no engine has `path` open.
+void FlushToTables(const std::string& path) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}},
+                                                      {"data", {}},
+                                                      {"hints", {}},
+                                                      {"meta", {}},
+                                                      {"by_hash", {}}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles, &db);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  s = db->Flush(rocksdb::FlushOptions(), handles);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  for (rocksdb::ColumnFamilyHandle* h : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  EXPECT_TRUE(db->Close().ok());
+  delete db;
+}
+
 class RocksEngineTest : public ::testing::Test {
  protected:
   Result<std::unique_ptr<RocksEngine>> Open(bool sync = false) {
@@ -317,6 +336,43 @@ TEST_F(RocksEngineTest, DataDirWithCorruptCurrentFileIsCorruption) {
   const std::string message = opened.status().message();
   EXPECT_TRUE(Contains(message, "data dir " + path_)) << message;
   EXPECT_TRUE(Contains(message, "RocksDB said")) << message;
+}
+
+// A table file whose blocks were damaged on disk: the engine refuses to open, naming the file
+// and saying what to do, instead of serving some keys and failing others.
+TEST_F(RocksEngineTest, DamagedTableFileStopsTheOpenWithTheFileAndWhatToDo) {
+  {
+    std::unique_ptr<RocksEngine> engine = OpenOrDie();
+    ASSERT_NE(engine, nullptr);
+    // Values that do not compress, so the table file of `data` is the largest.
+    std::mt19937_64 random(7);
+    for (int i = 0; i < 2000; ++i) {
+      std::string value;
+      for (int j = 0; j < 16; ++j) value += std::to_string(random());
+      ASSERT_OK(engine->ApplyIfNewer("key" + std::to_string(i), Live(value, 1)));
+    }
+  }
+  ASSERT_NO_FATAL_FAILURE(FlushToTables(path_));
+  std::string largest;
+  uintmax_t largest_size = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(path_)) {
+    if (entry.path().extension() == ".sst" && entry.file_size() > largest_size) {
+      largest = entry.path().string();
+      largest_size = entry.file_size();
+    }
+  }
+  ASSERT_FALSE(largest.empty());
+  {
+    std::fstream file(largest, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(largest_size / 4));
+    file << std::string(4096, '\xa5');
+  }
+  Result<std::unique_ptr<RocksEngine>> opened = Open();
+  ASSERT_CODE(opened, Code::kCorruption);
+  const std::string message = opened.status().message();
+  EXPECT_TRUE(Contains(message, "data dir " + path_ + " is damaged")) << message;
+  EXPECT_TRUE(Contains(message, largest)) << message;
+  EXPECT_TRUE(Contains(message, "move the data dir aside")) << message;
 }
 
 TEST_F(RocksEngineTest, DataDirLeftByAnInterruptedFirstOpenIsAccepted) {
