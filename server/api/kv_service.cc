@@ -229,8 +229,10 @@ void KvService::Finish(Op op, Consistency mode, const Status& status,
     log_->error("op={} key_hash={:016x} failed: {}{}", kOpNames[op], key_hash, status.ToString(),
                 LogLimiter::SuppressedNote(suppressed));
   } else if (IsDeadlineOutcome(status.code()) && deadline_log_.Allow(&suppressed)) {
-    log_->warn("op={} key_hash={:016x} missed its deadline after {} us: {}{}", kOpNames[op],
-               key_hash, micros, status.ToString(), LogLimiter::SuppressedNote(suppressed));
+    // kUnavailable is a refusal (no quorum, clock skew, disk alarm), not a missed deadline.
+    log_->warn("op={} key_hash={:016x} {} after {} us: {}{}", kOpNames[op], key_hash,
+               status.code() == Code::kUnavailable ? "refused" : "missed its deadline", micros,
+               status.ToString(), LogLimiter::SuppressedNote(suppressed));
   }
 }
 

@@ -123,7 +123,8 @@ class Coordinator {
   // From now on, Write first asks `disk` (not owned; outlives this object) whether this node's
   // data dir takes writes, and refuses them with its kUnavailable when its disk alarm is up
   // (the client then tries another node). Reads are unaffected. REQUIRES: called before the
-  // node serves.
+  // node serves. While the alarm is up, AP reads ask the other replicas before this one, which
+  // misses every write meanwhile.
   void RefuseWritesOnDiskAlarm(storage::DiskHealth* disk) { disk_ = disk; }
 
   // Refuses new requests (kUnavailable) and blocks until every replica call and hint write

@@ -98,7 +98,11 @@ asio::awaitable<Result<Gathered<Coordinator::Delivery>>> Coordinator::DeliverQuo
 asio::awaitable<Result<Version>> Coordinator::ReadAp(std::string key, Deadline deadline) {
   const std::span<const NodeId> replicas = ring_.ReplicasFor(key);
   std::string failures;
-  if (ring_.IsReplica(options_.self, key)) {
+  // While the disk alarm is up this replica misses every write: the others are asked first,
+  // and it answers only when none of them does.
+  const bool local_first =
+      ring_.IsReplica(options_.self, key) && (disk_ == nullptr || !disk_->raised());
+  if (local_first) {
     Result<Version> local = co_await local_.Read(key, deadline);
     if (IsAnswer(local)) co_return local;
     // Alone (RF 1), or out of time: this replica's error is the answer (kIOError says more
@@ -109,28 +113,44 @@ asio::awaitable<Result<Version>> Coordinator::ReadAp(std::string key, Deadline d
     failures = "node " + std::to_string(options_.self) + ": " + local.status().ToString();
   }
   // Alive replicas first, all at once: the first answer wins. Only if all of them fail are the
-  // others (suspect or dead per the failure detector, which may be wrong) asked.
+  // others (suspect or dead per the failure detector, which may be wrong) asked. A replica
+  // kept for last (the disk alarm) is asked only after the alive ones, which get half of the
+  // time left, so that it can still answer in the rest.
+  const bool local_last = !local_first && ring_.IsReplica(options_.self, key);
+  const Deadline remote_deadline =
+      local_last
+          ? std::chrono::steady_clock::now() + (deadline - std::chrono::steady_clock::now()) / 2
+          : deadline;
   std::vector<NodeId> alive;
   std::vector<NodeId> others;
   for (NodeId r : replicas) {
     if (r == options_.self) continue;
     (membership_.IsAlive(r) ? alive : others).push_back(r);
   }
+  if (local_last) others.clear();
   for (const std::vector<NodeId>* wave : {&alive, &others}) {
     if (wave->empty()) continue;
     if (!tracker_.TryAcquire(wave->size())) {
       co_return NoCallSlots(tracker_, "the read was not served");
     }
-    auto calls = ReadCalls(*wave, key, false, CallDeadline(deadline), deadline);
-    Gathered<Version> got = co_await Gather(std::move(calls), 1, &IsAnswer, deadline, &tracker_);
+    auto calls = ReadCalls(*wave, key, false, CallDeadline(remote_deadline), remote_deadline);
+    Gathered<Version> got =
+        co_await Gather(std::move(calls), 1, &IsAnswer, remote_deadline, &tracker_);
     for (ReplicaReply<Version>& r : got.replies) {
       if (IsAnswer(r.result)) co_return std::move(r.result);
     }
     if (!failures.empty()) failures += "; ";
     failures += DescribeFailures(got, *wave, &IsAnswer);
+    if (local_last) break;
     if (got.deadline_passed || std::chrono::steady_clock::now() >= deadline) {
       co_return Status::Timeout("no replica answered before the deadline (" + failures + ")");
     }
+  }
+  if (local_last) {
+    Result<Version> local = co_await local_.Read(key, deadline);
+    if (IsAnswer(local)) co_return local;
+    if (!failures.empty()) failures += "; ";
+    failures += "node " + std::to_string(options_.self) + ": " + local.status().ToString();
   }
   co_return Status::Unavailable("no replica of the key could be read (" + failures + ")");
 }

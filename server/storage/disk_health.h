@@ -71,6 +71,8 @@ class DiskHealth {
   // The storage engine writes again.
   void ClearStorageError();
   bool storage_error() const { return storage_error_.load(std::memory_order_acquire); }
+  // Whether writes are refused now (either cause). Lock-free.
+  bool raised() const { return raised_.load(std::memory_order_acquire); }
 
   DiskAlarm alarm() const;
   const std::string& data_dir() const { return data_dir_; }

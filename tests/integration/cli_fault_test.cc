@@ -134,7 +134,38 @@ TEST_F(CliFaultTest, ClockOffsetShowsOnTheNamedNodeOnly) {
   EXPECT_EQ(two->clock_offset_ms, 2000);
 }
 
+TEST_F(CliFaultTest, DiskFullShowsInFaultsAndStatusUntilTheDiskIsOk) {
+  CommandResult full = Cli({"fault", "disk", "full", "--node", "2"});
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  EXPECT_EQ(full.out,
+            "node 1: no faults\nnode 2: clock +0ms; disk full (writes fail with ENOSPC)\n"
+            "node 3: no faults\n");
+  Result<FaultState> two = FaultsOf(2);
+  ASSERT_OK(two);
+  EXPECT_EQ(two->disk, DiskFault::kFull);
+  // The node's alarm goes up at its next disk check (every second by default).
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(10000);
+  CommandResult status;
+  do {
+    std::this_thread::sleep_for(milliseconds(100));
+    status = Cli({"status"});
+  } while (status.out.find("DISK ALARM") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline);
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("node 2: "), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("DISK ALARM: data dir "), std::string::npos) << status.out;
+
+  CommandResult ok = Cli({"fault", "disk", "ok", "--node", "2"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "node 1: no faults\nnode 2: no faults\nnode 3: no faults\n");
+
+  CommandResult bad = Cli({"fault", "disk", "melted", "--node", "2"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("expected full, io-error or ok"), std::string::npos) << bad.err;
+}
+
 TEST_F(CliFaultTest, ClearLeavesEveryNodeWithoutFaults) {
+  ASSERT_EQ(Cli({"fault", "disk", "io-error", "--node", "2"}).exit_code, 0);
   ASSERT_EQ(Cli({"fault", "isolate", "3"}).exit_code, 0);
   ASSERT_EQ(Cli({"fault", "delay", "20ms", "--jitter", "10ms", "--peer", "1"}).exit_code, 0);
   ASSERT_EQ(Cli({"fault", "clock", "-500ms", "--node", "1"}).exit_code, 0);

@@ -177,7 +177,14 @@ TEST(DiskClusterTest, WritesGoOnWhileOneNodesDiskIsFullAndTheNodeCatchesUp) {
     keys.push_back(ap_key);
     keys.push_back(cp_key);
   }
-  // Reads work on every node, the full one included (CP through a quorum).
+  // Reads work on every node, the full one included (CP through a quorum). An AP read at the
+  // full node, which missed these writes, asks the other replicas first and sees them.
+  auto ap3 = cluster->ClientFor(3, Consistency::kAp);
+  for (int i = 0; i < 20; ++i) {
+    Result<GetResult> got = ap3->Get("ap" + std::to_string(i));
+    ASSERT_OK(got);
+    EXPECT_EQ(got->value, "v" + std::to_string(i));
+  }
   for (NodeId id = 1; id <= 3; ++id) {
     auto reader = cluster->ClientFor(id, Consistency::kCp);
     for (const std::string& key : keys) {

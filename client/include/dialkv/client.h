@@ -328,8 +328,8 @@ class Client {
   Result<FaultState> SetBugSwitches(const BugSwitches& switches,
                                     const RequestOptions& options = {});
 
-  // Heals every link of the node, sets its clock offset back to 0 and turns its test-only bugs
-  // off.
+  // Heals every link of the node, sets its clock offset back to 0, turns its test-only bugs
+  // off and ends any disk fault.
   Result<FaultState> ClearFaults(const RequestOptions& options = {});
 
   // The node's faults, unchanged. Its node_id tells which node the endpoint is.

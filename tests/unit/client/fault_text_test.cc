@@ -57,6 +57,13 @@ TEST(FaultTextTest, ClockOffsetAloneIsAFault) {
   EXPECT_EQ(DescribeFaults(FaultState{.node_id = 2, .clock_offset_ms = -500}), "clock -500ms");
 }
 
+TEST(FaultTextTest, DiskFaultsSayWhatWritesGet) {
+  EXPECT_EQ(DescribeFaults(FaultState{.node_id = 2, .disk = DiskFault::kFull}),
+            "clock +0ms; disk full (writes fail with ENOSPC)");
+  EXPECT_EQ(DescribeFaults(FaultState{.node_id = 2, .disk = DiskFault::kIoError}),
+            "clock +0ms; disk failing (writes fail with EIO)");
+}
+
 TEST(FaultTextTest, DurationsAndPercentages) {
   EXPECT_EQ(FormatDurationMs(0), "0ms");
   EXPECT_EQ(FormatDurationMs(0, true), "+0ms");
