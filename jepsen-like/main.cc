@@ -99,7 +99,8 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
                  "Faults, comma-separated: drop, partition-halves, partition-isolate, "
                  "partition-ring (majorities ring), partition-bridge, partition-one-way, kill "
                  "(kill -9, then restart), pause (SIGSTOP, then SIGCONT), clock (skew), "
-                 "clock-restart (kill -9, restart with the clock stepped back); "
+                 "clock-restart (kill -9, restart with the clock stepped back), disk (a minority's "
+                 "disks full), disk-error (a minority's disks failing writes); "
                  "'partitions' = every partition, 'all', 'none'");
   app.add_option("--nemesis-interval", interval,
                  "Mean length of the quiet and faulty windows, which alternate (e.g. 5s, 800ms)");

@@ -308,8 +308,11 @@ Status Cluster::ApplyFaults(NodeId node, const NodeFaults& faults, std::optional
   Client& c = client(node);
   Result<FaultState> links = c.SetFaults(std::move(patches), seed, AdminRequest());
   if (!links.ok()) return links.status();
-  if (links->clock_offset_ms == faults.clock_offset_ms) return Status::Ok();
-  return c.SetClockOffset(faults.clock_offset_ms, AdminRequest()).status();
+  if (links->clock_offset_ms != faults.clock_offset_ms) {
+    DIALKV_RETURN_IF_ERROR(c.SetClockOffset(faults.clock_offset_ms, AdminRequest()).status());
+  }
+  if (links->disk == faults.disk) return Status::Ok();
+  return c.SetDiskFault(faults.disk, AdminRequest()).status();
 }
 
 Status Cluster::SetBugs(NodeId node, const BugSwitches& bugs) {

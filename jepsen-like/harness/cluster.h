@@ -104,11 +104,12 @@ class Cluster {
   // 1"; empty when every node that should run runs.
   std::string CrashedNodes();
 
-  // Sends `node` its complete link faults and clock offset (reseeding its injector when `seed`
-  // is set). Errors: as Client::SetFaults / SetClockOffset.
+  // Sends `node` its complete link faults, clock offset and disk fault (reseeding its injector
+  // when `seed` is set). Errors: as Client::SetFaults / SetClockOffset / SetDiskFault.
   Status ApplyFaults(NodeId node, const NodeFaults& faults, std::optional<uint64_t> seed);
   Status SetBugs(NodeId node, const BugSwitches& bugs);
-  // Heals every link, resets the clock and turns the bugs off (Client::ClearFaults).
+  // Heals every link, resets the clock, ends the disk fault and turns the bugs off
+  // (Client::ClearFaults).
   Status ClearFaults(NodeId node);
 
   // Stops every started node (SIGTERM; SIGKILL after 10 s). Idempotent.

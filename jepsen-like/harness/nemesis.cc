@@ -11,10 +11,18 @@ namespace dialkv::jepsen {
 namespace {
 
 constexpr std::array kAllKinds = {
-    NemesisKind::kDrop,          NemesisKind::kPartitionHalves, NemesisKind::kPartitionIsolate,
-    NemesisKind::kPartitionRing, NemesisKind::kPartitionBridge, NemesisKind::kPartitionOneWay,
-    NemesisKind::kKill,          NemesisKind::kPause,           NemesisKind::kClock,
+    NemesisKind::kDrop,
+    NemesisKind::kPartitionHalves,
+    NemesisKind::kPartitionIsolate,
+    NemesisKind::kPartitionRing,
+    NemesisKind::kPartitionBridge,
+    NemesisKind::kPartitionOneWay,
+    NemesisKind::kKill,
+    NemesisKind::kPause,
+    NemesisKind::kClock,
     NemesisKind::kClockRestart,
+    NemesisKind::kDisk,
+    NemesisKind::kDiskError,
 };
 
 // A uniformly distributed double in [0, 1), from 53 random bits.
@@ -115,6 +123,15 @@ void Choose(Fault& fault, const ScheduleOptions& options, Random& random) {
           (fault.kind == NemesisKind::kKill ? "kill -9 " : "SIGSTOP ") + FormatNodeSet(fault.nodes);
       return;
     }
+    case NemesisKind::kDisk:
+    case NemesisKind::kDiskError: {
+      // A minority, so every key keeps a quorum of replicas whose disks take writes.
+      const size_t count = 1 + random.Uniform(minority);
+      fault.nodes = Sorted({order.begin(), order.begin() + count});
+      fault.description = (fault.kind == NemesisKind::kDisk ? "disk full " : "disk failing ") +
+                          FormatNodeSet(fault.nodes);
+      return;
+    }
     case NemesisKind::kClockRestart: {
       // Half to all of the guard back: far enough that the restarted node's wall clock is
       // behind timestamps it handed out before the crash, near enough that no node's guard
@@ -195,6 +212,10 @@ std::string_view NemesisName(NemesisKind kind) {
       return "clock";
     case NemesisKind::kClockRestart:
       return "clock-restart";
+    case NemesisKind::kDisk:
+      return "disk";
+    case NemesisKind::kDiskError:
+      return "disk-error";
   }
   return "unknown";
 }
@@ -209,6 +230,9 @@ NemesisGroup GroupOf(NemesisKind kind) {
       return NemesisGroup::kProcess;
     case NemesisKind::kClock:
       return NemesisGroup::kClock;
+    case NemesisKind::kDisk:
+    case NemesisKind::kDiskError:
+      return NemesisGroup::kDisk;
     default:
       return NemesisGroup::kPartition;
   }
@@ -324,6 +348,8 @@ std::map<NodeId, NodeFaults> DesiredFaults(std::span<const NodeId> nodes,
       if (it == state.end()) continue;
       if (fault->kind == NemesisKind::kKill) it->second.killed = true;
       if (fault->kind == NemesisKind::kPause) it->second.paused = true;
+      if (fault->kind == NemesisKind::kDisk) it->second.disk = DiskFault::kFull;
+      if (fault->kind == NemesisKind::kDiskError) it->second.disk = DiskFault::kIoError;
       const bool clock =
           fault->kind == NemesisKind::kClock || fault->kind == NemesisKind::kClockRestart;
       if (clock && i < fault->clock_offsets_ms.size()) {

@@ -34,15 +34,19 @@ enum class NemesisKind : uint8_t {
   kClockRestart,      // kill -9 one random node and restart it at once with its clock stepped
                       // back (within the skew guard) until the window ends: its new writes must
                       // still order after the ones it acknowledged before the crash.
+  kDisk,              // A random minority's disks are full (ENOSPC): those nodes refuse
+                      // writes until the window ends and their disk alarm clears.
+  kDiskError,         // A random minority's disks fail every write (EIO), as kDisk otherwise.
 };
 
 // The faults that must not be active at the same time share a group: one network partition at
-// a time, one process fault at a time. A window may compose kinds of different groups.
-enum class NemesisGroup : uint8_t { kDrop, kPartition, kProcess, kClock };
+// a time, one process fault at a time, one disk fault at a time. A window may compose kinds of
+// different groups.
+enum class NemesisGroup : uint8_t { kDrop, kPartition, kProcess, kClock, kDisk };
 
 // The name used on the command line and in reports: "drop", "partition-halves",
 // "partition-isolate", "partition-ring", "partition-bridge", "partition-one-way", "kill",
-// "pause", "clock", "clock-restart".
+// "pause", "clock", "clock-restart", "disk", "disk-error".
 std::string_view NemesisName(NemesisKind kind);
 NemesisGroup GroupOf(NemesisKind kind);
 // kill and pause need the harness to own the server processes (not in attach mode).
@@ -67,9 +71,9 @@ struct Fault {
   int64_t end_ms = 0;                          // When it is healed. start_ms < end_ms.
   std::vector<DirectedLink> blocked = {};      // Partitions: every link losing every message.
   double drop_probability = 0;                 // kDrop: on every link, at the sender.
-  std::vector<NodeId> nodes = {};              // kKill, kPause, kClock*: the nodes it acts on.
+  std::vector<NodeId> nodes = {};              // kKill, kPause, kClock*, kDisk*: its nodes.
   std::vector<int64_t> clock_offsets_ms = {};  // kClock*: the offset of nodes[i].
-  std::string description = {};                // "{1,3} | {2}", "kill -9 {2}", "node 3 -312 ms".
+  std::string description = {};  // "{1,3} | {2}", "kill -9 {2}", "node 3 -312 ms", "disk full {2}".
 
   friend bool operator==(const Fault&, const Fault&) = default;
 };
@@ -100,11 +104,12 @@ struct ScheduleOptions {
 Result<std::vector<Fault>> PlanSchedule(const ScheduleOptions& options);
 
 // What one node must hold: its link with every other node (clean links included, so applying
-// it replaces whatever the node held) and its clock offset; whether it must be killed or
-// paused.
+// it replaces whatever the node held), its clock offset and its disk fault; whether it must be
+// killed or paused.
 struct NodeFaults {
   std::vector<LinkFaults> links;  // One per other node, by peer id.
   int64_t clock_offset_ms = 0;
+  DiskFault disk = DiskFault::kNone;
   bool killed = false;
   bool paused = false;
 
@@ -113,7 +118,8 @@ struct NodeFaults {
 
 // The state of every node of `nodes` while exactly `active` are active. Faults of different
 // groups touch different fields, so they compose; when two faults set one field, a blocked
-// link stays blocked, the highest drop probability and the last clock offset win.
+// link stays blocked, the highest drop probability and the last clock offset and disk fault
+// win.
 std::map<NodeId, NodeFaults> DesiredFaults(std::span<const NodeId> nodes,
                                            std::span<const Fault* const> active);
 

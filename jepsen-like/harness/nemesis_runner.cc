@@ -5,7 +5,7 @@
 namespace dialkv::jepsen {
 namespace {
 
-// The part of a node's state that is sent to it (links and clock), without process state.
+// The part of a node's state that is sent to it (links, clock and disk), without process state.
 NodeFaults Sendable(NodeFaults faults) {
   faults.killed = false;
   faults.paused = false;

@@ -4,9 +4,11 @@
 //
 // It keeps each node's desired state (DesiredFaults of the active faults) and reconciles the
 // cluster with it: kills, restarts, pauses and resumes processes, and sends each reachable node
-// its complete link faults and clock offset whenever they differ from what it last accepted.
-// A node that is down or paused is sent its state when it returns; a restarted node also gets
-// the run's bug switches and drop seed again, since it forgets them. A fault's event starts
+// its complete link faults, clock offset and disk fault whenever they differ from what it last
+// accepted. A node that is down or paused is sent its state when it returns; a restarted node
+// also gets the run's bug switches and drop seed again, and its disk fault, since it forgets
+// them. A disk fault's event ends when the fault is lifted; the node's disk alarm clears a
+// moment later (DiskAlarmWatcher records that). A fault's event starts
 // before it is applied and ends once its healing was applied, so the recorded interval covers
 // its whole effect.
 //
@@ -47,7 +49,7 @@ class NemesisRunner {
   Status Tick(int64_t elapsed_ms);
 
   // Ends every active fault, brings every node back (restart, SIGCONT), then clears every
-  // node's faults, clock offset and bugs, retrying for up to `timeout`.
+  // node's faults, clock offset, disk fault and bugs, retrying for up to `timeout`.
   // Errors: the nodes that could not be healed.
   Status HealAll(std::chrono::milliseconds timeout);
 

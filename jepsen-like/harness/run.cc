@@ -11,6 +11,7 @@
 
 #include "jepsen-like/check/check.h"
 #include "jepsen-like/harness/cluster.h"
+#include "jepsen-like/harness/disk_alarms.h"
 #include "jepsen-like/harness/final_state_reader.h"
 #include "jepsen-like/harness/nemesis_runner.h"
 #include "jepsen-like/report/report.h"
@@ -93,9 +94,13 @@ std::vector<std::string> TouchedKeys(const std::vector<Op>& history) {
   return {keys.begin(), keys.end()};
 }
 
-std::vector<TimeInterval> FaultIntervals(const std::vector<NemesisEvent>& events) {
+// The faults' windows, and the disk alarms they caused: a node refuses writes until its alarm
+// clears, which may be a moment after its disk fault ended.
+std::vector<TimeInterval> FaultIntervals(const std::vector<NemesisEvent>& events,
+                                         const std::vector<DiskAlarmInterval>& alarms) {
   std::vector<TimeInterval> intervals;
   for (const NemesisEvent& e : events) intervals.push_back({e.start_ns, e.end_ns});
+  for (const DiskAlarmInterval& a : alarms) intervals.push_back({a.start_ns, a.end_ns});
   return intervals;
 }
 
@@ -155,6 +160,7 @@ class Run {
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<Recorder> recorder_;
   std::unique_ptr<NemesisRunner> nemesis_;
+  std::unique_ptr<DiskAlarmWatcher> disk_alarms_;  // Polls until the final state is read.
   std::unique_ptr<Workload> workload_;
   std::string started_at_;
   double elapsed_s_ = 0;
@@ -232,6 +238,8 @@ int Run::Execute() {
     Say("cannot reset the nodes' faults: " + ready.ToString());
     return kExitHarnessError;
   }
+  disk_alarms_ = std::make_unique<DiskAlarmWatcher>(*cluster_, clock_, DiskAlarmWatcher::Options{});
+  disk_alarms_->Start();
   if (options_.server_bug) {
     Say("server bug " + std::string(ServerBugName(*options_.server_bug)) + " is on on every node");
   }
@@ -291,6 +299,7 @@ int Run::Finish() {
         Status::Unavailable(std::to_string(final_read->unread.size()) +
                             " replicas could not be read, e.g. " + final_read->unread.front());
   }
+  const std::vector<DiskAlarmInterval> alarms = disk_alarms_->Stop();
   cluster_->Stop();  // Nothing more to ask the servers; free the machine for the checks.
 
   if (Status written = WriteFinalStateFile(options_.out / "final.json", final_read->state);
@@ -299,7 +308,10 @@ int Run::Finish() {
     return kExitHarnessError;
   }
   Say("checking " + std::to_string(history->size()) + " history events");
-  const std::vector<TimeInterval> intervals = FaultIntervals(nemesis_->events());
+  const std::vector<TimeInterval> intervals = FaultIntervals(nemesis_->events(), alarms);
+  // The report's origin: the history's earliest event.
+  int64_t origin_ns = history->empty() ? 0 : history->front().time_ns;
+  for (const Op& op : *history) origin_ns = std::min(origin_ns, op.time_ns);
   Result<CheckReport> checks = CheckRun(*history, &final_read->state, intervals);
   if (!checks.ok()) {
     Say("cannot check the history: " + checks.status().ToString());
@@ -308,12 +320,14 @@ int Run::Finish() {
   RunReport report{.info = Info(),
                    .history = std::move(history.value()),
                    .nemesis = nemesis_->events(),
+                   .disk_alarms = alarms,
                    .checks = std::move(checks.value())};
   if (Status written = WriteReport(options_.out, report); !written.ok()) {
     Say(written.ToString());
     return kExitHarnessError;
   }
   std::fputs(FormatSummary(report.checks).c_str(), stdout);
+  std::fputs(FormatDiskAlarms(report.disk_alarms, origin_ns).c_str(), stdout);
   std::printf("files: %s/{history.jsonl,final.json,results.json,report.html}\n",
               options_.out.string().c_str());
   std::fflush(stdout);

@@ -140,6 +140,28 @@ std::string NemesisTable(const RunReport& run, int64_t origin_ns) {
   return t;
 }
 
+// Numbered after the nemesis events, as their bands in the charts.
+std::string DiskAlarmTable(const RunReport& run, int64_t origin_ns) {
+  if (run.disk_alarms.empty()) return "<p>No node raised its disk alarm.</p>";
+  std::string t = "<table>" + Head({"#", "alarm", "node: its reason", "start (s)", "end (s)",
+                                    "duration (s)", "cleared"});
+  const auto rel = [&](int64_t ns) { return static_cast<double>(ns - origin_ns) / 1e9; };
+  const size_t first = std::min(run.nemesis.size(), kMaxNemesisRows) + 1;
+  for (size_t i = 0; i < run.disk_alarms.size() && i < kMaxNemesisRows; ++i) {
+    const DiskAlarmInterval& a = run.disk_alarms[i];
+    t += Row({Num(first + i), Cell(std::string(kDiskAlarmName)), Cell(Escape(DescribeDiskAlarm(a))),
+              Cell(Seconds(rel(a.start_ns)), true), Cell(Seconds(rel(a.end_ns)), true),
+              Cell(Seconds(rel(a.end_ns) - rel(a.start_ns)), true),
+              Cell(a.cleared ? "yes" : "still up at the end")});
+  }
+  t += "</table>";
+  if (run.disk_alarms.size() > kMaxNemesisRows) {
+    t += "<p class=\"note\">" + std::to_string(run.disk_alarms.size() - kMaxNemesisRows) +
+         " more alarm intervals are listed in results.json.</p>";
+  }
+  return t;
+}
+
 std::string KeyList(const std::vector<std::string>& keys) {
   std::string out;
   for (size_t i = 0; i < keys.size() && i < kMaxKeysListed; ++i) {
@@ -287,6 +309,18 @@ TimeAxis MakeTimeAxis(const RunReport& run, const PairedHistory& paired) {
     axis.lo_s = std::min(axis.lo_s, start);
     axis.hi_s = std::max(axis.hi_s, end);
   }
+  // Disk alarms are numbered after the nemesis events, as in the tables (the nemesis table
+  // shows at most kMaxNemesisRows rows).
+  const size_t first_alarm = std::min(run.nemesis.size(), kMaxNemesisRows) + 1;
+  for (size_t i = 0; i < run.disk_alarms.size(); ++i) {
+    const DiskAlarmInterval& a = run.disk_alarms[i];
+    const double start = rel(a.start_ns);
+    const double end = rel(std::max(a.end_ns, a.start_ns));
+    axis.bands.push_back(
+        {static_cast<int>(first_alarm + i), std::string(kDiskAlarmName), start, end});
+    axis.lo_s = std::min(axis.lo_s, start);
+    axis.hi_s = std::max(axis.hi_s, end);
+  }
   if (axis.hi_s - axis.lo_s < 1e-3) axis.hi_s = axis.lo_s + 1;
   return axis;
 }
@@ -344,6 +378,10 @@ std::string RenderPage(const RunReport& run) {
       "<a href=\"#violations\">violations</a></nav>\n";
 
   page += "<h2 id=\"summary\">Summary</h2>" + SummaryTables(summary);
+  if (!run.disk_alarms.empty()) {
+    page += "<h3>Disk alarms</h3><pre>" + Escape(FormatDiskAlarms(run.disk_alarms, origin_ns)) +
+            "</pre>";
+  }
 
   page += "\n<h2 id=\"charts\">Charts</h2>";
   const Scatter scatter = LatencyScatter(paired.ops, axis, WitnessKeys(run.checks));
@@ -364,6 +402,8 @@ std::string RenderPage(const RunReport& run) {
   page += "\n" + AvailabilityChart(run.checks.availability);
 
   page += "\n<h2 id=\"nemesis\">Nemesis events</h2>" + NemesisTable(run, origin_ns);
+  page += "\n<h3 id=\"disk-alarms\">Disk alarms (nodes refusing writes, as polled)</h3>" +
+          DiskAlarmTable(run, origin_ns);
   page += "\n<h2 id=\"checks\">Checks</h2>" + ChecksTable(run.checks);
   page += "\n<h2 id=\"violations\">Violations</h2>" + Violations(run.checks, origin_ns);
   page +=

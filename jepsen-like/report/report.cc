@@ -1,6 +1,7 @@
 #include "jepsen-like/report/report.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -39,6 +40,25 @@ Status WriteFile(const std::filesystem::path& path, std::string_view content) {
 
 }  // namespace
 
+std::string DescribeDiskAlarm(const DiskAlarmInterval& alarm) {
+  return "node " + std::to_string(alarm.node) + ": " + alarm.message;
+}
+
+std::string FormatDiskAlarms(const std::vector<DiskAlarmInterval>& alarms, int64_t origin_ns) {
+  if (alarms.empty()) return "disk alarms: none\n";
+  const auto rel = [origin_ns](int64_t ns) { return static_cast<double>(ns - origin_ns) / 1e9; };
+  std::string out;
+  for (const DiskAlarmInterval& a : alarms) {
+    char figures[96];
+    std::snprintf(figures, sizeof(figures), ": %.1f s to %.1f s (%.1f s, %s): ", rel(a.start_ns),
+                  rel(a.end_ns), rel(a.end_ns) - rel(a.start_ns),
+                  a.cleared ? "cleared" : "still up at the end");
+    out += std::string(kDiskAlarmName) + " node " + std::to_string(a.node) + figures + a.message +
+           "\n";
+  }
+  return out;
+}
+
 nlohmann::ordered_json ResultsJson(const RunReport& run) {
   Json j;
   j["run"] = InfoJson(run.info);
@@ -50,6 +70,16 @@ nlohmann::ordered_json ResultsJson(const RunReport& run) {
                            {"end_ns", e.end_ns}});
   }
   j["nemesis"] = std::move(nemesis);
+  Json alarms = Json::array();
+  for (const DiskAlarmInterval& a : run.disk_alarms) {
+    alarms.push_back(Json{{"name", kDiskAlarmName},
+                          {"node", a.node},
+                          {"description", DescribeDiskAlarm(a)},
+                          {"start_ns", a.start_ns},
+                          {"end_ns", a.end_ns},
+                          {"cleared", a.cleared}});
+  }
+  j["disk_alarms"] = std::move(alarms);
   j["checks"] = ToJson(run.checks);
   j["summary"] = report::ToJson(report::Summarize(run, report::Pair(run.history)));
   return j;

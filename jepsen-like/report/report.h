@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dialkv/status.h"
+#include "dialkv/types.h"
 #include "jepsen-like/check/check.h"
 #include "jepsen-like/check/history.h"
 
@@ -28,6 +29,26 @@ struct NemesisEvent {
   int64_t start_ns = 0;
   int64_t end_ns = 0;  // When it was healed; == start_ns for an instant action.
 };
+
+// An interval during which a node's disk alarm was up (it refused writes), as the harness saw
+// it by polling the node's ClusterStatus, on the history's clock. The ends are the polls that
+// first saw the alarm up and first saw it down again, so each is late by up to one poll.
+struct DiskAlarmInterval {
+  NodeId node = 0;
+  std::string message;  // The node's reason, as first seen: "disk full: ...".
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;
+  bool cleared = true;  // false: still up at the last poll (end_ns is that poll).
+};
+
+// The name of disk alarm intervals in results.json, the charts and the tables.
+inline constexpr std::string_view kDiskAlarmName = "disk-alarm";
+// "node 2: <message>".
+std::string DescribeDiskAlarm(const DiskAlarmInterval& alarm);
+// One line per interval, in seconds after `origin_ns` (the history's first event):
+// "disk-alarm node 2: 12.3 s to 44.1 s (31.8 s, cleared): <message>"; "disk alarms: none" when
+// there are none.
+std::string FormatDiskAlarms(const std::vector<DiskAlarmInterval>& alarms, int64_t origin_ns);
 
 // What the harness knows about the run, for the report's header and results.json.
 struct RunInfo {
@@ -45,13 +66,18 @@ struct RunReport {
   RunInfo info;
   std::vector<Op> history;            // Every event, in real-time order.
   std::vector<NemesisEvent> nemesis;  // In start order.
-  CheckReport checks;                 // CheckRun's result on `history`.
+  // Effects the harness saw, apart from the faults that caused them: in start order.
+  std::vector<DiskAlarmInterval> disk_alarms;
+  CheckReport checks;  // CheckRun's result on `history`.
 };
 
-// results.json: {"run": info, "nemesis": [...], "checks": ToJson(checks), "summary": {...}}.
+// results.json: {"run": info, "nemesis": [...], "disk_alarms": [...], "checks":
+// ToJson(checks), "summary": {...}}.
 //
 // "run": RunInfo's fields by name. "nemesis": [{"name", "description", "start_ns", "end_ns"}]
 // on the history's clock ("checks"."origin_time" is the history's first event).
+// "disk_alarms": [{"name": "disk-alarm", "node", "description": "node 2: <message>", "start_ns",
+// "end_ns", "cleared"}], on the same clock.
 // "summary": {"verdict", "operations", "duration_s" (first to last event of the history),
 //   "modes": {"cp": M, "ap": M + {"stale_read_rate"}}} where M is
 //   {"ok", "fail", "info" (counts; info includes operations that never completed),

@@ -1,9 +1,12 @@
 // dialkv-jepsen end to end: the real harness binary starts real servers, runs a few seconds of
 // workload under faults, and checks. A correct cluster passes; a cluster with a test-only CP
 // bug switched on fails with a linearizability witness, and the same seed without it passes.
+// Under disk faults the nodes' disk alarms are recorded in results.json.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -113,6 +116,47 @@ TEST_F(JepsenTest, SameSeedWithoutTheBugPasses) {
   CommandResult r = Harness("no-bug", ReadRepairScenario());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("linearizability (cp): pass"), std::string::npos) << r.out;
+}
+
+// The disk alarm intervals results.json lists; each must have cleared once its fault ended.
+size_t ClearedDiskAlarms(const std::filesystem::path& results) {
+  std::ifstream in(results);
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << results;
+  if (j.is_discarded() || !j.contains("disk_alarms")) return 0;
+  size_t cleared = 0;
+  for (const auto& alarm : j["disk_alarms"]) {
+    EXPECT_EQ(alarm["name"], "disk-alarm");
+    EXPECT_GE(alarm["node"].get<int>(), 1);
+    EXPECT_LE(alarm["node"].get<int>(), 3);
+    EXPECT_LT(alarm["start_ns"].get<int64_t>(), alarm["end_ns"].get<int64_t>());
+    EXPECT_TRUE(alarm["cleared"].get<bool>()) << alarm.dump();
+    cleared += alarm["cleared"].get<bool>() ? 1 : 0;
+  }
+  return cleared;
+}
+
+TEST_F(JepsenTest, DiskNemesisRaisesAlarmsThatClearAndTheRunPasses) {
+  CommandResult r = Harness(
+      "disk", {"--nodes", "3", "--workload", "mixed", "--nemesis", "disk", "--nemesis-interval",
+               "4s", "--time", "12", "--warmup", "1", "--keys", "4", "--seed", "5"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("linearizability (cp): pass"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("nemesis: disk: disk full {"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("disk-alarm node "), std::string::npos) << r.out;
+  EXPECT_GE(ClearedDiskAlarms(out_ / "results.json"), 1u);
+}
+
+// Seed 7 composes a full disk on node 2 with the partition {3} | {1,2} in one window, then fills
+// node 2's disk again alone.
+TEST_F(JepsenTest, DiskComposedWithPartitionsPasses) {
+  CommandResult r =
+      Harness("disk-partition", {"--nodes", "3", "--workload", "mixed", "--nemesis",
+                                 "disk,partition-halves", "--nemesis-interval", "3s", "--time",
+                                 "15", "--warmup", "1", "--keys", "4", "--seed", "7"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("linearizability (cp): pass"), std::string::npos) << r.out;
+  EXPECT_GE(ClearedDiskAlarms(out_ / "results.json"), 1u);
 }
 
 TEST_F(JepsenTest, AttachModeRefusesProcessNemeses) {

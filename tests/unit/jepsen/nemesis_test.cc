@@ -49,7 +49,7 @@ TEST(NemesisListTest, ParsesNamesAndAliasesInOrderOnce) {
   ASSERT_TRUE(partitions.ok());
   EXPECT_EQ(partitions->size(), 5u);
   for (NemesisKind kind : *partitions) EXPECT_EQ(GroupOf(kind), NemesisGroup::kPartition);
-  EXPECT_EQ(AllKinds().size(), 10u);
+  EXPECT_EQ(AllKinds().size(), 12u);
   ASSERT_TRUE(ParseNemesisList("none").ok());
   EXPECT_TRUE(ParseNemesisList("none")->empty());
   EXPECT_TRUE(ParseNemesisList("")->empty());
@@ -96,7 +96,7 @@ TEST(NemesisScheduleTest, EveryChosenKindComesUp) {
   const std::vector<Fault> schedule = Plan(Options(AllKinds()));
   std::set<NemesisKind> seen;
   for (const Fault& f : schedule) seen.insert(f.kind);
-  EXPECT_EQ(seen.size(), 10u);
+  EXPECT_EQ(seen.size(), 12u);
 }
 
 TEST(NemesisScheduleTest, KindsOfDifferentGroupsComposeAndOneGroupNeverOverlapsItself) {
@@ -217,6 +217,74 @@ TEST(NemesisScheduleTest, ClockRestartStepsOneNodeBackWithinTheBound) {
     const std::map<NodeId, NodeFaults> state = DesiredFaults(kFive, std::vector{&f});
     EXPECT_EQ(state.at(f.nodes[0]).clock_offset_ms, f.clock_offsets_ms[0]);
     EXPECT_FALSE(state.at(f.nodes[0]).killed) << "restarted at once, not held down";
+  }
+}
+
+TEST(NemesisScheduleTest, DiskFaultsHitAMinorityAndSayWhich) {
+  ASSERT_EQ(*ParseNemesisList("disk,disk-error"),
+            (std::vector{NemesisKind::kDisk, NemesisKind::kDiskError}));
+  EXPECT_EQ(GroupOf(NemesisKind::kDisk), NemesisGroup::kDisk);
+  EXPECT_EQ(GroupOf(NemesisKind::kDiskError), NemesisGroup::kDisk);
+  EXPECT_FALSE(NeedsProcessControl(NemesisKind::kDisk));  // Works in attach mode.
+  std::set<size_t> sizes;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    for (const Fault& f : Plan(Options({NemesisKind::kDisk, NemesisKind::kDiskError}, seed))) {
+      ASSERT_GE(f.nodes.size(), 1u);
+      EXPECT_LE(f.nodes.size(), 2u);  // (5 - 1) / 2: a quorum of every key takes writes.
+      EXPECT_TRUE(std::is_sorted(f.nodes.begin(), f.nodes.end()));
+      EXPECT_TRUE(f.blocked.empty());
+      sizes.insert(f.nodes.size());
+      const std::string prefix = f.kind == NemesisKind::kDisk ? "disk full " : "disk failing ";
+      EXPECT_EQ(f.description, prefix + FormatNodeSet(f.nodes));
+    }
+  }
+  EXPECT_EQ(sizes, (std::set<size_t>{1, 2}));
+  // With three nodes, always one.
+  ScheduleOptions three = Options({NemesisKind::kDisk});
+  three.nodes = {1, 2, 3};
+  for (const Fault& f : Plan(three)) EXPECT_EQ(f.nodes.size(), 1u);
+}
+
+TEST(NemesisScheduleTest, DiskComposesWithOtherGroupsButNeverWithItself) {
+  int composed = 0;
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    const std::vector<Fault> schedule = Plan(Options(
+        {NemesisKind::kDisk, NemesisKind::kDiskError, NemesisKind::kPartitionHalves}, seed));
+    for (size_t i = 0; i < schedule.size(); ++i) {
+      for (size_t j = i + 1; j < schedule.size(); ++j) {
+        const Fault& a = schedule[i];
+        const Fault& b = schedule[j];
+        if (!(a.start_ms < b.end_ms && b.start_ms < a.end_ms)) continue;
+        EXPECT_NE(GroupOf(a.kind), GroupOf(b.kind));
+        ++composed;
+      }
+    }
+  }
+  EXPECT_GT(composed, 0);
+}
+
+TEST(DesiredFaultsTest, DiskFaultsSetTheirNodesDiskOnly) {
+  Fault full{.kind = NemesisKind::kDisk, .start_ms = 0, .end_ms = 1};
+  full.nodes = {2};
+  Fault failing{.kind = NemesisKind::kDiskError, .start_ms = 0, .end_ms = 1};
+  failing.nodes = {4, 5};
+  Fault halves{.kind = NemesisKind::kPartitionHalves, .start_ms = 0, .end_ms = 1};
+  halves.blocked = {{1, 2}, {2, 1}};
+  const std::map<NodeId, NodeFaults> state =
+      DesiredFaults(kFive, std::vector<const Fault*>{&full, &halves});
+  EXPECT_EQ(state.at(2).disk, DiskFault::kFull);
+  EXPECT_TRUE(state.at(2).links[0].block_out);  // The partition holds too.
+  EXPECT_FALSE(state.at(2).killed || state.at(2).paused);
+  EXPECT_EQ(state.at(2).clock_offset_ms, 0);
+  for (NodeId other : {1u, 3u, 4u, 5u}) EXPECT_EQ(state.at(other).disk, DiskFault::kNone);
+
+  const std::map<NodeId, NodeFaults> error = DesiredFaults(kFive, std::vector{&failing});
+  EXPECT_EQ(error.at(4).disk, DiskFault::kIoError);
+  EXPECT_EQ(error.at(5).disk, DiskFault::kIoError);
+  EXPECT_EQ(error.at(1).disk, DiskFault::kNone);
+  // Healed: no active fault, no disk fault.
+  for (const auto& [node, faults] : DesiredFaults(kFive, {})) {
+    EXPECT_EQ(faults.disk, DiskFault::kNone);
   }
 }
 

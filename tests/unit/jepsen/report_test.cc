@@ -137,6 +137,41 @@ TEST(ReportTest, PageHasEveryChartTheBandAndTheWitness) {
   EXPECT_EQ(html.find("Sampled"), std::string::npos);
 }
 
+TEST(ReportTest, DiskAlarmsAreTheirOwnRowsBandsAndJsonEntries) {
+  RunReport run = SmallRun();
+  run.disk_alarms = {{.node = 2,
+                      .message = "disk full: <0 bytes free>",
+                      .start_ns = (kOrigin + 60) * kNsPerMs,
+                      .end_ns = (kOrigin + 99) * kNsPerMs,
+                      .cleared = true},
+                     {.node = 3,
+                      .message = "storage error",
+                      .start_ns = (kOrigin + 80) * kNsPerMs,
+                      .end_ns = (kOrigin + 99) * kNsPerMs,
+                      .cleared = false}};
+  const nlohmann::ordered_json j = ResultsJson(run);
+  ASSERT_EQ(j["nemesis"].size(), 1u) << "alarms are not nemesis events";
+  ASSERT_EQ(j["disk_alarms"].size(), 2u);
+  EXPECT_EQ(j["disk_alarms"][0]["name"], "disk-alarm");
+  EXPECT_EQ(j["disk_alarms"][0]["node"], 2);
+  EXPECT_EQ(j["disk_alarms"][0]["description"], "node 2: disk full: <0 bytes free>");
+  EXPECT_EQ(j["disk_alarms"][0]["start_ns"], (kOrigin + 60) * kNsPerMs);
+  EXPECT_EQ(j["disk_alarms"][0]["cleared"], true);
+  EXPECT_EQ(j["disk_alarms"][1]["cleared"], false);
+
+  const std::string html = RenderHtml(run);
+  // Numbered after the nemesis event, on both time charts, in the table, in the summary.
+  EXPECT_EQ(Count(html, ">2 disk-alarm</text>"), 2u);
+  EXPECT_NE(html.find("node 2: disk full: &lt;0 bytes free&gt;"), std::string::npos);
+  EXPECT_NE(html.find("still up at the end"), std::string::npos);
+  EXPECT_NE(html.find("disk-alarm node 2: 0.1 s to 0.1 s"), std::string::npos);
+
+  EXPECT_EQ(FormatDiskAlarms(run.disk_alarms, kOrigin * kNsPerMs),
+            "disk-alarm node 2: 0.1 s to 0.1 s (0.0 s, cleared): disk full: <0 bytes free>\n"
+            "disk-alarm node 3: 0.1 s to 0.1 s (0.0 s, still up at the end): storage error\n");
+  EXPECT_EQ(FormatDiskAlarms({}, 0), "disk alarms: none\n");
+}
+
 TEST(ReportTest, PageIsSelfContained) {
   const std::string html = Lower(RenderHtml(SmallRun()));
   EXPECT_EQ(html.find("http://"), std::string::npos);
