@@ -22,8 +22,9 @@ constexpr uint64_t kMinMemtableBudgetBytes = 64 * kMiB;
 constexpr uint64_t kMaxMemtableBudgetBytes = 512 * kMiB;
 // The derived write buffer of `data`: this share of the budget, within these bounds. Past
 // 64 MiB a bigger memtable buys little (flushes are already large) and costs replay time.
-constexpr uint64_t kBudgetPerWriteBuffer = 4;
-constexpr uint64_t kMinWriteBufferBytes = 8 * kMiB;
+// The budget also holds the memtables being flushed and those of the other column families.
+constexpr uint64_t kBudgetPerWriteBuffer = 32;
+constexpr uint64_t kMinWriteBufferBytes = 4 * kMiB;
 constexpr uint64_t kMaxWriteBufferBytes = 64 * kMiB;
 // RocksDB refuses write buffers below 64 KiB.
 constexpr uint64_t kSmallestWriteBufferBytes = 64 << 10;
@@ -74,6 +75,7 @@ Status ApplyTuning(const RocksTuning& tuning, uint64_t memory_bytes, rocksdb::DB
   db->atomic_flush = tuning.flush_together;
   db->wal_compression = tuning.wal_compression ? rocksdb::kZSTD : rocksdb::kNoCompression;
   db->max_background_jobs = tuning.max_background_jobs;
+  db->allow_fallocate = tuning.preallocate_files;
   if (tuning.compaction_rate_bytes > 0) {
     db->rate_limiter.reset(rocksdb::NewGenericRateLimiter(
         static_cast<int64_t>(tuning.compaction_rate_bytes), 100 * 1000, 10,

@@ -15,6 +15,7 @@
 //  - the WAL is compressed, so a log of compressible values costs what they cost in SSTs;
 //  - the memtables share one budget sized from the machine's memory, and `data` flushes at a
 //    bounded size, which bounds both the WAL a restart replays and the memory a node uses;
+//  - files are not preallocated, so the disk used is the bytes held;
 //  - leveled compaction with dynamic level sizes (space amplification near 1.1x), its writes
 //    paced by a rate limiter so compaction does not starve the foreground on small machines.
 //
@@ -41,9 +42,10 @@ struct RocksTuning {
   // All memtables together (RocksDB's db_write_buffer_size): past it the largest is flushed.
   // 0: derived from the machine's memory, 1/32 of it, clamped to [64 MiB, 512 MiB].
   uint64_t memtable_budget_bytes = 0;
-  // One memtable of `data`, which flushes to an SST file when full. 0: a quarter of the
-  // memtable budget, clamped to [8 MiB, 64 MiB]. Larger: fewer, larger flushes and L0 files;
-  // smaller: less to replay at restart and less memory.
+  // One memtable of `data`, which flushes to an SST file when full. 0: 1/32 of the memtable
+  // budget, clamped to [4 MiB, 64 MiB] (16 MiB from 16 GiB of memory up). Larger: fewer, larger
+  // flushes and L0 files, fewer compactions; smaller: less to replay at restart, and L0 files
+  // (up to 4 before they are compacted) that take less disk next to a small data set.
   uint64_t write_buffer_bytes = 0;
   // One memtable of each small column family (hints, meta, the hash index, default).
   uint64_t small_write_buffer_bytes = uint64_t{8} << 20;
@@ -62,6 +64,11 @@ struct RocksTuning {
   uint64_t compaction_rate_bytes = uint64_t{64} << 20;
   // Threads for flushes and compactions together (RocksDB's max_background_jobs).
   int max_background_jobs = 2;
+  // Reserve disk for files ahead of their writes (RocksDB's allow_fallocate). RocksDB
+  // preallocates each WAL file to 1.1x the largest write buffer, which `du` and a full disk
+  // count from the file's first byte: a node holding little data looks (and is) 70 MB bigger
+  // per WAL file. Off: files take what they hold; an extent or two more per file.
+  bool preallocate_files = false;
   // Applied last, in RocksDB's option-string syntax ("name=value;name=value", the names of an
   // OPTIONS file): any DBOptions field, and any ColumnFamilyOptions field of `data`. They win
   // over everything above. A string RocksDB does not accept makes Open fail.

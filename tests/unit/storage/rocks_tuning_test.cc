@@ -27,13 +27,13 @@ constexpr uint64_t kGiB = uint64_t{1} << 30;
 
 TEST(RocksTuningTest, DerivedMemtableBudgetAndWriteBufferFollowTheMachinesMemory) {
   const RocksTuning defaults;
-  // 1/32 of memory, clamped to [64 MiB, 512 MiB]; data's buffer a quarter, within [8, 64] MiB.
-  EXPECT_EQ(Resolve(defaults, 4 * kGiB).memtable_budget_bytes, 128 * kMiB);
-  EXPECT_EQ(Resolve(defaults, 4 * kGiB).write_buffer_bytes, 32 * kMiB);
+  // 1/32 of memory, clamped to [64 MiB, 512 MiB]; data's buffer 1/32 of that, within [4, 64] MiB.
+  EXPECT_EQ(Resolve(defaults, 8 * kGiB).memtable_budget_bytes, 256 * kMiB);
+  EXPECT_EQ(Resolve(defaults, 8 * kGiB).write_buffer_bytes, 8 * kMiB);
   EXPECT_EQ(Resolve(defaults, 1 * kGiB).memtable_budget_bytes, 64 * kMiB);
-  EXPECT_EQ(Resolve(defaults, 1 * kGiB).write_buffer_bytes, 16 * kMiB);
+  EXPECT_EQ(Resolve(defaults, 1 * kGiB).write_buffer_bytes, 4 * kMiB);
   EXPECT_EQ(Resolve(defaults, 64 * kGiB).memtable_budget_bytes, 512 * kMiB);
-  EXPECT_EQ(Resolve(defaults, 64 * kGiB).write_buffer_bytes, 64 * kMiB);
+  EXPECT_EQ(Resolve(defaults, 64 * kGiB).write_buffer_bytes, 16 * kMiB);
   EXPECT_EQ(Resolve(defaults, 0).memtable_budget_bytes, 64 * kMiB);  // Unknown: 2 GiB.
 
   RocksTuning explicit_sizes;
@@ -47,13 +47,14 @@ TEST(RocksTuningTest, DefaultsBoundTheWalAndFlushColumnFamiliesTogether) {
   rocksdb::DBOptions db;
   rocksdb::ColumnFamilyOptions data;
   rocksdb::ColumnFamilyOptions small;
-  ASSERT_OK(ApplyTuning(RocksTuning(), 4 * kGiB, &db, &data, &small));
+  ASSERT_OK(ApplyTuning(RocksTuning(), 8 * kGiB, &db, &data, &small));
   EXPECT_EQ(db.max_total_wal_size, 128 * kMiB);
   EXPECT_TRUE(db.atomic_flush);
   EXPECT_EQ(db.wal_compression, rocksdb::kZSTD);
-  EXPECT_EQ(db.db_write_buffer_size, 128 * kMiB);
+  EXPECT_FALSE(db.allow_fallocate);
+  EXPECT_EQ(db.db_write_buffer_size, 256 * kMiB);
   EXPECT_NE(db.rate_limiter, nullptr);
-  EXPECT_EQ(data.write_buffer_size, 32 * kMiB);
+  EXPECT_EQ(data.write_buffer_size, 8 * kMiB);
   EXPECT_EQ(small.write_buffer_size, 8 * kMiB);
   EXPECT_TRUE(data.level_compaction_dynamic_level_bytes);
   EXPECT_EQ(data.compaction_style, rocksdb::kCompactionStyleLevel);
