@@ -140,6 +140,12 @@ ClusterStatus ToClusterStatus(v1::Envelope* reply) {
   for (v1::NodeStatus& node : *answer->mutable_nodes()) status.nodes.push_back(ToNodeInfo(&node));
   status.ae_oldest_full_round_ms = answer->ae_oldest_full_round_ms();
   status.clock_skewed = answer->clock_skewed();
+  const v1::StorageStatus& storage = answer->storage();
+  status.storage = {storage.data_dir_bytes(),         storage.sst_bytes(),
+                    storage.live_data_bytes(),        storage.wal_bytes(),
+                    storage.memtable_bytes(),         storage.pending_compaction_bytes(),
+                    storage.write_stalls(),           storage.write_stall_ms(),
+                    storage.longest_write_stall_ms(), storage.recovery_ms()};
   return status;
 }
 

@@ -21,6 +21,7 @@
 #include "server/api/admin_service.h"
 #include "server/api/client_auth.h"
 #include "server/api/kv_service.h"
+#include "server/api/storage_metrics.h"
 #include "server/cluster/clock_offsets.h"
 #include "server/cluster/gossiper.h"
 #include "server/cluster/membership.h"
@@ -333,8 +334,10 @@ Status Node::Init() {
   engine_options.path = options_.data_dir;
   engine_options.sync = options_.sync;
   engine_options.block_cache_bytes = options_.storage_block_cache_bytes;
+  engine_options.tuning = options_.storage_tuning;
   Result<std::unique_ptr<storage::RocksEngine>> engine = storage::RocksEngine::Open(engine_options);
   if (!engine.ok()) return engine.status();
+  rocks_ = engine->get();
   engine_ = std::move(engine.value());
   DIALKV_RETURN_IF_ERROR(storage::ClaimIdentity(
       *engine_, storage::Identity{options_.node_id, options_.cluster_name}, options_.data_dir));
@@ -479,6 +482,7 @@ Status Node::Init() {
   endpoints_.http = http_server_->local_endpoint();
   endpoints_.peer = peer_server_->local_endpoint();
 
+  storage_metrics_ = std::make_unique<StorageMetrics>(*rocks_, *metrics_);
   storage::Engine* engine_ptr = engine_.get();
   keys_gauge_ = metrics_->AddGaugeFunc(
       "dialkv_keys_stored", "Keys whose newest version is not a tombstone.",
@@ -789,6 +793,7 @@ v1::ClusterStatusReply Node::ClusterStatus() const {
   reply.set_replication_factor(ring_->replication_factor());
   reply.set_ae_oldest_full_round_ms(anti_entropy_->GetStatus().oldest_full_round_ms);
   reply.set_clock_skewed(clock_offsets_->skewed());
+  *reply.mutable_storage() = ToStorageStatus(rocks_->Stats());
   for (const cluster::MemberView& view : membership_->Views()) {
     v1::NodeStatus* node = reply.add_nodes();
     node->set_node_id(view.member.node_id);
@@ -817,6 +822,7 @@ net::HttpResponse Node::ServeHttp(const std::string& path) {
                     ",\"cluster\":\"" + JsonEscape(options_.cluster_name) + "\"}\n";
   } else if (path == "/metrics") {
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    storage_metrics_->Refresh();
     response.body = metrics_->Expose();
   } else {
     response.status = 404;
@@ -893,6 +899,7 @@ void Node::Stop() {
   // io_contexts destroy the suspended coroutines, which reference the services.
   keys_gauge_.Reset();
   connections_gauge_.Reset();
+  storage_metrics_.reset();
   http_server_.reset();
   frame_server_.reset();
   peer_server_.reset();
