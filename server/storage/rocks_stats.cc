@@ -7,6 +7,7 @@
 #include <rocksdb/transaction_log.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -26,6 +27,13 @@ uint64_t IntProperty(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const std
   uint64_t value = 0;
   if (!db.GetIntProperty(cf, name, &value)) return 0;
   return value;
+}
+
+// A property RocksDB gives only as text ("rocksdb.num-files-at-level<N>").
+uint64_t TextProperty(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const std::string& name) {
+  std::string value;
+  if (!db.GetProperty(cf, name, &value)) return 0;
+  return std::strtoull(value.c_str(), nullptr, 10);
 }
 
 // Apparent sizes of the files under `path`, like `du --apparent-size`. Files RocksDB deletes
@@ -93,7 +101,7 @@ StorageStats RocksEngine::Stats() const {
     cf.memtable_bytes = IntProperty(db, handle, rocksdb::DB::Properties::kCurSizeAllMemTables);
     cf.pending_compaction_bytes =
         IntProperty(db, handle, rocksdb::DB::Properties::kEstimatePendingCompactionBytes);
-    cf.l0_files = IntProperty(db, handle, rocksdb::DB::Properties::kNumFilesAtLevelPrefix + "0");
+    cf.l0_files = TextProperty(db, handle, rocksdb::DB::Properties::kNumFilesAtLevelPrefix + "0");
     stats.sst_bytes += cf.sst_bytes;
     stats.live_data_bytes += cf.live_data_bytes;
     stats.memtable_bytes += cf.memtable_bytes;

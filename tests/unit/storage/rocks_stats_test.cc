@@ -91,6 +91,7 @@ TEST(RocksStatsTest, StatsNameEveryColumnFamilyAndAccountForWhatWasWritten) {
   EXPECT_GT(reopened.column_families[1].sst_bytes, 0u);
   EXPECT_GT(reopened.column_families[4].sst_bytes, 0u);
   EXPECT_EQ(reopened.column_families[2].sst_bytes, 0u);  // No hints were written.
+  EXPECT_EQ(reopened.column_families[1].l0_files, 1u);   // The replayed WAL, flushed.
   EXPECT_GE(reopened.sst_bytes, reopened.column_families[1].sst_bytes);
   EXPECT_GE(reopened.data_dir_bytes, reopened.sst_bytes + reopened.wal_bytes);
   EXPECT_GT(reopened.recovery_micros, 0u);
