@@ -147,6 +147,12 @@ ClusterStatus ToClusterStatus(v1::Envelope* reply) {
   status.disk_alarm.since_ms = disk->since_ms();
   status.disk_alarm.free_bytes = disk->free_bytes();
   status.disk_alarm.min_free_bytes = disk->min_free_bytes();
+  const v1::StorageStatus& storage = answer->storage();
+  status.storage = {storage.data_dir_bytes(),         storage.sst_bytes(),
+                    storage.live_data_bytes(),        storage.wal_bytes(),
+                    storage.memtable_bytes(),         storage.pending_compaction_bytes(),
+                    storage.write_stalls(),           storage.write_stall_ms(),
+                    storage.longest_write_stall_ms(), storage.recovery_ms()};
   return status;
 }
 

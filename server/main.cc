@@ -214,11 +214,53 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
       ->envname("DIALKV_LOG_LEVEL");
 }
 
+// RocksDB's WAL retention, memtables and compaction; defaults and trade-offs are in
+// server/storage/rocks_tuning.h and docs/storage.md.
+void AddStorageFlags(CLI::App& app, dialkv::storage::RocksTuning& t) {
+  app.add_option("--rocksdb-max-total-wal-bytes", t.max_total_wal_bytes,
+                 "Live write-ahead log files may total at most this; past it RocksDB flushes what "
+                 "keeps the oldest alive. Bounds the WAL's disk and what a restart replays (0: "
+                 "RocksDB's default, 4x all write buffers)")
+      ->envname("DIALKV_ROCKSDB_MAX_TOTAL_WAL_BYTES");
+  app.add_option("--rocksdb-memtable-budget-bytes", t.memtable_budget_bytes,
+                 "Memory of all memtables together; past it the largest flushes (0: 1/32 of the "
+                 "machine's memory, within 64-512 MiB)")
+      ->envname("DIALKV_ROCKSDB_MEMTABLE_BUDGET_BYTES");
+  app.add_option("--rocksdb-write-buffer-bytes", t.write_buffer_bytes,
+                 "One memtable of the data column family, flushed to an SST file when full (0: "
+                 "1/32 of the memtable budget, within 4-64 MiB)")
+      ->envname("DIALKV_ROCKSDB_WRITE_BUFFER_BYTES");
+  app.add_option("--rocksdb-flush-together", t.flush_together,
+                 "true: every column family flushes with the others, so rarely written ones "
+                 "(meta, hints) never keep WAL files alive; false: RocksDB's default")
+      ->envname("DIALKV_ROCKSDB_FLUSH_TOGETHER");
+  app.add_option("--rocksdb-wal-compression", t.wal_compression,
+                 "true: compress WAL records with zstd (a little CPU per write, a WAL about as "
+                 "small as the SSTs for compressible values)")
+      ->envname("DIALKV_ROCKSDB_WAL_COMPRESSION");
+  app.add_option("--rocksdb-compaction-rate-bytes", t.compaction_rate_bytes,
+                 "Flush and compaction writes per second at most (auto-tuned below it when there "
+                 "is little to do; 0: no limit)")
+      ->envname("DIALKV_ROCKSDB_COMPACTION_RATE_BYTES");
+  app.add_option("--rocksdb-background-jobs", t.max_background_jobs,
+                 "Threads for flushes and compactions together")
+      ->envname("DIALKV_ROCKSDB_BACKGROUND_JOBS");
+  app.add_option("--rocksdb-db-options", t.db_options,
+                 "Any other RocksDB DBOptions, as 'name=value;name=value' (the names of a RocksDB "
+                 "OPTIONS file); applied last, they win over the flags above")
+      ->envname("DIALKV_ROCKSDB_DB_OPTIONS");
+  app.add_option("--rocksdb-data-cf-options", t.data_cf_options,
+                 "RocksDB ColumnFamilyOptions of the data column family, as 'name=value;...'; "
+                 "applied last")
+      ->envname("DIALKV_ROCKSDB_DATA_CF_OPTIONS");
+}
+
 int Run(int argc, char** argv) {
   dialkv::api::Node::Options options;
   std::string log_level = "info";
   CLI::App app{"dialkv-server: one node of a dialkv key-value store.", kProgram};
   AddFlags(app, options, log_level);
+  AddStorageFlags(app, options.storage_tuning);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

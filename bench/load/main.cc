@@ -2,6 +2,7 @@
 //   dialkv-bench --endpoints 127.0.0.1:7379,127.0.0.1:7389,127.0.0.1:7399 --mode both
 //       --connections 16 --read-ratio 0.5 --duration 10 --json out.json --svg out.svg
 //   dialkv-bench table a.json b.json ...   # the comparison table of earlier runs (Markdown)
+//   dialkv-bench footprint-chart samples.csv --svg out.svg   # bench/footprint/run.sh's chart
 // Flags are parsed and wired here; the load, backends and reports live beside this file.
 #include <sys/utsname.h>
 
@@ -39,6 +40,9 @@ struct Flags {
   LoadOptions load;
   BackendOptions backend;
   std::vector<std::string> table_files;
+  std::string footprint_csv;  // footprint-chart: run.sh's samples.csv.
+  double footprint_limit_mb = 0;
+  std::string footprint_title = "Sustained writes: disk, RSS and latency";
 };
 
 // The system's name in the table, JSON and chart: --label, else the target's.
@@ -109,6 +113,29 @@ bool WriteFile(const std::string& path, const std::string& text) {
   out.close();
   if (!out) std::fprintf(stderr, "dialkv-bench: cannot write %s\n", path.c_str());
   return static_cast<bool>(out);
+}
+
+// footprint-chart: samples.csv in, SVG out. 0 written; 1 a file could not be read or written.
+int WriteFootprintChart(const Flags& f) {
+  std::ifstream in(f.footprint_csv);
+  if (!in) {
+    std::fprintf(stderr, "dialkv-bench: cannot read %s\n", f.footprint_csv.c_str());
+    return 1;
+  }
+  std::stringstream csv;
+  csv << in.rdbuf();
+  const std::vector<FootprintSample> samples = ReadFootprintCsv(csv.str());
+  if (samples.empty()) {
+    std::fprintf(stderr, "dialkv-bench: no samples in %s\n", f.footprint_csv.c_str());
+    return 1;
+  }
+  std::ofstream out(f.svg_path);
+  out << FootprintChart(samples, f.footprint_limit_mb, f.footprint_title);
+  if (!out) {
+    std::fprintf(stderr, "dialkv-bench: cannot write %s\n", f.svg_path.c_str());
+    return 1;
+  }
+  return 0;
 }
 
 int Run(Flags& f, const std::string& command_line) {
@@ -269,12 +296,19 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet", f.quiet, "no progress lines");
   CLI::App* table = app.add_subcommand("table", "print the comparison table of JSON result files");
   table->add_option("files", f.table_files, "dialkv-bench JSON files")->required();
+  CLI::App* footprint =
+      app.add_subcommand("footprint-chart", "chart bench/footprint/run.sh's samples.csv as SVG");
+  footprint->add_option("csv", f.footprint_csv, "samples.csv")->required();
+  footprint->add_option("--svg", f.svg_path, "where to write the chart")->required();
+  footprint->add_option("--limit-mb", f.footprint_limit_mb, "disk target to draw (0: none)");
+  footprint->add_option("--title", f.footprint_title, "the chart's title");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (*table) return dialkv::bench::Table(f.table_files);
+  if (*footprint) return dialkv::bench::WriteFootprintChart(f);
   const std::string command_line = dialkv::RecordedCommandLine(argc, argv);
   try {
     return dialkv::bench::Run(f, command_line);

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <sstream>
 #include <vector>
 
 #include "server/common/markup.h"
@@ -211,6 +215,102 @@ std::string TimelineChart(std::span<const RunSummary> runs, std::string_view tit
   legend.push_back({.colour = kFaultColour, .label = "fault injected", .opacity = 0.3});
   svg += Legend(height - 12, legend);
   return svg + "</svg>\n";
+}
+
+namespace {
+
+// A panel of lines over [top, bottom]: one polyline per series, a linear y axis from 0.
+std::string Panel(double top, double bottom, double max_y, std::string_view y_title,
+                  const std::map<int, std::vector<std::pair<double, double>>>& series,
+                  const std::function<double(double)>& x_of) {
+  static const char* kNodeColours[] = {"#1f62b4", "#e0720b", "#2ca02c", "#7f7f7f"};
+  std::string svg = YAxis(top, bottom, max_y, y_title);
+  svg += Line(kLeft, bottom, kWidth - kRight, bottom, kAxisColour);
+  for (const auto& [node, points] : series) {
+    std::string text;
+    for (const auto& [t, v] : points) {
+      text += Num(x_of(t)) + "," + Num(bottom - std::min(v, max_y) / max_y * (bottom - top)) + " ";
+    }
+    const size_t colour = static_cast<size_t>(std::max(node, 1) - 1) % std::size(kNodeColours);
+    svg += "<polyline fill=\"none\" stroke=\"" + std::string(kNodeColours[colour]) +
+           "\" stroke-width=\"2\" points=\"" + text + "\"/>\n";
+  }
+  return svg;
+}
+
+}  // namespace
+
+std::string FootprintChart(std::span<const FootprintSample> samples, double limit_mb,
+                           std::string_view title) {
+  double max_t = 1, max_disk = std::max(limit_mb * 1.1, 1.0), max_rss = 1, max_p99 = 1;
+  std::map<int, std::vector<std::pair<double, double>>> disk, rss;
+  std::map<int, std::vector<std::pair<double, double>>> p99;
+  for (const FootprintSample& s : samples) {
+    max_t = std::max(max_t, s.t_s);
+    max_disk = std::max(max_disk, s.disk_mb);
+    max_rss = std::max(max_rss, s.rss_mb);
+    disk[s.node].emplace_back(s.t_s, s.disk_mb);
+    rss[s.node].emplace_back(s.t_s, s.rss_mb);
+    if (s.p99_ms >= 0 && s.node == samples.front().node) {
+      max_p99 = std::max(max_p99, s.p99_ms);
+      p99[0].emplace_back(s.t_s, s.p99_ms);
+    }
+  }
+  const double panel = 140, gap = 40, first_top = 40;
+  const double height = first_top + 3 * panel + 2 * gap + 70;
+  auto x_of = [&](double t) { return kLeft + t / max_t * (kWidth - kLeft - kRight); };
+  std::string svg = Open(height, title);
+  double top = first_top;
+  svg += Panel(top, top + panel, max_disk * 1.05, "disk MB", disk, x_of);
+  if (limit_mb > 0) {
+    const double y = top + panel - limit_mb / (max_disk * 1.05) * panel;
+    svg += "<line x1=\"" + Num(kLeft) + "\" y1=\"" + Num(y) + "\" x2=\"" + Num(kWidth - kRight) +
+           "\" y2=\"" + Num(y) + "\" stroke=\"" + kFaultColour + "\" stroke-dasharray=\"6 4\"/>\n";
+    svg += Text(kWidth - kRight - 4, y - 4, "target: 3x the data dir after a full compaction",
+                "end", 11, std::string("fill=\"") + kFaultColour + "\"");
+  }
+  top += panel + gap;
+  svg += Panel(top, top + panel, max_rss * 1.1, "RSS MB", rss, x_of);
+  top += panel + gap;
+  svg += Panel(top, top + panel, max_p99 * 1.1, "p99 ms (worst s)", p99, x_of);
+  const double step = NiceStep(max_t, 10);
+  for (double t = 0; t <= max_t * 1.0001; t += step) {
+    svg += Text(x_of(t), top + panel + 14, Num(t), "middle", 10);
+  }
+  svg += Text((kLeft + kWidth - kRight) / 2, top + panel + 30, "seconds", "middle", 12);
+  std::vector<LegendItem> legend;
+  static const char* kNodeColours[] = {"#1f62b4", "#e0720b", "#2ca02c"};
+  for (int node = 1; node <= 3; ++node) {
+    if (disk.contains(node)) {
+      legend.push_back({.colour = kNodeColours[node - 1], .label = "node " + std::to_string(node)});
+    }
+  }
+  legend.push_back({.colour = "#7f7f7f", .label = "load p99 (all nodes)"});
+  svg += Legend(height - 12, legend);
+  return svg + "</svg>\n";
+}
+
+std::vector<FootprintSample> ReadFootprintCsv(std::string_view csv) {
+  std::vector<FootprintSample> samples;
+  std::istringstream in{std::string(csv)};
+  std::string line;
+  std::getline(in, line);  // The header.
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::istringstream row(line);
+    for (std::string field; std::getline(row, field, ',');) fields.push_back(field);
+    if (fields.size() < 8) continue;
+    char* end = nullptr;
+    FootprintSample s;
+    s.t_s = std::strtod(fields[0].c_str(), &end);
+    if (end == fields[0].c_str()) continue;
+    s.node = std::atoi(fields[1].c_str());
+    s.disk_mb = std::strtod(fields[2].c_str(), nullptr);
+    s.rss_mb = std::strtod(fields[5].c_str(), nullptr);
+    s.p99_ms = fields[7].empty() ? -1 : std::strtod(fields[7].c_str(), nullptr);
+    samples.push_back(s);
+  }
+  return samples;
 }
 
 }  // namespace dialkv::bench

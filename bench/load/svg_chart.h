@@ -6,6 +6,8 @@
 
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "bench/load/report.h"
 
@@ -19,5 +21,23 @@ std::string ThroughputChart(std::span<const RunSummary> runs, std::string_view t
 // scale) of every run, one line each (labelled "system mode"), with the runs' fault intervals
 // shaded and a legend. Meant for the partition scenario.
 std::string TimelineChart(std::span<const RunSummary> runs, std::string_view title);
+
+// One sample of bench/footprint/run.sh: one node at one moment of a sustained-write run.
+struct FootprintSample {
+  double t_s = 0;
+  int node = 0;
+  double disk_mb = 0;  // du of its data dir.
+  double rss_mb = 0;
+  double p99_ms = -1;  // Worst per-second p99 of the load in the window; < 0: no load yet.
+};
+
+// Three panels over the run's seconds: disk per node (with `limit_mb` dashed when > 0), RSS
+// per node, and the load's p99 latency.
+std::string FootprintChart(std::span<const FootprintSample> samples, double limit_mb,
+                           std::string_view title);
+
+// Reads run.sh's samples.csv (header t_s,node,disk_mb,wal_mb,sst_mb,rss_mb,ops_s,p99_ms,...).
+// Rows that do not parse are skipped.
+std::vector<FootprintSample> ReadFootprintCsv(std::string_view csv);
 
 }  // namespace dialkv::bench

@@ -232,39 +232,71 @@ dialkv::Result<std::unique_ptr<dialkv::Client>> NodeClient(const std::string& en
   return dialkv::Client::Create(std::move(options));
 }
 
-// "node 1: last full round 2.4 s ago", "node 2: no complete round since it started",
-// "127.0.0.1:7399: UNAVAILABLE ...", followed by the node's disk alarm when it is raised (each
-// endpoint is asked anyway, so every node's alarm shows).
-std::string AntiEntropyLag(const std::string& endpoint, const dialkv::ClientOptions& base) {
-  auto client = NodeClient(endpoint, base);
-  if (!client.ok()) return endpoint + ": " + client.status().ToString();
-  dialkv::Result<dialkv::ClusterStatus> status = (*client)->ClusterStatus();
-  if (!status.ok()) return endpoint + ": " + status.status().ToString();
-  std::string out = "node " + std::to_string(status->node_id) + ": ";
-  if (status->ae_oldest_full_round_ms == 0) {
-    out += "no complete round since it started";
-  } else {
-    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-    const double ago_s = static_cast<double>(now_ms - status->ae_oldest_full_round_ms) / 1000.0;
-    char text[64];
-    std::snprintf(text, sizeof(text), "last full round %.1f s ago", ago_s < 0 ? 0.0 : ago_s);
-    out += text;
+// "last full round 2.4 s ago" or "no complete round since it started".
+std::string AntiEntropyLag(const dialkv::ClusterStatus& status) {
+  if (status.ae_oldest_full_round_ms == 0) return "no complete round since it started";
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  const double ago_s = static_cast<double>(now_ms - status.ae_oldest_full_round_ms) / 1000.0;
+  char text[64];
+  std::snprintf(text, sizeof(text), "last full round %.1f s ago", ago_s < 0 ? 0.0 : ago_s);
+  return text;
+}
+
+// "1.5 MiB", "830 B": sizes for people.
+std::string Bytes(uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  const char* const units[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
   }
-  if (status->disk_alarm.raised()) out += "; DISK ALARM: " + status->disk_alarm.message;
-  return out;
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f %s", value, units[unit]);
+  return text;
+}
+
+// "disk 54.0 MiB (SST 40.0 MiB, WAL 3.0 MiB), memtables ..., write stalls 0, recovery 310 ms".
+std::string StorageSummary(const dialkv::ClusterStatus::Storage& s) {
+  return "disk " + Bytes(s.data_dir_bytes) + " (SST " + Bytes(s.sst_bytes) + ", WAL " +
+         Bytes(s.wal_bytes) + "), live data ~" + Bytes(s.live_data_bytes) + ", memtables " +
+         Bytes(s.memtable_bytes) + ", pending compaction " + Bytes(s.pending_compaction_bytes) +
+         ", write stalls " + std::to_string(s.write_stalls) + " (" +
+         std::to_string(s.write_stall_ms) + " ms, longest " +
+         std::to_string(s.longest_write_stall_ms) + " ms), recovery " +
+         std::to_string(s.recovery_ms) + " ms";
 }
 
 int RunStatus(dialkv::Client& client, const std::vector<std::string>& endpoints,
               const dialkv::ClientOptions& base) {
   dialkv::Result<dialkv::ClusterStatus> status = client.ClusterStatus();
   if (!status.ok()) return Fail(status.status());
-  std::string out = FormatStatus(*status) + "anti-entropy:\n";
+  // Each endpoint's own view: "node 1: ..." or "127.0.0.1:7399: UNAVAILABLE ...".
+  std::string anti_entropy = "anti-entropy:\n";
+  std::string storage = "storage:\n";
   for (const std::string& endpoint : endpoints) {
-    out += "  " + Printable(AntiEntropyLag(endpoint, base)) + "\n";
+    dialkv::Result<dialkv::ClusterStatus> own = [&]() -> dialkv::Result<dialkv::ClusterStatus> {
+      auto node = NodeClient(endpoint, base);
+      if (!node.ok()) return node.status();
+      return (*node)->ClusterStatus();
+    }();
+    if (!own.ok()) {
+      const std::string line = "  " + Printable(endpoint + ": " + own.status().ToString()) + "\n";
+      anti_entropy += line;
+      storage += line;
+      continue;
+    }
+    const std::string who = "  node " + std::to_string(own->node_id) + ": ";
+    anti_entropy += who + AntiEntropyLag(*own) + "\n";
+    storage += who + StorageSummary(own->storage);
+    // Every node's disk alarm shows here, since each endpoint is asked anyway.
+    if (own->disk_alarm.raised()) storage += "; DISK ALARM: " + Printable(own->disk_alarm.message);
+    storage += "\n";
   }
-  return WriteStdout(out);
+  return WriteStdout(FormatStatus(*status) + anti_entropy + storage);
 }
 
 // Runs a repair round on every endpoint in turn; the exit code of the first failure.

@@ -21,6 +21,7 @@
 #include "server/api/admin_service.h"
 #include "server/api/client_auth.h"
 #include "server/api/kv_service.h"
+#include "server/api/storage_metrics.h"
 #include "server/cluster/clock_offsets.h"
 #include "server/cluster/gossiper.h"
 #include "server/cluster/membership.h"
@@ -341,9 +342,11 @@ Status Node::Init() {
   engine_options.block_cache_bytes = options_.storage_block_cache_bytes;
   engine_options.health = disk_health_;
   engine_options.faults = disk_faults_;
+  engine_options.tuning = options_.storage_tuning;
   Result<std::unique_ptr<storage::RocksEngine>> engine = storage::RocksEngine::Open(engine_options);
   if (!engine.ok()) return engine.status();
-  storage::RocksEngine* rocks = engine->get();
+  rocks_ = engine->get();
+  storage::RocksEngine* rocks = rocks_;
   engine_ = std::move(engine.value());
   storage::DiskMonitor::Options monitor_options;
   monitor_options.path = options_.data_dir;
@@ -516,6 +519,7 @@ Status Node::Init() {
   endpoints_.http = http_server_->local_endpoint();
   endpoints_.peer = peer_server_->local_endpoint();
 
+  storage_metrics_ = std::make_unique<StorageMetrics>(*rocks_, *metrics_);
   storage::Engine* engine_ptr = engine_.get();
   keys_gauge_ = metrics_->AddGaugeFunc(
       "dialkv_keys_stored", "Keys whose newest version is not a tombstone.",
@@ -835,6 +839,7 @@ v1::ClusterStatusReply Node::ClusterStatus() const {
   disk->set_since_ms(alarm.since_ms);
   disk->set_free_bytes(alarm.free_bytes);
   disk->set_min_free_bytes(alarm.min_free_bytes);
+  *reply.mutable_storage() = ToStorageStatus(rocks_->Stats());
   for (const cluster::MemberView& view : membership_->Views()) {
     v1::NodeStatus* node = reply.add_nodes();
     node->set_node_id(view.member.node_id);
@@ -873,6 +878,7 @@ net::HttpResponse Node::ServeHttp(const std::string& path) {
                     JsonEscape(options_.cluster_name) + "\",\"alarms\":[" + alarms + "]}\n";
   } else if (path == "/metrics") {
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    storage_metrics_->Refresh();
     response.body = metrics_->Expose();
   } else {
     response.status = 404;
@@ -949,6 +955,7 @@ void Node::Stop() {
   // io_contexts destroy the suspended coroutines, which reference the services.
   keys_gauge_.Reset();
   connections_gauge_.Reset();
+  storage_metrics_.reset();
   http_server_.reset();
   frame_server_.reset();
   peer_server_.reset();

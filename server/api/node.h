@@ -47,9 +47,13 @@
 #include "server/storage/disk_health.h"
 #include "server/storage/disk_monitor.h"
 #include "server/storage/engine.h"
+#include "server/storage/rocks_tuning.h"
 
 namespace dialkv {
 class SeededRandom;
+namespace storage {
+class RocksEngine;
+}  // namespace storage
 namespace antientropy {
 class AntiEntropy;
 }  // namespace antientropy
@@ -77,6 +81,7 @@ namespace dialkv::api {
 class AdminService;
 class ClientAuth;
 class KvService;
+class StorageMetrics;
 
 // One --peers entry: "ID@HOST:PORT" (the node's peer port).
 struct PeerSpec {
@@ -182,6 +187,7 @@ class Node {
     uint64_t max_inflight_bytes = uint64_t{256} << 20;
     int64_t max_clock_skew_ms = 500;  // The HLC's guard against clocks far ahead.
     size_t storage_block_cache_bytes = size_t{64} << 20;  // RocksDB block cache.
+    storage::RocksTuning storage_tuning;                  // WAL retention, memtables, compaction.
     // The wall clock for the HLC. Null: the system clock. Not owned; must outlive the node.
     const Clock* clock = nullptr;
   };
@@ -265,6 +271,7 @@ class Node {
   std::shared_ptr<storage::DiskFaults> disk_faults_;  // Null without fault injection.
   std::unique_ptr<storage::Engine> engine_;
   std::unique_ptr<storage::DiskMonitor> disk_monitor_;  // Resumes engine_; goes before it.
+  storage::RocksEngine* rocks_ = nullptr;               // engine_, for its statistics.
   std::unique_ptr<SystemClock> system_clock_;           // When options_.clock is null.
   const Clock* hlc_clock_ = nullptr;                    // options_.clock or system_clock_.
   std::unique_ptr<HybridLogicalClock> hlc_;
@@ -298,6 +305,7 @@ class Node {
   std::unique_ptr<net::FrameServer> peer_server_;
   std::unique_ptr<net::FrameServer> frame_server_;
   std::unique_ptr<net::HttpServer> http_server_;
+  std::unique_ptr<StorageMetrics> storage_metrics_;  // Reads rocks_ at each /metrics.
   metrics::GaugeFuncHandle keys_gauge_;
   metrics::GaugeFuncHandle connections_gauge_;
   std::vector<metrics::GaugeFuncHandle> node_gauges_;

@@ -13,6 +13,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
@@ -25,6 +26,7 @@
 #include "server/common/check.h"
 #include "server/common/hash.h"
 #include "server/common/logging.h"
+#include "server/storage/rocks_stats.h"
 #include "server/storage/version_codec.h"
 
 namespace dialkv::storage {
@@ -243,6 +245,7 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
     return Status::InvalidArgument("data dir path is empty; set --data-dir");
   }
   DIALKV_RETURN_IF_ERROR(PrepareDataDir(options.path));
+  const auto open_start = std::chrono::steady_clock::now();
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
@@ -265,6 +268,10 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
   data_table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kDataBloomBitsPerKey));
   rocksdb::ColumnFamilyOptions data_cf;
   data_cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(data_table));
+  DIALKV_RETURN_IF_ERROR(
+      ApplyTuning(options.tuning, PhysicalMemoryBytes(), &db_options, &data_cf, &small_cf));
+  auto stalls = std::make_shared<WriteStallTracker>();
+  db_options.listeners.push_back(stalls);
 
   const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, small_cf},
@@ -283,13 +290,18 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
 
   Handles h{handles[0], handles[1], handles[2], handles[3], handles[4]};
   std::unique_ptr<RocksEngine> engine(new RocksEngine(options, std::move(env), std::move(db), h));
+  engine->stalls_ = std::move(stalls);
   // Both read every entry of `data`: a damaged table file shows here, if not at DB::Open.
   Status scanned = engine->BuildHashIndexIfMissing();
   if (scanned.ok()) scanned = engine->CountLiveKeys();
   if (scanned.code() == Code::kCorruption) return Damaged(options.path, scanned.message());
   DIALKV_RETURN_IF_ERROR(scanned);
-  Log()->info("opened data dir {} ({} live keys, sync={})", options.path, engine->LiveKeyCount(),
-              options.sync ? "on" : "off");
+  engine->recovery_micros_ =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - open_start)
+                                .count());
+  Log()->info("opened data dir {} in {} ms ({} live keys, sync={})", options.path,
+              engine->recovery_micros_ / 1000, engine->LiveKeyCount(), options.sync ? "on" : "off");
   return engine;
 }
 

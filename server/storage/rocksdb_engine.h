@@ -31,6 +31,7 @@
 #include "server/storage/disk_faults.h"
 #include "server/storage/disk_health.h"
 #include "server/storage/engine.h"
+#include "server/storage/rocks_tuning.h"
 
 namespace rocksdb {
 class ColumnFamilyHandle;
@@ -40,6 +41,39 @@ class Status;
 }  // namespace rocksdb
 
 namespace dialkv::storage {
+
+class WriteStallTracker;  // rocks_stats.h
+
+// What the engine's files and memory hold, from RocksDB's properties: for /metrics and
+// `dialkv status`. Sizes in bytes.
+struct StorageStats {
+  struct ColumnFamily {
+    std::string name;
+    uint64_t sst_bytes = 0;        // Live SST files (rocksdb.live-sst-files-size).
+    uint64_t live_data_bytes = 0;  // RocksDB's estimate of the data without obsolete versions.
+    uint64_t memtable_bytes = 0;   // Active and unflushed memtables.
+    uint64_t pending_compaction_bytes = 0;  // RocksDB's estimate of what compaction must rewrite.
+    uint64_t l0_files = 0;
+  };
+  std::vector<ColumnFamily> column_families;  // default, data, hints, meta, by_hash.
+  uint64_t data_dir_bytes = 0;  // Every file in the data dir, as `du` counts them (apparent size).
+  uint64_t wal_bytes = 0;       // Live WAL files: what a restart would replay.
+  uint64_t wal_files = 0;
+  // Sums over the column families.
+  uint64_t sst_bytes = 0;
+  uint64_t live_data_bytes = 0;
+  uint64_t memtable_bytes = 0;
+  uint64_t pending_compaction_bytes = 0;
+  // Write stalls since the engine opened: periods during which RocksDB delayed or stopped
+  // writes because flushes or compaction fell behind (one count per period, any column
+  // family). A stall in progress counts with its length so far.
+  uint64_t write_stalls = 0;
+  uint64_t write_stall_micros = 0;
+  uint64_t longest_write_stall_micros = 0;
+  bool write_stalled_now = false;
+  // How long Open took: RocksDB's recovery (WAL replay included) and the key count.
+  uint64_t recovery_micros = 0;
+};
 
 class RocksEngine final : public Engine {
  public:
@@ -63,6 +97,8 @@ class RocksEngine final : public Engine {
     std::shared_ptr<DiskHealth> health = nullptr;
     // Injected disk trouble (disk_faults.h), for tests and fault injection. Null: none.
     std::shared_ptr<DiskFaults> faults = nullptr;
+    // WAL retention, memtables, flushes and compaction (see rocks_tuning.h).
+    RocksTuning tuning{};
   };
 
   // The longest key the header cache holds.
@@ -109,6 +145,11 @@ class RocksEngine final : public Engine {
   Status Resume();
 
   const Options& options() const { return options_; }
+
+  // What the engine's files and memory hold now (rocks_stats.cc). Reads RocksDB's properties
+  // and lists the data dir: cheap enough for every scrape, not for every request. A property
+  // RocksDB cannot give reads as 0.
+  StorageStats Stats() const;
 
  private:
   // ApplyIfNewer serializes writers of one key through one of these mutexes, chosen by the
@@ -160,6 +201,9 @@ class RocksEngine final : public Engine {
   std::atomic<uint64_t> live_keys_{0};
   // Told of every change, under the key's stripe mutex (see ChangeObserver).
   std::atomic<ChangeObserver*> observer_{nullptr};
+  // Set by Open before the engine is shared, then only read.
+  std::shared_ptr<WriteStallTracker> stalls_;  // Also registered with RocksDB as a listener.
+  uint64_t recovery_micros_ = 0;
 };
 
 }  // namespace dialkv::storage

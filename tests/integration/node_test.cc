@@ -183,6 +183,8 @@ TEST_F(NodeTest, MetricsCountRequestsByOpAndStatus) {
       << m;
   EXPECT_NE(m.find("dialkv_keys_stored 2"), std::string::npos) << m;
   EXPECT_NE(m.find("dialkv_request_duration_seconds_bucket"), std::string::npos) << m;
+  EXPECT_NE(m.find("\ndialkv_storage_wal_bytes "), std::string::npos) << m;
+  EXPECT_NE(m.find("\ndialkv_storage_sst_bytes{cf=\"data\"} "), std::string::npos) << m;
 }
 
 // A wrapper (the harness, the benchmark scripts) gives its defaults first and its caller's

@@ -196,6 +196,19 @@ struct ClusterStatus {
   // --max-clock-skew-ms: it refuses to coordinate writes (UNAVAILABLE, "clock skew").
   bool clock_skewed = false;
   DiskAlarm disk_alarm;  // The answering node's.
+  // The answering node's storage (RocksDB), in bytes unless the name says otherwise.
+  struct Storage {
+    uint64_t data_dir_bytes = 0;   // Every file of its data dir.
+    uint64_t sst_bytes = 0;        // Live SST files.
+    uint64_t live_data_bytes = 0;  // RocksDB's estimate of the data without obsolete versions.
+    uint64_t wal_bytes = 0;        // Live write-ahead log: what a restart replays.
+    uint64_t memtable_bytes = 0;
+    uint64_t pending_compaction_bytes = 0;
+    uint64_t write_stalls = 0;  // Since it started: periods RocksDB delayed or stopped writes.
+    uint64_t write_stall_ms = 0;
+    uint64_t longest_write_stall_ms = 0;
+    uint64_t recovery_ms = 0;  // Opening its data dir at start, WAL replay included.
+  } storage;
 };
 
 // One anti-entropy exchange run by Client::Repair.

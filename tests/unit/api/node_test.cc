@@ -108,6 +108,54 @@ TEST(NodeTest, ServesRequestsHealthAndMetricsOnPortsTheOsChose) {
   EXPECT_EQ(HttpGet(endpoints.http.port(), "/nope")->status, 404);
 }
 
+TEST(NodeTest, MetricsAndStatusReportTheStorageEngine) {
+  testutil::TempDir dir;
+  Result<std::unique_ptr<Node>> node = Node::Start(TestOptions(dir));
+  ASSERT_OK(node);
+  const Node::Endpoints& endpoints = (*node)->endpoints();
+  LoopbackSocket client(endpoints.client.port());
+  ASSERT_TRUE(client.connected());
+  ASSERT_OK(client.RoundTrip(Put(1, "k", std::string(1000, 'v'))));
+
+  Result<testing::HttpReply> metrics = HttpGet(endpoints.http.port(), "/metrics");
+  ASSERT_OK(metrics);
+  const std::string& m = metrics->body;
+  for (const char* line :
+       {"\ndialkv_storage_sst_bytes{cf=\"data\"} ", "\ndialkv_storage_sst_bytes{cf=\"meta\"} ",
+        "\ndialkv_storage_memtable_bytes{cf=\"data\"} ",
+        "\ndialkv_storage_pending_compaction_bytes{cf=\"by_hash\"} ",
+        "\ndialkv_storage_l0_files{cf=\"hints\"} ", "\ndialkv_storage_data_dir_bytes ",
+        "\ndialkv_storage_wal_files ", "\ndialkv_storage_write_stalls_total 0\n",
+        "\ndialkv_storage_longest_write_stall_seconds 0\n", "\ndialkv_storage_write_stalled 0\n",
+        "\ndialkv_storage_recovery_seconds "}) {
+    EXPECT_NE(m.find(line), std::string::npos) << line << " missing from:\n" << m;
+  }
+  // The write is in the WAL and the memtable: neither reads 0.
+  EXPECT_EQ(m.find("\ndialkv_storage_wal_bytes 0\n"), std::string::npos) << m;
+  EXPECT_EQ(m.find("\ndialkv_storage_memtable_bytes{cf=\"data\"} 0\n"), std::string::npos) << m;
+
+  v1::Envelope request;
+  request.set_id(2);
+  request.mutable_cluster_status_request();
+  Result<v1::Envelope> status = client.RoundTrip(request);
+  ASSERT_OK(status);
+  const v1::StorageStatus& storage = status->cluster_status_reply().storage();
+  EXPECT_GT(storage.data_dir_bytes(), 0u);
+  EXPECT_GT(storage.wal_bytes(), 0u);
+  EXPECT_GT(storage.memtable_bytes(), 0u);
+  EXPECT_EQ(storage.write_stalls(), 0u);
+}
+
+TEST(NodeTest, RefusesRocksDbOptionsRocksDbRejects) {
+  testutil::TempDir dir;
+  Node::Options options = TestOptions(dir);
+  options.storage_tuning.data_cf_options = "write_buffer_size=lots";
+  Result<std::unique_ptr<Node>> node = Node::Start(options);
+  ASSERT_CODE(node, Code::kInvalidArgument);
+  EXPECT_NE(node.status().message().find("write_buffer_size=lots"), std::string::npos)
+      << node.status().message();
+}
+
 TEST(NodeTest, WithSyncWritesGoThroughTheStoragePool) {
   testutil::TempDir dir;
   Node::Options options = TestOptions(dir);

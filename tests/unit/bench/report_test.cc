@@ -90,5 +90,27 @@ TEST(ReportTest, ChartsAreSelfContainedSvg) {
   EXPECT_NE(TimelineChart(runs, "t").find("fill-opacity"), std::string::npos);
 }
 
+TEST(ReportTest, FootprintSamplesParseAndChartWithTheirLimit) {
+  const std::vector<FootprintSample> samples = ReadFootprintCsv(
+      "t_s,node,disk_mb,wal_mb,sst_mb,rss_mb,ops_s,p99_ms,load1\n"
+      "0,1,0.1,0.0,0.0,26.1,,,4.40\n"
+      "15,1,4.9,1.5,3.3,48.3,2937,25.166,5.63\n"
+      "not a row\n"
+      "15,2,5.0,1.6,3.3,48.8,2937,25.166,5.63\n");
+  ASSERT_EQ(samples.size(), 3u);
+  EXPECT_EQ(samples[0].p99_ms, -1);  // No load yet.
+  EXPECT_EQ(samples[1].t_s, 15);
+  EXPECT_EQ(samples[1].disk_mb, 4.9);
+  EXPECT_EQ(samples[1].rss_mb, 48.3);
+  EXPECT_EQ(samples[1].p99_ms, 25.166);
+  EXPECT_EQ(samples[2].node, 2);
+  const std::string svg = FootprintChart(samples, 33.9, "<footprint>");
+  EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
+  EXPECT_NE(svg.find("&lt;footprint&gt;"), std::string::npos);
+  EXPECT_NE(svg.find("stroke-dasharray"), std::string::npos);  // The limit.
+  EXPECT_NE(svg.find("node 2"), std::string::npos);
+  EXPECT_EQ(FootprintChart(samples, 0, "t").find("stroke-dasharray"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace dialkv::bench

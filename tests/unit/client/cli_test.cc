@@ -105,7 +105,7 @@ TEST(CliFakeNodeTest, StatusPrintsAnAlignedTableOfNodes) {
   EXPECT_EQ(status.err, "");
 
   const std::vector<std::string> lines = Lines(status.out);
-  ASSERT_EQ(lines.size(), 9u) << status.out;
+  ASSERT_EQ(lines.size(), 12u) << status.out;
   EXPECT_EQ(lines[0], "cluster test-cluster: 4 nodes, replication factor 3, as seen by node 7");
   EXPECT_EQ(lines[1],
             "ID  PEER ADDRESS         STATE    GENERATION  KEYS   LAST HEARD  CLOCK OFFSET");
@@ -117,6 +117,13 @@ TEST(CliFakeNodeTest, StatusPrintsAnAlignedTableOfNodes) {
   EXPECT_EQ(lines[6], "anti-entropy:");
   EXPECT_TRUE(Contains(lines[7], closed + ": UNAVAILABLE")) << lines[7];
   EXPECT_EQ(lines[8], "  node 7: no complete round since it started");
+  // And each endpoint's storage.
+  EXPECT_EQ(lines[9], "storage:");
+  EXPECT_TRUE(Contains(lines[10], closed + ": UNAVAILABLE")) << lines[10];
+  EXPECT_EQ(lines[11],
+            "  node 7: disk 54.5 MiB (SST 40.0 MiB, WAL 3.0 MiB), live data ~36.0 MiB, memtables "
+            "12.0 MiB, pending compaction 512 B, write stalls 2 (70 ms, longest 45 ms), recovery "
+            "310 ms");
 }
 
 TEST(CliFakeNodeTest, StatusExitsThreeWhenNoEndpointIsReachable) {

@@ -140,6 +140,17 @@ v1::Envelope FakeServer::Answer(const v1::Envelope& request) {
       status->set_cluster_name("test-cluster");
       status->set_replication_factor(kStatusReplicationFactor);
       for (v1::NodeStatus& node : CannedNodes()) *status->add_nodes() = std::move(node);
+      v1::StorageStatus* storage = status->mutable_storage();
+      storage->set_data_dir_bytes(uint64_t{109} << 19);  // 54.5 MiB.
+      storage->set_sst_bytes(40 << 20);
+      storage->set_live_data_bytes(36 << 20);
+      storage->set_wal_bytes(3 << 20);
+      storage->set_memtable_bytes(12 << 20);
+      storage->set_pending_compaction_bytes(512);
+      storage->set_write_stalls(2);
+      storage->set_write_stall_ms(70);
+      storage->set_longest_write_stall_ms(45);
+      storage->set_recovery_ms(310);
       break;
     }
     default:

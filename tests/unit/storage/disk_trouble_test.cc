@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -27,6 +28,14 @@ bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+// `bytes` random bytes: a value that does not compress, so the log takes its full size.
+std::string Incompressible(size_t bytes, uint64_t seed) {
+  std::mt19937_64 random(seed);
+  std::string value(bytes, '\0');
+  for (char& c : value) c = static_cast<char>(random());
+  return value;
+}
+
 class DiskTroubleTest : public ::testing::Test {
  protected:
   std::unique_ptr<RocksEngine> OpenOrDie(uint64_t min_free_bytes = 0, bool sync = false) {
@@ -39,12 +48,14 @@ class DiskTroubleTest : public ::testing::Test {
     return opened.ok() ? std::move(opened).value() : nullptr;
   }
 
-  // Writes keys k0, k1, ... of `value` until one fails; returns how many succeeded.
+  // Writes keys k0, k1, ... of incompressible values the size of `value` until one fails;
+  // returns how many succeeded.
   static int WriteUntilRefused(RocksEngine& engine, const std::string& value, int limit,
                                Status* failure) {
     for (int i = 0; i < limit; ++i) {
-      Result<ApplyOutcome> applied =
-          engine.ApplyIfNewer("k" + std::to_string(i), Live(value, 100 + static_cast<uint64_t>(i)));
+      Result<ApplyOutcome> applied = engine.ApplyIfNewer(
+          "k" + std::to_string(i), Live(Incompressible(value.size(), static_cast<uint64_t>(i)),
+                                        100 + static_cast<uint64_t>(i)));
       if (!applied.ok()) {
         *failure = applied.status();
         return i;
