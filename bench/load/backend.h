@@ -51,8 +51,10 @@ class BenchConnection {
   // Errors: kUnavailable naming the endpoint.
   virtual asio::awaitable<Status> Open() = 0;
   // One operation. Returns its status code (kOk, kNotFound for a get of a missing key, or the
-  // error); never throws, never waits past the timeout by much.
-  virtual asio::awaitable<Code> Get(std::string key) = 0;
+  // error); never throws, never waits past the timeout by much. Get sets `*value` (when not
+  // null) to the value read when it returns kOk; only the dialkv backend reports values (the
+  // stale-read check of the partition scenario needs them), the others leave it alone.
+  virtual asio::awaitable<Code> Get(std::string key, std::string* value) = 0;
   virtual asio::awaitable<Code> Put(std::string key, std::string value) = 0;
   // Ends every pending operation (kUnavailable) and closes the connection.
   virtual void Close() = 0;

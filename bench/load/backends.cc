@@ -25,10 +25,11 @@ class DialkvConnection final : public BenchConnection {
     co_return status.status();
   }
 
-  asio::awaitable<Code> Get(std::string key) override {
+  asio::awaitable<Code> Get(std::string key, std::string* value) override {
     if (client_ == nullptr) co_return Code::kUnavailable;
     RequestOptions options = options_;
     Result<GetResult> got = co_await client_->AsyncGet(std::move(key), std::move(options));
+    if (got.ok() && value != nullptr) *value = std::move(got->value);
     co_return got.code();
   }
 
@@ -59,7 +60,7 @@ class RedisConnection final : public OrderedConnection {
         wait_replicas_text_(std::to_string(wait_replicas)),
         timeout_text_(std::to_string(timeout_ms)) {}
 
-  asio::awaitable<Code> Get(std::string key) override {
+  asio::awaitable<Code> Get(std::string key, std::string* /*value*/) override {
     std::string request;
     AppendRespCommand({"GET", key}, &request);
     co_return co_await RoundTrip(std::move(request), kGetReply);
@@ -111,7 +112,7 @@ class EtcdConnection final : public OrderedConnection {
       : OrderedConnection(executor, std::move(endpoint), timeout_ms),
         serializable_(linearizable ? "false" : "true") {}
 
-  asio::awaitable<Code> Get(std::string key) override {
+  asio::awaitable<Code> Get(std::string key, std::string* /*value*/) override {
     const std::string body =
         "{\"key\":\"" + Base64(key) + "\",\"serializable\":" + serializable_ + "}";
     std::string request;

@@ -37,6 +37,7 @@ struct Flags {
   bool quiet = false;
   bool no_prefill = false;
   bool no_failover = false;
+  std::string failover;  // on, off or both; empty: both for the partition scenario, else on.
   LoadOptions load;
   BackendOptions backend;
   std::vector<std::string> table_files;
@@ -143,7 +144,13 @@ int Run(Flags& f, const std::string& command_line) {
   f.backend.target = f.target == "redis"  ? Target::kRedis
                      : f.target == "etcd" ? Target::kEtcd
                                           : Target::kDialkv;
-  f.backend.failover = !f.no_failover;
+  if (f.no_failover && !f.failover.empty() && f.failover != "off") {
+    std::fprintf(stderr, "dialkv-bench: --no-failover contradicts --failover %s\n",
+                 f.failover.c_str());
+    return 2;
+  }
+  if (f.no_failover) f.failover = "off";
+  if (f.failover.empty()) f.failover = f.scenario == "partition" ? "both" : "on";
   f.load.prefill = !f.no_prefill;
   f.load.progress = !f.quiet;
   f.load.distribution = f.distribution == "zipf" ? Distribution::kZipf : Distribution::kUniform;
@@ -170,35 +177,44 @@ int Run(Flags& f, const std::string& command_line) {
     }
     isolate = std::move(created).value();
     schedule = {.control = isolate.get(), .start_s = f.fault_start_s, .length_s = f.fault_s};
+    f.load.isolated_endpoint = index;
+    f.load.check_staleness = true;
     if (f.load.ops == 0 && f.load.duration_s < f.fault_start_s + f.fault_s) {
       f.load.duration_s = f.fault_start_s + 2 * f.fault_s;
     }
   }
   const std::vector<std::string> modes =
       f.mode == "both" ? std::vector<std::string>{"cp", "ap"} : std::vector<std::string>{f.mode};
+  const std::vector<bool> failovers =
+      f.failover == "both" ? std::vector<bool>{true, false} : std::vector<bool>{f.failover == "on"};
   std::vector<RunSummary> runs;
   for (const std::string& mode : modes) {
-    f.backend.mode = mode;
-    if (!f.quiet) {
-      std::fprintf(stderr,
-                   "== %s %s (%s): %zu connections x %zu pipeline, %llu keys, %zu-byte values, "
-                   "read ratio %.2f, %s\n",
-                   SystemName(f).c_str(), mode.c_str(), Variant(f).c_str(), f.load.connections,
-                   f.load.pipeline, static_cast<unsigned long long>(f.load.keys),
-                   f.load.value_bytes, f.load.read_ratio,
-                   std::string(DistributionName(f.load.distribution)).c_str());
+    for (const bool failover : failovers) {
+      f.backend.mode = mode;
+      f.backend.failover = failover;
+      if (!f.quiet) {
+        std::fprintf(stderr,
+                     "== %s %s (%s)%s: %zu connections x %zu pipeline, %llu keys, %zu-byte "
+                     "values, read ratio %.2f, %s\n",
+                     SystemName(f).c_str(), mode.c_str(), Variant(f).c_str(),
+                     failover ? "" : ", no failover", f.load.connections, f.load.pipeline,
+                     static_cast<unsigned long long>(f.load.keys), f.load.value_bytes,
+                     f.load.read_ratio, std::string(DistributionName(f.load.distribution)).c_str());
+      }
+      Result<RunResult> result = RunLoad(f.load, f.backend, schedule);
+      if (!result.ok()) {
+        std::fprintf(stderr, "dialkv-bench: %s %s: %s\n", f.target.c_str(), mode.c_str(),
+                     result.status().ToString().c_str());
+        return 1;
+      }
+      RunSummary run = Summarize(result->stats, result->seconds, SystemName(f), mode, Variant(f));
+      run.faults = result->faults;
+      run.failover = failover;
+      runs.push_back(std::move(run));
     }
-    Result<RunResult> result = RunLoad(f.load, f.backend, schedule);
-    if (!result.ok()) {
-      std::fprintf(stderr, "dialkv-bench: %s %s: %s\n", f.target.c_str(), mode.c_str(),
-                   result.status().ToString().c_str());
-      return 1;
-    }
-    RunSummary run = Summarize(result->stats, result->seconds, SystemName(f), mode, Variant(f));
-    run.faults = result->faults;
-    runs.push_back(std::move(run));
   }
   std::fputs(FormatRunTable(runs).c_str(), stdout);
+  if (f.scenario == "partition") std::fputs(("\n" + PartitionText(runs)).c_str(), stdout);
   if (!f.json_path.empty()) {
     nlohmann::ordered_json j;
     j["command"] = command_line;
@@ -217,7 +233,10 @@ int Run(Flags& f, const std::string& command_line) {
                  {"ops", f.load.ops},
                  {"warmup_s", f.load.warmup_s},
                  {"timeout_ms", f.backend.timeout_ms},
-                 {"failover", f.backend.failover},
+                 {"failover", f.failover},
+                 {"isolated_endpoint",  // 1-based, as --isolate; null: none.
+                  f.load.isolated_endpoint ? nlohmann::json(*f.load.isolated_endpoint + 1)
+                                           : nlohmann::json(nullptr)},
                  {"dialkv_client_threads", f.backend.dialkv_client_threads}};
     j["runs"] = nlohmann::ordered_json::array();
     for (const RunSummary& r : runs) j["runs"].push_back(ToJson(r));
@@ -263,7 +282,9 @@ int main(int argc, char** argv) {
       ->envname("DIALKV_TLS_CA");
   app.add_option("--mode", f.mode, "cp, ap or both (see backend.h for what they mean per target)")
       ->check(CLI::IsMember({"cp", "ap", "both"}));
-  app.add_option("--scenario", f.scenario, "load, or partition (dialkv: isolate one node a while)")
+  app.add_option("--scenario", f.scenario,
+                 "load, or partition (dialkv: isolate one node a while; every read is checked "
+                 "for staleness and the clients of the isolated node are reported apart)")
       ->check(CLI::IsMember({"load", "partition"}));
   app.add_option("--connections", f.load.connections, "connections (dialkv: one client each)");
   app.add_option("--pipeline", f.load.pipeline, "operations outstanding per connection");
@@ -279,8 +300,12 @@ int main(int argc, char** argv) {
   app.add_flag("--no-prefill", f.no_prefill,
                "do not write every key once before a load that reads");
   app.add_option("--timeout-ms", f.backend.timeout_ms, "deadline of each operation");
-  app.add_flag("--no-failover", f.no_failover,
-               "dialkv: each connection talks to its one node only");
+  app.add_option("--failover", f.failover,
+                 "dialkv: on (a connection's client fails over to the other nodes), off (each "
+                 "connection talks to its one node only), or both (a run of each); default both "
+                 "for --scenario partition, else on")
+      ->check(CLI::IsMember({"on", "off", "both"}));
+  app.add_flag("--no-failover", f.no_failover, "dialkv: the same as --failover off");
   app.add_flag("--dialkv-client-threads", f.backend.dialkv_client_threads,
                "dialkv: run each connection's client on an I/O thread of its own (calls hop "
                "there and back) instead of on the load generator's thread");

@@ -1,6 +1,7 @@
 #include "bench/load/report.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <utility>
 
@@ -85,6 +86,83 @@ Status Field(const nlohmann::json& json, const char* name, T* out) {
   return Status::Ok();
 }
 
+// The errors of `counts` by code name.
+std::map<std::string, uint64_t> ErrorsByCode(const std::array<uint64_t, kNumCodes>& counts) {
+  std::map<std::string, uint64_t> out;
+  for (int c = 0; c < kNumCodes; ++c) {
+    if (counts[c] != 0) out[std::string(CodeName(static_cast<Code>(c)))] = counts[c];
+  }
+  return out;
+}
+
+std::vector<SecondSummary> Timeline(const std::vector<SecondStats>& seconds, size_t length) {
+  std::vector<SecondSummary> out;
+  for (size_t i = 0; i < length; ++i) {
+    static const SecondStats kEmpty;
+    const SecondStats& s = i < seconds.size() ? seconds[i] : kEmpty;
+    out.push_back({.t_s = static_cast<double>(i + 1),
+                   .successes = s.successes,
+                   .errors = s.errors,
+                   .p50_ms = Ms(s.latency.Percentile(0.5)),
+                   .p99_ms = Ms(s.latency.Percentile(0.99)),
+                   .errors_by_code = ErrorsByCode(s.errors_by_code),
+                   .checked_reads = s.checked_reads,
+                   .stale_reads = s.stale_reads});
+  }
+  return out;
+}
+
+nlohmann::ordered_json TimelineJson(const std::vector<SecondSummary>& timeline) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const SecondSummary& s : timeline) {
+    nlohmann::ordered_json e = {{"t_s", s.t_s},       {"successes", s.successes},
+                                {"errors", s.errors}, {"p50_ms", s.p50_ms},
+                                {"p99_ms", s.p99_ms}, {"errors_by_code", s.errors_by_code}};
+    if (s.checked_reads > 0) {
+      e["checked_reads"] = s.checked_reads;
+      e["stale_reads"] = s.stale_reads;
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// Fields added to the JSON after its first form are optional: older result files still load.
+template <typename T>
+Status OptionalField(const nlohmann::json& json, const char* name, T* out) {
+  return json.contains(name) ? Field(json, name, out) : Status::Ok();
+}
+
+Result<std::vector<SecondSummary>> TimelineFromJson(const nlohmann::json& json) {
+  std::vector<SecondSummary> out;
+  if (!json.is_array()) return Status::InvalidArgument("a timeline is not an array");
+  for (const auto& e : json) {
+    SecondSummary sec;
+    Status s = Field(e, "t_s", &sec.t_s);
+    if (s.ok()) s = Field(e, "successes", &sec.successes);
+    if (s.ok()) s = Field(e, "errors", &sec.errors);
+    if (s.ok()) s = Field(e, "p50_ms", &sec.p50_ms);
+    if (s.ok()) s = Field(e, "p99_ms", &sec.p99_ms);
+    if (s.ok()) s = OptionalField(e, "errors_by_code", &sec.errors_by_code);
+    if (s.ok()) s = OptionalField(e, "checked_reads", &sec.checked_reads);
+    if (s.ok()) s = OptionalField(e, "stale_reads", &sec.stale_reads);
+    if (!s.ok()) return Status::InvalidArgument("timeline: " + s.message());
+    out.push_back(std::move(sec));
+  }
+  return out;
+}
+
+std::string Percent(double fraction) { return Format("%.1f%%", 100 * fraction); }
+
+// "1,234 ok, UNAVAILABLE 14, TIMEOUT 21 (98.1% served)".
+std::string Outcomes(const WindowTotals& t) {
+  std::string out = Thousands(static_cast<double>(t.successes)) + " ok";
+  for (const auto& [code, count] : t.errors_by_code) {
+    out += ", " + code + " " + Thousands(static_cast<double>(count));
+  }
+  return out + " (" + Percent(t.success_rate()) + " served)";
+}
+
 }  // namespace
 
 double SecondSummary::success_rate() const {
@@ -113,15 +191,120 @@ RunSummary Summarize(const RunStats& stats, double seconds, std::string system, 
     ++kinds;
   }
   if (kinds > 1) run.ops.push_back(SummarizeOp("all", stats.all(), seconds));
-  for (size_t i = 0; i < stats.seconds().size(); ++i) {
-    const SecondStats& s = stats.seconds()[i];
-    run.timeline.push_back({.t_s = static_cast<double>(i + 1),
-                            .successes = s.successes,
-                            .errors = s.errors,
-                            .p50_ms = Ms(s.latency.Percentile(0.5)),
-                            .p99_ms = Ms(s.latency.Percentile(0.99))});
+  const size_t length = stats.seconds().size();
+  run.timeline = Timeline(stats.seconds(), length);
+  if (stats.has(Side::kIsolated)) {
+    for (Side side : {Side::kIsolated, Side::kMajority}) {
+      run.sides.push_back({std::string(SideName(side)), Timeline(stats.seconds(side), length)});
+    }
   }
   return run;
+}
+
+const SideSummary* RunSummary::FindSide(std::string_view name) const {
+  for (const SideSummary& side : sides) {
+    if (side.side == name) return &side;
+  }
+  return nullptr;
+}
+
+std::string RunLabel(const RunSummary& run) {
+  return run.system + " " + run.mode + (run.failover ? "" : ", no failover");
+}
+
+double WindowTotals::success_rate() const {
+  const uint64_t total = successes + errors;
+  return total == 0 ? 1.0 : static_cast<double>(successes) / static_cast<double>(total);
+}
+
+double WindowTotals::stale_rate() const {
+  return checked_reads == 0 ? 0.0
+                            : static_cast<double>(stale_reads) / static_cast<double>(checked_reads);
+}
+
+WindowTotals Totals(std::span<const SecondSummary> timeline, double from_s, double to_s) {
+  WindowTotals t;
+  for (const SecondSummary& s : timeline) {
+    const double middle = s.t_s - 0.5;
+    if (middle < from_s || middle >= to_s) continue;
+    ++t.seconds;
+    t.successes += s.successes;
+    t.errors += s.errors;
+    t.checked_reads += s.checked_reads;
+    t.stale_reads += s.stale_reads;
+    for (const auto& [code, count] : s.errors_by_code) t.errors_by_code[code] += count;
+  }
+  return t;
+}
+
+std::optional<double> RecoverySeconds(const RunSummary& run) {
+  if (run.faults.empty()) return std::nullopt;
+  const FaultInterval& fault = run.faults.front();
+  double before = 0;
+  size_t seconds_before = 0;
+  for (const SecondSummary& s : run.timeline) {
+    if (s.t_s > fault.start_s) break;
+    before += static_cast<double>(s.successes);
+    ++seconds_before;
+  }
+  if (seconds_before == 0) return std::nullopt;
+  const double target = 0.95 * before / static_cast<double>(seconds_before);
+  for (const SecondSummary& s : run.timeline) {
+    if (s.t_s - 1 < fault.end_s) continue;  // Not a whole second after healing.
+    if (static_cast<double>(s.successes) >= target) return s.t_s - fault.end_s;
+  }
+  return std::nullopt;
+}
+
+std::string PartitionText(std::span<const RunSummary> runs) {
+  std::string out;
+  for (const RunSummary& run : runs) {
+    if (run.faults.empty()) continue;
+    const FaultInterval& fault = run.faults.front();
+    const double end = run.timeline.empty() ? fault.end_s : run.timeline.back().t_s;
+    out += RunLabel(run) + " (" + run.variant + "), " + fault.label + " from " +
+           Format("%.1f", fault.start_s) + " s to " + Format("%.1f", fault.end_s) + " s:\n";
+    const WindowTotals before = Totals(run.timeline, 0, fault.start_s);
+    const WindowTotals during = Totals(run.timeline, fault.start_s, fault.end_s);
+    const WindowTotals after = Totals(run.timeline, fault.end_s, end + 1);
+    const auto per_s = [](const WindowTotals& t) {
+      return t.seconds == 0 ? 0.0
+                            : static_cast<double>(t.successes) / static_cast<double>(t.seconds);
+    };
+    out += "  throughput " + Thousands(per_s(before)) + " ops/s before, " +
+           Thousands(per_s(during)) + " during, " + Thousands(per_s(after)) + " after\n";
+    for (const SideSummary& side : run.sides) {
+      out += "  during the fault, clients of the " +
+             std::string(side.side == "isolated" ? "isolated node" : "majority") + ": " +
+             Outcomes(Totals(side.timeline, fault.start_s, fault.end_s)) +
+             "; outside it: " + Outcomes([&] {
+               WindowTotals t = Totals(side.timeline, 0, fault.start_s);
+               const WindowTotals later = Totals(side.timeline, fault.end_s, end + 1);
+               t.successes += later.successes;
+               t.errors += later.errors;
+               for (const auto& [code, count] : later.errors_by_code)
+                 t.errors_by_code[code] += count;
+               return t;
+             }()) +
+             "\n";
+    }
+    if (during.checked_reads + after.checked_reads > 0) {
+      out += "  stale reads: " + Thousands(static_cast<double>(during.stale_reads)) + " of " +
+             Thousands(static_cast<double>(during.checked_reads)) + " during the fault (" +
+             Percent(during.stale_rate()) + "), " +
+             Thousands(static_cast<double>(after.stale_reads)) + " of " +
+             Thousands(static_cast<double>(after.checked_reads)) + " after it (" +
+             Percent(after.stale_rate()) + ")\n";
+    }
+    const std::optional<double> recovery = RecoverySeconds(run);
+    out += recovery.has_value()
+               ? "  back to 95% of the throughput before the fault within " +
+                     Format("%.1f", *recovery) + " s of healing\n"
+               : std::string(
+                     "  not back to 95% of the throughput before the fault by the end of "
+                     "the run\n");
+  }
+  return out;
 }
 
 nlohmann::ordered_json ToJson(const RunSummary& run) {
@@ -144,17 +327,20 @@ nlohmann::ordered_json ToJson(const RunSummary& run) {
                         {"max_ms", o.latency.max_ms},
                         {"by_code", o.by_code}});
   }
-  j["timeline"] = nlohmann::ordered_json::array();
-  for (const SecondSummary& s : run.timeline) {
-    j["timeline"].push_back({{"t_s", s.t_s},
-                             {"successes", s.successes},
-                             {"errors", s.errors},
-                             {"p50_ms", s.p50_ms},
-                             {"p99_ms", s.p99_ms}});
-  }
+  j["timeline"] = TimelineJson(run.timeline);
   j["faults"] = nlohmann::ordered_json::array();
   for (const FaultInterval& f : run.faults) {
     j["faults"].push_back({{"start_s", f.start_s}, {"end_s", f.end_s}, {"label", f.label}});
+  }
+  j["failover"] = run.failover;
+  if (!run.sides.empty()) {
+    j["sides"] = nlohmann::ordered_json::array();
+    for (const SideSummary& side : run.sides) {
+      j["sides"].push_back({{"side", side.side}, {"timeline", TimelineJson(side.timeline)}});
+    }
+  }
+  if (const std::optional<double> recovery = RecoverySeconds(run); recovery.has_value()) {
+    j["recovery_s"] = *recovery;
   }
   return j;
 }
@@ -185,16 +371,23 @@ Result<RunSummary> RunFromJson(const nlohmann::json& json) {
     if (!s.ok()) return Status::InvalidArgument("ops: " + s.message());
     run.ops.push_back(std::move(op));
   }
-  if (const auto t = json.find("timeline"); t != json.end() && t->is_array()) {
-    for (const auto& e : *t) {
-      SecondSummary sec;
-      s = Field(e, "t_s", &sec.t_s);
-      if (s.ok()) s = Field(e, "successes", &sec.successes);
-      if (s.ok()) s = Field(e, "errors", &sec.errors);
-      if (s.ok()) s = Field(e, "p50_ms", &sec.p50_ms);
-      if (s.ok()) s = Field(e, "p99_ms", &sec.p99_ms);
-      if (!s.ok()) return Status::InvalidArgument("timeline: " + s.message());
-      run.timeline.push_back(sec);
+  if (const auto t = json.find("timeline"); t != json.end()) {
+    Result<std::vector<SecondSummary>> timeline = TimelineFromJson(*t);
+    if (!timeline.ok()) return timeline.status();
+    run.timeline = std::move(timeline).value();
+  }
+  if (s = OptionalField(json, "failover", &run.failover); !s.ok()) return s;
+  if (const auto sides = json.find("sides"); sides != json.end() && sides->is_array()) {
+    for (const auto& e : *sides) {
+      SideSummary side;
+      if (s = Field(e, "side", &side.side); !s.ok())
+        return Status::InvalidArgument("sides: " + s.message());
+      const auto t = e.find("timeline");
+      if (t == e.end()) return Status::InvalidArgument("sides: missing field \"timeline\"");
+      Result<std::vector<SecondSummary>> timeline = TimelineFromJson(*t);
+      if (!timeline.ok()) return Status::InvalidArgument("sides: " + timeline.status().message());
+      side.timeline = std::move(timeline).value();
+      run.sides.push_back(std::move(side));
     }
   }
   if (const auto f = json.find("faults"); f != json.end() && f->is_array()) {
@@ -212,7 +405,7 @@ Result<RunSummary> RunFromJson(const nlohmann::json& json) {
 
 std::string FormatRunTable(std::span<const RunSummary> runs) {
   const std::vector<std::pair<std::string, size_t>> columns = {
-      {"system", 8}, {"mode", 5},   {"op", 5},       {"ops/s", 10}, {"p50 ms", 9},
+      {"system", 8}, {"mode", 16},  {"op", 5},       {"ops/s", 10}, {"p50 ms", 9},
       {"p90 ms", 9}, {"p99 ms", 9}, {"p99.9 ms", 9}, {"max ms", 9}, {"errors", 0}};
   std::string out;
   for (const auto& [name, width] : columns) {
@@ -221,10 +414,10 @@ std::string FormatRunTable(std::span<const RunSummary> runs) {
   out += '\n';
   for (const RunSummary& run : runs) {
     for (const OpSummary& o : run.ops) {
-      out += PadRight(run.system, 8) + "  " + PadRight(run.mode, 5) + "  " + PadRight(o.op, 5) +
-             "  " + PadLeft(Thousands(o.ops_per_s), 10) + "  " +
-             PadLeft(LatencyMs(o.latency.p50_ms), 9) + "  " +
-             PadLeft(LatencyMs(o.latency.p90_ms), 9) + "  " +
+      const std::string mode = run.mode + (run.failover ? "" : ", no failover");
+      out += PadRight(run.system, 8) + "  " + PadRight(mode, 16) + "  " + PadRight(o.op, 5) + "  " +
+             PadLeft(Thousands(o.ops_per_s), 10) + "  " + PadLeft(LatencyMs(o.latency.p50_ms), 9) +
+             "  " + PadLeft(LatencyMs(o.latency.p90_ms), 9) + "  " +
              PadLeft(LatencyMs(o.latency.p99_ms), 9) + "  " +
              PadLeft(LatencyMs(o.latency.p999_ms), 9) + "  " +
              PadLeft(LatencyMs(o.latency.max_ms), 9) + "  " + ErrorText(o) + "\n";
@@ -240,17 +433,18 @@ std::string CostRatioText(std::span<const RunSummary> runs) {
   for (const RunSummary& cp : runs) {
     if (cp.mode != "cp") continue;
     for (const RunSummary& ap : runs) {
-      if (ap.mode != "ap" || ap.system != cp.system) continue;
+      if (ap.mode != "ap" || ap.system != cp.system || ap.failover != cp.failover) continue;
       for (const OpSummary& c : cp.ops) {
         const OpSummary* a = ap.Find(c.op);
         if (a == nullptr || c.op == "all" || c.ops_per_s <= 0 || a->latency.p50_ms <= 0) continue;
-        out +=
-            cp.system + " " + c.op + ": AP serves " + Format("%.1f", a->ops_per_s / c.ops_per_s) +
-            "x the " + c.op + "s per second of CP; a CP " + c.op + " takes " +
-            Format("%.1f", c.latency.p50_ms / a->latency.p50_ms) + "x as long as an AP one (p50 " +
-            LatencyMs(c.latency.p50_ms) + " vs " + LatencyMs(a->latency.p50_ms) + " ms), " +
-            Format("%.1f", a->latency.p99_ms > 0 ? c.latency.p99_ms / a->latency.p99_ms : 0) +
-            "x at p99.\n";
+        out += cp.system + (cp.failover ? "" : " (no failover)") + " " + c.op + ": AP serves " +
+               Format("%.1f", a->ops_per_s / c.ops_per_s) + "x the " + c.op +
+               "s per second of CP; a CP " + c.op + " takes " +
+               Format("%.1f", c.latency.p50_ms / a->latency.p50_ms) +
+               "x as long as an AP one (p50 " + LatencyMs(c.latency.p50_ms) + " vs " +
+               LatencyMs(a->latency.p50_ms) + " ms), " +
+               Format("%.1f", a->latency.p99_ms > 0 ? c.latency.p99_ms / a->latency.p99_ms : 0) +
+               "x at p99.\n";
       }
       break;
     }

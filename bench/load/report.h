@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -36,8 +37,17 @@ struct SecondSummary {
   uint64_t successes = 0;
   uint64_t errors = 0;
   double p50_ms = 0, p99_ms = 0;
+  std::map<std::string, uint64_t> errors_by_code = {};  // "UNAVAILABLE": count; errors only.
+  uint64_t checked_reads = 0;  // Successful reads checked for staleness (staleness.h).
+  uint64_t stale_reads = 0;    // Of those, the stale ones.
   // successes / (successes + errors); 1 for a second without any completion.
   double success_rate() const;
+};
+
+// The clients of one side of a partition (Side): their seconds.
+struct SideSummary {
+  std::string side;  // "isolated" or "majority".
+  std::vector<SecondSummary> timeline;
 };
 
 // A fault injected during a run, in seconds from the start of measurement.
@@ -54,11 +64,40 @@ struct RunSummary {
   std::vector<OpSummary> ops;  // Each kind that ran, then "all" when both did.
   std::vector<SecondSummary> timeline;
   std::vector<FaultInterval> faults;
-  const OpSummary* Find(std::string_view op) const;  // Null when that kind did not run.
+  // dialkv: whether clients failed over to other nodes (BackendOptions::failover).
+  bool failover = true;
+  // Per side, when some client stood with an isolated node (the partition scenario).
+  std::vector<SideSummary> sides;
+  const OpSummary* Find(std::string_view op) const;          // Null when that kind did not run.
+  const SideSummary* FindSide(std::string_view side) const;  // Null when not split.
 };
+
+// "dialkv cp" or, for a run without failover, "dialkv cp, no failover".
+std::string RunLabel(const RunSummary& run);
 
 RunSummary Summarize(const RunStats& stats, double seconds, std::string system, std::string mode,
                      std::string variant);
+
+// What a run's seconds add up to over a stretch of it (a second belongs to the stretch that
+// holds its middle).
+struct WindowTotals {
+  uint64_t successes = 0, errors = 0, checked_reads = 0, stale_reads = 0;
+  std::map<std::string, uint64_t> errors_by_code;
+  size_t seconds = 0;
+  double success_rate() const;  // 1 without completions.
+  double stale_rate() const;    // 0 without checked reads.
+};
+WindowTotals Totals(std::span<const SecondSummary> timeline, double from_s, double to_s);
+
+// Seconds from healing the run's first fault to the end of the first whole second after it
+// whose successes reached 95% of the mean per second before the fault; nullopt when the run
+// has no fault, no second before it, or never got back there.
+std::optional<double> RecoverySeconds(const RunSummary& run);
+
+// The partition scenario's summary in words, a paragraph per run that had a fault: during the
+// fault, what the clients of each side got (successes and each error code), the stale reads
+// during and after it, and how long throughput took to come back after healing.
+std::string PartitionText(std::span<const RunSummary> runs);
 
 nlohmann::ordered_json ToJson(const RunSummary& run);
 // Errors: kInvalidArgument naming the missing or mistyped field.

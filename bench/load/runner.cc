@@ -9,7 +9,10 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <random>
+
+#include "bench/load/staleness.h"
 
 namespace dialkv::bench {
 namespace {
@@ -52,6 +55,7 @@ struct State {
         chooser(l.distribution, l.keys, l.zipf_theta),
         value(l.value_bytes, 'v'),
         latch(executor) {
+    if (l.check_staleness) staleness.emplace(l.keys);
     keys.reserve(load.keys);
     for (uint64_t i = 0; i < load.keys; ++i) keys.push_back(KeyName(i));
     // A value that is not one repeated byte, so no layer can compress it away.
@@ -67,6 +71,7 @@ struct State {
   std::string value;
   std::vector<std::unique_ptr<BenchConnection>> connections;
   Latch latch;
+  std::optional<StalenessTracker> staleness;  // With LoadOptions::check_staleness.
 
   Status error;
   uint64_t prefill_next = 0;
@@ -79,6 +84,24 @@ struct State {
   uint64_t started = 0;  // Operations started during measurement.
   RunStats stats;
   std::vector<FaultInterval> faults;
+
+  // The side of connection number `index`: where it starts (BackendOptions::failover).
+  Side SideOf(size_t index) const {
+    return load.isolated_endpoint.has_value() &&
+                   index % backend.endpoints.size() == *load.isolated_endpoint
+               ? Side::kIsolated
+               : Side::kMajority;
+  }
+
+  // One put of key number `key` through `c`, tagged and tracked when staleness is checked.
+  asio::awaitable<Code> Put(BenchConnection* c, size_t key) {
+    std::string v = value;
+    uint64_t id = 0;
+    if (staleness) id = staleness->BeginWrite(&v, Clock::now());
+    const Code code = co_await c->Put(keys[key], std::move(v));
+    if (staleness) staleness->EndWrite(id, key, code == Code::kOk, Clock::now());
+    co_return code;
+  }
 
   void Spawn(asio::awaitable<void> task) {
     latch.Add();
@@ -98,9 +121,7 @@ struct State {
 // `s` outlives the coroutine (see State); so does `c`, owned by s->connections.
 asio::awaitable<void> Prefill(State* s, BenchConnection* c) {
   while (s->prefill_next < s->keys.size() && s->prefill_errors == 0) {
-    std::string key = s->keys[s->prefill_next++];
-    std::string value = s->value;
-    const Code code = co_await c->Put(std::move(key), std::move(value));
+    const Code code = co_await s->Put(c, s->prefill_next++);
     if (code != Code::kOk) {
       ++s->prefill_errors;
       s->prefill_error = code;
@@ -108,12 +129,12 @@ asio::awaitable<void> Prefill(State* s, BenchConnection* c) {
   }
 }
 
-asio::awaitable<void> Worker(State* s, BenchConnection* c, uint64_t seed) {
+asio::awaitable<void> Worker(State* s, BenchConnection* c, uint64_t seed, Side side) {
   std::mt19937_64 rng(seed);
   std::bernoulli_distribution read(s->load.read_ratio);
   while (!s->stop) {
     const bool is_read = read(rng);
-    std::string key = s->keys[s->chooser.Next(rng)];
+    const size_t key = s->chooser.Next(rng);
     const bool counted = s->measuring;
     if (counted && s->load.ops > 0 && ++s->started > s->load.ops) {
       s->stop = true;
@@ -121,18 +142,27 @@ asio::awaitable<void> Worker(State* s, BenchConnection* c, uint64_t seed) {
     }
     const Clock::time_point t0 = Clock::now();
     Code code;
+    std::optional<bool> stale;  // Set for a successful read that was checked.
     if (is_read) {
-      code = co_await c->Get(std::move(key));
+      std::optional<StalenessTracker::ReadStart> start;
+      if (s->staleness) start = s->staleness->BeginRead(key);
+      std::string value;
+      code = co_await c->Get(s->keys[key], start ? &value : nullptr);
+      if (start && IsSuccess(code)) {
+        stale = s->staleness->IsStale(
+            *start, code == Code::kOk ? std::optional<std::string_view>(value) : std::nullopt);
+      }
     } else {
-      std::string value = s->value;
-      code = co_await c->Put(std::move(key), std::move(value));
+      code = co_await s->Put(c, key);
     }
     const Clock::time_point t1 = Clock::now();
     if (!counted || t1 > s->measure_end) continue;
     s->last_completion = std::max(s->last_completion, t1);
     const auto second = static_cast<size_t>((t1 - s->measure_start) / kSecond);
     s->stats.Record(is_read ? OpKind::kGet : OpKind::kPut, code,
-                    static_cast<uint64_t>(duration_cast<nanoseconds>(t1 - t0).count()), second);
+                    static_cast<uint64_t>(duration_cast<nanoseconds>(t1 - t0).count()), second,
+                    side);
+    if (stale.has_value()) s->stats.RecordCheckedRead(*stale, second, side);
   }
 }
 
@@ -177,10 +207,15 @@ void PrintSecond(const State& s, size_t index) {
     return;
   }
   const SecondStats& sec = s.stats.seconds()[index];
-  std::fprintf(stderr, "[%4zus] %8llu ops/s  errors %llu  p50 %.3f ms  p99 %.3f ms\n", index + 1,
+  std::string stale;
+  if (sec.checked_reads > 0) {
+    stale = "  stale reads " + std::to_string(sec.stale_reads) + "/" +
+            std::to_string(sec.checked_reads);
+  }
+  std::fprintf(stderr, "[%4zus] %8llu ops/s  errors %llu  p50 %.3f ms  p99 %.3f ms%s\n", index + 1,
                static_cast<unsigned long long>(sec.successes),
                static_cast<unsigned long long>(sec.errors), sec.latency.Percentile(0.5) / 1e6,
-               sec.latency.Percentile(0.99) / 1e6);
+               sec.latency.Percentile(0.99) / 1e6, stale.c_str());
 }
 
 asio::awaitable<void> RunPhases(State* s) {
@@ -209,8 +244,10 @@ asio::awaitable<void> RunPhases(State* s) {
     }
   }
   uint64_t seed = s->load.seed * 1'000'003;
-  for (auto& c : s->connections) {
-    for (size_t p = 0; p < s->load.pipeline; ++p) s->Spawn(Worker(s, c.get(), ++seed));
+  for (size_t i = 0; i < s->connections.size(); ++i) {
+    for (size_t p = 0; p < s->load.pipeline; ++p) {
+      s->Spawn(Worker(s, s->connections[i].get(), ++seed, s->SideOf(i)));
+    }
   }
   asio::steady_timer timer(s->executor);
   if (s->load.warmup_s > 0) {
@@ -257,6 +294,14 @@ Result<RunResult> RunLoad(const LoadOptions& load, const BackendOptions& backend
   }
   if (load.read_ratio < 0 || load.read_ratio > 1) {
     return Status::InvalidArgument("--read-ratio must be within 0..1");
+  }
+  if (load.check_staleness && load.value_bytes < StalenessTracker::kTagBytes) {
+    return Status::InvalidArgument("checking reads for staleness needs --value-bytes of at least " +
+                                   std::to_string(StalenessTracker::kTagBytes) +
+                                   " (each value starts with the tag of its write)");
+  }
+  if (load.isolated_endpoint.has_value() && *load.isolated_endpoint >= backend.endpoints.size()) {
+    return Status::InvalidArgument("the isolated endpoint is not one of --endpoints");
   }
   asio::io_context io;
   State state(load, backend, fault, io);

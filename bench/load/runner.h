@@ -11,6 +11,7 @@
 
 #include <asio/awaitable.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,13 @@ struct LoadOptions {
   bool prefill = true;  // Write every key once first when the load reads.
   uint64_t seed = 1;
   bool progress = true;  // A line on stderr once a second.
+  // Tag every value and check every successful read against the writes acknowledged before
+  // it began (staleness.h). Needs value_bytes >= StalenessTracker::kTagBytes and a backend
+  // that reports values (dialkv).
+  bool check_staleness = false;
+  // The endpoint (index into BackendOptions::endpoints) that a fault isolates: connections
+  // that start there are recorded on the isolated side (Side), the others on the majority's.
+  std::optional<size_t> isolated_endpoint;
 };
 
 // A fault the run injects into the system under test, and heals.
@@ -58,8 +66,9 @@ struct RunResult {
   std::vector<FaultInterval> faults;
 };
 
-// Errors: kUnavailable when a connection cannot be opened or the prefill fails; a fault
-// that cannot be injected or healed (the run still ends healed when possible).
+// Errors: kInvalidArgument for options that cannot run; kUnavailable when a connection cannot
+// be opened or the prefill fails; a fault that cannot be injected or healed (the run still ends
+// healed when possible).
 Result<RunResult> RunLoad(const LoadOptions& load, const BackendOptions& backend,
                           FaultSchedule fault);
 

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -143,77 +145,227 @@ std::string ThroughputChart(std::span<const RunSummary> runs, std::string_view t
   return svg + "</svg>\n";
 }
 
+namespace {
+
+// One line of a timeline panel. `id` names it in the SVG (data-series), so a reader of the
+// file, or a test, can find each series.
+struct Series {
+  std::string id = {}, colour = {};
+  std::vector<std::pair<double, double>> points = {};  // (t_s, value)
+  bool dashed = false;
+  double width = 2;
+};
+
+// The colour of the errors of `code` (successes are drawn in the run's colour).
+std::string ErrorColour(std::string_view code) {
+  if (code == "UNAVAILABLE") return "#d62728";
+  if (code == "TIMEOUT") return "#9467bd";
+  if (code == "UNKNOWN") return "#8c564b";
+  if (code == "OVERLOADED") return "#7f7f7f";
+  return "#222222";
+}
+
+// Time axis from 0 to `max_t` over the plot's width.
+struct TimeAxis {
+  double max_t = 1;
+  double X(double t) const { return kLeft + t / max_t * (kWidth - kLeft - kRight); }
+};
+
+// A panel over [top, bottom] with a y axis from 0 to `max_y` (log10 from 0.1 when `log`), the
+// faults shaded, the time axis under it, a title above it, and one polyline per series.
+std::string TimePanel(double top, double bottom, const TimeAxis& time, double max_y, bool log,
+                      std::string_view y_title, std::string_view panel_title,
+                      std::span<const FaultInterval> faults, const std::vector<Series>& series) {
+  std::string svg;
+  for (const FaultInterval& f : faults) {
+    svg += "<rect x=\"" + Num(time.X(f.start_s)) + "\" y=\"" + Num(top) + "\" width=\"" +
+           Num(time.X(f.end_s) - time.X(f.start_s)) + "\" height=\"" + Num(bottom - top) +
+           "\" fill=\"" + kFaultColour + "\" fill-opacity=\"0.08\"/>\n";
+  }
+  svg += Text(kLeft, top - 6, panel_title, "start", 12, "font-weight=\"bold\"");
+  const double lo_exp = -1, hi_exp = std::max(0.0, std::ceil(std::log10(std::max(max_y, 1.0))));
+  auto y_of = [&](double v) {
+    if (!log) return bottom - std::min(v, max_y) / max_y * (bottom - top);
+    const double e = std::clamp(std::log10(std::max(v, 0.1)), lo_exp, hi_exp);
+    return bottom - (e - lo_exp) / (hi_exp - lo_exp) * (bottom - top);
+  };
+  if (log) {
+    for (double e = lo_exp; e <= hi_exp; e += 1) {
+      const double y = y_of(std::pow(10.0, e));
+      svg += Line(kLeft, y, kWidth - kRight, y, kGridColour);
+      svg += Text(kLeft - 6, y + 4, Num(std::pow(10.0, e)), "end", 11);
+    }
+    svg += Line(kLeft, top, kLeft, bottom, kAxisColour);
+    svg += Text(14, (top + bottom) / 2, y_title, "middle", 12,
+                "transform=\"rotate(-90 14 " + Num((top + bottom) / 2) + ")\"");
+  } else {
+    svg += YAxis(top, bottom, max_y, y_title);
+  }
+  svg += Line(kLeft, bottom, kWidth - kRight, bottom, kAxisColour);
+  const double step = NiceStep(time.max_t, 10);
+  for (double t = 0; t <= time.max_t * 1.0001; t += step) {
+    svg += Text(time.X(t), bottom + 14, Num(t), "middle", 10);
+  }
+  for (const Series& line : series) {
+    std::string points;
+    for (const auto& [t, v] : line.points) points += Num(time.X(t)) + "," + Num(y_of(v)) + " ";
+    svg += "<polyline data-series=\"" + EscapeMarkup(line.id) + "\" fill=\"none\" stroke=\"" +
+           line.colour + "\" stroke-width=\"" + Num(line.width) + "\"" +
+           (line.dashed ? " stroke-dasharray=\"6 3\"" : "") + " points=\"" + points + "\"/>\n";
+  }
+  return svg;
+}
+
+// A y axis maximum a little above `max`, on a tick.
+double RoundUp(double max) {
+  const double step = NiceStep(std::max(max, 1.0), 5);
+  return std::ceil(std::max(max, 1.0) / step) * step;
+}
+
+}  // namespace
+
 std::string TimelineChart(std::span<const RunSummary> runs, std::string_view title) {
-  double max_t = 1, max_p99 = 1;
+  TimeAxis time;
+  double max_p99 = 1;
   for (const RunSummary& run : runs) {
     for (const SecondSummary& s : run.timeline) {
-      max_t = std::max(max_t, s.t_s);
+      time.max_t = std::max(time.max_t, s.t_s);
       max_p99 = std::max(max_p99, s.p99_ms);
     }
   }
-  const double rate_top = 40, rate_bottom = 200, lat_top = 240, lat_bottom = 400;
-  const double height = 480;
-  auto x_of = [&](double t) { return kLeft + t / max_t * (kWidth - kLeft - kRight); };
-  // Latency on a log scale from 0.1 ms to the next power of ten above the worst second.
-  const double lo_exp = -1, hi_exp = std::max(0.0, std::ceil(std::log10(max_p99)));
-  auto lat_y = [&](double ms) {
-    const double e = std::clamp(std::log10(std::max(ms, 0.1)), lo_exp, hi_exp);
-    return lat_bottom - (e - lo_exp) / (hi_exp - lo_exp) * (lat_bottom - lat_top);
-  };
-
+  constexpr double kPanel = 120, kGap = 50, kFirstTop = 80;
+  const double height = kFirstTop + static_cast<double>(runs.size() + 3) * (kPanel + kGap) + 50;
   std::string svg = Open(height, title);
-  // Fault intervals first, under the lines.
-  for (const RunSummary& run : runs) {
-    for (const FaultInterval& f : run.faults) {
-      for (auto [top, bottom] :
-           {std::pair{rate_top, rate_bottom}, std::pair{lat_top, lat_bottom}}) {
-        svg += "<rect x=\"" + Num(x_of(f.start_s)) + "\" y=\"" + Num(top) + "\" width=\"" +
-               Num(x_of(f.end_s) - x_of(f.start_s)) + "\" height=\"" + Num(bottom - top) +
-               "\" fill=\"" + kFaultColour + "\" fill-opacity=\"0.08\"/>\n";
-      }
-      svg += Text(x_of(f.start_s) + 4, rate_top + 12, f.label, "start", 11,
-                  std::string("fill=\"") + kFaultColour + "\"");
-    }
-  }
-  svg += YAxis(rate_top, rate_bottom, 100, "success %");
-  // Log latency axis: one grid line per decade.
-  for (double e = lo_exp; e <= hi_exp; e += 1) {
-    const double y = lat_y(std::pow(10.0, e));
-    svg += Line(kLeft, y, kWidth - kRight, y, kGridColour);
-    svg += Text(kLeft - 6, y + 4, Num(std::pow(10.0, e)), "end", 11);
-  }
-  svg += Line(kLeft, lat_top, kLeft, lat_bottom, kAxisColour);
-  svg += Text(14, (lat_top + lat_bottom) / 2, "p99 ms", "middle", 12,
-              "transform=\"rotate(-90 14 " + Num((lat_top + lat_bottom) / 2) + ")\"");
-  // Time axis under each panel.
-  const double step = NiceStep(max_t, 10);
-  for (double bottom : {rate_bottom, lat_bottom}) {
-    svg += Line(kLeft, bottom, kWidth - kRight, bottom, kAxisColour);
-    for (double t = 0; t <= max_t * 1.0001; t += step) {
-      svg += Text(x_of(t), bottom + 14, Num(t), "middle", 10);
-    }
-  }
-  svg += Text((kLeft + kWidth - kRight) / 2, lat_bottom + 30, "seconds", "middle", 12);
-
-  std::vector<LegendItem> legend;
+  svg += Text(kLeft, 42,
+              "Solid lines: clients that started at a node of the majority; dashed: clients that "
+              "started at the isolated node.",
+              "start", 12);
+  double top = kFirstTop;
+  std::vector<FaultInterval> all_faults;
+  std::vector<std::string> colours;
   int cp_seen = 0, ap_seen = 0;
   for (const RunSummary& run : runs) {
-    const std::string colour = ColourFor(run, run.mode == "cp" ? cp_seen++ : ap_seen++);
-    legend.push_back({.colour = colour, .label = Label(run)});
-    std::string rate_points, lat_points;
-    for (const SecondSummary& s : run.timeline) {
-      const double x = x_of(s.t_s);
-      rate_points +=
-          Num(x) + "," + Num(rate_bottom - s.success_rate() * (rate_bottom - rate_top)) + " ";
-      if (s.successes > 0) lat_points += Num(x) + "," + Num(lat_y(s.p99_ms)) + " ";
-    }
-    for (const std::string* points : {&rate_points, &lat_points}) {
-      svg += "<polyline fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"2\" points=\"" +
-             *points + "\"/>\n";
-    }
+    colours.push_back(ColourFor(run, run.mode == "cp" ? cp_seen++ : ap_seen++));
+    all_faults.insert(all_faults.end(), run.faults.begin(), run.faults.end());
   }
-  legend.push_back({.colour = kFaultColour, .label = "fault injected", .opacity = 0.3});
-  svg += Legend(height - 12, legend);
+
+  // One panel per run: successes per second of each side's clients, and errors per code.
+  std::set<std::string> codes_drawn;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const RunSummary& run = runs[r];
+    const std::string label = RunLabel(run);
+    std::vector<Series> series;
+    double max_y = 1;
+    const auto add_successes = [&](const std::vector<SecondSummary>& timeline, std::string side,
+                                   bool dashed) {
+      Series line{.id = label + "|ops/s|" + side, .colour = colours[r], .dashed = dashed};
+      for (const SecondSummary& s : timeline) {
+        line.points.emplace_back(s.t_s, static_cast<double>(s.successes));
+        max_y = std::max(max_y, static_cast<double>(s.successes));
+      }
+      series.push_back(std::move(line));
+    };
+    if (run.sides.empty()) {
+      add_successes(run.timeline, "all", false);
+    } else {
+      for (const SideSummary& side : run.sides) {
+        add_successes(side.timeline, side.side, side.side == "isolated");
+      }
+    }
+    std::set<std::string> codes;
+    for (const SecondSummary& s : run.timeline) {
+      for (const auto& [code, count] : s.errors_by_code) codes.insert(code);
+    }
+    for (const std::string& code : codes) {
+      Series line{.id = label + "|errors/s|" + code, .colour = ErrorColour(code), .width = 1.5};
+      for (const SecondSummary& s : run.timeline) {
+        const auto it = s.errors_by_code.find(code);
+        const double n = it == s.errors_by_code.end() ? 0 : static_cast<double>(it->second);
+        line.points.emplace_back(s.t_s, n);
+        max_y = std::max(max_y, n);
+      }
+      series.push_back(std::move(line));
+      codes_drawn.insert(code);
+    }
+    const std::string panel_title = label + " (" + run.variant + "): ops/s";
+    svg += TimePanel(top, top + kPanel, time, RoundUp(max_y * 1.05), false, "ops/s", panel_title,
+                     run.faults, series);
+    std::string notes;
+    if (!run.faults.empty()) {
+      const FaultInterval& f = run.faults.front();
+      const WindowTotals during = Totals(run.timeline, f.start_s, f.end_s);
+      if (during.checked_reads > 0)
+        notes += "stale reads in the fault " + Num(100 * during.stale_rate()) + "%";
+      const std::optional<double> recovery = RecoverySeconds(run);
+      notes += std::string(notes.empty() ? "" : " · ") +
+               (recovery ? "back to 95% " + Num(*recovery) + " s after healing"
+                         : "not back to 95% by the end");
+    }
+    svg += Text(kWidth - kRight, top - 6, notes, "end", 11);
+    top += kPanel + kGap;
+  }
+
+  // Success rate of each side's clients, stale reads, p99: every run in one panel each.
+  std::vector<Series> rate, stale, p99;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const RunSummary& run = runs[r];
+    const std::string label = RunLabel(run);
+    const auto add_rate = [&](const std::vector<SecondSummary>& timeline, std::string side,
+                              bool dashed) {
+      Series line{.id = label + "|success%|" + side, .colour = colours[r], .dashed = dashed};
+      for (const SecondSummary& s : timeline)
+        line.points.emplace_back(s.t_s, 100 * s.success_rate());
+      rate.push_back(std::move(line));
+    };
+    if (run.sides.empty()) {
+      add_rate(run.timeline, "all", false);
+    } else {
+      for (const SideSummary& side : run.sides)
+        add_rate(side.timeline, side.side, side.side == "isolated");
+    }
+    Series stale_line{.id = label + "|stale%|all", .colour = colours[r]};
+    for (const SecondSummary& s : run.timeline) {
+      if (s.checked_reads == 0) continue;
+      stale_line.points.emplace_back(
+          s.t_s, 100 * static_cast<double>(s.stale_reads) / static_cast<double>(s.checked_reads));
+    }
+    if (!stale_line.points.empty()) stale.push_back(std::move(stale_line));
+    Series p99_line{.id = label + "|p99|all", .colour = colours[r]};
+    for (const SecondSummary& s : run.timeline) {
+      if (s.successes > 0) p99_line.points.emplace_back(s.t_s, s.p99_ms);
+    }
+    p99.push_back(std::move(p99_line));
+  }
+  svg += TimePanel(top, top + kPanel, time, 100, false, "success %",
+                   "operations served, % per second", all_faults, rate);
+  top += kPanel + kGap;
+  double max_stale = 1;
+  for (const Series& line : stale) {
+    for (const auto& [t, v] : line.points) max_stale = std::max(max_stale, v);
+  }
+  svg += TimePanel(top, top + kPanel, time, RoundUp(max_stale * 1.1), false, "stale %",
+                   "reads that returned a value older than one acknowledged before they began, "
+                   "% per second",
+                   all_faults, stale);
+  top += kPanel + kGap;
+  svg += TimePanel(top, top + kPanel, time, max_p99, true, "p99 ms",
+                   "p99 latency of served operations (log scale)", all_faults, p99);
+  top += kPanel;
+  svg += Text((kLeft + kWidth - kRight) / 2, top + 30, "seconds", "middle", 12);
+
+  std::vector<LegendItem> run_legend, error_legend;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    run_legend.push_back({.colour = colours[r], .label = RunLabel(runs[r])});
+  }
+  for (const std::string& code : codes_drawn) {
+    error_legend.push_back({.colour = ErrorColour(code), .label = code + " per second"});
+  }
+  error_legend.push_back(
+      {.colour = kFaultColour,
+       .label = all_faults.empty() ? std::string("fault") : "fault: " + all_faults.front().label,
+       .opacity = 0.3});
+  svg += Legend(height - 32, run_legend);
+  svg += Legend(height - 12, error_legend);
   return svg + "</svg>\n";
 }
 

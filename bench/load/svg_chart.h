@@ -17,9 +17,13 @@ namespace dialkv::bench {
 // the p99 latency, with a y axis and a legend by mode.
 std::string ThroughputChart(std::span<const RunSummary> runs, std::string_view title);
 
-// Two panels over the runs' seconds: the success rate (%) and the p99 latency (ms, log
-// scale) of every run, one line each (labelled "system mode"), with the runs' fault intervals
-// shaded and a legend. Meant for the partition scenario.
+// The partition scenario's chart, over the runs' seconds with the fault intervals shaded: a
+// panel per run with the successes per second of the majority's and the isolated node's
+// clients and the errors per second of each code (with the stale-read rate during the fault and
+// the time to recover after healing written above it); then, every run in each, the share of
+// operations served per second for each side, the share of reads that were stale, and the p99
+// latency (log scale). Every line carries data-series="<run label>|<measure>|<side or code>",
+// e.g. "dialkv cp, no failover|ops/s|isolated".
 std::string TimelineChart(std::span<const RunSummary> runs, std::string_view title);
 
 // One sample of bench/footprint/run.sh: one node at one moment of a sustained-write run.
