@@ -16,6 +16,7 @@
 #include "client/cli/fault_args.h"
 #include "jepsen-like/harness/run.h"
 #include "server/common/command_line.h"
+#include "server/common/version.h"
 
 namespace {
 
@@ -72,6 +73,8 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
       "check passed; 1: a violation (with a witness); 2: a harness error or an undecided check.",
       kProgram};
   app.option_defaults()->always_capture_default();
+  app.set_version_flag("--version", dialkv::VersionLine(kProgram),
+                       "Print the version and the commit it was built from, and exit");
   app.add_option("--nodes", o.nodes, "Servers to start on 127.0.0.1 (ids 1..N)");
   app.add_option("--server", o.server_path,
                  "The dialkv-server binary (default: the one of this build tree)");

@@ -13,6 +13,7 @@
 
 #include "server/api/node.h"
 #include "server/common/logging.h"
+#include "server/common/version.h"
 
 namespace {
 
@@ -259,6 +260,8 @@ int Run(int argc, char** argv) {
   dialkv::api::Node::Options options;
   std::string log_level = "info";
   CLI::App app{"dialkv-server: one node of a dialkv key-value store.", kProgram};
+  app.set_version_flag("--version", dialkv::VersionLine(kProgram),
+                       "Print the version and the commit it was built from, and exit");
   AddFlags(app, options, log_level);
   AddStorageFlags(app, options.storage_tuning);
   try {

@@ -20,6 +20,7 @@
 #include "bench/load/runner.h"
 #include "bench/load/svg_chart.h"
 #include "server/common/command_line.h"
+#include "server/common/version.h"
 
 namespace dialkv::bench {
 namespace {
@@ -261,6 +262,8 @@ int main(int argc, char** argv) {
   using dialkv::bench::Flags;
   Flags f;
   CLI::App app{"dialkv-bench: closed-loop load against dialkv, Redis or etcd"};
+  app.set_version_flag("--version", dialkv::VersionLine("dialkv-bench"),
+                       "Print the version and the commit it was built from, and exit");
   app.add_option("--target", f.target, "dialkv, redis or etcd")
       ->check(CLI::IsMember({"dialkv", "redis", "etcd"}));
   app.add_option("--label", f.label,

@@ -19,6 +19,7 @@
 #include "client/cli/output.h"
 #include "client/cli/token_command.h"
 #include "dialkv/client.h"
+#include "server/common/version.h"
 
 namespace {
 
@@ -336,6 +337,8 @@ int Main(int argc, char** argv) {
   CLI::App app("dialkv: read and write keys of a dialkv cluster, see its nodes, inject faults.",
                "dialkv");
   app.footer(kFooter);
+  app.set_version_flag("--version", dialkv::VersionLine("dialkv"),
+                       "Print the version and the commit it was built from, and exit");
   app.require_subcommand(1);
   app.fallthrough();  // Global flags may also follow the subcommand.
 

@@ -29,6 +29,7 @@
 #include "server/common/logging.h"
 #include "server/common/random.h"
 #include "server/common/secret_file.h"
+#include "server/common/version.h"
 #include "server/net/peer_transport.h"
 #include "server/replication/coordinator.h"
 #include "server/replication/hint_replayer.h"
@@ -380,6 +381,12 @@ Status Node::Init() {
                  {"node_id", "cluster", "generation"})
       .WithLabels(
           {std::to_string(options_.node_id), options_.cluster_name, std::to_string(generation_)})
+      .Set(1);
+  metrics_
+      ->AddGauge("dialkv_build_info",
+                 "Always 1; labels say the release and the git commit this binary was built from.",
+                 {"version", "commit"})
+      .WithLabels({std::string(Version()), std::string(GitCommit())})
       .Set(1);
 
   io_pool_ = std::make_unique<net::IoContextPool>(options_.threads);

@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "server/common/version.h"
 #include "tests/testutil/command.h"
 #include "tests/testutil/held_port.h"
 #include "tests/testutil/server_process.h"
@@ -67,6 +70,19 @@ TEST_F(CliTest, InvalidArgumentAndBadUsageExitTwo) {
   EXPECT_EQ(no_key.exit_code, 2);
   CommandResult unknown = Cli({"frobnicate"});
   EXPECT_EQ(unknown.exit_code, 2);
+}
+
+// Every binary a user runs says which release and commit it is, and exits 0.
+TEST(VersionTest, EveryBinaryAnswersVersion) {
+  for (const auto& [path, name] :
+       std::vector<std::pair<std::string, std::string>>{{DIALKV_CLI_PATH, "dialkv"},
+                                                        {DIALKV_SERVER_PATH, "dialkv-server"},
+                                                        {DIALKV_JEPSEN_PATH, "dialkv-jepsen"}}) {
+    const CommandResult r = RunCommand({path, "--version"});
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_EQ(r.out, VersionLine(name) + "\n") << name;
+    EXPECT_NE(r.out.find(name + " 0."), std::string::npos) << r.out;
+  }
 }
 
 TEST_F(CliTest, UnreachableNodeExitsThreeWithOneLineError) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <string>
 
+#include "server/common/version.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 #include "tests/unit/api/loopback.h"
@@ -101,6 +102,9 @@ TEST(NodeTest, ServesRequestsHealthAndMetricsOnPortsTheOsChose) {
   EXPECT_NE(m.find("\ndialkv_keys_stored 1\n"), std::string::npos);
   EXPECT_NE(m.find("\ndialkv_connections_open 1\n"), std::string::npos);
   EXPECT_NE(m.find("dialkv_node_info{node_id=\"1\",cluster=\"test\",generation=\"1\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("dialkv_build_info{version=\"" + std::string(Version()) + "\",commit=\"" +
+                   std::string(GitCommit()) + "\"} 1\n"),
             std::string::npos);
 
   client.Close();
