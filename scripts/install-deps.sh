@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git clang-format
   clang-14 libclang-rt-14-dev
   libasio-dev
-  libprotobuf-dev protobuf-compiler
+  libprotobuf-dev protobuf-compiler python3-protobuf
   librocksdb-dev
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
