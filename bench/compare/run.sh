@@ -23,7 +23,8 @@
 #               at every event-loop iteration and is never fsynced, which is what dialkv does
 #               by default (a RocksDB WAL write on every replica, no fsync), so this is the
 #               durability-equivalent Redis. Both are driven as --target redis.
-#   PARTITION   (default 1)    also run dialkv's partition scenario (both modes, one chart)
+#   PARTITION   (default 1)    also run dialkv's partition scenario (both modes, each with and
+#                              without client failover; one chart)
 #   OUT         (default a new temp dir)
 #   RESULTS     (default bench/compare/results.md)  where the table goes, under the heading
 #   TITLE       (default "dialkv vs Redis vs etcd")
@@ -300,7 +301,7 @@ command+=" bench/compare/run.sh"
   echo "$table"
   if [ -f "$out/partition.txt" ]; then
     echo
-    echo "Partition scenario (one node isolated from 10 s to 20 s; chart: \`$out/partition.svg\`):"
+    echo "Partition scenario (one node isolated from 10 s to 20 s, each mode with and without client failover; chart: \`$out/partition.svg\`):"
     echo
     echo '```'
     cat "$out/partition.txt"
