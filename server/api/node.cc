@@ -53,6 +53,7 @@ constexpr size_t kMaxClusterNameBytes = 255;
 constexpr uint32_t kMaxReplicationFactor = 16;
 constexpr uint32_t kMaxVnodes = 4096;
 constexpr uint32_t kMaxIntervalMs = 10 * 60'000;
+constexpr uint32_t kMaxSpeculativeRetryMs = 60'000;
 
 Status OutOfRange(std::string_view flag, uint64_t value, uint64_t min, uint64_t max) {
   return Status::InvalidArgument(std::string(flag) + " must be " + std::to_string(min) + " to " +
@@ -258,6 +259,9 @@ Status Node::ValidateOptions(const Options& o) {
   }
   if (o.replica_timeout_ms < 1 || o.replica_timeout_ms > kMaxIntervalMs) {
     return OutOfRange("--replica-timeout-ms", o.replica_timeout_ms, 1, kMaxIntervalMs);
+  }
+  if (o.speculative_retry_ms > kMaxSpeculativeRetryMs) {
+    return OutOfRange("--speculative-retry-ms", o.speculative_retry_ms, 0, kMaxSpeculativeRetryMs);
   }
   if (o.hint_max_age_s < 1) return OutOfRange("--hint-max-age-s", o.hint_max_age_s, 1, ~0u);
   if (o.ae_interval_ms < 1 || o.ae_interval_ms > kMaxIntervalMs) {
@@ -684,6 +688,7 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
   coordinator_options.self = options_.node_id;
   coordinator_options.hinted_handoff = options_.hinted_handoff;
   coordinator_options.replica_timeout_ms = options_.replica_timeout_ms;
+  coordinator_options.speculative_retry_ms = options_.speculative_retry_ms;
   coordinator_options.fast_failures =
       &metrics_
            ->AddCounter("dialkv_cp_fast_failures_total",
