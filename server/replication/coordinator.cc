@@ -54,7 +54,9 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::Write(std::string key, std::s
   if (clock_offsets_ != nullptr) {
     if (Status clock = clock_offsets_->CheckWrites(); !clock.ok()) co_return clock;
   }
-  if (disk_ != nullptr) {
+  // The lock-free test first: CheckWrite would also charge the estimate, and builds its
+  // refusal under a lock; the local replica checks the write's real size when it applies it.
+  if (disk_ != nullptr && disk_->raised()) {
     if (Status disk = disk_->CheckWrite(0); !disk.ok()) {
       co_return Status::Unavailable(disk.message() + "; the write was not applied");
     }
