@@ -132,6 +132,14 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
                  "messages cost latency, not the request); an AP write's replica is hinted "
                  "instead")
       ->envname("DIALKV_REPLICA_TIMEOUT_MS");
+  app.add_option("--speculative-retry-ms", o.speculative_retry_ms,
+                 "CP reads and the timestamp read of CP writes ask a quorum of the key's replicas "
+                 "first, and the others only after this long without the quorum's answers (or "
+                 "at once when one of them fails). The default, 10, is far above a healthy "
+                 "exchange (under 1 ms on a LAN) and far below --replica-timeout-ms: a slow "
+                 "replica costs at most this much more latency, and healthy requests spare one "
+                 "exchange per extra replica. 0: ask every replica at once. 0 to 60000")
+      ->envname("DIALKV_SPECULATIVE_RETRY_MS");
   app.add_option("--ae-interval-ms", o.ae_interval_ms,
                  "Time between anti-entropy rounds: each compares digests with one live peer and "
                  "repairs the keys that differ (`dialkv repair` runs one at once)")

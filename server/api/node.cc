@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <thread>
@@ -54,11 +55,37 @@ constexpr size_t kMaxClusterNameBytes = 255;
 constexpr uint32_t kMaxReplicationFactor = 16;
 constexpr uint32_t kMaxVnodes = 4096;
 constexpr uint32_t kMaxIntervalMs = 10 * 60'000;
+constexpr uint32_t kMaxSpeculativeRetryMs = 60'000;
 
 Status OutOfRange(std::string_view flag, uint64_t value, uint64_t min, uint64_t max) {
   return Status::InvalidArgument(std::string(flag) + " must be " + std::to_string(min) + " to " +
                                  std::to_string(max) + ", not " + std::to_string(value));
 }
+
+// The five dialkv_disk_* gauges share one copy of the disk alarm per scrape instead of taking
+// DiskHealth's lock (and building its message) once each: the first of them sampled takes the
+// copy, the other four read it. The registry samples gauge callbacks one at a time, under its
+// lock, each once per scrape, so no lock is needed here and every scrape gets a fresh copy.
+class DiskGauges {
+ public:
+  static constexpr int kGauges = 5;
+
+  explicit DiskGauges(const storage::DiskHealth* disk) : disk_(disk) {}
+
+  const storage::DiskAlarm& Sample() {
+    if (samples_left_ == 0) {
+      alarm_ = disk_->AlarmWithoutMessage();
+      samples_left_ = kGauges;
+    }
+    --samples_left_;
+    return alarm_;
+  }
+
+ private:
+  const storage::DiskHealth* const disk_;
+  storage::DiskAlarm alarm_;
+  int samples_left_ = 0;  // Gauges of this scrape yet to read alarm_.
+};
 
 std::string JsonEscape(std::string_view text) {
   std::string out;
@@ -259,6 +286,9 @@ Status Node::ValidateOptions(const Options& o) {
   }
   if (o.replica_timeout_ms < 1 || o.replica_timeout_ms > kMaxIntervalMs) {
     return OutOfRange("--replica-timeout-ms", o.replica_timeout_ms, 1, kMaxIntervalMs);
+  }
+  if (o.speculative_retry_ms > kMaxSpeculativeRetryMs) {
+    return OutOfRange("--speculative-retry-ms", o.speculative_retry_ms, 0, kMaxSpeculativeRetryMs);
   }
   if (o.hint_max_age_s < 1) return OutOfRange("--hint-max-age-s", o.hint_max_age_s, 1, ~0u);
   if (o.ae_interval_ms < 1 || o.ae_interval_ms > kMaxIntervalMs) {
@@ -466,25 +496,26 @@ Status Node::Init() {
       "(--max-inflight-bytes).",
       [budget = request_budget_.get()] { return static_cast<double>(budget->bytes()); }));
   frame_options.budget = request_budget_;
-  storage::DiskHealth* disk = disk_health_.get();
+  // One copy of the alarm per scrape serves the five gauges (DiskGauges).
+  auto disk = std::make_shared<DiskGauges>(disk_health_.get());
   node_gauges_.push_back(metrics_->AddGaugeFunc(
       "dialkv_disk_alarm",
       "1 while the disk alarm is raised (free space under --min-free-disk-bytes, or a failed "
       "disk write): the node refuses writes and serves reads.",
-      [disk] { return disk->alarm().raised() ? 1.0 : 0.0; }));
+      [disk] { return disk->Sample().raised() ? 1.0 : 0.0; }));
   node_gauges_.push_back(metrics_->AddGaugeFunc(
       "dialkv_disk_alarm_low_space", "1 while free space is under --min-free-disk-bytes.",
-      [disk] { return disk->alarm().low_space ? 1.0 : 0.0; }));
+      [disk] { return disk->Sample().low_space ? 1.0 : 0.0; }));
   node_gauges_.push_back(metrics_->AddGaugeFunc(
       "dialkv_disk_alarm_storage_error",
       "1 while the storage engine is stopped by a failed write (it resumes by itself).",
-      [disk] { return disk->alarm().storage_error ? 1.0 : 0.0; }));
+      [disk] { return disk->Sample().storage_error ? 1.0 : 0.0; }));
   node_gauges_.push_back(metrics_->AddGaugeFunc(
       "dialkv_disk_free_bytes", "Free space of the data dir's file system, as last measured.",
-      [disk] { return static_cast<double>(disk->alarm().free_bytes); }));
+      [disk] { return static_cast<double>(disk->Sample().free_bytes); }));
   node_gauges_.push_back(metrics_->AddGaugeFunc(
       "dialkv_disk_alarms_raised", "Times the disk alarm went up since the node started.",
-      [disk] { return static_cast<double>(disk->alarm().raised_total); }));
+      [disk] { return static_cast<double>(disk->Sample().raised_total); }));
   net::FrameServer::Options peer_port_options = frame_options;
   frame_options.max_connection_reply_bytes = options_.max_connection_reply_bytes;
   frame_options.connections_refused = &refused.WithLabels({"client"});
@@ -691,6 +722,7 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
   coordinator_options.self = options_.node_id;
   coordinator_options.hinted_handoff = options_.hinted_handoff;
   coordinator_options.replica_timeout_ms = options_.replica_timeout_ms;
+  coordinator_options.speculative_retry_ms = options_.speculative_retry_ms;
   coordinator_options.fast_failures =
       &metrics_
            ->AddCounter("dialkv_cp_fast_failures_total",

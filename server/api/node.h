@@ -149,6 +149,9 @@ class Node {
     uint32_t suspect_after_ms = 1000;    // Failure detector: unheard this long → suspect.
     uint32_t dead_after_ms = 3000;       // ... and this long → dead (hinted without trying).
     uint32_t replica_timeout_ms = 1000;  // One replica call before it counts as failed.
+    // CP reads and a CP write's timestamp read ask a quorum first, the other replicas after
+    // this long (or once one of the quorum failed). 0: all at once. 0..60000.
+    uint32_t speculative_retry_ms = 10;
     // Serve the fault-injection requests (admin_service.h) and judge every peer message with
     // a FaultInjector. Off: those requests are refused and peer messages pass untouched.
     bool enable_fault_injection = false;

@@ -54,7 +54,9 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::Write(std::string key, std::s
   if (clock_offsets_ != nullptr) {
     if (Status clock = clock_offsets_->CheckWrites(); !clock.ok()) co_return clock;
   }
-  if (disk_ != nullptr) {
+  // The lock-free test first: CheckWrite would also charge the estimate, and builds its
+  // refusal under a lock; the local replica checks the write's real size when it applies it.
+  if (disk_ != nullptr && disk_->raised()) {
     if (Status disk = disk_->CheckWrite(0); !disk.ok()) {
       co_return Status::Unavailable(disk.message() + "; the write was not applied");
     }
@@ -212,17 +214,38 @@ std::vector<ReplicaCall<Coordinator::Delivery>> Coordinator::DeliverCalls(
   return calls;
 }
 
-Coordinator::Waves Coordinator::PlanWaves(std::span<const NodeId> replicas, size_t needed) const {
+Coordinator::Waves Coordinator::PlanWaves(std::span<const NodeId> replicas, size_t needed,
+                                          bool quorum_first) const {
   Waves waves;
-  for (NodeId replica : replicas) {
+  // The order to ask them in (see the declaration): this node, then the ring order after it.
+  std::vector<NodeId> order;
+  order.reserve(replicas.size());
+  if (quorum_first) {
+    const auto self = std::find(replicas.begin(), replicas.end(), options_.self);
+    const bool local_first = self != replicas.end() && (disk_ == nullptr || !disk_->raised());
+    const auto after = self == replicas.end() ? replicas.begin() : self + 1;
+    if (local_first) order.push_back(options_.self);
+    order.insert(order.end(), after, replicas.end());
+    order.insert(order.end(), replicas.begin(), after);
+    if (local_first) order.pop_back();  // Itself, met again at the end of the rotation.
+  } else {
+    order.assign(replicas.begin(), replicas.end());
+  }
+  std::vector<NodeId> alive;
+  for (NodeId replica : order) {
     // Suspects too: the failure detector suspects a cut-off replica after --suspect-after-ms
     // and holds it dead only after --dead-after-ms, and every call to it meanwhile holds a slot
     // for a whole replica timeout.
-    (membership_.IsAlive(replica) ? waves.first : waves.held_back).push_back(replica);
+    (membership_.IsAlive(replica) ? alive : waves.held_back).push_back(replica);
   }
-  if (waves.first.size() < needed) {
-    waves.first.assign(replicas.begin(), replicas.end());
+  if (alive.size() < needed) {
+    waves.first = std::move(order);
     waves.held_back.clear();
+  } else if (quorum_first && options_.speculative_retry_ms > 0) {
+    waves.first.assign(alive.begin(), alive.begin() + static_cast<std::ptrdiff_t>(needed));
+    waves.speculative.assign(alive.begin() + static_cast<std::ptrdiff_t>(needed), alive.end());
+  } else {
+    waves.first = std::move(alive);
   }
   return waves;
 }

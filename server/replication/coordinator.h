@@ -47,6 +47,9 @@ struct WriteOutcome {
 //             acks: kUnknown (it may have been applied, and may still spread).
 //   CP read   A quorum of versions; if they disagree, the newest is written back to the
 //             replicas that lack it and is answered once a quorum holds it.
+// The timestamp read of a CP write and a CP read ask a quorum first (PlanWaves says which
+// replicas) and the other replicas only after speculative_retry_ms, or as soon as one of the
+// first fails; the acks of a CP write and of a read repair are asked of every replica at once.
 // Only the key's home replicas count toward quorums; a replica acks a version when it holds it
 // or a newer one. Quorum = floor(RF/2) + 1 (Ring::quorum()). Requests answer as soon as their
 // quorum (or first ack) is reached, fail as soon as it became impossible, and never wait past
@@ -73,6 +76,12 @@ class Coordinator {
     // write, gets a hint). Bounded by the request's deadline while the client waits; calls of
     // background replication use it alone. Lower hints sooner; higher waits out slow replicas.
     uint32_t replica_timeout_ms = 1000;
+    // CP reads and a CP write's timestamp read ask a quorum of the key's replicas first; the
+    // others are asked once this much time passed without that quorum's answers, or at once
+    // when one of them fails. Any two quorums intersect, so that is enough; asking all
+    // replicas at once (0) spends one exchange per extra replica on every request to save
+    // this delay when a replica of the quorum is slow.
+    uint32_t speculative_retry_ms = 10;
     // Replica calls (and the hint writes that follow failed ones) running at once on this
     // node, foreground and background. Past it, CP requests and AP reads fail with
     // kOverloaded, and an AP write hints the replicas it could not call (without hinted
@@ -216,37 +225,49 @@ class Coordinator {
                                                   const SharedWrite& write, Deadline deadline,
                                                   Deadline retry_until);
 
-  // A request's replicas in the order to call them. `first` are called at once; `held_back`
-  // (suspect or dead per the failure detector, which may be wrong) only if `first` fall short.
-  // When the replicas held alive are fewer than `needed`, every replica is in `first`.
+  // A request's replicas in the order to call them, in up to three waves. `first` are called
+  // at once; `speculative` (only with `quorum_first`) once speculative_retry_ms passed or one
+  // call failed; `held_back` (suspect or dead per the failure detector, which may be wrong)
+  // only if the others fall short. Without `quorum_first`, every replica held alive is in
+  // `first`; with it, `first` holds `needed` of them: this node when it is a replica (and its
+  // disk alarm is down: its replica then misses writes, and a read through it would need a
+  // repair), then the others in the key's ring order starting after this node (from the
+  // key's primary when this node is not a replica). That order is the same for every request
+  // of a key at a node, and spreads the keys' reads over their replicas. When the replicas
+  // held alive are fewer than `needed`, every replica is in `first`.
   struct Waves {
     std::vector<NodeId> first;
+    std::vector<NodeId> speculative;
     std::vector<NodeId> held_back;
   };
-  Waves PlanWaves(std::span<const NodeId> replicas, size_t needed) const;
-  // Gathers `needed` successes from `replicas` in up to two waves (PlanWaves): the second only
-  // when the first fell short and time is left, its replies added to the first's. This spares
-  // a replica cut off by a partition the calls that would each wait out replica_timeout_ms
-  // while a quorum answers without it; correctness never depends on the failure detector, as
-  // a replica held back is still asked when the others cannot make `needed`.
-  // Errors (nothing was sent): kOverloaded, or kUnavailable while stopping, each naming
-  // `outcome` ("the write was not applied"). `make_calls(call, held_back)` builds a wave's
-  // calls (std::vector<ReplicaCall<T>>): one per replica in `call`; `held_back` are the
-  // replicas held back from the first wave (empty in the second), for calls that only store
-  // hints. A template parameter, not a std::function: no allocation per request.
+  Waves PlanWaves(std::span<const NodeId> replicas, size_t needed, bool quorum_first) const;
+  // Gathers `needed` successes from `replicas` in up to three waves (PlanWaves), all into one
+  // Gathering: a call of an earlier wave that is still running when a later one starts goes
+  // on, and its reply counts. A later wave starts when the earlier ones cannot make `needed`
+  // (failures), or at its time: the speculative wave speculative_retry_ms after the first,
+  // the held-back one when the replicas held alive had one replica timeout. Holding replicas
+  // back spares a replica cut off by a partition the calls that would each wait out
+  // replica_timeout_ms while a quorum answers without it; correctness never depends on the
+  // failure detector, as a replica held back is still asked when the others cannot make
+  // `needed`. Errors (nothing was sent): kOverloaded, or kUnavailable while stopping, each
+  // naming `outcome` ("the write was not applied"). A later wave without tracker slots is left
+  // out: the calls running are then all there is. `make_calls(call, held_back)` builds a
+  // wave's calls (std::vector<ReplicaCall<T>>): one per replica in `call`; `held_back` are the
+  // replicas held back from the first wave (empty in the later ones), for calls that only
+  // store hints. A template parameter, not a std::function: no allocation per request.
   template <typename T, typename MakeCalls>
   asio::awaitable<Result<Gathered<T>>> GatherInWaves(std::span<const NodeId> replicas,
-                                                     size_t needed,
+                                                     size_t needed, bool quorum_first,
                                                      bool (*is_success)(const Result<T>&),
                                                      const MakeCalls& make_calls, Deadline deadline,
                                                      std::string_view outcome);
-  // GatherInWaves reading `key` (its timestamp only, if `timestamp_only`).
+  // GatherInWaves reading `key` (its timestamp only, if `timestamp_only`), a quorum first.
   asio::awaitable<Result<Gathered<Version>>> ReadQuorum(std::span<const NodeId> replicas,
                                                         const std::string& key, bool timestamp_only,
                                                         size_t needed, Deadline deadline,
                                                         std::string_view outcome);
-  // GatherInWaves delivering `write`: in the first wave the replicas held back get a hint
-  // (when hinted handoff is on) instead of a call.
+  // GatherInWaves delivering `write`, to every replica held alive at once: in the first wave
+  // the replicas held back get a hint (when hinted handoff is on) instead of a call.
   asio::awaitable<Result<Gathered<Delivery>>> DeliverQuorum(std::span<const NodeId> replicas,
                                                             const SharedWrite& write, size_t needed,
                                                             Deadline deadline,

@@ -42,31 +42,47 @@ Timestamp TimestampOf(const Result<Version>& r) { return r.ok() ? r->timestamp :
 
 template <typename T, typename MakeCalls>
 asio::awaitable<Result<Gathered<T>>> Coordinator::GatherInWaves(
-    std::span<const NodeId> replicas, size_t needed, bool (*is_success)(const Result<T>&),
-    const MakeCalls& make_calls, Deadline deadline, std::string_view outcome) {
-  const Waves waves = PlanWaves(replicas, needed);
-  Gathered<T> got;
-  for (const bool first : {true, false}) {
-    std::vector<ReplicaCall<T>> calls =
-        first ? make_calls(waves.first, waves.held_back) : make_calls(waves.held_back, {});
-    if (calls.empty()) continue;
-    if (!tracker_.TryAcquire(calls.size())) {
-      if (first) co_return NoCallSlots(tracker_, outcome);
-      break;  // What the first wave gathered is the answer.
+    std::span<const NodeId> replicas, size_t needed, bool quorum_first,
+    bool (*is_success)(const Result<T>&), const MakeCalls& make_calls, Deadline deadline,
+    std::string_view outcome) {
+  const Waves waves = PlanWaves(replicas, needed, quorum_first);
+  // With replicas held back, those held alive get one replica timeout at most: a replica that
+  // is retried without answering must not keep the ones held back from being asked.
+  const Deadline alive_deadline = waves.held_back.empty() ? deadline : CallDeadline(deadline);
+  const Deadline speculate_at =
+      std::min(alive_deadline, std::chrono::steady_clock::now() +
+                                   std::chrono::milliseconds(options_.speculative_retry_ms));
+  struct Wave {
+    const std::vector<NodeId>* replicas;
+    Deadline next;  // When the next wave starts if this one (with those before) falls short.
+  };
+  const Wave plan[] = {
+      {&waves.first, waves.speculative.empty() ? alive_deadline : speculate_at},
+      {&waves.speculative, alive_deadline},
+      {&waves.held_back, deadline},
+  };
+  Gathering<T> gathering(co_await asio::this_coro::executor, &tracker_, is_success);
+  for (const Wave& wave : plan) {
+    bool last = false;
+    if (!wave.replicas->empty()) {
+      std::vector<ReplicaCall<T>> calls = wave.replicas == &waves.first
+                                              ? make_calls(waves.first, waves.held_back)
+                                              : make_calls(*wave.replicas, {});
+      if (tracker_.TryAcquire(calls.size())) {
+        gathering.Start(std::move(calls));
+      } else if (gathering.calls() == 0) {
+        co_return NoCallSlots(tracker_, outcome);
+      } else {
+        last = true;  // The calls running are all there will be.
+      }
     }
-    const size_t still_needed = got.successes >= needed ? 0 : needed - got.successes;
-    // With a second wave to come, the first waits one replica timeout at most: a replica
-    // that is retried without answering must not keep the ones held back from being asked.
-    const Deadline wave_deadline =
-        first && !waves.held_back.empty() ? CallDeadline(deadline) : deadline;
-    Gathered<T> more =
-        co_await Gather(std::move(calls), still_needed, is_success, wave_deadline, &tracker_);
-    got.calls += more.calls;
-    got.successes += more.successes;
-    for (ReplicaReply<T>& r : more.replies) got.replies.push_back(std::move(r));
-    got.deadline_passed = std::chrono::steady_clock::now() >= deadline;
-    if (got.successes >= needed || got.deadline_passed) break;
+    co_await gathering.Wait(needed, last ? deadline : wave.next);
+    if (last || gathering.successes() >= needed || std::chrono::steady_clock::now() >= deadline) {
+      break;
+    }
   }
+  Gathered<T> got = gathering.Finish();
+  got.deadline_passed = std::chrono::steady_clock::now() >= deadline;
   co_return got;
 }
 
@@ -78,8 +94,8 @@ asio::awaitable<Result<Gathered<Version>>> Coordinator::ReadQuorum(std::span<con
   const auto make_calls = [&](std::span<const NodeId> call, std::span<const NodeId> /*held_back*/) {
     return ReadCalls(call, key, timestamp_only, CallDeadline(deadline), deadline);
   };
-  co_return co_await GatherInWaves<Version>(replicas, needed, &IsAnswer, make_calls, deadline,
-                                            outcome);
+  co_return co_await GatherInWaves<Version>(replicas, needed, /*quorum_first=*/true, &IsAnswer,
+                                            make_calls, deadline, outcome);
 }
 
 asio::awaitable<Result<Gathered<Coordinator::Delivery>>> Coordinator::DeliverQuorum(
@@ -89,8 +105,8 @@ asio::awaitable<Result<Gathered<Coordinator::Delivery>>> Coordinator::DeliverQuo
     const std::span<const NodeId> hinted_only = hinting() ? held_back : std::span<const NodeId>();
     return DeliverCalls(call, hinted_only, write, CallDeadline(deadline), deadline);
   };
-  co_return co_await GatherInWaves<Delivery>(replicas, needed, &IsAck, make_calls, deadline,
-                                             outcome);
+  co_return co_await GatherInWaves<Delivery>(replicas, needed, /*quorum_first=*/false, &IsAck,
+                                             make_calls, deadline, outcome);
 }
 
 // ---- AP ----
@@ -353,7 +369,10 @@ asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline d
   if (skip_read_repair()) co_return *newest;  // Test-only bug (SetBugs): no write-back.
 
   // Read repair: write the newest back to every replica that did not report it, and answer
-  // once a quorum holds it, so that no later CP read can return anything older.
+  // once a quorum holds it, so that no later CP read can return anything older. Those include
+  // the replicas the read did not ask (it asks a quorum first), which may hold it already:
+  // writing it to them is harmless (a replica keeps the newer version) and their acks count,
+  // as each then holds it.
   Version version = newest->value();
   std::vector<NodeId> lacking;
   size_t holders = 0;

@@ -3,7 +3,9 @@
 // of replicas at once and return as soon as enough of them succeeded, as soon as that became
 // impossible, or at the deadline — whichever comes first. Calls still running then go on by
 // themselves (a write keeps spreading, a failed delivery still stores its hint); their results
-// are dropped.
+// are dropped. A Gathering is the same with calls added while it runs (a request that asks a
+// quorum first and the other replicas later): every call's reply counts, whichever wave
+// started it.
 //
 // Every call runs as its own coroutine on the caller's executor, holding one slot of a
 // TaskTracker that it releases when it finishes, so the owner's Stop() can wait for calls that
@@ -108,6 +110,86 @@ void SpawnCall(const asio::any_io_executor& executor, TaskTracker* tracker, Node
   });
 }
 
+// Calls gathered toward one request: started in one or more waves, all their replies collected
+// in one place until Finish(). Used on the caller's executor only.
+template <typename T>
+class Gathering {
+ public:
+  // Calls are started on `executor`, each holding one slot of `tracker` (not owned).
+  Gathering(asio::any_io_executor executor, TaskTracker* tracker,
+            bool (*is_success)(const Result<T>&))
+      : executor_(std::move(executor)),
+        tracker_(tracker),
+        is_success_(is_success),
+        state_(std::make_shared<internal::GatherState<T>>()) {}
+  Gathering(const Gathering&) = delete;
+  Gathering& operator=(const Gathering&) = delete;
+
+  // Starts every call of `calls` at once.
+  // REQUIRES: `tracker` holds one slot per call for this gathering (TryAcquire(calls.size())).
+  void Start(std::vector<ReplicaCall<T>> calls) {
+    calls_ += calls.size();
+    for (ReplicaCall<T>& c : calls) {
+      SpawnCall<T>(executor_, tracker_, c.replica, std::move(c.call), state_);
+    }
+  }
+
+  // Returns when `needed` of the calls started so far succeeded (per `is_success`), when so many
+  // failed that `needed` cannot be reached with them, when all have answered, or at `until`
+  // (at once if one of these holds already). Calls keep running after it returns; a later
+  // Wait still sees their replies.
+  asio::awaitable<void> Wait(size_t needed, Deadline until) {
+    asio::steady_timer timer(executor_);
+    state_->waiter = &timer;
+    until_passed_ = false;
+    for (;;) {
+      for (; counted_ < state_->replies.size(); ++counted_) {
+        successes_ += is_success_(state_->replies[counted_].result) ? 1 : 0;
+      }
+      const size_t failures = state_->replies.size() - successes_;
+      if (successes_ >= needed || calls_ - failures < needed || state_->replies.size() == calls_) {
+        break;
+      }
+      if (std::chrono::steady_clock::now() >= until) {
+        until_passed_ = true;
+        break;
+      }
+      // Woken early (operation_aborted) by each reply, else at `until`.
+      timer.expires_at(until);
+      co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
+    state_->waiter = nullptr;
+  }
+
+  size_t calls() const { return calls_; }
+  // Successes among the replies the last Wait saw.
+  size_t successes() const { return successes_; }
+
+  // What was gathered; deadline_passed: the last Wait returned at its `until` with calls
+  // outstanding. Replies that arrive later land in the shared state and are dropped.
+  Gathered<T> Finish() {
+    Gathered<T> out;
+    out.replies.swap(state_->replies);
+    out.calls = calls_;
+    out.successes = 0;
+    for (const ReplicaReply<T>& r : out.replies) out.successes += is_success_(r.result) ? 1 : 0;
+    out.deadline_passed = until_passed_;
+    counted_ = 0;
+    successes_ = 0;
+    return out;
+  }
+
+ private:
+  const asio::any_io_executor executor_;
+  TaskTracker* const tracker_;
+  bool (*const is_success_)(const Result<T>&);
+  const std::shared_ptr<internal::GatherState<T>> state_;
+  size_t calls_ = 0;
+  size_t counted_ = 0;    // Replies already counted into successes_.
+  size_t successes_ = 0;  // Among the first counted_ replies.
+  bool until_passed_ = false;
+};
+
 // Starts every call at once and returns when `needed` of them succeeded (per `is_success`),
 // when so many failed that `needed` cannot be reached, when all have answered, or at
 // `deadline`. needed == 0 starts the calls and returns at once.
@@ -116,36 +198,10 @@ template <typename T>
 asio::awaitable<Gathered<T>> Gather(std::vector<ReplicaCall<T>> calls, size_t needed,
                                     bool (*is_success)(const Result<T>&), Deadline deadline,
                                     TaskTracker* tracker) {
-  const asio::any_io_executor executor = co_await asio::this_coro::executor;
-  auto state = std::make_shared<internal::GatherState<T>>();
-  Gathered<T> out;
-  out.calls = calls.size();
-  for (ReplicaCall<T>& c : calls) {
-    SpawnCall<T>(executor, tracker, c.replica, std::move(c.call), state);
-  }
-
-  asio::steady_timer timer(executor);
-  state->waiter = &timer;
-  for (;;) {
-    size_t successes = 0;
-    for (const ReplicaReply<T>& r : state->replies) successes += is_success(r.result) ? 1 : 0;
-    const size_t failures = state->replies.size() - successes;
-    out.successes = successes;
-    if (successes >= needed || out.calls - failures < needed ||
-        state->replies.size() == out.calls) {
-      break;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      out.deadline_passed = true;
-      break;
-    }
-    // Woken early (operation_aborted) by each reply, else at the deadline.
-    timer.expires_at(deadline);
-    co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  }
-  state->waiter = nullptr;
-  out.replies.swap(state->replies);  // Later replies land in the state and are dropped.
-  co_return out;
+  Gathering<T> gathering(co_await asio::this_coro::executor, tracker, is_success);
+  gathering.Start(std::move(calls));
+  co_await gathering.Wait(needed, deadline);
+  co_return gathering.Finish();
 }
 
 // "node 2: UNAVAILABLE: ...; node 3: TIMEOUT: ..." for the replies that failed `is_success`,

@@ -96,10 +96,19 @@ void DiskHealth::ClearStorageError() {
 
 DiskAlarm DiskHealth::alarm() const {
   std::lock_guard<std::mutex> lock(mu_);
+  return AlarmLocked(/*with_message=*/true);
+}
+
+DiskAlarm DiskHealth::AlarmWithoutMessage() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return AlarmLocked(/*with_message=*/false);
+}
+
+DiskAlarm DiskHealth::AlarmLocked(bool with_message) const {
   DiskAlarm alarm;
   alarm.low_space = low_space_;
   alarm.storage_error = !storage_error_what_.empty();
-  if (alarm.raised()) alarm.message = MessageLocked();
+  if (with_message && alarm.raised()) alarm.message = MessageLocked();
   alarm.since_ms = since_ms_;
   const uint64_t free = reported_free_.load(std::memory_order_relaxed);
   const uint64_t charged = charged_.load(std::memory_order_relaxed);

@@ -75,12 +75,15 @@ class DiskHealth {
   bool raised() const { return raised_.load(std::memory_order_acquire); }
 
   DiskAlarm alarm() const;
+  // The same without its message (left empty, nothing allocated): for metrics, sampled often.
+  DiskAlarm AlarmWithoutMessage() const;
   const std::string& data_dir() const { return data_dir_; }
   uint64_t min_free_bytes() const { return min_free_bytes_; }
 
  private:
   // REQUIRES: mu_ held.
   void UpdateLocked();
+  DiskAlarm AlarmLocked(bool with_message) const;  // REQUIRES: mu_ held.
   std::string MessageLocked() const;
 
   const std::string data_dir_;

@@ -95,6 +95,15 @@ TEST_F(DiskTest, AFullDiskRefusesWritesRaisesTheAlarmServesReadsAndRecoversByIts
   Result<double> metric = testutil::MetricValue(server_->http_port(), "dialkv_disk_alarm");
   ASSERT_OK(metric);
   EXPECT_EQ(*metric, 1);
+  // The five disk gauges share one copy of the alarm per scrape: every scrape is fresh.
+  for (int scrape = 0; scrape < 3; ++scrape) {
+    metric = testutil::MetricValue(server_->http_port(), "dialkv_disk_alarm_low_space");
+    ASSERT_OK(metric);
+    EXPECT_EQ(*metric, 1);
+    metric = testutil::MetricValue(server_->http_port(), "dialkv_disk_alarms_raised");
+    ASSERT_OK(metric);
+    EXPECT_EQ(*metric, 1);
+  }
 
   // The disk works again: writes resume without a restart.
   ASSERT_OK(client_->SetDiskFault(DiskFault::kNone));
@@ -106,6 +115,12 @@ TEST_F(DiskTest, AFullDiskRefusesWritesRaisesTheAlarmServesReadsAndRecoversByIts
   metric = testutil::MetricValue(server_->http_port(), "dialkv_disk_alarm");
   ASSERT_OK(metric);
   EXPECT_EQ(*metric, 0);
+  metric = testutil::MetricValue(server_->http_port(), "dialkv_disk_alarm_low_space");
+  ASSERT_OK(metric);
+  EXPECT_EQ(*metric, 0);
+  metric = testutil::MetricValue(server_->http_port(), "dialkv_disk_alarms_raised");
+  ASSERT_OK(metric);
+  EXPECT_EQ(*metric, 1);
   EXPECT_TRUE(server_->running());
 }
 

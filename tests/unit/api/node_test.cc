@@ -302,6 +302,12 @@ TEST(NodeOptionsTest, ValidateOptionsNamesTheFlagAndTheBounds) {
   o.max_timeout_ms = 600'001;
   EXPECT_EQ(message(o), "--max-timeout-ms must be 1 to 600000, not 600001");
   o = good;
+  o.speculative_retry_ms = 60'001;
+  EXPECT_EQ(message(o), "--speculative-retry-ms must be 0 to 60000, not 60001");
+  o = good;
+  o.speculative_retry_ms = 0;  // Every replica at once.
+  EXPECT_OK(Node::ValidateOptions(o));
+  o = good;
   o.max_inflight_bytes = 1u << 20;
   EXPECT_NE(message(o).find("--max-inflight-bytes 1048576 must hold at least one frame"),
             std::string::npos)

@@ -402,5 +402,175 @@ TEST(CoordinatorCpTest, CpWriteFailsFastBeforePhaseTwoWhenReplicasWereFoundDeadD
   for (NodeId id : c.ids()) EXPECT_EQ(c.StoredValue(id, "k"), "<none>") << "node " << id;
 }
 
+// ---- Quorum first: CP reads and a CP write's timestamp read ask a quorum, then the rest ----
+
+// Of a key's three replicas, the one a quorum-first request coordinated by `coordinator` (a
+// replica of it) asks besides itself, and the one it holds back: the ring order after it.
+struct QuorumFirst {
+  NodeId asked;
+  NodeId held_back;
+};
+QuorumFirst QuorumFirstOf(const TestCluster& c, NodeId coordinator, const std::string& key) {
+  const std::span<const NodeId> r = c.ring().ReplicasFor(key);
+  const auto i = static_cast<size_t>(std::find(r.begin(), r.end(), coordinator) - r.begin());
+  return {r[(i + 1) % r.size()], r[(i + 2) % r.size()]};
+}
+
+// Delivers peer requests to `service`, but answers every replica read with a reply the
+// coordinator takes as failed (not a replica read reply). Writes are served.
+asio::awaitable<v1::Envelope> FailReads(PeerService* service, v1::Envelope request) {
+  if (request.has_replica_read_request()) co_return v1::Envelope();
+  co_return co_await service->Handle(std::move(request));
+}
+
+void FailReadsAt(TestCluster& c, NodeId id) {
+  PeerService* service = c.node(id).peer.get();
+  c.net().Register(
+      id, [service](v1::Envelope e) { return FailReads(service, std::move(e)); }, &c.node(id).hlc);
+}
+
+TEST(CoordinatorCpTest, HealthyCpRequestsAskAQuorumAndWritesReachEveryReplica) {
+  // A speculative delay no healthy exchange comes near, even on a loaded machine.
+  TestCluster c({.speculative_retry_ms = 5000});
+  const QuorumFirst q = QuorumFirstOf(c, 1, "k");
+  ASSERT_OK(c.Write(1, "k", "v", kCp));
+  ASSERT_TRUE(c.RunUntilIdle());
+  EXPECT_EQ(c.net().delivered(1, q.asked), 2) << "the timestamp read, then the write";
+  EXPECT_EQ(c.net().delivered(1, q.held_back), 1) << "the write only";
+  Result<Version> got = c.Read(1, "k", kCp);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "v");
+  ASSERT_TRUE(c.RunUntilIdle());
+  EXPECT_EQ(c.net().delivered(1, q.asked), 3);
+  EXPECT_EQ(c.net().delivered(1, q.held_back), 1) << "the read did not ask it";
+  // The same order every time: a second read asks the same replica.
+  ASSERT_OK(c.Read(1, "k", kCp));
+  ASSERT_TRUE(c.RunUntilIdle());
+  EXPECT_EQ(c.net().delivered(1, q.asked), 4);
+  EXPECT_EQ(c.net().delivered(1, q.held_back), 1);
+}
+
+TEST(CoordinatorCpTest, HealthyCpRequestsAtANonReplicaAskTheFirstQuorumInRingOrder) {
+  TestCluster c({.nodes = 5, .replication_factor = 3, .speculative_retry_ms = 5000});
+  const std::string key = c.KeyWhere([](std::span<const NodeId> r) {
+    return std::find(r.begin(), r.end(), NodeId{1}) == r.end();
+  });
+  const std::span<const NodeId> r = c.ring().ReplicasFor(key);
+  ASSERT_OK(c.Write(1, key, "v", kCp));
+  Result<Version> got = c.Read(1, key, kCp);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "v");
+  ASSERT_TRUE(c.RunUntilIdle());
+  EXPECT_EQ(c.net().delivered(1, r[0]), 3);
+  EXPECT_EQ(c.net().delivered(1, r[1]), 3);
+  EXPECT_EQ(c.net().delivered(1, r[2]), 1) << "the write only";
+}
+
+TEST(CoordinatorCpTest, CpRequestsAskTheHeldBackReplicaWhenOneOfTheQuorumIsSlow) {
+  TestCluster c({.replica_timeout_ms = 2000, .speculative_retry_ms = 20});
+  const QuorumFirst q = QuorumFirstOf(c, 1, "k");
+  ASSERT_OK(c.Write(1, "k", "v1", kCp));
+  ASSERT_TRUE(c.RunUntilIdle());
+  const int held_back_before = c.net().delivered(1, q.held_back);
+  c.net().SetDelay(1, q.asked, milliseconds(1000));
+
+  auto start = std::chrono::steady_clock::now();
+  Result<Version> got = c.Read(1, "k", kCp);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "v1");
+  EXPECT_LT(Since(start), milliseconds(500)) << "neither the slow replica nor its timeout";
+  EXPECT_EQ(c.net().delivered(1, q.held_back), held_back_before + 1);
+
+  start = std::chrono::steady_clock::now();
+  ASSERT_OK(c.Write(1, "k", "v2", kCp));
+  EXPECT_LT(Since(start), milliseconds(500));
+  EXPECT_EQ(c.net().delivered(1, q.held_back), held_back_before + 3)
+      << "the timestamp read after the delay, then the write";
+  EXPECT_EQ(c.StoredValue(q.held_back, "k"), "v2");
+  ASSERT_TRUE(c.RunUntilIdle());
+}
+
+TEST(CoordinatorCpTest, CpRequestsAskTheHeldBackReplicaAtOnceWhenOneOfTheQuorumFails) {
+  // The delay alone would outlast the requests' deadline: only the failure can start the
+  // second wave.
+  TestCluster c({.speculative_retry_ms = 60'000});
+  const QuorumFirst q = QuorumFirstOf(c, 1, "k");
+  ASSERT_OK(c.Write(1, "k", "v1", kCp));
+  ASSERT_TRUE(c.RunUntilIdle());
+  FailReadsAt(c, q.asked);
+  const int held_back_before = c.net().delivered(1, q.held_back);
+
+  const auto start = std::chrono::steady_clock::now();
+  Result<Version> got = c.Read(1, "k", kCp, std::chrono::seconds(5));
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "v1");
+  Result<WriteOutcome> put = c.Write(1, "k", "v2", kCp, std::chrono::seconds(5));
+  ASSERT_OK(put);
+  EXPECT_LT(Since(start), milliseconds(2000));
+  EXPECT_EQ(c.net().delivered(1, q.held_back), held_back_before + 3)
+      << "the read, the timestamp read, the write";
+  ASSERT_TRUE(c.RunUntilIdle());
+  for (NodeId id : c.ids()) EXPECT_EQ(c.StoredValue(id, "k"), "v2") << "node " << id;
+}
+
+TEST(CoordinatorCpTest, CpRequestsCountALateReplyOfTheQuorumAskedFirst) {
+  TestCluster c({.replica_timeout_ms = 2000, .speculative_retry_ms = 20});
+  const QuorumFirst q = QuorumFirstOf(c, 1, "k");
+  ASSERT_OK(c.Write(1, "k", "v1", kCp));
+  ASSERT_TRUE(c.RunUntilIdle());
+  // The replica asked first answers after 200 ms; the one asked at 20 ms fails at once. The
+  // quorum is this node and the first, whose reply arrives after the second wave started.
+  c.net().SetDelay(1, q.asked, milliseconds(200));
+  FailReadsAt(c, q.held_back);
+  const int held_back_before = c.net().delivered(1, q.held_back);
+
+  auto start = std::chrono::steady_clock::now();
+  Result<Version> got = c.Read(1, "k", kCp);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "v1");
+  milliseconds elapsed = Since(start);
+  EXPECT_GE(elapsed, milliseconds(200));
+  EXPECT_LT(elapsed, milliseconds(1500)) << "no replica timeout was awaited";
+  EXPECT_EQ(c.net().delivered(1, q.held_back), held_back_before + 1);
+
+  start = std::chrono::steady_clock::now();
+  Result<WriteOutcome> put = c.Write(1, "k", "v2", kCp);
+  ASSERT_OK(put);
+  elapsed = Since(start);
+  EXPECT_GE(elapsed, milliseconds(200));
+  EXPECT_LT(elapsed, milliseconds(1500));
+  EXPECT_EQ(c.net().delivered(1, q.held_back), held_back_before + 3);
+  ASSERT_TRUE(c.RunUntilIdle());
+  for (NodeId id : c.ids()) EXPECT_EQ(c.StoredValue(id, "k"), "v2") << "node " << id;
+}
+
+TEST(CoordinatorCpTest, CpRequestsWithoutSpeculativeRetryAskEveryReplicaAtOnce) {
+  TestCluster c({.speculative_retry_ms = 0});
+  ASSERT_OK(c.Write(1, "k", "v", kCp));
+  ASSERT_TRUE(c.RunUntilIdle());
+  EXPECT_EQ(c.net().delivered(1, 2), 2) << "the timestamp read, then the write";
+  EXPECT_EQ(c.net().delivered(1, 3), 2) << "the timestamp read, then the write";
+  ASSERT_OK(c.Read(1, "k", kCp));
+  ASSERT_TRUE(c.RunUntilIdle());
+  EXPECT_EQ(c.net().delivered(1, 2), 3);
+  EXPECT_EQ(c.net().delivered(1, 3), 3);
+}
+
+// A read repair also writes to the replica the read did not ask, and answers once a quorum
+// holds the newest version.
+TEST(CoordinatorCpTest, CpReadRepairAlsoWritesTheReplicaItDidNotAsk) {
+  TestCluster c({.speculative_retry_ms = 5000});
+  const QuorumFirst q = QuorumFirstOf(c, 1, "k");
+  // Only the replica asked first holds a version.
+  const Version v{"only-there", Timestamp{Hlc(kStartMs), 2}, false};
+  ASSERT_OK(c.node(q.asked).engine.ApplyIfNewer("k", v));
+  Result<Version> got = c.Read(1, "k", kCp);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->value, "only-there");
+  ASSERT_TRUE(c.RunUntilIdle());
+  EXPECT_EQ(c.StoredValue(1, "k"), "only-there");
+  EXPECT_EQ(c.StoredValue(q.held_back, "k"), "only-there");
+}
+
 }  // namespace
 }  // namespace dialkv::replication::testing

@@ -59,6 +59,7 @@ void TestCluster::Build(NodeId id) {
   coordinator_options.self = id;
   coordinator_options.hinted_handoff = config_.hinted_handoff;
   coordinator_options.replica_timeout_ms = config_.replica_timeout_ms;
+  coordinator_options.speculative_retry_ms = config_.speculative_retry_ms;
   n.coordinator =
       std::make_unique<Coordinator>(coordinator_options, *ring_, *n.membership, *n.local, n.hlc,
                                     *n.transport, config_.hinted_handoff ? n.hints.get() : nullptr);

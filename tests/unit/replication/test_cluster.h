@@ -74,6 +74,7 @@ class TestCluster {
     uint32_t replication_factor = 3;
     bool hinted_handoff = true;
     uint32_t replica_timeout_ms = 200;
+    uint32_t speculative_retry_ms = Coordinator::Options().speculative_retry_ms;
     HintStore::Options hints = {};
     HintReplayer::Options replayer = {};
   };
