@@ -146,7 +146,7 @@ declare -A compacted
 for id in 1 2 3; do
   rm -rf "$work/copy$id"
   cp -r "$work/node$id" "$work/copy$id"
-  for cf in default data hints meta by_hash; do
+  for cf in default data hints meta; do
     ldb --db="$work/copy$id" --column_family="$cf" compact >/dev/null 2>&1 || true
   done
   compacted[$id]=$(du -sk "$work/copy$id" | cut -f1)

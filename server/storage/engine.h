@@ -6,10 +6,10 @@
 //   data  — the newest known version of each key (tombstones included);
 //   hints — versions owed to replicas that were unreachable, keyed by (peer, sequence);
 //   meta  — small named values: node identity, cluster name, counters.
-// Besides key order, `data` can be read in key-hash order (ScanByHash), the order in which the
-// ring places keys, so anti-entropy lists one ring range (or one bucket of it) without
-// scanning the whole store; and every change to `data` can be reported to one observer
-// (SetChangeObserver), under the key's lock, so digests over it stay exact.
+// `data` is read by key (Get) and in key-hash order (ScanByHash), the order in which the ring
+// places keys, so anti-entropy lists one ring range (or one bucket of it) without scanning the
+// whole store; nothing reads it in key order. Every change to `data` can be reported to one
+// observer (SetChangeObserver), under the key's lock, so digests over it stay exact.
 //
 // Thread-safe: every method may be called from any thread concurrently. Methods may block on
 // disk I/O (fsync with Options::sync), so callers on an io thread decide where to run them.
@@ -17,8 +17,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dialkv/types.h"
 #include "server/common/status.h"
@@ -31,6 +33,13 @@ enum class ApplyOutcome : uint8_t {
   kSuperseded,  // Nothing changed: the stored version's timestamp is greater or equal.
 };
 
+// One version of one key, for ApplyBatch. Refers to the caller's key and version, which must
+// outlive the call.
+struct KeyedVersion {
+  std::string_view key;
+  const Version& version;
+};
+
 // Everything of a stored version but its value: what anti-entropy compares and digests.
 struct VersionHeader {
   Timestamp timestamp;
@@ -39,12 +48,12 @@ struct VersionHeader {
   friend bool operator==(const VersionHeader&, const VersionHeader&) = default;
 };
 
-// Told of every change to the data keyspace (ApplyIfNewer that stored, PurgeTombstone that
-// removed), while the engine still holds the lock that orders changes of that key: for one
-// key, calls come one at a time and in the order the changes took effect, and `before` is
-// exactly what the change replaced. Calls for different keys may come concurrently from any
-// thread. A change whose write failed with an error is not reported (it may or may not be on
-// disk; a rebuild at the next start-up corrects what depends on it).
+// Told of every change to the data keyspace (ApplyIfNewer or ApplyBatch that stored,
+// PurgeTombstone that removed), while the engine still holds the lock that orders changes of
+// that key: for one key, calls come one at a time and in the order the changes took effect,
+// and `before` is exactly what the change replaced. Calls for different keys may come
+// concurrently from any thread. A change whose write failed with an error is not reported (it
+// may or may not be on disk; a rebuild at the next start-up corrects what depends on it).
 // Implementations must be quick, must not block and must not call back into the engine.
 class ChangeObserver {
  public:
@@ -55,8 +64,6 @@ class ChangeObserver {
                         const VersionHeader* after) = 0;
 };
 
-// Called for each entry of a scan, in key order; return false to stop early.
-using ScanFn = std::function<bool(std::string_view key, const Version& version)>;
 // Called for each entry of a ScanByHash, in (key_hash, key) order; return false to stop early.
 using HashScanFn =
     std::function<bool(uint64_t key_hash, std::string_view key, const VersionHeader& header)>;
@@ -83,17 +90,22 @@ class Engine {
   // Errors: kCorruption (the stored version does not decode), kIOError.
   virtual Result<ApplyOutcome> ApplyIfNewer(std::string_view key, const Version& version) = 0;
 
-  // Visits every stored version whose key is in [start, end), in key order. An empty `end`
-  // means "to the last key". Sees a consistent snapshot taken when the scan starts.
-  // Errors: kCorruption, kIOError.
-  virtual Status Scan(std::string_view start, std::string_view end, const ScanFn& fn) = 0;
+  // ApplyIfNewer of every item, in order: result i is what items[i] got, with ApplyIfNewer's
+  // meaning, and an item compares against what the items before it stored (a key may appear
+  // more than once). The default implementation calls ApplyIfNewer per item; the RocksDB
+  // engine writes every applied item in one write (one WAL append, one fsync with
+  // Options::sync), which is what makes batching worth it. There, a failed write fails every
+  // item that was to be written with its error (each may or may not be on disk, as with
+  // ApplyIfNewer), and the disk alarm's check counts the batch as one write; superseded items
+  // and items whose stored version does not decode get their own outcome either way.
+  // Errors per item: as ApplyIfNewer.
+  virtual std::vector<Result<ApplyOutcome>> ApplyBatch(std::span<const KeyedVersion> items);
 
   // Visits the header of every stored version whose KeyHash(key) is in [first_hash, last_hash]
-  // (both included), in (hash, key) order, without reading values. Sees a consistent snapshot
-  // taken when the scan starts. The default implementation scans everything and sorts (for
-  // engines without a hash-ordered index); the memory and RocksDB engines keep an index.
+  // (both included), in (hash, key) order, without copying values. Sees a consistent snapshot
+  // taken when the scan starts.
   // Errors: kCorruption, kIOError.
-  virtual Status ScanByHash(uint64_t first_hash, uint64_t last_hash, const HashScanFn& fn);
+  virtual Status ScanByHash(uint64_t first_hash, uint64_t last_hash, const HashScanFn& fn) = 0;
 
   // Removes `key` iff its stored version is a tombstone whose timestamp equals `timestamp`;
   // any other stored version (a newer write, a live value) is left alone. Returns whether it

@@ -85,20 +85,6 @@ bool MemoryEngine::SetChangeObserver(ChangeObserver* observer) {
   return true;
 }
 
-Status MemoryEngine::Scan(std::string_view start, std::string_view end, const ScanFn& fn) {
-  if (!end.empty() && end <= start) return Status::Ok();  // An empty range.
-  std::vector<std::pair<std::string, Version>> snapshot;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto last = end.empty() ? data_.end() : data_.lower_bound(end);
-    for (auto it = data_.lower_bound(start); it != last; ++it) snapshot.emplace_back(*it);
-  }
-  for (const auto& [key, version] : snapshot) {
-    if (!fn(key, version)) break;
-  }
-  return Status::Ok();
-}
-
 uint64_t MemoryEngine::LiveKeyCount() const {
   std::lock_guard<std::mutex> lock(mu_);
   return live_keys_;

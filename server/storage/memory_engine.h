@@ -15,7 +15,7 @@
 
 namespace dialkv::storage {
 
-// Thread-safe. One mutex guards all state; Scan, ScanByHash and ScanHints copy the requested
+// Thread-safe. One mutex guards all state; ScanByHash and ScanHints copy the requested
 // range under it and call the visitor without it, so a visitor may call back into the engine
 // and sees a snapshot taken when the scan started. The change observer is called under it.
 // Memory use is the sum of the stored bytes, plus each key once more for the hash index (plus
@@ -29,7 +29,6 @@ class MemoryEngine final : public Engine {
   Result<Version> Get(std::string_view key) override;
   Result<VersionHeader> GetHeader(std::string_view key) override;
   Result<ApplyOutcome> ApplyIfNewer(std::string_view key, const Version& version) override;
-  Status Scan(std::string_view start, std::string_view end, const ScanFn& fn) override;
   Status ScanByHash(uint64_t first_hash, uint64_t last_hash, const HashScanFn& fn) override;
   Result<bool> PurgeTombstone(std::string_view key, const Timestamp& timestamp) override;
   bool SetChangeObserver(ChangeObserver* observer) override;

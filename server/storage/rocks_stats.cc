@@ -89,8 +89,10 @@ WriteStallTracker::Totals WriteStallTracker::Get() const {
 StorageStats RocksEngine::Stats() const {
   StorageStats stats;
   const std::pair<const char*, rocksdb::ColumnFamilyHandle*> families[] = {
-      {"default", handles_.default_cf}, {"data", handles_.data},       {"hints", handles_.hints},
-      {"meta", handles_.meta},          {"by_hash", handles_.by_hash},
+      {"default", handles_.default_cf},
+      {"data", handles_.data},
+      {"hints", handles_.hints},
+      {"meta", handles_.meta},
   };
   rocksdb::DB& db = *db_;
   for (const auto& [name, handle] : families) {

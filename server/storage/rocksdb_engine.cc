@@ -13,13 +13,16 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <optional>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -37,19 +40,30 @@ namespace fs = std::filesystem;
 constexpr const char* kDataCf = "data";
 constexpr const char* kHintsCf = "hints";
 constexpr const char* kMetaCf = "meta";
+// Column families of older layouts, and the migration's own (see rocksdb_engine.h).
 constexpr const char* kByHashCf = "by_hash";
-// Meta value "1" once the by_hash index holds every key of data.
-constexpr const char* kHashIndexMeta = "by_hash_index";
-// Index entries written per batch while building the index of an older data dir.
-constexpr size_t kIndexBuildBatch = 4096;
+constexpr const char* kMigrationCf = "data_migration";
+// Meta "data_layout": the layout version of the data dir (absent: 1 or 2).
+constexpr const char* kLayoutMeta = "data_layout";
+constexpr int kLayoutVersion = 3;
+// Meta "data_migration": how far a migration from layout 1 or 2 got ("copied", "refill").
+constexpr const char* kMigrationMeta = "data_migration";
+constexpr const char* kMigrationCopied = "copied";
+constexpr const char* kMigrationRefill = "refill";
+// Meta of layout 2, which recorded that its index was complete; removed by the migration.
+constexpr const char* kOldHashIndexMeta = "by_hash_index";
+// A migration writes in batches of about this many bytes: big enough that the per-write cost
+// vanishes, small enough that one batch never holds a large share of a memtable.
+constexpr size_t kMigrationBatchBytes = size_t{4} << 20;
 
 // Bits per key of the data column family's bloom filter: ApplyIfNewer of a fresh key reads
 // first, and the filter lets that read skip SST files that cannot hold the key (~1% false
 // positives at 10 bits).
 constexpr double kDataBloomBitsPerKey = 10;
-// More than a WriteBatch's header and the framing of ApplyIfNewer's two entries (tags, column
-// family ids, varint lengths) and their fixed-size parts (two version headers, a hash).
-constexpr size_t kBatchOverheadBytes = 96;
+// More than a WriteBatch's header and the framing of one entry (tag, column family id, varint
+// lengths) and its fixed-size parts (the hash and the version header).
+constexpr size_t kBatchOverheadBytes = 64;
+constexpr size_t kEntryOverheadBytes = 48;
 std::shared_ptr<spdlog::logger> Log() {
   static const std::shared_ptr<spdlog::logger> logger = Logger("storage");
   return logger;
@@ -238,6 +252,56 @@ rocksdb::WriteOptions MakeWriteOptions(bool sync) {
   return wo;
 }
 
+// A data key (version_codec.h) in one piece, as point reads need it, built without allocating
+// for keys of ordinary length: every read and apply builds one.
+class DataKeyBuffer {
+ public:
+  DataKeyBuffer(uint64_t key_hash, std::string_view key) {
+    const size_t size = kDataKeyPrefixBytes + key.size();
+    char* out = inline_;
+    if (size > sizeof(inline_)) {
+      heap_.resize(size);
+      out = heap_.data();
+    }
+    char prefix[kDataKeyPrefixBytes];
+    EncodeDataKeyPrefixTo(key_hash, prefix);
+    std::memcpy(out, prefix, sizeof(prefix));
+    if (!key.empty()) std::memcpy(out + sizeof(prefix), key.data(), key.size());
+    slice_ = rocksdb::Slice(out, size);
+  }
+  DataKeyBuffer(const DataKeyBuffer&) = delete;
+  DataKeyBuffer& operator=(const DataKeyBuffer&) = delete;
+
+  const rocksdb::Slice& slice() const { return slice_; }
+
+ private:
+  char inline_[kDataKeyPrefixBytes + 120];
+  std::string heap_;
+  rocksdb::Slice slice_;
+};
+
+// Adds the write of `version` as the stored version of `key` to `batch`, from parts: neither
+// the data key nor the encoded version is built in a temporary string first.
+rocksdb::Status PutVersion(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* data,
+                           uint64_t key_hash, std::string_view key, const Version& version) {
+  char hash_bytes[kDataKeyPrefixBytes];
+  EncodeDataKeyPrefixTo(key_hash, hash_bytes);
+  char header_bytes[kVersionHeaderBytes];
+  EncodeVersionHeaderTo(VersionHeader{version.timestamp, version.tombstone}, header_bytes);
+  const rocksdb::Slice key_parts[] = {rocksdb::Slice(hash_bytes, sizeof(hash_bytes)),
+                                      rocksdb::Slice(key.data(), key.size())};
+  const rocksdb::Slice value_parts[] = {rocksdb::Slice(header_bytes, sizeof(header_bytes)),
+                                        rocksdb::Slice(version.value.data(), version.value.size())};
+  return batch.Put(data, rocksdb::SliceParts(key_parts, 2), rocksdb::SliceParts(value_parts, 2));
+}
+
+// How long since `start`, in whole milliseconds, for log lines.
+int64_t MillisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
@@ -273,13 +337,33 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
   auto stalls = std::make_shared<WriteStallTracker>();
   db_options.listeners.push_back(stalls);
 
-  const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+  // Today's column families (created if missing), in the order of Handles, then those of an
+  // older layout or of a migration that the dir still has: RocksDB opens a database only with
+  // every one of its column families named.
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, small_cf},
       {kDataCf, data_cf},
       {kHintsCf, small_cf},
       {kMetaCf, small_cf},
-      {kByHashCf, small_cf},
   };
+  std::error_code ec;
+  if (fs::exists(fs::path(options.path) / "CURRENT", ec)) {
+    std::vector<std::string> names;
+    const rocksdb::Status ls = rocksdb::DB::ListColumnFamilies(db_options, options.path, &names);
+    if (!ls.ok()) return OpenError(options.path, ls);
+    for (const std::string& name : names) {
+      if (name == kByHashCf) {
+        descriptors.emplace_back(name, small_cf);
+      } else if (name == kMigrationCf) {
+        descriptors.emplace_back(name, data_cf);
+      } else if (std::none_of(descriptors.begin(), descriptors.begin() + 4,
+                              [&](const auto& d) { return d.name == name; })) {
+        return Status::InvalidArgument(
+            "data dir " + options.path + " has a column family '" + name +
+            "' this dialkv does not know: a newer dialkv wrote it; run that version on it");
+      }
+    }
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw_db = nullptr;
   const rocksdb::Status s =
@@ -288,11 +372,14 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
   std::unique_ptr<rocksdb::DB> db(raw_db);
   DIALKV_CHECK(handles.size() == descriptors.size());
 
-  Handles h{handles[0], handles[1], handles[2], handles[3], handles[4]};
+  Handles h{handles[0], handles[1], handles[2], handles[3]};
+  for (size_t i = 4; i < descriptors.size(); ++i) {
+    (descriptors[i].name == kByHashCf ? h.by_hash : h.migration) = handles[i];
+  }
   std::unique_ptr<RocksEngine> engine(new RocksEngine(options, std::move(env), std::move(db), h));
   engine->stalls_ = std::move(stalls);
   // Both read every entry of `data`: a damaged table file shows here, if not at DB::Open.
-  Status scanned = engine->BuildHashIndexIfMissing();
+  Status scanned = engine->MigrateLayout(data_cf);
   if (scanned.ok()) scanned = engine->CountLiveKeys();
   if (scanned.code() == Code::kCorruption) return Damaged(options.path, scanned.message());
   DIALKV_RETURN_IF_ERROR(scanned);
@@ -321,8 +408,9 @@ RocksEngine::~RocksEngine() {
     const rocksdb::Status s = db_->SyncWAL();
     if (!s.ok()) Log()->warn("{}: syncing the WAL at close failed: {}", Where(), s.ToString());
   }
-  for (rocksdb::ColumnFamilyHandle* cf :
-       {handles_.default_cf, handles_.data, handles_.hints, handles_.meta, handles_.by_hash}) {
+  for (rocksdb::ColumnFamilyHandle* cf : {handles_.default_cf, handles_.data, handles_.hints,
+                                          handles_.meta, handles_.by_hash, handles_.migration}) {
+    if (cf == nullptr) continue;  // A column family of an older layout, dropped (or never had).
     const rocksdb::Status s = db_->DestroyColumnFamilyHandle(cf);
     if (!s.ok()) Log()->warn("{}: releasing a column family failed: {}", Where(), s.ToString());
   }
@@ -362,8 +450,10 @@ Status RocksEngine::CountLiveKeys() {
   uint64_t corrupt = 0;
   std::string first_corrupt;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const std::string_view key = it->key().ToStringView();
-    Result<VersionHeader> header = DecodeVersionHeader(key, it->value().ToStringView());
+    Result<DataKey> key = DecodeDataKey(it->key().ToStringView());
+    Result<VersionHeader> header = key.ok()
+                                       ? DecodeVersionHeader(key->key, it->value().ToStringView())
+                                       : Result<VersionHeader>(key.status());
     if (!header.ok()) {
       if (corrupt++ == 0) first_corrupt = header.status().message();
       continue;
@@ -379,47 +469,178 @@ Status RocksEngine::CountLiveKeys() {
   return Status::Ok();
 }
 
-// Once per data dir: a dir written before the index existed gets it from a scan of `data`.
-// Nothing else writes while Open runs, so the index is exact when the meta mark is stored; a
-// crash before that rebuilds it from scratch (the puts are idempotent).
-Status RocksEngine::BuildHashIndexIfMissing() {
-  std::string built;
-  const rocksdb::Status ms =
-      db_->Get(rocksdb::ReadOptions(), handles_.meta, kHashIndexMeta, &built);
-  if (ms.ok() && built == "1") return Status::Ok();
-  if (!ms.ok() && !ms.IsNotFound()) {
-    return FromRocks(ms, Where() + ": reading meta '" + std::string(kHashIndexMeta) + "'");
-  }
-  rocksdb::ReadOptions ro;
-  ro.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_.data));
-  rocksdb::WriteBatch batch;
-  uint64_t indexed = 0;
-  const rocksdb::WriteOptions wo = MakeWriteOptions(false);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const std::string_view key = it->key().ToStringView();
-    Result<VersionHeader> header = DecodeVersionHeader(key, it->value().ToStringView());
-    if (!header.ok()) continue;  // Reads as kCorruption; CountLiveKeys logs it.
-    batch.Put(handles_.by_hash, EncodeHashIndexKey(KeyHash(key), key),
-              EncodeVersionHeader(*header));
-    if (++indexed % kIndexBuildBatch == 0) {
-      DIALKV_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), Where() + ": building the index"));
-      batch.Clear();
-    }
-  }
-  DIALKV_RETURN_IF_ERROR(FromRocks(it->status(), Where() + ": scanning data for the index"));
-  DIALKV_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), Where() + ": building the index"));
+Status RocksEngine::DropColumnFamily(rocksdb::ColumnFamilyHandle** cf, const char* name) {
+  if (*cf == nullptr) return Status::Ok();
   DIALKV_RETURN_IF_ERROR(
-      FromRocks(db_->Put(MakeWriteOptions(true), handles_.meta, kHashIndexMeta, "1"),
-                Where() + ": recording the index"));
-  if (indexed > 0) Log()->info("{}: built the hash index of {} keys", Where(), indexed);
+      FromRocks(db_->DropColumnFamily(*cf), Where() + ": dropping column family '" + name + "'"));
+  const rocksdb::Status s = db_->DestroyColumnFamilyHandle(*cf);
+  *cf = nullptr;  // Dropped either way; a handle RocksDB could not release is only leaked.
+  return FromRocks(s, Where() + ": releasing column family '" + name + "'");
+}
+
+// Runs in Open, before the engine is shared: nothing else writes while it does. See
+// rocksdb_engine.h for the layouts and the phases; the phase a crash interrupted is the one
+// the next open repeats, from its start.
+Status RocksEngine::MigrateLayout(const rocksdb::ColumnFamilyOptions& data_options) {
+  const rocksdb::ReadOptions ro;
+  std::string layout;
+  const rocksdb::Status ls = db_->Get(ro, handles_.meta, kLayoutMeta, &layout);
+  if (!ls.ok() && !ls.IsNotFound()) {
+    return FromRocks(ls, Where() + ": reading meta '" + kLayoutMeta + "'");
+  }
+  if (ls.ok()) {
+    int version = 0;
+    const char* end = layout.data() + layout.size();
+    const auto [parsed_end, error] = std::from_chars(layout.data(), end, version);
+    if (error != std::errc() || parsed_end != end || version < kLayoutVersion) {
+      return Status::Corruption(Where() + ": meta '" + kLayoutMeta + "' holds '" + layout +
+                                "', not a layout version this or an older dialkv wrote");
+    }
+    if (version > kLayoutVersion) {
+      return Status::InvalidArgument(
+          Where() + " has data layout " + layout + ", newer than this dialkv knows (" +
+          std::to_string(kLayoutVersion) + "): a newer dialkv wrote it; run that version on it");
+    }
+    // A migration that stopped right after recording its end left its column family behind.
+    DIALKV_RETURN_IF_ERROR(DropColumnFamily(&handles_.by_hash, kByHashCf));
+    return DropColumnFamily(&handles_.migration, kMigrationCf);
+  }
+
+  std::string phase;
+  const rocksdb::Status ps = db_->Get(ro, handles_.meta, kMigrationMeta, &phase);
+  if (!ps.ok() && !ps.IsNotFound()) {
+    return FromRocks(ps, Where() + ": reading meta '" + kMigrationMeta + "'");
+  }
+  const rocksdb::WriteOptions synced = MakeWriteOptions(true);
+  bool empty = false;
+  if (phase.empty()) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_.data));
+    it->SeekToFirst();
+    DIALKV_RETURN_IF_ERROR(FromRocks(it->status(), Where() + ": reading data"));
+    empty = !it->Valid();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t moved = 0;
+  // A new data dir, or an older one without data, has nothing to move.
+  if (!empty) {
+    if (phase.empty()) {
+      uint64_t copied = 0;
+      DIALKV_RETURN_IF_ERROR(CopyForMigration(data_options, &copied));
+      DIALKV_RETURN_IF_ERROR(
+          FromRocks(db_->Put(synced, handles_.meta, kMigrationMeta, kMigrationCopied),
+                    Where() + ": recording the migration's copy"));
+      Log()->info("{}: copied {} entries of data layout 1 or 2 for the migration in {} ms", Where(),
+                  copied, MillisSince(start));
+      phase = kMigrationCopied;
+    } else {
+      Log()->info("{}: finishing an interrupted migration of the data layout (phase '{}')", Where(),
+                  phase);
+    }
+    // `data` holds what the copy holds, under old keys: it goes, and is created anew. Nothing
+    // moved back yet, so a crash in between only repeats this.
+    if (phase == kMigrationCopied) {
+      if (handles_.migration == nullptr) {
+        return Status::Corruption(Where() +
+                                  ": meta says the migration copied the data, but "
+                                  "its column family '" +
+                                  std::string(kMigrationCf) + "' is missing");
+      }
+      DIALKV_RETURN_IF_ERROR(DropColumnFamily(&handles_.by_hash, kByHashCf));
+      DIALKV_RETURN_IF_ERROR(DropColumnFamily(&handles_.data, kDataCf));
+      DIALKV_RETURN_IF_ERROR(
+          FromRocks(db_->CreateColumnFamily(data_options, kDataCf, &handles_.data),
+                    Where() + ": creating column family '" + kDataCf + "'"));
+      DIALKV_RETURN_IF_ERROR(
+          FromRocks(db_->Put(synced, handles_.meta, kMigrationMeta, kMigrationRefill),
+                    Where() + ": recording the migration's refill"));
+      phase = kMigrationRefill;
+    }
+    if (phase != kMigrationRefill || handles_.migration == nullptr) {
+      return Status::Corruption(Where() + ": meta '" + kMigrationMeta + "' holds '" + phase +
+                                "', which no migration of this dialkv leaves behind");
+    }
+    DIALKV_RETURN_IF_ERROR(RefillFromMigration(&moved));
+  }
+  // The end, in one write: the layout, and neither the phase nor layout 2's index mark.
+  rocksdb::WriteBatch done;
+  rocksdb::Status ds = done.Put(handles_.meta, kLayoutMeta, std::to_string(kLayoutVersion));
+  if (ds.ok()) ds = done.Delete(handles_.meta, kMigrationMeta);
+  if (ds.ok()) ds = done.Delete(handles_.meta, kOldHashIndexMeta);
+  if (ds.ok()) ds = db_->Write(synced, &done);
+  DIALKV_RETURN_IF_ERROR(FromRocks(ds, Where() + ": recording the data layout"));
+  DIALKV_RETURN_IF_ERROR(DropColumnFamily(&handles_.by_hash, kByHashCf));
+  DIALKV_RETURN_IF_ERROR(DropColumnFamily(&handles_.migration, kMigrationCf));
+  if (!empty) {
+    Log()->info("{}: migrated {} entries to data layout {} in {} ms", Where(), moved,
+                kLayoutVersion, MillisSince(start));
+  }
   return Status::Ok();
 }
 
+// Copies every entry of `data` (layout 1 or 2: keyed by the key alone) under its new key into
+// the migration's column family, value bytes as they are (one that does not decode still
+// reads as kCorruption afterwards). Puts only: repeating it after a crash overwrites what the
+// first attempt wrote with the same bytes.
+Status RocksEngine::CopyForMigration(const rocksdb::ColumnFamilyOptions& data_options,
+                                     uint64_t* copied) {
+  if (handles_.migration == nullptr) {
+    DIALKV_RETURN_IF_ERROR(
+        FromRocks(db_->CreateColumnFamily(data_options, kMigrationCf, &handles_.migration),
+                  Where() + ": creating column family '" + kMigrationCf + "'"));
+  }
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;  // A one-off full scan must not fill the cache.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_.data));
+  rocksdb::WriteBatch batch;
+  const rocksdb::WriteOptions wo = MakeWriteOptions(false);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    char hash_bytes[kDataKeyPrefixBytes];
+    EncodeDataKeyPrefixTo(KeyHash(key), hash_bytes);
+    const rocksdb::Slice key_parts[] = {rocksdb::Slice(hash_bytes, sizeof(hash_bytes)), it->key()};
+    const rocksdb::Slice value = it->value();
+    DIALKV_RETURN_IF_ERROR(
+        FromRocks(batch.Put(handles_.migration, rocksdb::SliceParts(key_parts, 2),
+                            rocksdb::SliceParts(&value, 1)),
+                  Where() + ": migrating data"));
+    ++*copied;
+    if (batch.GetDataSize() >= kMigrationBatchBytes) {
+      DIALKV_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), Where() + ": migrating data"));
+      batch.Clear();
+    }
+  }
+  DIALKV_RETURN_IF_ERROR(FromRocks(it->status(), Where() + ": reading data to migrate it"));
+  return FromRocks(db_->Write(wo, &batch), Where() + ": migrating data");
+}
+
+// Moves every entry of the migration's column family into `data` (already under its new key):
+// each batch puts entries into one and deletes them from the other, so after a crash every
+// entry is in exactly one of the two, and repeating this finishes the move.
+Status RocksEngine::RefillFromMigration(uint64_t* moved) {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_.migration));
+  rocksdb::WriteBatch batch;
+  const rocksdb::WriteOptions wo = MakeWriteOptions(false);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rocksdb::Status s = batch.Put(handles_.data, it->key(), it->value());
+    if (s.ok()) s = batch.Delete(handles_.migration, it->key());
+    DIALKV_RETURN_IF_ERROR(FromRocks(s, Where() + ": migrating data"));
+    ++*moved;
+    if (batch.GetDataSize() >= kMigrationBatchBytes) {
+      DIALKV_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), Where() + ": migrating data"));
+      batch.Clear();
+    }
+  }
+  DIALKV_RETURN_IF_ERROR(FromRocks(it->status(), Where() + ": reading the migrated data"));
+  return FromRocks(db_->Write(wo, &batch), Where() + ": migrating data");
+}
+
 Result<Version> RocksEngine::Get(std::string_view key) {
+  const DataKeyBuffer data_key(KeyHash(key), key);
   rocksdb::PinnableSlice bytes;
-  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_.data,
-                                     rocksdb::Slice(key.data(), key.size()), &bytes);
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), handles_.data, data_key.slice(), &bytes);
   if (s.IsNotFound()) return Status::NotFound("no version of " + DescribeKey(key));
   // The message is built only on failure: this is every read's path.
   if (!s.ok()) return FromRocks(s, Where() + ": reading " + DescribeKey(key));
@@ -438,9 +659,10 @@ Result<VersionHeader> RocksEngine::GetHeader(std::string_view key) {
   std::unique_lock<std::mutex> lock(stripe.mu, std::try_to_lock);
   HeaderSlot* slot = lock.owns_lock() ? SlotOf(stripe, key_hash, key) : nullptr;
   if (slot != nullptr && slot->valid && slot->key == key) return slot->header;
+  const DataKeyBuffer data_key(key_hash, key);
   rocksdb::PinnableSlice stored;
-  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_.data,
-                                     rocksdb::Slice(key.data(), key.size()), &stored);
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), handles_.data, data_key.slice(), &stored);
   if (s.IsNotFound()) return Status::NotFound("no version of " + DescribeKey(key));
   if (!s.ok()) return FromRocks(s, Where() + ": reading " + DescribeKey(key));
   Result<VersionHeader> header = DecodeVersionHeader(key, stored.ToStringView());
@@ -474,28 +696,31 @@ RocksEngine::HeaderSlot* RocksEngine::SlotOf(Stripe& stripe, uint64_t key_hash,
 // The header cache (Stripe::headers) spares a hot key the read: a slot is filled with what
 // the stripe's holder just read or wrote, and emptied before any write of its key, so a
 // write that fails (it may or may not be on disk) leaves the key uncached.
+Result<std::optional<VersionHeader>> RocksEngine::StoredHeader(std::string_view key,
+                                                               uint64_t key_hash,
+                                                               const HeaderSlot* slot) {
+  if (slot != nullptr && slot->valid && slot->key == key) return {slot->header};
+  const DataKeyBuffer data_key(key_hash, key);
+  rocksdb::PinnableSlice stored;
+  const rocksdb::Status rs =
+      db_->Get(rocksdb::ReadOptions(), handles_.data, data_key.slice(), &stored);
+  if (rs.IsNotFound()) return {std::nullopt};
+  if (!rs.ok()) return FromRocks(rs, Where() + ": reading " + DescribeKey(key));
+  Result<VersionHeader> header = DecodeVersionHeader(key, stored.ToStringView());
+  if (!header.ok()) return InDataDir(header.status());
+  return {*header};
+}
+
 Result<ApplyOutcome> RocksEngine::ApplyIfNewer(std::string_view key, const Version& version) {
-  const rocksdb::Slice rkey(key.data(), key.size());
   const uint64_t key_hash = KeyHash(key);
   Stripe& stripe = stripes_[key_hash % kApplyStripes];
   std::lock_guard<std::mutex> lock(stripe.mu);
   HeaderSlot* slot = SlotOf(stripe, key_hash, key);
   const bool cached = slot != nullptr && slot->valid && slot->key == key;
 
-  std::optional<VersionHeader> before;
-  if (cached) {
-    before = slot->header;
-  } else {
-    rocksdb::PinnableSlice stored;
-    const rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), handles_.data, rkey, &stored);
-    if (rs.ok()) {
-      Result<VersionHeader> header = DecodeVersionHeader(key, stored.ToStringView());
-      if (!header.ok()) return InDataDir(header.status());
-      before = *header;
-    } else if (!rs.IsNotFound()) {
-      return FromRocks(rs, Where() + ": reading " + DescribeKey(key));
-    }
-  }
+  Result<std::optional<VersionHeader>> stored = StoredHeader(key, key_hash, slot);
+  if (!stored.ok()) return stored.status();
+  const std::optional<VersionHeader>& before = *stored;
   if (before.has_value() && version.timestamp <= before->timestamp) {
     if (slot != nullptr && !cached) {
       slot->key.assign(key);
@@ -510,28 +735,13 @@ Result<ApplyOutcome> RocksEngine::ApplyIfNewer(std::string_view key, const Versi
   const bool was_live = before.has_value() && !before->tombstone;
   if (cached) slot->valid = false;  // Until the write is known to have succeeded.
 
-  // The version and its index entry in one batch: the index never disagrees with data. Both
-  // are assembled from parts, without building them in temporary strings first.
-  const VersionHeader after{version.timestamp, version.tombstone};
-  char header_bytes[kVersionHeaderBytes];
-  EncodeVersionHeaderTo(after, header_bytes);
-  char hash_bytes[kHashIndexPrefixBytes];
-  EncodeHashIndexPrefixTo(key_hash, hash_bytes);
-  const rocksdb::Slice header_slice(header_bytes, sizeof(header_bytes));
-  const rocksdb::Slice value_parts[] = {header_slice,
-                                        rocksdb::Slice(version.value.data(), version.value.size())};
-  const rocksdb::Slice index_key_parts[] = {rocksdb::Slice(hash_bytes, sizeof(hash_bytes)), rkey};
-  // Room for both entries (each: a tag, a column family id, lengths, key and value) at once,
-  // so the batch's buffer is allocated once instead of growing step by step.
-  rocksdb::WriteBatch batch(kBatchOverheadBytes + 2 * key.size() + version.value.size());
-  rocksdb::Status ws =
-      batch.Put(handles_.data, rocksdb::SliceParts(&rkey, 1), rocksdb::SliceParts(value_parts, 2));
-  if (ws.ok()) {
-    ws = batch.Put(handles_.by_hash, rocksdb::SliceParts(index_key_parts, 2),
-                   rocksdb::SliceParts(&header_slice, 1));
-  }
+  // Room for the entry at once, so the batch's buffer is allocated once instead of growing
+  // step by step.
+  rocksdb::WriteBatch batch(kBatchOverheadBytes + key.size() + version.value.size());
+  rocksdb::Status ws = PutVersion(batch, handles_.data, key_hash, key, version);
   if (ws.ok()) ws = db_->Write(MakeWriteOptions(options_.sync), &batch);
   if (!ws.ok()) return WriteFailed(ws, Where() + ": writing " + DescribeKey(key));
+  const VersionHeader after{version.timestamp, version.tombstone};
   if (slot != nullptr) {
     slot->key.assign(key);
     slot->header = after;
@@ -546,13 +756,126 @@ Result<ApplyOutcome> RocksEngine::ApplyIfNewer(std::string_view key, const Versi
   return ApplyOutcome::kApplied;
 }
 
+// ApplyIfNewer for many keys at once: the same read-compare under the keys' stripe mutexes,
+// then one write for every item that applies. The mutexes are taken in stripe order, each
+// once, so two batches (or a batch and single applies) cannot wait for each other in a cycle.
+// Items of one key compare against the version an earlier item of the batch is about to
+// store, not against the stored one, as if applied one after the other.
+std::vector<Result<ApplyOutcome>> RocksEngine::ApplyBatch(std::span<const KeyedVersion> items) {
+  std::vector<Result<ApplyOutcome>> outcomes;
+  outcomes.reserve(items.size());
+  if (items.empty()) return outcomes;
+  struct Pending {
+    size_t item;
+    uint64_t key_hash;
+    HeaderSlot* slot;
+    std::optional<VersionHeader> before;
+  };
+  std::vector<uint64_t> hashes(items.size());
+  std::vector<size_t> stripe_ids(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    hashes[i] = KeyHash(items[i].key);
+    stripe_ids[i] = hashes[i] % kApplyStripes;
+  }
+  std::sort(stripe_ids.begin(), stripe_ids.end());
+  stripe_ids.erase(std::unique(stripe_ids.begin(), stripe_ids.end()), stripe_ids.end());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(stripe_ids.size());
+  for (const size_t id : stripe_ids) locks.emplace_back(stripes_[id].mu);
+
+  std::vector<Pending> writes;
+  // What this batch will have stored for each key it writes: later items of the key compare
+  // against it. Keys point into `items`.
+  std::unordered_map<std::string_view, VersionHeader> batch_headers;
+  uint64_t write_bytes = 0;
+  size_t batch_bytes = kBatchOverheadBytes;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string_view key = items[i].key;
+    const Version& version = items[i].version;
+    HeaderSlot* slot = SlotOf(stripes_[hashes[i] % kApplyStripes], hashes[i], key);
+    std::optional<VersionHeader> before;
+    bool from_batch = false;
+    if (auto it = batch_headers.find(key); it != batch_headers.end()) {
+      before = it->second;
+      from_batch = true;
+    } else {
+      Result<std::optional<VersionHeader>> stored = StoredHeader(key, hashes[i], slot);
+      if (!stored.ok()) {
+        outcomes.push_back(stored.status());
+        continue;
+      }
+      before = *stored;
+    }
+    if (before.has_value() && version.timestamp <= before->timestamp) {
+      // Cached only when it is what is stored, not what an earlier item is about to store.
+      if (!from_batch && slot != nullptr && !(slot->valid && slot->key == key)) {
+        slot->key.assign(key);
+        slot->header = *before;
+        slot->valid = true;
+      }
+      outcomes.push_back(ApplyOutcome::kSuperseded);
+      continue;
+    }
+    batch_headers.insert_or_assign(key, VersionHeader{version.timestamp, version.tombstone});
+    writes.push_back(Pending{i, hashes[i], slot, before});
+    write_bytes += key.size() + version.value.size();
+    batch_bytes += kEntryOverheadBytes + key.size() + version.value.size();
+    outcomes.push_back(ApplyOutcome::kApplied);
+  }
+  if (writes.empty()) return outcomes;
+
+  // Every item to write fails with `error`; nothing of the batch is reported as a change.
+  auto fail_writes = [&](const Status& error) {
+    for (const Pending& w : writes) outcomes[w.item] = error;
+    return outcomes;
+  };
+  if (options_.health != nullptr) {
+    if (Status admitted = options_.health->CheckWrite(write_bytes); !admitted.ok()) {
+      return fail_writes(admitted);
+    }
+  }
+  rocksdb::WriteBatch batch(batch_bytes);
+  rocksdb::Status ws;
+  for (const Pending& w : writes) {
+    const KeyedVersion& item = items[w.item];
+    // Until the write is known to have succeeded.
+    if (w.slot != nullptr && w.slot->valid && w.slot->key == item.key) w.slot->valid = false;
+    if (ws.ok()) ws = PutVersion(batch, handles_.data, w.key_hash, item.key, item.version);
+  }
+  if (ws.ok()) ws = db_->Write(MakeWriteOptions(options_.sync), &batch);
+  if (!ws.ok()) {
+    return fail_writes(WriteFailed(ws, Where() + ": writing " + std::to_string(writes.size()) +
+                                           " versions (the first of " +
+                                           DescribeKey(items[writes.front().item].key) + ")"));
+  }
+  ChangeObserver* observer = observer_.load(std::memory_order_acquire);
+  for (const Pending& w : writes) {
+    const KeyedVersion& item = items[w.item];
+    const VersionHeader after{item.version.timestamp, item.version.tombstone};
+    if (w.slot != nullptr) {
+      w.slot->key.assign(item.key);
+      w.slot->header = after;
+      w.slot->valid = true;
+    }
+    const bool was_live = w.before.has_value() && !w.before->tombstone;
+    const bool is_live = !after.tombstone;
+    if (is_live && !was_live) live_keys_.fetch_add(1, std::memory_order_relaxed);
+    if (!is_live && was_live) live_keys_.fetch_sub(1, std::memory_order_relaxed);
+    if (observer != nullptr) {
+      observer->OnChange(item.key, w.key_hash, w.before ? &*w.before : nullptr, &after);
+    }
+  }
+  return outcomes;
+}
+
 Result<bool> RocksEngine::PurgeTombstone(std::string_view key, const Timestamp& timestamp) {
-  const rocksdb::Slice rkey(key.data(), key.size());
   const uint64_t key_hash = KeyHash(key);
+  const DataKeyBuffer data_key(key_hash, key);
   Stripe& stripe = stripes_[key_hash % kApplyStripes];
   std::lock_guard<std::mutex> lock(stripe.mu);
   rocksdb::PinnableSlice stored;
-  const rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), handles_.data, rkey, &stored);
+  const rocksdb::Status rs =
+      db_->Get(rocksdb::ReadOptions(), handles_.data, data_key.slice(), &stored);
   if (rs.IsNotFound()) return false;
   DIALKV_RETURN_IF_ERROR(FromRocks(rs, Where() + ": reading " + DescribeKey(key)));
   Result<VersionHeader> header = DecodeVersionHeader(key, stored.ToStringView());
@@ -564,10 +887,9 @@ Result<bool> RocksEngine::PurgeTombstone(std::string_view key, const Timestamp& 
   if (HeaderSlot* slot = SlotOf(stripe, key_hash, key); slot != nullptr && slot->key == key) {
     slot->valid = false;
   }
-  rocksdb::WriteBatch batch;
-  batch.Delete(handles_.data, rkey);
-  batch.Delete(handles_.by_hash, EncodeHashIndexKey(key_hash, key));
-  if (const rocksdb::Status ws = db_->Write(MakeWriteOptions(options_.sync), &batch); !ws.ok()) {
+  if (const rocksdb::Status ws =
+          db_->Delete(MakeWriteOptions(options_.sync), handles_.data, data_key.slice());
+      !ws.ok()) {
     return WriteFailed(ws, Where() + ": purging " + DescribeKey(key));
   }
   if (ChangeObserver* observer = observer_.load(std::memory_order_acquire); observer != nullptr) {
@@ -581,43 +903,29 @@ bool RocksEngine::SetChangeObserver(ChangeObserver* observer) {
   return true;
 }
 
+// One ring range is one contiguous run of `data`: its keys start with the big-endian hash.
+// Only the header of each value is decoded, from the iterator's own slice (no copy).
 Status RocksEngine::ScanByHash(uint64_t first_hash, uint64_t last_hash, const HashScanFn& fn) {
   if (last_hash < first_hash) return Status::Ok();
-  const std::string start = EncodeHashIndexPrefix(first_hash);
+  const std::string start = EncodeDataKeyPrefix(first_hash);
   const std::string end = last_hash == std::numeric_limits<uint64_t>::max()
                               ? std::string()
-                              : EncodeHashIndexPrefix(last_hash + 1);
+                              : EncodeDataKeyPrefix(last_hash + 1);
   const rocksdb::Slice upper(end);
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;  // Anti-entropy sweeps must not evict the point-read working set.
   if (!end.empty()) ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_.by_hash));
-  for (it->Seek(start); it->Valid(); it->Next()) {
-    Result<HashIndexKey> index_key = DecodeHashIndexKey(it->key().ToStringView());
-    if (!index_key.ok()) return InDataDir(index_key.status());
-    Result<VersionHeader> header = DecodeVersionHeader(index_key->key, it->value().ToStringView());
-    if (!header.ok()) return InDataDir(header.status());
-    if (!fn(index_key->key_hash, index_key->key, *header)) return Status::Ok();
-  }
-  return FromRocks(it->status(), Where() + ": scanning the hash index");
-}
-
-Status RocksEngine::Scan(std::string_view start, std::string_view end, const ScanFn& fn) {
-  if (!end.empty() && end <= start) return Status::Ok();  // An empty range.
-  const rocksdb::Slice upper(end.data(), end.size());
-  rocksdb::ReadOptions ro;
-  ro.fill_cache = false;  // Range scans (anti-entropy) would evict the point-read working set.
-  if (!end.empty()) ro.iterate_upper_bound = &upper;
   // An iterator reads the implicit snapshot taken when it is created: writes made while the
   // scan runs (the visitor's own included) are not seen.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_.data));
-  for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid(); it->Next()) {
-    const std::string_view key = it->key().ToStringView();
-    Result<Version> version = DecodeVersion(key, it->value().ToStringView());
-    if (!version.ok()) return InDataDir(version.status());
-    if (!fn(key, version.value())) return Status::Ok();
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    Result<DataKey> data_key = DecodeDataKey(it->key().ToStringView());
+    if (!data_key.ok()) return InDataDir(data_key.status());
+    Result<VersionHeader> header = DecodeVersionHeader(data_key->key, it->value().ToStringView());
+    if (!header.ok()) return InDataDir(header.status());
+    if (!fn(data_key->key_hash, data_key->key, *header)) return Status::Ok();
   }
-  return FromRocks(it->status(), Where() + ": scanning data");
+  return FromRocks(it->status(), Where() + ": scanning data by hash");
 }
 
 uint64_t RocksEngine::LiveKeyCount() const { return live_keys_.load(std::memory_order_relaxed); }

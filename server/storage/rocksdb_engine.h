@@ -2,13 +2,34 @@
 // The production Engine: RocksDB in the node's data dir. RocksDB types stay behind this header
 // (forward declarations only); rocksdb::Status is converted to dialkv::Status inside storage/.
 //
-// On disk: column families `data` (key -> encoded version), `by_hash` ((KeyHash(key), key) ->
-// version header: the hash-ordered index ScanByHash reads, written in the same WriteBatch as
-// `data`), `hints` ((peer, sequence) -> payload), `meta` (name -> value), plus RocksDB's
-// required `default`, left empty. Byte layouts are in version_codec.h. A data dir written
-// before `by_hash` existed gets its index built by a scan at the first open (meta
-// "by_hash_index" records that it is complete); a binary that predates the index refuses to
-// open a data dir that has one (RocksDB requires every column family to be named).
+// On disk: column families `data` ((KeyHash(key), key) -> encoded version), `hints`
+// ((peer, sequence) -> payload), `meta` (name -> value), plus RocksDB's required `default`,
+// left empty. Byte layouts are in version_codec.h. Keying `data` by hash first makes
+// ScanByHash (anti-entropy's listing of one ring range) one contiguous iteration, and a
+// replica write one entry; a point read hashes the key first (xxh64 of a short key is a few
+// nanoseconds, and writers hash it anyway to pick the key's stripe).
+//
+// Layout versions, recorded in meta "data_layout" (absent before version 3):
+//   1  `data` keyed by the key alone;
+//   2  the same plus `by_hash`, a hash-ordered index ((KeyHash(key), key) -> version header)
+//      written in the same WriteBatch as `data`: two entries per write;
+//   3  `data` keyed by (KeyHash(key), key), no index: today's.
+// Open migrates a data dir of layout 1 or 2 once, and refuses one whose layout is newer than
+// it knows (a newer binary wrote it). The migration cannot rewrite `data` in place: a new key
+// is bytes an old key may also be (a key may be chosen to equal KeyHash(k) followed by k), so
+// moving k would overwrite that other key's entry, and after a crash half-way nothing could
+// tell moved entries from unmoved ones. Instead, with meta "data_migration" recording the
+// phase (each phase is idempotent, so a crash in any of them repeats it at the next open):
+//   copy     every entry of `data` is copied, under its new key, into a column family of
+//            its own, `data_migration`; `data` is not touched, so a crash restarts the copy;
+//   refill   `data` (and `by_hash`) are dropped and `data` is created empty, then every entry
+//            moves back from `data_migration` (one WriteBatch puts it into `data` and deletes
+//            it from `data_migration`, so each entry is in exactly one of them);
+//   then `data_migration` is dropped and meta records layout 3.
+// Entries move in WriteBatches of a few MiB; the open logs how many and how long it took.
+// A binary that predates layout 3 refuses a data dir in the middle of the migration (RocksDB
+// requires every column family to be named) and misreads a migrated one: downgrading needs
+// an empty data dir (the replicas refill it).
 //
 // Durability: with Options::sync every write fsyncs the WAL before it returns (concurrent
 // writers share one fsync: RocksDB group commit). Without it a returned write survives a crash
@@ -24,6 +45,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +58,7 @@
 
 namespace rocksdb {
 class ColumnFamilyHandle;
+struct ColumnFamilyOptions;
 class DB;
 class Env;
 class Status;
@@ -55,7 +79,7 @@ struct StorageStats {
     uint64_t pending_compaction_bytes = 0;  // RocksDB's estimate of what compaction must rewrite.
     uint64_t l0_files = 0;
   };
-  std::vector<ColumnFamily> column_families;  // default, data, hints, meta, by_hash.
+  std::vector<ColumnFamily> column_families;  // default, data, hints, meta.
   uint64_t data_dir_bytes = 0;  // Every file in the data dir, as `du` counts them (apparent size).
   uint64_t wal_bytes = 0;       // Live WAL files: what a restart would replay.
   uint64_t wal_files = 0;
@@ -71,7 +95,8 @@ struct StorageStats {
   uint64_t write_stall_micros = 0;
   uint64_t longest_write_stall_micros = 0;
   bool write_stalled_now = false;
-  // How long Open took: RocksDB's recovery (WAL replay included) and the key count.
+  // How long Open took: RocksDB's recovery (WAL replay included), a migration of an older
+  // layout if there was one, and the key count.
   uint64_t recovery_micros = 0;
 };
 
@@ -104,12 +129,14 @@ class RocksEngine final : public Engine {
   // The longest key the header cache holds.
   static constexpr size_t kMaxCachedKeyBytes = 128;
 
-  // Opens (creating if needed) the database in `options.path`, builds the hash index if the dir
-  // has none yet, and counts its live keys. A
-  // stored version that does not decode does not stop the open: it is logged, left out of
+  // Opens (creating if needed) the database in `options.path`, migrates it if an older binary
+  // wrote it (see above), and counts its live keys. A stored version that does not decode does
+  // not stop the open (a migration moves it as it is): it is logged, left out of
   // LiveKeyCount(), and reads as kCorruption.
   // Errors:
-  //   kInvalidArgument  options.path is empty;
+  //   kInvalidArgument  options.path is empty, or a newer binary wrote the dir: its layout is
+  //                     newer than this one's, or it has a column family this one does not
+  //                     know (the message names the dir);
   //   kIOError          the dir cannot be created or read, or RocksDB fails on I/O;
   //   kUnavailable      another process (or another engine in this one) has the dir open;
   //   kCorruption       the dir holds files that are not ours, or a database RocksDB reports
@@ -125,7 +152,9 @@ class RocksEngine final : public Engine {
   // From the header cache when it holds the key; otherwise read and cached.
   Result<VersionHeader> GetHeader(std::string_view key) override;
   Result<ApplyOutcome> ApplyIfNewer(std::string_view key, const Version& version) override;
-  Status Scan(std::string_view start, std::string_view end, const ScanFn& fn) override;
+  // One WriteBatch for every item that applies, under the stripe mutexes of all the items'
+  // keys (taken in stripe order, so concurrent batches cannot deadlock).
+  std::vector<Result<ApplyOutcome>> ApplyBatch(std::span<const KeyedVersion> items) override;
   Status ScanByHash(uint64_t first_hash, uint64_t last_hash, const HashScanFn& fn) override;
   Result<bool> PurgeTombstone(std::string_view key, const Timestamp& timestamp) override;
   bool SetChangeObserver(ChangeObserver* observer) override;
@@ -153,7 +182,7 @@ class RocksEngine final : public Engine {
 
  private:
   // ApplyIfNewer serializes writers of one key through one of these mutexes, chosen by the
-  // key's hash (see rocksdb_engine.cc for why).
+  // key's hash (see rocksdb_engine.cc for why). A stripe's index is the hash modulo this.
   static constexpr size_t kApplyStripes = 256;
   // One entry of the header cache: while `valid`, `header` is exactly the header of the
   // version stored for `key` (which exists). Direct-mapped: a key has one possible slot, in
@@ -179,7 +208,9 @@ class RocksEngine final : public Engine {
     rocksdb::ColumnFamilyHandle* data = nullptr;
     rocksdb::ColumnFamilyHandle* hints = nullptr;
     rocksdb::ColumnFamilyHandle* meta = nullptr;
+    // Only while Open migrates an older layout (null once dropped, or if the dir has none).
     rocksdb::ColumnFamilyHandle* by_hash = nullptr;
+    rocksdb::ColumnFamilyHandle* migration = nullptr;
   };
 
   RocksEngine(Options options, std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db,
@@ -187,7 +218,17 @@ class RocksEngine final : public Engine {
   // `s` (a failed write) as a Status; an I/O failure also raises the disk alarm.
   Status WriteFailed(const rocksdb::Status& s, const std::string& what);
   Status CountLiveKeys();
-  Status BuildHashIndexIfMissing();
+  // Migrates a data dir of an older layout (see the top of this file); refuses a newer one.
+  // `data_options`: those of `data`, which a migration creates anew.
+  Status MigrateLayout(const rocksdb::ColumnFamilyOptions& data_options);
+  Status CopyForMigration(const rocksdb::ColumnFamilyOptions& data_options, uint64_t* copied);
+  Status RefillFromMigration(uint64_t* moved);
+  // Drops `*cf` if not null and sets it to null. `name` names it in errors.
+  Status DropColumnFamily(rocksdb::ColumnFamilyHandle** cf, const char* name);
+  // What ApplyIfNewer and ApplyBatch compare against: the stored header of `key` (nullopt:
+  // none), from `slot` when it holds the key. REQUIRES: the key's stripe mutex held.
+  Result<std::optional<VersionHeader>> StoredHeader(std::string_view key, uint64_t key_hash,
+                                                    const HeaderSlot* slot);
   std::string Where() const;                // "data dir /x": how messages name this engine.
   Status InDataDir(const Status& s) const;  // `s` with Where() in front of its message.
 

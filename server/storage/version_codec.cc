@@ -100,34 +100,34 @@ std::string DescribeKey(std::string_view key) {
   return buf;
 }
 
-std::string EncodeHashIndexKey(uint64_t key_hash, std::string_view key) {
+std::string EncodeDataKey(uint64_t key_hash, std::string_view key) {
   std::string out;
-  out.reserve(kHashIndexPrefixBytes + key.size());
+  out.reserve(kDataKeyPrefixBytes + key.size());
   PutFixedBE(out, key_hash, 8);
   out.append(key);
   return out;
 }
 
-std::string EncodeHashIndexPrefix(uint64_t key_hash) {
+std::string EncodeDataKeyPrefix(uint64_t key_hash) {
   std::string out;
-  out.reserve(kHashIndexPrefixBytes);
+  out.reserve(kDataKeyPrefixBytes);
   PutFixedBE(out, key_hash, 8);
   return out;
 }
 
-void EncodeHashIndexPrefixTo(uint64_t key_hash, char (&out)[kHashIndexPrefixBytes]) {
-  for (size_t i = 0; i < kHashIndexPrefixBytes; ++i) {
-    out[i] = static_cast<char>((key_hash >> (8 * (kHashIndexPrefixBytes - 1 - i))) & 0xff);
+void EncodeDataKeyPrefixTo(uint64_t key_hash, char (&out)[kDataKeyPrefixBytes]) {
+  for (size_t i = 0; i < kDataKeyPrefixBytes; ++i) {
+    out[i] = static_cast<char>((key_hash >> (8 * (kDataKeyPrefixBytes - 1 - i))) & 0xff);
   }
 }
 
-Result<HashIndexKey> DecodeHashIndexKey(std::string_view bytes) {
-  if (bytes.size() < kHashIndexPrefixBytes) {
-    return Status::Corruption("hash index key of " + std::to_string(bytes.size()) +
+Result<DataKey> DecodeDataKey(std::string_view bytes) {
+  if (bytes.size() < kDataKeyPrefixBytes) {
+    return Status::Corruption("data key of " + std::to_string(bytes.size()) +
                               " bytes does not decode (expected at least " +
-                              std::to_string(kHashIndexPrefixBytes) + ")");
+                              std::to_string(kDataKeyPrefixBytes) + ")");
   }
-  return HashIndexKey{GetFixedBE(bytes, 0, 8), bytes.substr(kHashIndexPrefixBytes)};
+  return DataKey{GetFixedBE(bytes, 0, 8), bytes.substr(kDataKeyPrefixBytes)};
 }
 
 std::string EncodeHintKey(NodeId peer, uint64_t sequence) {

@@ -2,7 +2,12 @@
 // Byte layouts of what the RocksDB engine stores. Internal to storage/: nothing outside this
 // folder sees these bytes, but they are on disk, so changing them needs a new format byte.
 //
-// A stored version (column family `data`), 14 bytes of header then the value:
+// A data key (column family `data`): KeyHash(key), 64-bit big-endian, then the key's bytes.
+// Big-endian hashes make byte order equal ring order, so one ring range, or one bucket of it,
+// is one contiguous iteration (ScanByHash); the key's bytes after the hash keep keys that share
+// a hash apart. Earlier layouts keyed `data` by the key alone (see rocksdb_engine.h).
+//
+// A stored version (the value of a data key), 14 bytes of header then the value:
 //   [0]      format byte, kVersionFormatV1
 //   [1..8]   hlc, fixed 64-bit little-endian
 //   [9..12]  node id, fixed 32-bit little-endian
@@ -10,11 +15,6 @@
 //   [14..]   the value, raw (empty for a tombstone)
 // Fixed-width fields keep decoding branch-free and every field at a known offset; a varint
 // hlc would save nothing (an hlc of today's wall clock needs 57 bits).
-//
-// A hash-index entry (column family `by_hash`): key = KeyHash(key), 64-bit big-endian, then the
-// key's bytes; value = the stored version's header (EncodeVersionHeader: the 14 bytes above,
-// no value). Big-endian hashes make byte order equal ring order, so one ring range, or one
-// bucket of it, is one contiguous iteration that never reads a value.
 //
 // A hint key (column family `hints`): peer id, 32-bit big-endian, then sequence, 64-bit
 // big-endian. Big-endian makes byte order equal numeric order, so a prefix scan over one peer
@@ -37,7 +37,8 @@ inline constexpr size_t kHintPrefixBytes = 4;
 
 std::string EncodeVersion(const Version& version);
 
-// The header of a version alone (no value): what the hash index (below) stores.
+// The header of a version alone (no value): what EncodeVersion stores for a version with this
+// header and an empty value.
 std::string EncodeVersionHeader(const VersionHeader& header);
 
 // The same bytes as EncodeVersionHeader, into `out` (no allocation): the first
@@ -57,18 +58,20 @@ std::string EncodeHintKey(NodeId peer, uint64_t sequence);
 // The first kHintPrefixBytes of every hint key of `peer`.
 std::string EncodeHintPrefix(NodeId peer);
 
-inline constexpr size_t kHashIndexPrefixBytes = 8;
-std::string EncodeHashIndexKey(uint64_t key_hash, std::string_view key);
-// The first kHashIndexPrefixBytes of the index keys of every key hashing to `key_hash`.
-std::string EncodeHashIndexPrefix(uint64_t key_hash);
+inline constexpr size_t kDataKeyPrefixBytes = 8;
+// REQUIRES: key_hash == KeyHash(key).
+std::string EncodeDataKey(uint64_t key_hash, std::string_view key);
+// The first kDataKeyPrefixBytes of the data keys of every key hashing to `key_hash`.
+std::string EncodeDataKeyPrefix(uint64_t key_hash);
 // The same bytes into `out` (no allocation).
-void EncodeHashIndexPrefixTo(uint64_t key_hash, char (&out)[kHashIndexPrefixBytes]);
-struct HashIndexKey {
+void EncodeDataKeyPrefixTo(uint64_t key_hash, char (&out)[kDataKeyPrefixBytes]);
+struct DataKey {
   uint64_t key_hash = 0;
   std::string_view key;  // Points into the decoded bytes.
 };
-// Errors: kCorruption if `bytes` is shorter than the prefix.
-Result<HashIndexKey> DecodeHashIndexKey(std::string_view bytes);
+// Errors: kCorruption if `bytes` is shorter than the prefix. The prefix is not checked against
+// the key's hash (that would hash every key of a scan); ScanByHash trusts what the engine wrote.
+Result<DataKey> DecodeDataKey(std::string_view bytes);
 
 struct HintKey {
   NodeId peer = 0;

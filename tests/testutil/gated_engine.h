@@ -44,8 +44,9 @@ class GatedEngine final : public storage::Engine {
     if (Status s = Pass(); !s.ok()) return s;
     return inner_.ApplyIfNewer(key, version);
   }
-  Status Scan(std::string_view start, std::string_view end, const storage::ScanFn& fn) override {
-    return inner_.Scan(start, end, fn);
+  Status ScanByHash(uint64_t first_hash, uint64_t last_hash,
+                    const storage::HashScanFn& fn) override {
+    return inner_.ScanByHash(first_hash, last_hash, fn);
   }
   uint64_t LiveKeyCount() const override { return inner_.LiveKeyCount(); }
   Status PutHint(NodeId peer, uint64_t sequence, std::string_view payload) override {

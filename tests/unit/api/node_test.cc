@@ -127,7 +127,7 @@ TEST(NodeTest, MetricsAndStatusReportTheStorageEngine) {
   for (const char* line :
        {"\ndialkv_storage_sst_bytes{cf=\"data\"} ", "\ndialkv_storage_sst_bytes{cf=\"meta\"} ",
         "\ndialkv_storage_memtable_bytes{cf=\"data\"} ",
-        "\ndialkv_storage_pending_compaction_bytes{cf=\"by_hash\"} ",
+        "\ndialkv_storage_pending_compaction_bytes{cf=\"data\"} ",
         "\ndialkv_storage_l0_files{cf=\"hints\"} ", "\ndialkv_storage_data_dir_bytes ",
         "\ndialkv_storage_wal_files ", "\ndialkv_storage_write_stalls_total 0\n",
         "\ndialkv_storage_longest_write_stall_seconds 0\n", "\ndialkv_storage_write_stalled 0\n",

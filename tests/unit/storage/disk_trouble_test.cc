@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "server/storage/disk_faults.h"
 #include "server/storage/disk_health.h"
@@ -143,6 +144,71 @@ TEST_F(DiskTroubleTest, IoErrorFailsTheWriteAndResumeWaitsForTheCauseToGo) {
   ASSERT_NE(engine, nullptr);
   ASSERT_OK(engine->Get("before"));
   ASSERT_OK(engine->Get("after"));
+}
+
+// Counts the changes the engine reports.
+class CountingObserver final : public ChangeObserver {
+ public:
+  void OnChange(std::string_view, uint64_t, const VersionHeader*, const VersionHeader*) override {
+    ++changes;
+  }
+  int changes = 0;
+};
+
+// A batch is one write: on a full disk every item of it fails, and none of it is stored, then
+// or after a reopen.
+TEST_F(DiskTroubleTest, BatchOnAFullDiskFailsEveryItemAndStoresNoneOfThem) {
+  for (bool sync : {false, true}) {
+    SCOPED_TRACE(sync ? "sync" : "no sync");
+    path_ = dir_.Sub(sync ? "db-sync" : "db-nosync");
+    std::unique_ptr<RocksEngine> engine = OpenOrDie(0, sync);
+    ASSERT_NE(engine, nullptr);
+    ASSERT_OK(engine->ApplyIfNewer("stored", Live("old", 1)));
+    CountingObserver observer;
+    ASSERT_TRUE(engine->SetChangeObserver(&observer));
+    std::vector<Version> versions;
+    for (int i = 0; i < 8; ++i) {
+      versions.push_back(Live(Incompressible(4096, static_cast<uint64_t>(i)), 10));
+    }
+    std::vector<KeyedVersion> items;
+    std::vector<std::string> keys;
+    for (int i = 0; i < 7; ++i) keys.push_back("fresh" + std::to_string(i));
+    keys.emplace_back("stored");
+    for (size_t i = 0; i < keys.size(); ++i) items.push_back({keys[i], versions[i]});
+    faults_->Set(DiskFault::kFull, 0);
+    std::vector<Result<ApplyOutcome>> outcomes = engine->ApplyBatch(items);
+    ASSERT_EQ(outcomes.size(), items.size());
+    for (const Result<ApplyOutcome>& outcome : outcomes) {
+      ASSERT_FALSE(outcome.ok());
+      EXPECT_TRUE(Contains(outcome.status().message(), path_)) << outcome.status().ToString();
+      EXPECT_TRUE(Contains(outcome.status().message(), "space")) << outcome.status().ToString();
+    }
+    EXPECT_TRUE(health_->storage_error());
+    EXPECT_EQ(observer.changes, 0);
+    EXPECT_EQ(engine->LiveKeyCount(), 1u);
+    // With the alarm up, the next batch is refused up front, as one write.
+    outcomes = engine->ApplyBatch(items);
+    for (const Result<ApplyOutcome>& outcome : outcomes) ASSERT_CODE(outcome, Code::kUnavailable);
+    auto expect_none_stored = [&] {
+      for (int i = 0; i < 7; ++i) ASSERT_CODE(engine->Get(keys[i]), Code::kNotFound);
+      EXPECT_EQ(engine->Get("stored").value(), Live("old", 1));
+    };
+    expect_none_stored();
+    engine->SetChangeObserver(nullptr);
+    faults_->Set(DiskFault::kNone);
+    ASSERT_OK(ResumeSoon(*engine));
+    engine.reset();
+    engine = OpenOrDie(0, sync);
+    ASSERT_NE(engine, nullptr);
+    expect_none_stored();
+    EXPECT_EQ(engine->LiveKeyCount(), 1u);
+    // And the batch applies whole once the disk has room.
+    for (const Result<ApplyOutcome>& outcome : engine->ApplyBatch(items)) {
+      ASSERT_OK(outcome);
+      EXPECT_EQ(outcome.value(), ApplyOutcome::kApplied);
+    }
+    EXPECT_EQ(engine->LiveKeyCount(), 8u);
+  }
 }
 
 // Waits up to 5 s for `done`.

@@ -36,11 +36,11 @@ TEST(WriteStallTrackerTest, OverlappingStallsOfSeveralColumnFamiliesCountOnce) {
 
   tracker.OnStallConditionsChanged(Change("data", kNormal, kDelayed));
   tracker.OnStallConditionsChanged(Change("data", kDelayed, kStopped));  // Still the same one.
-  tracker.OnStallConditionsChanged(Change("by_hash", kNormal, kDelayed));
+  tracker.OnStallConditionsChanged(Change("hints", kNormal, kDelayed));
   tracker.OnStallConditionsChanged(Change("data", kStopped, kNormal));
   EXPECT_EQ(tracker.Get().stalls, 1u);
-  EXPECT_TRUE(tracker.Get().stalled_now);  // by_hash still delays writes.
-  tracker.OnStallConditionsChanged(Change("by_hash", kDelayed, kNormal));
+  EXPECT_TRUE(tracker.Get().stalled_now);  // hints still delays writes.
+  tracker.OnStallConditionsChanged(Change("hints", kDelayed, kNormal));
   WriteStallTracker::Totals totals = tracker.Get();
   EXPECT_EQ(totals.stalls, 1u);
   EXPECT_FALSE(totals.stalled_now);
@@ -63,7 +63,7 @@ TEST(RocksStatsTest, StatsNameEveryColumnFamilyAndAccountForWhatWasWritten) {
     StorageStats empty = (*engine)->Stats();
     std::vector<std::string> names;
     for (const StorageStats::ColumnFamily& cf : empty.column_families) names.push_back(cf.name);
-    EXPECT_EQ(names, (std::vector<std::string>{"default", "data", "hints", "meta", "by_hash"}));
+    EXPECT_EQ(names, (std::vector<std::string>{"default", "data", "hints", "meta"}));
     EXPECT_EQ(empty.write_stalls, 0u);
     EXPECT_GT(empty.recovery_micros, 0u);
 
@@ -84,12 +84,11 @@ TEST(RocksStatsTest, StatsNameEveryColumnFamilyAndAccountForWhatWasWritten) {
     EXPECT_GT(written.wal_bytes, 0u);
     EXPECT_GE(written.data_dir_bytes, written.wal_bytes);
   }
-  // A reopen replays the WAL into SST files of `data` and `by_hash`.
+  // A reopen replays the WAL into SST files of `data`.
   Result<std::unique_ptr<RocksEngine>> engine = RocksEngine::Open({.path = path});
   ASSERT_OK(engine);
   const StorageStats reopened = (*engine)->Stats();
   EXPECT_GT(reopened.column_families[1].sst_bytes, 0u);
-  EXPECT_GT(reopened.column_families[4].sst_bytes, 0u);
   EXPECT_EQ(reopened.column_families[2].sst_bytes, 0u);  // No hints were written.
   EXPECT_EQ(reopened.column_families[1].l0_files, 1u);   // The replayed WAL, flushed.
   EXPECT_GE(reopened.sst_bytes, reopened.column_families[1].sst_bytes);

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -41,37 +42,102 @@ void WriteFile(const std::string& path, const std::string& contents) {
   out << contents;
 }
 
-// Writes `bytes` as the stored version of `key` behind the engine's back, the way a damaged
-// disk or a buggy older binary would. REQUIRES: no engine has `path` open. `older_layout`:
-// the column families of a data dir written before the hash index existed (created if
-// missing).
-void WriteRawVersion(const std::string& path, const std::string& key, const std::string& bytes,
-                     bool older_layout = false) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, {}}, {"data", {}}, {"hints", {}}, {"meta", {}}};
-  if (!older_layout) cfs.emplace_back("by_hash", rocksdb::ColumnFamilyOptions());
-  rocksdb::DBOptions options;
-  options.create_if_missing = older_layout;
-  options.create_missing_column_families = older_layout;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, path, cfs, &handles, &db);
-  ASSERT_TRUE(s.ok()) << s.ToString();
-  s = db->Put(rocksdb::WriteOptions(), handles[1], key, bytes);
+// The data dir at `path` opened with raw RocksDB, behind the engine's back, with exactly the
+// column families `cfs` (besides `default`; created if missing, as is the database):
+// to write what an older binary, a damaged disk or an interrupted migration would have left.
+// REQUIRES: no engine has `path` open.
+class RawDb {
+ public:
+  RawDb(const std::string& path, const std::vector<std::string>& cfs) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+        {rocksdb::kDefaultColumnFamilyName, {}}};
+    for (const std::string& name : cfs)
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    const rocksdb::Status s = rocksdb::DB::Open(options, path, descriptors, &handles, &db);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    db_.reset(db);
+    for (size_t i = 1; i < handles.size(); ++i) handles_[cfs[i - 1]] = handles[i];
+    if (!handles.empty()) default_ = handles[0];
+  }
+  ~RawDb() {
+    if (db_ == nullptr) return;
+    EXPECT_TRUE(db_->DestroyColumnFamilyHandle(default_).ok());
+    for (auto& [name, h] : handles_) EXPECT_TRUE(db_->DestroyColumnFamilyHandle(h).ok());
+    EXPECT_TRUE(db_->Close().ok());
+  }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  void Put(const std::string& cf, const std::string& key, const std::string& value) {
+    ASSERT_NE(db_, nullptr);
+    ASSERT_EQ(handles_.count(cf), 1u) << cf;
+    const rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), handles_[cf], key, value);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* default_ = nullptr;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+// The column families of a data dir: what DB::ListColumnFamilies says, sorted.
+std::vector<std::string> ColumnFamiliesOf(const std::string& path) {
+  std::vector<std::string> names;
+  const rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names);
   EXPECT_TRUE(s.ok()) << s.ToString();
-  for (rocksdb::ColumnFamilyHandle* h : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-  EXPECT_TRUE(db->Close().ok());
-  delete db;
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+const std::vector<std::string> kTodaysColumnFamilies = {"data", "hints", "meta"};
+
+// The layouts of `data` a dir can have (rocksdb_engine.h): layout 1, keyed by the key alone;
+// layout 2, the same plus the `by_hash` index; today's, keyed by hash then key.
+enum class Layout { kKeyOnly, kWithHashIndex, kToday };
+
+// The column families of `layout`.
+std::vector<std::string> LayoutColumnFamilies(Layout layout) {
+  std::vector<std::string> cfs = kTodaysColumnFamilies;
+  if (layout == Layout::kWithHashIndex) cfs.emplace_back("by_hash");
+  return cfs;
+}
+
+// Puts `bytes` as the stored version of `key` into `db`, a data dir of `layout`, as the binary
+// that wrote that layout would have (minus the checks a damaged disk skips).
+void PutRawVersion(RawDb& db, const std::string& key, const std::string& bytes, Layout layout) {
+  if (layout == Layout::kToday) {
+    db.Put("data", EncodeDataKey(KeyHash(key), key), bytes);
+    return;
+  }
+  db.Put("data", key, bytes);
+  if (layout == Layout::kWithHashIndex) {
+    // What that binary indexed: the header, when the version decodes.
+    Result<VersionHeader> header = DecodeVersionHeader(key, bytes);
+    if (header.ok()) {
+      db.Put("by_hash", EncodeDataKey(KeyHash(key), key), EncodeVersionHeader(*header));
+    }
+    db.Put("meta", "by_hash_index", "1");
+  }
+}
+
+// Writes `bytes` as the stored version of `key` behind the engine's back, the way a damaged
+// disk or a buggy binary would. REQUIRES: no engine has `path` open.
+void WriteRawVersion(const std::string& path, const std::string& key, const std::string& bytes) {
+  RawDb db(path, kTodaysColumnFamilies);
+  PutRawVersion(db, key, bytes, Layout::kToday);
 }
 
 // Flushes every column family of the data dir at `path` to table files, behind the engine's
 // back. REQUIRES: no engine has `path` open.
 void FlushToTables(const std::string& path) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}},
-                                                      {"data", {}},
-                                                      {"hints", {}},
-                                                      {"meta", {}},
-                                                      {"by_hash", {}}};
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, {}}, {"data", {}}, {"hints", {}}, {"meta", {}}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles, &db);
@@ -278,33 +344,250 @@ TEST_F(RocksEngineTest, StoredValueWithGarbageBytesReadsAsCorruption) {
     ASSERT_CODE(engine->ApplyIfNewer(key, Live("new", 100)), Code::kCorruption);
   }
   EXPECT_EQ(engine->LiveKeyCount(), 1u);
-  ASSERT_CODE(engine->Scan("", "", [](std::string_view, const Version&) { return true; }),
-              Code::kCorruption);
+  ASSERT_CODE(
+      engine->ScanByHash(0, ~uint64_t{0},
+                         [](uint64_t, std::string_view, const VersionHeader&) { return true; }),
+      Code::kCorruption);
   Result<Version> good = engine->Get("good");
   ASSERT_OK(good);
   EXPECT_EQ(good.value(), Live("v", 1));
 }
 
-TEST_F(RocksEngineTest, DataDirWrittenBeforeTheHashIndexGetsItBuiltAtOpen) {
-  std::filesystem::create_directories(path_);
-  const Version live = Live("v", 7);
-  const Version dead = Tombstone(8);
-  WriteRawVersion(path_, "a", EncodeVersion(live), /*older_layout=*/true);
-  WriteRawVersion(path_, "b", EncodeVersion(dead), /*older_layout=*/true);
-  for (int reopen = 0; reopen < 2; ++reopen) {  // Built once; the second open finds it.
+// What a dir of an older layout held, and what it must read as after its migration.
+struct OldDir {
+  std::map<std::string, Version> versions;  // Every key, tombstones included.
+  std::string corrupt_key;                  // Stored as bytes that do not decode.
+  uint64_t live = 0;
+};
+
+// Several keys, tombstones among them, one that does not decode, and one whose bytes are what
+// another key's new data key is (KeyHash(k) then k): a migration that rewrote `data` in place
+// would confuse the two.
+OldDir MakeOldDir(const std::string& path, Layout layout) {
+  std::filesystem::create_directories(path);
+  OldDir dir;
+  for (int i = 0; i < 30; ++i) {
+    const std::string key = "key-" + std::to_string(i);
+    dir.versions[key] =
+        i % 4 == 0 ? Tombstone(100 + i) : Live("value-" + std::to_string(i), 100 + i, 2);
+  }
+  dir.versions[EncodeDataKey(KeyHash("key-1"), "key-1")] = Live("impostor", 7);
+  dir.versions[""] = Live("empty key", 3);
+  dir.corrupt_key = "corrupt";
+  RawDb db(path, LayoutColumnFamilies(layout));
+  for (const auto& [key, version] : dir.versions) {
+    PutRawVersion(db, key, EncodeVersion(version), layout);
+    if (!version.tombstone) ++dir.live;
+  }
+  PutRawVersion(db, dir.corrupt_key, "\x09not a version", layout);
+  return dir;
+}
+
+// Everything `dir` held reads back from `engine`, by key and in hash order.
+void ExpectMigrated(RocksEngine& engine, const OldDir& dir) {
+  for (const auto& [key, version] : dir.versions) {
+    Result<Version> got = engine.Get(key);
+    ASSERT_OK(got);
+    EXPECT_EQ(got.value(), version) << DescribeKey(key);
+  }
+  ASSERT_CODE(engine.Get(dir.corrupt_key), Code::kCorruption);
+  EXPECT_EQ(engine.LiveKeyCount(), dir.live);
+  // The corrupt entry stops a scan of everything: scan the rest around its hash.
+  std::vector<std::pair<uint64_t, std::string>> expected;
+  for (const auto& [key, version] : dir.versions) expected.emplace_back(KeyHash(key), key);
+  std::sort(expected.begin(), expected.end());
+  const uint64_t corrupt_hash = KeyHash(dir.corrupt_key);
+  std::vector<std::pair<uint64_t, std::string>> scanned;
+  auto collect = [&](uint64_t h, std::string_view key, const VersionHeader& header) {
+    EXPECT_EQ(h, KeyHash(key));
+    const Version& v = dir.versions.at(std::string(key));
+    EXPECT_EQ(header, (VersionHeader{v.timestamp, v.tombstone}));
+    scanned.emplace_back(h, std::string(key));
+    return true;
+  };
+  if (corrupt_hash > 0) ASSERT_OK(engine.ScanByHash(0, corrupt_hash - 1, collect));
+  if (corrupt_hash < ~uint64_t{0})
+    ASSERT_OK(engine.ScanByHash(corrupt_hash + 1, ~uint64_t{0}, collect));
+  EXPECT_EQ(scanned, expected);  // In (hash, key) order.
+}
+
+TEST_F(RocksEngineTest, DataDirsOfOlderLayoutsAreMigratedOnceAtOpen) {
+  for (const Layout layout : {Layout::kKeyOnly, Layout::kWithHashIndex}) {
+    SCOPED_TRACE(layout == Layout::kKeyOnly ? "layout 1" : "layout 2");
+    const std::string path = dir_.Sub(layout == Layout::kKeyOnly ? "layout1" : "layout2");
+    const OldDir old = MakeOldDir(path, layout);
+    {
+      RawDb db(path, LayoutColumnFamilies(layout));
+      db.Put("hints", EncodeHintKey(2, 9), "a hint");
+      db.Put("meta", "node_id", "4");
+    }
+    for (int open = 0; open < 3; ++open) {  // Migrated by the first; the others find it done.
+      Result<std::unique_ptr<RocksEngine>> opened = RocksEngine::Open({.path = path});
+      ASSERT_OK(opened);
+      RocksEngine& engine = **opened;
+      ExpectMigrated(engine, old);
+      Result<std::string> layout_meta = engine.GetMeta("data_layout");
+      ASSERT_OK(layout_meta);
+      EXPECT_EQ(layout_meta.value(), "3");
+      ASSERT_CODE(engine.GetMeta("data_migration"), Code::kNotFound);
+      ASSERT_CODE(engine.GetMeta("by_hash_index"), Code::kNotFound);
+      Result<std::string> node = engine.GetMeta("node_id");  // Meta and hints are kept.
+      ASSERT_OK(node);
+      EXPECT_EQ(node.value(), "4");
+      std::vector<std::string> hints;
+      ASSERT_OK(engine.ScanHints(2, [&](uint64_t, std::string_view payload) {
+        hints.emplace_back(payload);
+        return true;
+      }));
+      EXPECT_EQ(hints, std::vector<std::string>{"a hint"});
+      // Writes after the migration compare against the migrated versions.
+      Result<ApplyOutcome> stale = engine.ApplyIfNewer("key-5", Live("stale", 1));
+      ASSERT_OK(stale);
+      EXPECT_EQ(stale.value(), ApplyOutcome::kSuperseded);
+      opened->reset();
+      std::vector<std::string> with_default = kTodaysColumnFamilies;
+      with_default.emplace_back("default");
+      std::sort(with_default.begin(), with_default.end());
+      EXPECT_EQ(ColumnFamiliesOf(path), with_default);
+    }
+  }
+}
+
+// A migration that stopped half-way leaves one of the states below (see rocksdb_engine.h);
+// the next open finishes it with every version once.
+TEST_F(RocksEngineTest, InterruptedMigrationIsFinishedByTheNextOpen) {
+  enum class Stop { kDuringCopy, kAfterCopy, kDuringRefill };
+  for (const Stop stop : {Stop::kDuringCopy, Stop::kAfterCopy, Stop::kDuringRefill}) {
+    SCOPED_TRACE(static_cast<int>(stop));
+    const std::string path = dir_.Sub("stopped-" + std::to_string(static_cast<int>(stop)));
+    const OldDir old = MakeOldDir(path, Layout::kWithHashIndex);
+    std::vector<std::pair<std::string, std::string>> entries;  // (key, stored bytes)
+    for (const auto& [key, version] : old.versions)
+      entries.emplace_back(key, EncodeVersion(version));
+    entries.emplace_back(old.corrupt_key, "\x09not a version");
+    const size_t half = entries.size() / 2;
+    if (stop == Stop::kDuringRefill) {
+      // `data` was dropped with every old key and created anew; half of the entries moved back.
+      std::filesystem::remove_all(path);
+      std::filesystem::create_directories(path);
+      RawDb db(path, {"data", "hints", "meta", "data_migration"});
+      for (size_t i = 0; i < entries.size(); ++i) {
+        const auto& [key, bytes] = entries[i];
+        db.Put(i < half ? "data" : "data_migration", EncodeDataKey(KeyHash(key), key), bytes);
+      }
+      db.Put("meta", "data_migration", "refill");
+    } else {
+      // `data` untouched; half of it copied (during), or all of it and recorded (after).
+      RawDb db(path, {"data", "hints", "meta", "by_hash", "data_migration"});
+      for (size_t i = 0; i < entries.size(); ++i) {
+        const auto& [key, bytes] = entries[i];
+        if (stop == Stop::kAfterCopy || i < half) {
+          db.Put("data_migration", EncodeDataKey(KeyHash(key), key), bytes);
+        }
+      }
+      if (stop == Stop::kAfterCopy) db.Put("meta", "data_migration", "copied");
+    }
+    for (int open = 0; open < 2; ++open) {
+      Result<std::unique_ptr<RocksEngine>> opened = RocksEngine::Open({.path = path});
+      ASSERT_OK(opened);
+      ExpectMigrated(**opened, old);
+      Result<std::string> layout_meta = (*opened)->GetMeta("data_layout");
+      ASSERT_OK(layout_meta);
+      EXPECT_EQ(layout_meta.value(), "3");
+    }
+    EXPECT_EQ(ColumnFamiliesOf(path),
+              (std::vector<std::string>{"data", "default", "hints", "meta"}));
+  }
+}
+
+TEST_F(RocksEngineTest, DataDirOfANewerLayoutIsRefusedNamingTheDir) {
+  {
     std::unique_ptr<RocksEngine> engine = OpenOrDie();
     ASSERT_NE(engine, nullptr);
-    std::map<std::string, VersionHeader> indexed;
-    ASSERT_OK(engine->ScanByHash(0, ~uint64_t{0},
-                                 [&](uint64_t h, std::string_view key, const VersionHeader& v) {
-                                   EXPECT_EQ(h, KeyHash(key));
-                                   indexed.emplace(std::string(key), v);
-                                   return true;
-                                 }));
-    EXPECT_EQ(indexed, (std::map<std::string, VersionHeader>{{"a", {live.timestamp, false}},
-                                                             {"b", {dead.timestamp, true}}}));
-    EXPECT_EQ(engine->LiveKeyCount(), 1u);
+    ASSERT_OK(engine->ApplyIfNewer("k", Live("v", 1)));
+    Result<std::string> layout = engine->GetMeta("data_layout");
+    ASSERT_OK(layout);
+    EXPECT_EQ(layout.value(), "3");  // Recorded by the first open.
   }
+  {
+    RawDb db(path_, kTodaysColumnFamilies);
+    db.Put("meta", "data_layout", "4");
+  }
+  Result<std::unique_ptr<RocksEngine>> opened = Open();
+  ASSERT_CODE(opened, Code::kInvalidArgument);
+  const std::string message = opened.status().message();
+  EXPECT_TRUE(Contains(
+      message, "data dir " + path_ + " has data layout 4, newer than this dialkv knows (3)"))
+      << message;
+  {
+    RawDb db(path_, {"data", "hints", "meta", "from_the_future"});
+    db.Put("meta", "data_layout", "3");
+  }
+  opened = Open();
+  ASSERT_CODE(opened, Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(opened.status().message(), path_)) << opened.status().message();
+  EXPECT_TRUE(Contains(opened.status().message(), "'from_the_future'"))
+      << opened.status().message();
+}
+
+// --- ApplyBatch --------------------------------------------------------------------------
+
+TEST_F(RocksEngineTest, BatchWithRepeatedKeysStoresTheLastNewestVersionAcrossReopen) {
+  {
+    std::unique_ptr<RocksEngine> engine = OpenOrDie(/*sync=*/true);
+    ASSERT_NE(engine, nullptr);
+    ASSERT_OK(engine->ApplyIfNewer("a", Live("a1", 1)));
+    const Version a3 = Live("a3", 3);
+    const Version a2 = Live("a2", 2);
+    const Version a4 = Tombstone(4);
+    const Version b1 = Live("b1", 1);
+    const Version b5 = Live("b5", 5);
+    const std::vector<KeyedVersion> items = {{"a", a3}, {"b", b1}, {"a", a2}, {"a", a4}, {"b", b5}};
+    std::vector<Result<ApplyOutcome>> outcomes = engine->ApplyBatch(items);
+    ASSERT_EQ(outcomes.size(), items.size());
+    EXPECT_EQ(outcomes[0].value(), ApplyOutcome::kApplied);
+    EXPECT_EQ(outcomes[1].value(), ApplyOutcome::kApplied);
+    EXPECT_EQ(outcomes[2].value(), ApplyOutcome::kSuperseded);  // Older than a3, in the batch.
+    EXPECT_EQ(outcomes[3].value(), ApplyOutcome::kApplied);
+    EXPECT_EQ(outcomes[4].value(), ApplyOutcome::kApplied);
+    EXPECT_EQ(engine->LiveKeyCount(), 1u);
+    // From the header cache, then from disk after the reopen.
+    Result<VersionHeader> a = engine->GetHeader("a");
+    ASSERT_OK(a);
+    EXPECT_EQ(a.value(), (VersionHeader{a4.timestamp, true}));
+  }
+  std::unique_ptr<RocksEngine> engine = OpenOrDie();
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(engine->Get("a").value(), Tombstone(4));
+  EXPECT_EQ(engine->Get("b").value(), Live("b5", 5));
+  EXPECT_EQ(engine->LiveKeyCount(), 1u);
+}
+
+TEST_F(RocksEngineTest, BatchItemWhoseStoredVersionDoesNotDecodeFailsAlone) {
+  {
+    std::unique_ptr<RocksEngine> engine = OpenOrDie();
+    ASSERT_NE(engine, nullptr);
+    ASSERT_OK(engine->ApplyIfNewer("old", Live("v", 5)));
+  }
+  WriteRawVersion(path_, "bad", std::string("\x01\x02", 2));
+  std::unique_ptr<RocksEngine> engine = OpenOrDie();
+  ASSERT_NE(engine, nullptr);
+  const Version fresh = Live("fresh", 1);
+  const Version bad = Live("over-bad", 100);
+  const Version newer = Live("newer", 6);
+  const std::vector<KeyedVersion> items = {
+      {"fresh", fresh}, {"bad", bad}, {"old", newer}, {"bad", bad}};
+  std::vector<Result<ApplyOutcome>> outcomes = engine->ApplyBatch(items);
+  ASSERT_EQ(outcomes.size(), 4u);
+  EXPECT_EQ(outcomes[0].value(), ApplyOutcome::kApplied);
+  ASSERT_CODE(outcomes[1], Code::kCorruption);
+  EXPECT_TRUE(Contains(outcomes[1].status().message(), path_)) << outcomes[1].status().message();
+  EXPECT_EQ(outcomes[2].value(), ApplyOutcome::kApplied);
+  ASSERT_CODE(outcomes[3], Code::kCorruption);
+  EXPECT_EQ(engine->Get("fresh").value(), fresh);
+  EXPECT_EQ(engine->Get("old").value(), newer);
+  ASSERT_CODE(engine->Get("bad"), Code::kCorruption);
+  EXPECT_EQ(engine->LiveKeyCount(), 2u);
 }
 
 TEST_F(RocksEngineTest, DataDirHoldingForeignFilesIsRefused) {

@@ -67,9 +67,9 @@ TEST(VersionCodecTest, InPlaceEncodingsMatchTheStringOnes) {
     EXPECT_EQ(std::string(bytes, sizeof(bytes)) + v.value, EncodeVersion(v));
   }
   for (const uint64_t hash : {uint64_t{0}, uint64_t{0x0102030405060708}, ~uint64_t{0}}) {
-    char bytes[kHashIndexPrefixBytes];
-    EncodeHashIndexPrefixTo(hash, bytes);
-    EXPECT_EQ(std::string(bytes, sizeof(bytes)), EncodeHashIndexPrefix(hash));
+    char bytes[kDataKeyPrefixBytes];
+    EncodeDataKeyPrefixTo(hash, bytes);
+    EXPECT_EQ(std::string(bytes, sizeof(bytes)), EncodeDataKeyPrefix(hash));
   }
 }
 
