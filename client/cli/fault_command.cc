@@ -117,12 +117,12 @@ int PrintLines(const std::vector<Node>& nodes,
 
 // {"endpoints": [...]}: one entry per node, in the order of the text's lines, with what
 // `data_of` says of it ({"node_id": ..., ...}), or its error while `failed`.
-int PrintJson(const std::vector<Node>& nodes, nlohmann::json head,
+int PrintJson(const std::vector<Node>& nodes, nlohmann::ordered_json head,
               const std::function<bool(const Node&)>& failed,
-              const std::function<nlohmann::json(const Node&)>& data_of) {
-  nlohmann::json entries = nlohmann::json::array();
+              const std::function<nlohmann::ordered_json(const Node&)>& data_of) {
+  nlohmann::ordered_json entries = nlohmann::ordered_json::array();
   for (const Node* node : OutputOrder(nodes)) {
-    nlohmann::json entry = {{"endpoint", node->endpoint}};
+    nlohmann::ordered_json entry = {{"endpoint", node->endpoint}};
     if (node->id) entry["node_id"] = *node->id;
     if (failed(*node)) {
       entry["error"] = ErrorJson(node->error);
@@ -138,9 +138,9 @@ int PrintJson(const std::vector<Node>& nodes, nlohmann::json head,
 int PrintFaults(const std::vector<Node>& nodes, OutputFormat format) {
   if (format == OutputFormat::kJson) {
     return PrintJson(
-        nodes, nlohmann::json::object(), [](const Node& node) { return !node.state; },
+        nodes, nlohmann::ordered_json::object(), [](const Node& node) { return !node.state; },
         [](const Node& node) {
-          return nlohmann::json{{"faults", FaultsJson(*node.state)}};
+          return nlohmann::ordered_json{{"faults", FaultsJson(*node.state)}};
         });
   }
   return PrintLines(nodes, [](const Node& node) {
@@ -333,21 +333,21 @@ int RunInspect(const std::vector<std::string>& endpoints, const ClientOptions& b
     }
     versions.emplace(&node, std::move(version));
   }
-  const int printed =
-      format == OutputFormat::kJson
-          ? PrintJson(
-                *nodes, {{"key", key}},
-                [&versions](const Node& node) {
-                  const auto it = versions.find(&node);
-                  return it == versions.end() ||
-                         (!it->second.ok() && it->second.code() != Code::kNotFound);
-                },
-                [&versions](const Node& node) {
-                  const Result<LocalVersion>& version = versions.at(&node);
-                  return nlohmann::json{
-                      {"version", version.ok() ? VersionJson(*version) : nlohmann::json(nullptr)}};
-                })
-          : PrintLines(*nodes, [&shown](const Node& node) { return shown[&node]; });
+  const int printed = format == OutputFormat::kJson
+                          ? PrintJson(
+                                *nodes, {{"key", key}},
+                                [&versions](const Node& node) {
+                                  const auto it = versions.find(&node);
+                                  return it == versions.end() ||
+                                         (!it->second.ok() && it->second.code() != Code::kNotFound);
+                                },
+                                [&versions](const Node& node) {
+                                  const Result<LocalVersion>& version = versions.at(&node);
+                                  return nlohmann::ordered_json{
+                                      {"version", version.ok() ? VersionJson(*version)
+                                                               : nlohmann::ordered_json(nullptr)}};
+                                })
+                          : PrintLines(*nodes, [&shown](const Node& node) { return shown[&node]; });
   if (failures.empty()) return printed;
   return ReportFailures("cannot read key \"" + Printable(key) + "\" at ", failures, "");
 }

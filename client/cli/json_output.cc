@@ -9,7 +9,7 @@
 namespace dialkv::cli {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // A time that may be absent (0): "<name>_ms" and "<name>_utc", both null when absent.
 void AddTime(json* object, const std::string& name, int64_t time_ms) {

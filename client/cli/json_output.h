@@ -30,10 +30,10 @@ enum class OutputFormat { kText, kJson };
 std::string UtcTime(int64_t time_ms);
 
 // {"code": "UNAVAILABLE", "message": "..."}. REQUIRES: !status.ok().
-nlohmann::json ErrorJson(const Status& status);
+nlohmann::ordered_json ErrorJson(const Status& status);
 
 // {"endpoint": "...", "error": {...}}. REQUIRES: !status.ok().
-nlohmann::json EndpointErrorJson(const std::string& endpoint, const Status& status);
+nlohmann::ordered_json EndpointErrorJson(const std::string& endpoint, const Status& status);
 
 // One endpoint's answer to ClusterStatus, as `dialkv status` collects them.
 struct EndpointStatus {
@@ -44,19 +44,20 @@ struct EndpointStatus {
 // The document of `dialkv status`: the cluster as `view` (the first endpoint that answered)
 // sees it, then what every endpoint says of itself. `now_ms` (ms since the Unix epoch) dates
 // the anti-entropy lag.
-nlohmann::json StatusJson(const ClusterStatus& view, const std::vector<EndpointStatus>& endpoints,
-                          int64_t now_ms);
+nlohmann::ordered_json StatusJson(const ClusterStatus& view,
+                                  const std::vector<EndpointStatus>& endpoints, int64_t now_ms);
 
 // The faults of one node: every faulty link, the seed, clock offset, disk fault, test bugs,
 // and "summary", the line the text output shows (fault_text.h).
-nlohmann::json FaultsJson(const FaultState& state);
+nlohmann::ordered_json FaultsJson(const FaultState& state);
 
 // A node's stored version of a key (`dialkv inspect`). The value is raw bytes: "value" holds
 // it as a string when it is valid UTF-8 (else null), "value_base64" always.
-nlohmann::json VersionJson(const LocalVersion& version);
+nlohmann::ordered_json VersionJson(const LocalVersion& version);
 
-// `document` as indented JSON and a final newline. Bytes from the network that are not UTF-8
-// (cluster names, addresses, messages) are replaced by U+FFFD rather than failing the output.
-std::string DumpJson(const nlohmann::json& document);
+// `document` as indented JSON (fields in the order they were set) and a final newline. Bytes from
+// the network that are not UTF-8 (cluster names, addresses, messages) are replaced by U+FFFD rather
+// than failing the output.
+std::string DumpJson(const nlohmann::ordered_json& document);
 
 }  // namespace dialkv::cli

@@ -60,7 +60,7 @@ ClusterStatus SampleStatus() {
 }
 
 // Dumped and parsed again, as a script sees it.
-json RoundTrip(const json& document) {
+json RoundTrip(const nlohmann::ordered_json& document) {
   const std::string text = DumpJson(document);
   EXPECT_EQ(text.back(), '\n');
   return json::parse(text);
