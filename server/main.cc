@@ -270,10 +270,29 @@ int Run(int argc, char** argv) {
   CLI::App app{"dialkv-server: one node of a dialkv key-value store.", kProgram};
   app.set_version_flag("--version", dialkv::VersionLine(kProgram),
                        "Print the version and the commit it was built from, and exit");
+  // CLI11 reads the config file before the environment and takes from each only the flags still
+  // unset: the command line wins over the file, and the file over DIALKV_* variables. It reads
+  // it before DIALKV_CONFIG too, so that variable is passed as the default file, required so a
+  // missing one is an error rather than silently skipped.
+  const char* env_config = std::getenv("DIALKV_CONFIG");
+  const bool config_from_env = env_config != nullptr && *env_config != '\0';
+  app.set_config("--config", config_from_env ? env_config : "",
+                 "TOML file of flags, one per line as on the command line without the dashes: "
+                 "cluster-name = \"prod\", listen = \"127.0.0.1:7379\", sync = true. Flags on "
+                 "the command line win over it, and it wins over the DIALKV_* variables. Env: "
+                 "DIALKV_CONFIG",
+                 config_from_env)
+      ->type_name("FILE");
+  app.allow_config_extras(CLI::config_extras_mode::error);  // A misspelt name is no default.
   AddFlags(app, options, log_level);
   AddStorageFlags(app, options.storage_tuning);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::FileError& e) {  // A --config file that cannot be read; names it.
+    return UsageError(std::string("--config: ") + e.what());
+  } catch (const CLI::ConfigError& e) {  // Which names the line, not the file.
+    return UsageError("--config " + app.get_config_ptr()->as<std::string>() + ": " + e.what() +
+                      " (each line is NAME = VALUE, NAME a flag without its dashes)");
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
     return UsageError(e.what());

@@ -11,6 +11,7 @@
 #include "client/cli/fault_args.h"
 #include "client/cli/fault_plan.h"
 #include "client/cli/fault_text.h"
+#include "client/cli/json_output.h"
 #include "client/cli/output.h"
 #include "dialkv/client.h"
 #include "server/common/status.h"
@@ -114,7 +115,34 @@ int PrintLines(const std::vector<Node>& nodes,
   return WriteStdout(out);
 }
 
-int PrintFaults(const std::vector<Node>& nodes) {
+// {"endpoints": [...]}: one entry per node, in the order of the text's lines, with what
+// `data_of` says of it ({"node_id": ..., ...}), or its error while `failed`.
+int PrintJson(const std::vector<Node>& nodes, nlohmann::ordered_json head,
+              const std::function<bool(const Node&)>& failed,
+              const std::function<nlohmann::ordered_json(const Node&)>& data_of) {
+  nlohmann::ordered_json entries = nlohmann::ordered_json::array();
+  for (const Node* node : OutputOrder(nodes)) {
+    nlohmann::ordered_json entry = {{"endpoint", node->endpoint}};
+    if (node->id) entry["node_id"] = *node->id;
+    if (failed(*node)) {
+      entry["error"] = ErrorJson(node->error);
+    } else {
+      entry.update(data_of(*node));
+    }
+    entries.push_back(std::move(entry));
+  }
+  head["endpoints"] = std::move(entries);
+  return WriteStdout(DumpJson(head));
+}
+
+int PrintFaults(const std::vector<Node>& nodes, OutputFormat format) {
+  if (format == OutputFormat::kJson) {
+    return PrintJson(
+        nodes, nlohmann::ordered_json::object(), [](const Node& node) { return !node.state; },
+        [](const Node& node) {
+          return nlohmann::ordered_json{{"faults", FaultsJson(*node.state)}};
+        });
+  }
   return PrintLines(nodes, [](const Node& node) {
     return node.state ? DescribeFaults(*node.state) : node.error.ToString();
   });
@@ -174,7 +202,7 @@ Status CheckOneEndpointPerNode(const std::vector<Node>& nodes) {
 // Runs every step (carrying on past failures), prints the faults of every node, and reports
 // on stderr which nodes were changed when some were not. Returns the exit code.
 int ApplyAndReport(std::vector<Node>* nodes, const std::vector<Step>& steps,
-                   const std::string& what) {
+                   const std::string& what, OutputFormat format) {
   std::vector<Failure> failures;
   std::vector<const Node*> changed;
   std::vector<const Node*> unchanged;
@@ -191,7 +219,7 @@ int ApplyAndReport(std::vector<Node>* nodes, const std::vector<Step>& steps,
     (code == Code::kUnknown || code == Code::kTimeout ? unsure : unchanged).push_back(step.node);
     step.node->Learn(step.node->client->GetFaults());  // What it holds now, for the summary.
   }
-  const int printed = PrintFaults(*nodes);
+  const int printed = PrintFaults(*nodes, format);
   if (failures.empty()) return printed;
   std::string tail = "; changed: " + (changed.empty() ? std::string("none") : Labels(changed));
   if (!unchanged.empty()) tail += "; not changed: " + Labels(unchanged);
@@ -279,11 +307,12 @@ Result<Planner> MakePlanner(const std::string& command, const FaultCommands::Arg
 }
 
 int RunInspect(const std::vector<std::string>& endpoints, const ClientOptions& base,
-               const std::string& key) {
+               const std::string& key, OutputFormat format) {
   Result<std::vector<Node>> nodes = Connect(endpoints, base);
   if (!nodes.ok()) return Fail(nodes.status());
   std::vector<Failure> failures;
   std::map<const Node*, std::string> shown;
+  std::map<const Node*, Result<LocalVersion>> versions;
   for (Node& node : *nodes) {
     // ReadLocal says which node answered only when it holds a version; GetFaults always does.
     node.Learn(node.client->GetFaults());
@@ -300,9 +329,25 @@ int RunInspect(const std::vector<std::string>& endpoints, const ClientOptions& b
     } else {
       failures.push_back(Failure{&node, version.status()});
       shown[&node] = version.status().ToString();
+      node.error = version.status();  // Its faults were read, but the key could not be.
     }
+    versions.emplace(&node, std::move(version));
   }
-  const int printed = PrintLines(*nodes, [&shown](const Node& node) { return shown[&node]; });
+  const int printed = format == OutputFormat::kJson
+                          ? PrintJson(
+                                *nodes, {{"key", key}},
+                                [&versions](const Node& node) {
+                                  const auto it = versions.find(&node);
+                                  return it == versions.end() ||
+                                         (!it->second.ok() && it->second.code() != Code::kNotFound);
+                                },
+                                [&versions](const Node& node) {
+                                  const Result<LocalVersion>& version = versions.at(&node);
+                                  return nlohmann::ordered_json{
+                                      {"version", version.ok() ? VersionJson(*version)
+                                                               : nlohmann::ordered_json(nullptr)}};
+                                })
+                          : PrintLines(*nodes, [&shown](const Node& node) { return shown[&node]; });
   if (failures.empty()) return printed;
   return ReportFailures("cannot read key \"" + Printable(key) + "\" at ", failures, "");
 }
@@ -386,13 +431,14 @@ FaultCommands::FaultCommands(CLI::App* app) {
 
 bool FaultCommands::parsed() const { return fault_->parsed() || inspect_->parsed(); }
 
-int FaultCommands::Run(const std::vector<std::string>& endpoints, const ClientOptions& base) const {
-  if (inspect_->parsed()) return RunInspect(endpoints, base, args_.key);
-  return RunFault(endpoints, base);
+int FaultCommands::Run(const std::vector<std::string>& endpoints, const ClientOptions& base,
+                       OutputFormat format) const {
+  if (inspect_->parsed()) return RunInspect(endpoints, base, args_.key, format);
+  return RunFault(endpoints, base, format);
 }
 
-int FaultCommands::RunFault(const std::vector<std::string>& endpoints,
-                            const ClientOptions& base) const {
+int FaultCommands::RunFault(const std::vector<std::string>& endpoints, const ClientOptions& base,
+                            OutputFormat format) const {
   const CLI::App* chosen = nullptr;
   for (const CLI::App* sub : {partition_, isolate_, drop_, delay_, clock_, disk_, clear_, show_}) {
     if (sub->parsed()) chosen = sub;
@@ -417,11 +463,11 @@ int FaultCommands::RunFault(const std::vector<std::string>& endpoints,
     for (Node& node : *nodes) {
       steps.push_back(Step{&node, [](Client& client) { return client.ClearFaults(); }});
     }
-    return ApplyAndReport(&*nodes, steps, "cannot clear ");
+    return ApplyAndReport(&*nodes, steps, "cannot clear ", format);
   }
   if (std::vector<Failure> failures = Discover(&*nodes); !failures.empty()) {
     if (command == "show") {
-      PrintFaults(*nodes);
+      PrintFaults(*nodes, format);
       return ReportFailures("cannot read the faults of ", failures, "");
     }
     return ReportFailures("cannot read the faults of ", failures, "; nothing was changed");
@@ -436,7 +482,7 @@ int FaultCommands::RunFault(const std::vector<std::string>& endpoints,
       if (node.id == id) steps.push_back(Step{&node, std::move(change)});
     }
   }
-  return ApplyAndReport(&*nodes, steps, "cannot change ");
+  return ApplyAndReport(&*nodes, steps, "cannot change ", format);
 }
 
 }  // namespace dialkv::cli

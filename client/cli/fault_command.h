@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "client/cli/json_output.h"
 #include "dialkv/client.h"
 #include "dialkv/types.h"
 
@@ -40,9 +41,10 @@ class FaultCommands {
   bool parsed() const;
 
   // Runs the chosen command against `endpoints` ("host:port" each), with one client per node
-  // made from `base` (its timeout and token; its endpoints are ignored). Prints its output and
-  // errors; returns the exit code.
-  int Run(const std::vector<std::string>& endpoints, const ClientOptions& base) const;
+  // made from `base` (its timeout and token; its endpoints are ignored). Prints its output, as
+  // text lines or one JSON document (json_output.h), and errors; returns the exit code.
+  int Run(const std::vector<std::string>& endpoints, const ClientOptions& base,
+          OutputFormat format = OutputFormat::kText) const;
 
   // The arguments as given, filled by CLI11 while parsing; checked by Run().
   struct Args {
@@ -60,7 +62,8 @@ class FaultCommands {
   };
 
  private:
-  int RunFault(const std::vector<std::string>& endpoints, const ClientOptions& base) const;
+  int RunFault(const std::vector<std::string>& endpoints, const ClientOptions& base,
+               OutputFormat format) const;
 
   Args args_;
   CLI::App* fault_ = nullptr;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "client/cli/fault_command.h"
+#include "client/cli/json_output.h"
 #include "client/cli/output.h"
 #include "client/cli/token_command.h"
 #include "dialkv/client.h"
@@ -28,6 +29,7 @@ using dialkv::cli::Fail;
 using dialkv::cli::kExitOk;
 using dialkv::cli::kExitOtherError;
 using dialkv::cli::kExitUsage;
+using dialkv::cli::OutputFormat;
 using dialkv::cli::Printable;
 using dialkv::cli::PrintError;
 using dialkv::cli::WriteStdout;
@@ -74,6 +76,32 @@ TLS: for nodes whose client port speaks TLS (--tls-cert), give the CA that signe
 certificates with --tls-ca or DIALKV_TLS_CA. A certificate that does not verify, or does not
 name the host in --endpoints, fails with UNAVAILABLE (exit 3) before anything is sent.
 
+Output (--output json, for status, inspect and every fault command): one JSON document
+on stdout with what the text shows, for scripts. Names are snake_case; counts, sizes (bytes),
+ids and durations (_ms) are numbers; a time is NAME_ms (ms since the Unix epoch) with NAME_utc
+(ISO 8601), both null when there is none; an unknown value is null. Every endpoint asked gets
+one entry in "endpoints", with its "node_id" when known and either its data or
+{"error": {"code": "UNAVAILABLE", "message": "..."}}. Exit codes and stderr are as with text.
+  status:  {"cluster_name", "replication_factor", "seen_by_node_id", "clock_skewed",
+            "disk_alarm": {"raised", "low_space", "storage_error", "message", "free_bytes",
+                           "min_free_bytes", "since_ms", "since_utc"},
+            "nodes": [{"node_id", "peer_address", "state", "generation", "heartbeat",
+                       "live_keys", "last_heard_ms_ago", "clock_offset_ms",
+                       "clock_offset_rtt_ms"}],
+            "endpoints": [{"endpoint", "node_id", "generation", "clock_skewed", "disk_alarm",
+                           "anti_entropy": {"oldest_full_round_ms", "oldest_full_round_utc",
+                                            "oldest_full_round_age_ms"},
+                           "storage": {"data_dir_bytes", "sst_bytes", "wal_bytes", ...},
+                           "nodes": [its own view]}]}
+           When no endpoint answers: {"error": {"code", "message"}} alone.
+  fault:   {"endpoints": [{"endpoint", "node_id", "faults": {"summary", "seed",
+            "clock_offset_ms", "disk", "test_bugs", "links": [{"peer", "block_out",
+            "block_in", "drop_out", "drop_in", "delay_ms", "jitter_ms"}]}}]}
+  inspect: {"key", "endpoints": [{"endpoint", "node_id", "version": null or {"tombstone",
+            "value" (null unless UTF-8), "value_base64", "value_bytes", "written_by_node_id",
+            "timestamp": {"wall_ms", "wall_utc", "logical", "text"}}}]}
+For example:  dialkv --output json status | jq -r '.endpoints[] | select(.error) | .endpoint'
+
 Exit codes:
   0  ok (also when a write was accepted as hints; a note says so on stderr)
   1  not found (get)
@@ -91,9 +119,10 @@ constexpr const char* kHintedNote =
 struct GlobalFlags {
   std::string endpoints = "127.0.0.1:7379";
   uint32_t timeout_ms = 5000;
-  std::string mode = "cp";  // For get, put and del.
-  std::string token;        // Presented on every connection; empty: none.
-  std::string tls_ca;       // CA file for nodes whose client port speaks TLS; empty: plain TCP.
+  std::string mode = "cp";      // For get, put and del.
+  std::string token;            // Presented on every connection; empty: none.
+  std::string tls_ca;           // CA file for nodes whose client port speaks TLS; empty: plain TCP.
+  std::string output = "text";  // For status, inspect and fault: text or json.
 };
 
 struct KeyValueArgs {
@@ -272,18 +301,34 @@ std::string StorageSummary(const dialkv::ClusterStatus::Storage& s) {
 }
 
 int RunStatus(dialkv::Client& client, const std::vector<std::string>& endpoints,
-              const dialkv::ClientOptions& base) {
+              const dialkv::ClientOptions& base, OutputFormat format) {
   dialkv::Result<dialkv::ClusterStatus> status = client.ClusterStatus();
-  if (!status.ok()) return Fail(status.status());
+  if (!status.ok()) {
+    // A script reading stdout still gets a document that says why.
+    if (format == OutputFormat::kJson) {
+      (void)WriteStdout(
+          dialkv::cli::DumpJson({{"error", dialkv::cli::ErrorJson(status.status())}}));
+    }
+    return Fail(status.status());
+  }
+  std::vector<dialkv::cli::EndpointStatus> answers;
+  for (const std::string& endpoint : endpoints) {
+    answers.push_back({endpoint, [&]() -> dialkv::Result<dialkv::ClusterStatus> {
+                         auto node = NodeClient(endpoint, base);
+                         if (!node.ok()) return node.status();
+                         return (*node)->ClusterStatus();
+                       }()});
+  }
+  if (format == OutputFormat::kJson) {
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    return WriteStdout(dialkv::cli::DumpJson(dialkv::cli::StatusJson(*status, answers, now_ms)));
+  }
   // Each endpoint's own view: "node 1: ..." or "127.0.0.1:7399: UNAVAILABLE ...".
   std::string anti_entropy = "anti-entropy:\n";
   std::string storage = "storage:\n";
-  for (const std::string& endpoint : endpoints) {
-    dialkv::Result<dialkv::ClusterStatus> own = [&]() -> dialkv::Result<dialkv::ClusterStatus> {
-      auto node = NodeClient(endpoint, base);
-      if (!node.ok()) return node.status();
-      return (*node)->ClusterStatus();
-    }();
+  for (const auto& [endpoint, own] : answers) {
     if (!own.ok()) {
       const std::string line = "  " + Printable(endpoint + ": " + own.status().ToString()) + "\n";
       anti_entropy += line;
@@ -370,6 +415,11 @@ int Main(int argc, char** argv) {
                  "--tls-cert: connections then use TLS and check that each node's certificate "
                  "names the host in --endpoints")
       ->envname("DIALKV_TLS_CA");
+  app.add_option("--output", flags.output,
+                 "Output of status, inspect and fault: text (for people) or json (one document "
+                 "for scripts; see below)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   KeyValueArgs args;
   CLI::App* get = app.add_subcommand("get", "Print the value of KEY to stdout (exit 1: not found)");
@@ -401,6 +451,12 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  const OutputFormat format = flags.output == "json" ? OutputFormat::kJson : OutputFormat::kText;
+  if (format == OutputFormat::kJson && !status->parsed() && !faults.parsed()) {
+    PrintError("usage: --output json is for status, inspect and fault (see dialkv --help)");
+    return kExitUsage;
+  }
+
   if (token->parsed()) return dialkv::cli::RunTokenCreate(token_args);
 
   dialkv::ClientOptions options;
@@ -409,7 +465,7 @@ int Main(int argc, char** argv) {
   options.default_consistency = *mode;
   options.token = flags.token;
   options.tls_ca_file = flags.tls_ca;
-  if (faults.parsed()) return faults.Run(options.endpoints, options);
+  if (faults.parsed()) return faults.Run(options.endpoints, options, format);
   if (repair->parsed()) return RunRepair(options.endpoints, options);
   dialkv::Result<std::unique_ptr<dialkv::Client>> client = dialkv::Client::Create(options);
   if (!client.ok()) return Fail(client.status());
@@ -418,7 +474,7 @@ int Main(int argc, char** argv) {
   if (put->parsed()) return RunPut(**client, args);
   if (del->parsed()) return RunDelete(**client, args);
   if (status->parsed()) {
-    return RunStatus(**client, options.endpoints, options);
+    return RunStatus(**client, options.endpoints, options, format);
   }
   PrintError("usage: no subcommand (see dialkv --help)");
   return kExitUsage;

@@ -1,6 +1,7 @@
 // The dialkv CLI against a real node: raw values, stdin, and the exit codes scripts rely on.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,6 +93,33 @@ TEST_F(CliTest, UnreachableNodeExitsThreeWithOneLineError) {
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("UNAVAILABLE"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+}
+
+TEST_F(CliTest, StatusAsJsonDescribesTheNodeAndAnUnreachableEndpoint) {
+  const jepsen::ReservedPort held = testutil::HeldPort();
+  const std::string dead = "127.0.0.1:" + std::to_string(held.port());
+  CommandResult r = RunCommand({DIALKV_CLI_PATH, "--output", "json", "--endpoints",
+                                server_->client_address() + "," + dead, "status"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc.at("cluster_name"), "test");
+  EXPECT_EQ(doc.at("seen_by_node_id"), 1);
+  EXPECT_EQ(doc.at("clock_skewed"), false);
+  EXPECT_EQ(doc.at("disk_alarm").at("raised"), false);
+  ASSERT_EQ(doc.at("nodes").size(), 1u);
+  EXPECT_EQ(doc.at("nodes").at(0).at("state"), "self");
+  EXPECT_GE(doc.at("nodes").at(0).at("generation").get<uint64_t>(), 1u);
+
+  ASSERT_EQ(doc.at("endpoints").size(), 2u);
+  const nlohmann::json& own = doc.at("endpoints").at(0);
+  EXPECT_EQ(own.at("endpoint"), server_->client_address());
+  EXPECT_EQ(own.at("node_id"), 1);
+  EXPECT_EQ(own.at("generation"), doc.at("nodes").at(0).at("generation"));
+  EXPECT_GT(own.at("storage").at("data_dir_bytes").get<uint64_t>(), 0u);
+  EXPECT_TRUE(own.at("anti_entropy").contains("oldest_full_round_ms"));
+  const nlohmann::json& down = doc.at("endpoints").at(1);
+  EXPECT_EQ(down.at("endpoint"), dead);
+  EXPECT_EQ(down.at("error").at("code"), "UNAVAILABLE");
 }
 
 TEST_F(CliTest, FailsOverToTheNextEndpoint) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -273,6 +274,74 @@ TEST_F(CliFaultTest, InspectPrintsEveryNodesOwnVersion) {
   CommandResult missing = Cli({"inspect", "missing"});
   ASSERT_EQ(missing.exit_code, 0) << missing.err;
   EXPECT_EQ(missing.out, "node 1: <none>\nnode 2: <none>\nnode 3: <none>\n");
+}
+
+TEST_F(CliFaultTest, ShowAsJsonGivesEachNodesFaultsAndEachUnreachableEndpointsError) {
+  ASSERT_EQ(Cli({"fault", "partition", "1", "/", "2"}).exit_code, 0);
+  ASSERT_EQ(Cli({"fault", "drop", "30%", "--peer", "3", "--seed", "7"}).exit_code, 0);
+  const std::string closed = "127.0.0.1:" + std::to_string(ClosedPort());
+  CommandResult r = Cli(closed + "," + endpoints(), {"--output", "json", "fault", "show"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;  // As with text: the first failure's.
+  EXPECT_TRUE(Contains(r.err, "cannot read the faults of " + closed)) << r.err;
+  const nlohmann::json doc = nlohmann::json::parse(r.out);
+  const nlohmann::json& entries = doc.at("endpoints");
+  ASSERT_EQ(entries.size(), 4u) << r.out;
+  // Node order, as the text lines; the endpoint without an id last.
+  const nlohmann::json& one = entries.at(0);
+  EXPECT_EQ(one.at("endpoint"), node(1).endpoint());
+  EXPECT_EQ(one.at("node_id"), 1);
+  const nlohmann::json& faults = one.at("faults");
+  EXPECT_EQ(faults.at("summary"),
+            "partitioned from 2 (both ways); drop 30% of messages to 3; seed 7; clock +0ms");
+  ASSERT_EQ(faults.at("links").size(), 2u);
+  EXPECT_EQ(faults.at("links").at(0).at("peer"), 2);
+  EXPECT_EQ(faults.at("links").at(0).at("block_out"), true);
+  EXPECT_EQ(faults.at("links").at(1).at("peer"), 3);
+  EXPECT_DOUBLE_EQ(faults.at("links").at(1).at("drop_out").get<double>(), 0.3);
+  EXPECT_EQ(faults.at("seed"), 7);
+  EXPECT_EQ(faults.at("clock_offset_ms"), 0);
+  EXPECT_EQ(faults.at("disk"), "none");
+  EXPECT_EQ(entries.at(2).at("faults").at("links").size(), 2u);  // Node 3 drops to 1 and 2.
+  const nlohmann::json& down = entries.at(3);
+  EXPECT_EQ(down.at("endpoint"), closed);
+  EXPECT_FALSE(down.contains("node_id"));
+  EXPECT_EQ(down.at("error").at("code"), "UNAVAILABLE");
+
+  // A command that changes faults prints the same document of every node after it.
+  CommandResult cleared = Cli({"fault", "clear", "--output", "json"});
+  ASSERT_EQ(cleared.exit_code, 0) << cleared.err;
+  for (const nlohmann::json& entry : nlohmann::json::parse(cleared.out).at("endpoints")) {
+    EXPECT_EQ(entry.at("faults").at("summary"), "no faults") << cleared.out;
+  }
+}
+
+TEST_F(CliFaultTest, InspectAsJsonGivesEachNodesVersionOrNull) {
+  const std::string closed = "127.0.0.1:" + std::to_string(ClosedPort());
+  CommandResult r = Cli(node(2).endpoint() + "," + closed, {"--output", "json", "inspect", "k"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  const nlohmann::json doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc.at("key"), "k");
+  ASSERT_EQ(doc.at("endpoints").size(), 2u);
+  const nlohmann::json& two = doc.at("endpoints").at(0);
+  EXPECT_EQ(two.at("node_id"), 2);
+  const nlohmann::json& version = two.at("version");
+  EXPECT_EQ(version.at("value"), "local-k");
+  EXPECT_EQ(version.at("tombstone"), false);
+  EXPECT_EQ(version.at("written_by_node_id"), 5);
+  EXPECT_EQ(version.at("timestamp").at("wall_ms"), 1700000000003);
+  EXPECT_EQ(version.at("timestamp").at("logical"), 7);
+  EXPECT_EQ(version.at("timestamp").at("text"), "1700000000003.7");
+  EXPECT_EQ(doc.at("endpoints").at(1).at("error").at("code"), "UNAVAILABLE");
+
+  CommandResult missing = Cli({"inspect", "missing", "--output", "json"});
+  ASSERT_EQ(missing.exit_code, 0) << missing.err;
+  for (const nlohmann::json& entry : nlohmann::json::parse(missing.out).at("endpoints")) {
+    EXPECT_TRUE(entry.at("version").is_null()) << missing.out;
+  }
+  CommandResult deleted = Cli({"inspect", "deleted", "--output", "json"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_EQ(nlohmann::json::parse(deleted.out).at("endpoints").at(0).at("version").at("tombstone"),
+            true);
 }
 
 TEST_F(CliFaultTest, InspectNamesAnUnreachableNodeAndExitsThree) {

@@ -1,6 +1,7 @@
 // The dialkv CLI (client/cli/main.cc) against the fake node: --mode, status, hinted writes.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -126,6 +127,70 @@ TEST(CliFakeNodeTest, StatusPrintsAnAlignedTableOfNodes) {
             "310 ms");
 }
 
+TEST(CliFakeNodeTest, StatusAsJsonCarriesTheTableAndEachEndpoint) {
+  FakeServer node(Behavior::kAnswer);
+  const std::string closed = "127.0.0.1:" + std::to_string(ClosedPort());
+  CommandResult status =
+      Cli({"--endpoints", closed + "," + node.endpoint(), "status", "--output", "json"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_EQ(status.err, "");
+  const nlohmann::json doc = nlohmann::json::parse(status.out);
+  EXPECT_EQ(doc.at("cluster_name"), "test-cluster");
+  EXPECT_EQ(doc.at("replication_factor"), 3);
+  EXPECT_EQ(doc.at("seen_by_node_id"), 7);
+  ASSERT_EQ(doc.at("nodes").size(), 4u);
+  const nlohmann::json& alive = doc.at("nodes").at(1);
+  EXPECT_EQ(alive.at("node_id"), 8);
+  EXPECT_EQ(alive.at("peer_address"), "node-8.example:7380");
+  EXPECT_EQ(alive.at("state"), "alive");
+  EXPECT_EQ(alive.at("generation"), 1);
+  EXPECT_EQ(alive.at("live_keys"), 12000);
+  EXPECT_EQ(alive.at("last_heard_ms_ago"), 250);
+  EXPECT_EQ(alive.at("clock_offset_ms"), 12);
+  EXPECT_EQ(doc.at("nodes").at(3).at("clock_offset_ms"), -40);
+
+  ASSERT_EQ(doc.at("endpoints").size(), 2u);
+  const nlohmann::json& down = doc.at("endpoints").at(0);
+  EXPECT_EQ(down.at("endpoint"), closed);
+  EXPECT_EQ(down.at("error").at("code"), "UNAVAILABLE");
+  EXPECT_TRUE(down.at("error").at("message").is_string());
+  const nlohmann::json& up = doc.at("endpoints").at(1);
+  EXPECT_EQ(up.at("endpoint"), node.endpoint());
+  EXPECT_EQ(up.at("node_id"), 7);
+  EXPECT_EQ(up.at("generation"), 3);
+  EXPECT_TRUE(up.at("anti_entropy").at("oldest_full_round_ms").is_null());
+  EXPECT_EQ(up.at("storage").at("data_dir_bytes"), uint64_t{109} << 19);
+  EXPECT_EQ(up.at("storage").at("longest_write_stall_ms"), 45);
+  EXPECT_EQ(up.at("disk_alarm").at("raised"), false);
+
+  // The default stays the text table.
+  CommandResult text = Cli({"--endpoints", node.endpoint(), "status", "--output", "text"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(Lines(text.out).at(0),
+            "cluster test-cluster: 4 nodes, replication factor 3, as seen by node 7");
+}
+
+TEST(CliFakeNodeTest, StatusAsJsonWhenNoEndpointIsReachableIsAnErrorDocument) {
+  const std::string closed = "127.0.0.1:" + std::to_string(ClosedPort());
+  CommandResult status = Cli({"--output", "json", "--endpoints", closed, "status"});
+  EXPECT_EQ(status.exit_code, 3) << status.err;
+  EXPECT_TRUE(Contains(status.err, "UNAVAILABLE")) << status.err;
+  const nlohmann::json doc = nlohmann::json::parse(status.out);
+  EXPECT_EQ(doc.at("error").at("code"), "UNAVAILABLE");
+  EXPECT_TRUE(Contains(doc.at("error").at("message").get<std::string>(), closed)) << status.out;
+}
+
+TEST(CliFakeNodeTest, OutputIsCheckedAndOnlyForCommandsThatPrintNodes) {
+  FakeServer node(Behavior::kAnswer);
+  CommandResult bad = Cli({"--endpoints", node.endpoint(), "--output", "yaml", "status"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_TRUE(Contains(bad.err, "--output")) << bad.err;
+  CommandResult get = Cli({"--endpoints", node.endpoint(), "--output", "json", "get", "k"});
+  EXPECT_EQ(get.exit_code, 2) << get.err;
+  EXPECT_TRUE(Contains(get.err, "--output json is for status, inspect and fault")) << get.err;
+  EXPECT_EQ(node.requests(), 0u);
+}
+
 TEST(CliFakeNodeTest, StatusExitsThreeWhenNoEndpointIsReachable) {
   const std::string closed = "127.0.0.1:" + std::to_string(ClosedPort());
   CommandResult status = Cli({"--endpoints", closed, "status"});
@@ -138,7 +203,8 @@ TEST(CliFakeNodeTest, StatusExitsThreeWhenNoEndpointIsReachable) {
 TEST(CliFakeNodeTest, HelpExplainsModesAndStatus) {
   CommandResult help = Cli({"--help"});
   ASSERT_EQ(help.exit_code, 0) << help.err;
-  for (const char* part : {"--mode", "DIALKV_MODE", "Linearizable", "stale", "status"}) {
+  for (const char* part : {"--mode", "DIALKV_MODE", "Linearizable", "stale", "status", "--output",
+                           "\"seen_by_node_id\"", "{\"error\": {\"code\": \"UNAVAILABLE\""}) {
     EXPECT_TRUE(Contains(help.out, part)) << part << " missing from:\n" << help.out;
   }
 }
