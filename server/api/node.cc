@@ -496,6 +496,18 @@ Status Node::Init() {
       "(--max-inflight-bytes).",
       [budget = request_budget_.get()] { return static_cast<double>(budget->bytes()); }));
   frame_options.budget = request_budget_;
+  node_gauges_.push_back(metrics_->AddGaugeFunc(
+      "dialkv_group_commit_batches",
+      "Storage batches written by group commit since the node started (with --sync; each is one "
+      "WAL write and one fsync).",
+      [local = local_replica_.get()] { return static_cast<double>(local->group_commits()); }));
+  node_gauges_.push_back(metrics_->AddGaugeFunc(
+      "dialkv_group_commit_writes",
+      "Replica writes those batches carried; divided by dialkv_group_commit_batches, the mean "
+      "group size.",
+      [local = local_replica_.get()] {
+        return static_cast<double>(local->group_commit_writes());
+      }));
   // One copy of the alarm per scrape serves the five gauges (DiskGauges).
   auto disk = std::make_shared<DiskGauges>(disk_health_.get());
   node_gauges_.push_back(metrics_->AddGaugeFunc(

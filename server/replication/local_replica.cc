@@ -1,15 +1,18 @@
 #include "server/replication/local_replica.h"
 
+#include <algorithm>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <atomic>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "server/common/hash.h"
 #include "server/common/log_limiter.h"
@@ -46,6 +49,51 @@ struct Offloaded {
   bool started = false;     // Without a result: whether the call had started (or finished).
 };
 
+// The storage thread's side of a Pending call. Start: moves it from kQueued to kRunning unless
+// it is late (then kAbandoned) or the request abandoned it; false: do not run it.
+template <typename T>
+bool Start(Pending<T>& pending, Deadline deadline) {
+  const int next = std::chrono::steady_clock::now() < deadline ? kRunning : kAbandoned;
+  int expected = kQueued;
+  return pending.phase.compare_exchange_strong(expected, next) && next == kRunning;
+}
+
+// Hands `result` to the request waiting on `pending`, waking it on its `executor`.
+template <typename T>
+void Complete(const std::shared_ptr<Pending<T>>& pending, const asio::any_io_executor& executor,
+              T result) {
+  std::lock_guard<std::mutex> lock(pending->mu);
+  pending->result.emplace(std::move(result));
+  if (pending->waiter == nullptr) return;  // The request gave up; drop the result.
+  // The timer belongs to the request's executor: cancel it there, which wakes the request.
+  asio::post(executor, [pending] {
+    std::lock_guard<std::mutex> lock(pending->mu);
+    if (pending->waiter != nullptr) pending->waiter->cancel();
+  });
+}
+
+// The request's side: waits on `timer` (set to the deadline, and pending->waiter) until the
+// result arrives or the deadline passes; at the deadline, abandons the call unless the storage
+// thread got to it first.
+template <typename T>
+asio::awaitable<Offloaded<T>> AwaitResult(std::shared_ptr<Pending<T>> pending,
+                                          asio::steady_timer& timer) {
+  Offloaded<T> out;
+  // Wakes with operation_aborted when the result arrived, or without error at the deadline.
+  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  std::lock_guard<std::mutex> lock(pending->mu);
+  pending->waiter = nullptr;
+  if (pending->result.has_value()) {
+    out.result = std::move(pending->result);
+  } else {
+    // `expected` then says whether it started (kRunning) or gave up by itself (kAbandoned).
+    int expected = kQueued;
+    pending->phase.compare_exchange_strong(expected, kAbandoned);
+    out.started = expected == kRunning;
+  }
+  co_return out;
+}
+
 // Runs `fn` on `pool` (inline when null) and waits for its result on the caller's executor,
 // at most until `deadline`. A call still queued at the deadline never starts.
 // Pass `fn` as a named object (std::move(local)), never as a lambda written in the call:
@@ -65,35 +113,9 @@ asio::awaitable<Offloaded<T>> RunOnStorage(asio::thread_pool* pool, Deadline dea
   pending->waiter = &timer;
   asio::post(*pool, [pending, executor, deadline, fn = std::move(fn)]() mutable {
     // Dequeued after the deadline: give up here, before the request's timer even fires.
-    const int next = std::chrono::steady_clock::now() < deadline ? kRunning : kAbandoned;
-    int expected = kQueued;
-    if (!pending->phase.compare_exchange_strong(expected, next) || next == kAbandoned) return;
-    T result = fn();
-    std::lock_guard<std::mutex> lock(pending->mu);
-    pending->result.emplace(std::move(result));
-    if (pending->waiter == nullptr) return;  // The request gave up; drop the result.
-    // The timer belongs to the request's executor: cancel it there, which wakes the request.
-    asio::post(executor, [pending] {
-      std::lock_guard<std::mutex> lock(pending->mu);
-      if (pending->waiter != nullptr) pending->waiter->cancel();
-    });
+    if (Start(*pending, deadline)) Complete(pending, executor, fn());
   });
-  // Wakes with operation_aborted when the result arrived, or without error at the deadline.
-  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  {
-    std::lock_guard<std::mutex> lock(pending->mu);
-    pending->waiter = nullptr;
-    if (pending->result.has_value()) {
-      out.result = std::move(pending->result);
-    } else {
-      // Abandon the call unless the storage thread got to it first; `expected` then says
-      // whether it started (kRunning) or gave up by itself (kAbandoned).
-      int expected = kQueued;
-      pending->phase.compare_exchange_strong(expected, kAbandoned);
-      out.started = expected == kRunning;
-    }
-  }
-  co_return out;
+  co_return co_await AwaitResult(std::move(pending), timer);
 }
 
 Status WithContext(std::string_view what, const Status& status) {
@@ -121,8 +143,98 @@ Status LateWrite(bool started) {
 
 }  // namespace
 
+// The group-commit queue (see the header). Thread-safe: Submit from any thread; Drain runs on
+// one pool thread at a time (draining_ says whether one is scheduled or running).
+class LocalReplica::GroupCommit {
+ public:
+  using Outcome = Result<storage::ApplyOutcome>;
+  struct Item {
+    std::string key;
+    Version version;
+    Deadline deadline;
+    std::shared_ptr<Pending<Outcome>> pending;
+    asio::any_io_executor executor;  // The request's, where it is woken.
+  };
+
+  GroupCommit(asio::thread_pool& pool, storage::Engine& engine) : pool_(pool), engine_(engine) {}
+
+  uint64_t groups() const { return groups_.load(std::memory_order_relaxed); }
+  uint64_t writes() const { return writes_.load(std::memory_order_relaxed); }
+
+  void Submit(Item item) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(item));
+    if (draining_) return;  // The drain running picks it up when it is done with its group.
+    draining_ = true;
+    asio::post(pool_, [this] { Drain(); });
+  }
+
+ private:
+  // At most this many writes in one WriteBatch: a group's latency grows with its size, and a
+  // queue longer than this is drained in several groups, back to back.
+  static constexpr size_t kMaxGroup = 1024;
+
+  void Drain() {
+    std::vector<Item> group;
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (queue_.empty()) {
+          draining_ = false;
+          return;
+        }
+        const size_t n = std::min(queue_.size(), kMaxGroup);
+        group.assign(std::make_move_iterator(queue_.begin()),
+                     std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(n)));
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
+      }
+      // Late writes (queued past their deadline) and abandoned ones are not written: their
+      // requests answer (or answered) that they were not applied.
+      std::vector<Item*> started;
+      std::vector<storage::KeyedVersion> items;
+      for (Item& item : group) {
+        if (!Start(*item.pending, item.deadline)) continue;
+        started.push_back(&item);
+        items.push_back(storage::KeyedVersion{item.key, item.version});
+      }
+      if (!items.empty()) {
+        std::vector<Outcome> outcomes = engine_.ApplyBatch(items);
+        groups_.fetch_add(1, std::memory_order_relaxed);
+        writes_.fetch_add(items.size(), std::memory_order_relaxed);
+        for (size_t i = 0; i < started.size(); ++i) {
+          Complete(started[i]->pending, started[i]->executor, std::move(outcomes[i]));
+        }
+      }
+      group.clear();
+    }
+  }
+
+  asio::thread_pool& pool_;
+  storage::Engine& engine_;
+  std::mutex mu_;
+  std::vector<Item> queue_;  // Guarded by mu_.
+  bool draining_ = false;    // Guarded by mu_.
+  std::atomic<uint64_t> groups_{0};
+  std::atomic<uint64_t> writes_{0};
+};
+
 LocalReplica::LocalReplica(Options options, storage::Engine& engine, HybridLogicalClock& hlc)
-    : options_(options), engine_(engine), hlc_(hlc) {}
+    : options_(options), engine_(engine), hlc_(hlc) {
+  if (options_.storage_pool != nullptr) {
+    group_commit_ = std::make_unique<GroupCommit>(*options_.storage_pool, engine_);
+  }
+}
+
+// The storage pool was joined before (see the class comment): no drain is running.
+LocalReplica::~LocalReplica() = default;
+
+uint64_t LocalReplica::group_commits() const {
+  return group_commit_ == nullptr ? 0 : group_commit_->groups();
+}
+
+uint64_t LocalReplica::group_commit_writes() const {
+  return group_commit_ == nullptr ? 0 : group_commit_->writes();
+}
 
 bool LocalReplica::Late(Deadline deadline) { return std::chrono::steady_clock::now() >= deadline; }
 
@@ -181,12 +293,14 @@ asio::awaitable<Result<storage::ApplyOutcome>> LocalReplica::Apply(std::string k
   if (options_.storage_pool == nullptr) {
     // Inline: the same answers as RunOnStorage's, without its coroutine frame per call.
     if (!Late(deadline)) out.result.emplace(engine_.ApplyIfNewer(key, version));
-  } else {
-    auto apply = [this, key = std::move(key), version = std::move(version)] {
-      return engine_.ApplyIfNewer(key, version);
-    };
-    out = co_await RunOnStorage<Result<storage::ApplyOutcome>>(options_.storage_pool, deadline,
-                                                               std::move(apply));
+  } else if (!Late(deadline)) {
+    const asio::any_io_executor executor = co_await asio::this_coro::executor;
+    asio::steady_timer timer(executor, deadline);
+    auto pending = std::make_shared<Pending<Result<storage::ApplyOutcome>>>();
+    pending->waiter = &timer;
+    group_commit_->Submit(
+        GroupCommit::Item{std::move(key), std::move(version), deadline, pending, executor});
+    out = co_await AwaitResult(std::move(pending), timer);
   }
   if (!out.result.has_value()) co_return LateWrite(out.started);
   if (!out.result->ok()) {

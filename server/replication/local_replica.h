@@ -2,6 +2,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/thread_pool.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "dialkv/status.h"
@@ -39,6 +40,13 @@ using Deadline = std::chrono::steady_clock::time_point;
 // deadline has passed (same answers as below) and otherwise answers what it did, late or not;
 // dialkv_request_duration_seconds shows such stalls.
 //
+// Group commit. On the pool, Apply calls (the replica writes of peers' requests and of this
+// node's coordinator) do not take a pool thread each: they join one queue, and one drain at a
+// time, on a pool thread, applies everything queued in a single Engine::ApplyBatch: one WAL
+// write, and with --sync one fsync, for every write that arrived while the previous group was
+// being written. Under load the groups grow by themselves (the longer an fsync, the more
+// writes wait for the next one); a lone write is written at once, alone.
+//
 // Deadlines. A call that runs on the pool never waits past its deadline. The caller waits on
 // a timer; the storage thread posts the result back and cancels that timer. When the deadline
 // comes first the call is answered at once and the storage call, if it already started,
@@ -67,6 +75,9 @@ class LocalReplica {
 
   LocalReplica(Options options, storage::Engine& engine,  // Not owned.
                HybridLogicalClock& hlc);                  // Not owned.
+  ~LocalReplica();
+  LocalReplica(const LocalReplica&) = delete;
+  LocalReplica& operator=(const LocalReplica&) = delete;
 
   // The stored version of `key`, tombstones included. With `timestamp_only` its value is left
   // empty (and not read: Engine::GetHeader).
@@ -79,9 +90,9 @@ class LocalReplica {
   // greater than the stored one's. kSuperseded means this replica already holds this version
   // or a newer one: the caller acknowledges it all the same.
   // Errors: kInvalidArgument (timestamp beyond the skew guard; refused, logged with
-  // from = the node that wrote the version); kUnavailable (deadline passed before it started;
-  // not applied); kUnknown (deadline passed while it ran; it may be applied); kIOError,
-  // kCorruption (it may have been applied).
+  // from = the node that wrote the version); kUnavailable (deadline passed before it started,
+  // waiting in the group-commit queue included; not applied); kUnknown (deadline passed while
+  // it ran; it may be applied); kIOError, kCorruption (it may have been applied).
   asio::awaitable<Result<storage::ApplyOutcome>> Apply(std::string key, Version version,
                                                        Deadline deadline);
 
@@ -105,6 +116,11 @@ class LocalReplica {
 
   NodeId node_id() const { return hlc_.node_id(); }
 
+  // Group commit so far (0 without a storage pool): engine batches written, and the writes
+  // they carried. Their ratio is the mean group size. Thread-safe.
+  uint64_t group_commits() const;
+  uint64_t group_commit_writes() const;
+
  private:
   // Whether `deadline` has passed: an inline call is then not started (as RunOnStorage).
   static bool Late(Deadline deadline);
@@ -113,9 +129,12 @@ class LocalReplica {
   // Runs on a storage thread (or inline): the engine work of one write, retry included.
   Result<Version> WriteNow(std::string_view key, std::string value, bool tombstone);
 
+  class GroupCommit;  // local_replica.cc
+
   const Options options_;
   storage::Engine& engine_;
   HybridLogicalClock& hlc_;
+  std::unique_ptr<GroupCommit> group_commit_;  // With a storage pool.
 };
 
 }  // namespace dialkv::replication

@@ -4,8 +4,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "server/storage/memory_engine.h"
 
@@ -14,8 +16,9 @@ namespace dialkv::testutil {
 // Bounds how long a call waits at a closed gate, so a broken test cannot hang.
 inline constexpr auto kGateDeadline = std::chrono::seconds(10);
 
-// A MemoryEngine whose Get, ApplyIfNewer and PutHint can be made to block (as a disk would)
-// or fail, for tests of deadlines and storage errors.
+// A MemoryEngine whose Get, ApplyIfNewer, ApplyBatch and PutHint can be made to block (as a
+// disk would) or fail, for tests of deadlines and storage errors. ApplyBatch passes the gate
+// once for the whole batch, as one RocksDB write does, and fails every item when it fails.
 class GatedEngine final : public storage::Engine {
  public:
   void Close() {
@@ -34,6 +37,16 @@ class GatedEngine final : public storage::Engine {
     failure_ = std::move(status);
   }
   storage::MemoryEngine& inner() { return inner_; }
+  // Calls waiting at the closed gate now.
+  int waiting() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return waiting_;
+  }
+  // The size of every ApplyBatch call so far, in call order.
+  std::vector<size_t> batch_sizes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return batch_sizes_;
+  }
 
   Result<Version> Get(std::string_view key) override {
     if (Status s = Pass(); !s.ok()) return s;
@@ -43,6 +56,17 @@ class GatedEngine final : public storage::Engine {
                                              const Version& version) override {
     if (Status s = Pass(); !s.ok()) return s;
     return inner_.ApplyIfNewer(key, version);
+  }
+  std::vector<Result<storage::ApplyOutcome>> ApplyBatch(
+      std::span<const storage::KeyedVersion> items) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      batch_sizes_.push_back(items.size());
+    }
+    if (Status s = Pass(); !s.ok()) {
+      return std::vector<Result<storage::ApplyOutcome>>(items.size(), s);
+    }
+    return inner_.ApplyBatch(items);
   }
   Status ScanByHash(uint64_t first_hash, uint64_t last_hash,
                     const storage::HashScanFn& fn) override {
@@ -69,15 +93,19 @@ class GatedEngine final : public storage::Engine {
   // passes.
   Status Pass() {
     std::unique_lock<std::mutex> lock(mu_);
+    ++waiting_;
     cv_.wait_for(lock, kGateDeadline, [this] { return open_; });
+    --waiting_;
     return failure_;
   }
 
   storage::MemoryEngine inner_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool open_ = true;  // Guarded by mu_.
-  Status failure_;    // Guarded by mu_.
+  bool open_ = true;                 // Guarded by mu_.
+  Status failure_;                   // Guarded by mu_.
+  int waiting_ = 0;                  // Guarded by mu_.
+  std::vector<size_t> batch_sizes_;  // Guarded by mu_.
 };
 
 }  // namespace dialkv::testutil

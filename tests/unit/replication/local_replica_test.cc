@@ -4,13 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/thread_pool.hpp>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "server/common/clock.h"
 #include "server/storage/memory_engine.h"
@@ -70,6 +74,21 @@ class LocalReplicaTest : public ::testing::Test {
     std::vector<asio::awaitable<T>> ops;
     ops.push_back(std::move(op));
     return std::move(RunAll(std::move(ops))[0]);
+  }
+
+  // Starts `op` on the io_context; RunUntil runs it.
+  template <typename T>
+  void Start(asio::awaitable<T> op, std::optional<T>* out) {
+    asio::co_spawn(io_, StoreResult(std::move(op), out), asio::detached);
+  }
+  // Runs the io_context until `done` holds (bounded by kTestDeadline).
+  void RunUntil(const std::function<bool()>& done) {
+    const Deadline end = std::chrono::steady_clock::now() + kTestDeadline;
+    while (!done() && std::chrono::steady_clock::now() < end) {
+      io_.restart();
+      io_.run_for(std::chrono::milliseconds(2));
+    }
+    ASSERT_TRUE(done()) << "not done within the test's deadline";
   }
 
   Deadline In(std::chrono::milliseconds ms) { return std::chrono::steady_clock::now() + ms; }
@@ -184,24 +203,106 @@ TEST_F(LocalReplicaPoolTest, ReadStuckInStorageAnswersTimeoutAtItsDeadline) {
   EXPECT_EQ(Run(local_->Read("k", Later()))->value, "v");
 }
 
+using ApplyResult = std::optional<Result<storage::ApplyOutcome>>;
+
 TEST_F(LocalReplicaPoolTest, WritesPastTheirDeadlineAnswerUnknownIfStartedElseUnavailable) {
   engine_.Close();
-  // One storage thread: the second write queues behind the first.
+  // The second write queues behind the group being written (the first, held at the gate).
   const Version v{"v", Timestamp{Hlc(kStartMs), 2}, false};
-  std::vector<asio::awaitable<Result<storage::ApplyOutcome>>> ops;
-  ops.push_back(local_->Apply("started", v, In(std::chrono::milliseconds(100))));
-  ops.push_back(local_->Apply("queued", v, In(std::chrono::milliseconds(100))));
-  std::vector<Result<storage::ApplyOutcome>> results = RunAll(std::move(ops));
-  ASSERT_CODE(results[0], Code::kUnknown);
-  EXPECT_EQ(results[0].status().message(),
+  ApplyResult started, queued;
+  Start(local_->Apply("started", v, In(std::chrono::milliseconds(100))), &started);
+  RunUntil([&] { return engine_.waiting() == 1; });
+  Start(local_->Apply("queued", v, In(std::chrono::milliseconds(100))), &queued);
+  RunUntil([&] { return started.has_value() && queued.has_value(); });
+  ASSERT_CODE(*started, Code::kUnknown);
+  EXPECT_EQ(started->status().message(),
             "the deadline passed while the write was in storage; it may have been applied");
-  ASSERT_CODE(results[1], Code::kUnavailable);
-  EXPECT_EQ(results[1].status().message(),
+  ASSERT_CODE(*queued, Code::kUnavailable);
+  EXPECT_EQ(queued->status().message(),
             "the deadline passed before the write reached storage; it was not applied");
   engine_.Open();
   pool_->join();
   EXPECT_OK(engine_.inner().Get("started"));
   ASSERT_CODE(engine_.inner().Get("queued"), Code::kNotFound);
+}
+
+// Group commit: what queues while a group is being written goes to storage together, in one
+// engine batch (one WAL write, one fsync with --sync).
+TEST_F(LocalReplicaPoolTest, WritesQueuedDuringAGroupAreWrittenInOneBatch) {
+  engine_.Close();
+  const Version v{"v", Timestamp{Hlc(kStartMs), 2}, false};
+  std::vector<ApplyResult> results(11);
+  Start(local_->Apply("k0", v, Later()), &results[0]);
+  RunUntil([&] { return engine_.waiting() == 1; });
+  for (size_t i = 1; i < results.size(); ++i) {
+    Start(local_->Apply("k" + std::to_string(i), v, Later()), &results[i]);
+  }
+  io_.restart();
+  io_.poll();  // Every write is queued now, behind the first group.
+  engine_.Open();
+  RunUntil([&] {
+    return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+  });
+  for (const ApplyResult& r : results) {
+    ASSERT_OK(*r);
+    EXPECT_EQ(**r, storage::ApplyOutcome::kApplied);
+  }
+  EXPECT_EQ(engine_.batch_sizes(), (std::vector<size_t>{1, 10}));
+  EXPECT_EQ(engine_.inner().LiveKeyCount(), 11u);
+}
+
+// A group whose engine write fails fails every write in it, each saying it may have been
+// applied (the coordinator then answers UNKNOWN for a CP write, or hints the version).
+TEST_F(LocalReplicaPoolTest, AGroupWhoseWriteFailsFailsEveryWriteInIt) {
+  engine_.Close();
+  const Version v{"v", Timestamp{Hlc(kStartMs), 2}, false};
+  std::vector<ApplyResult> results(5);
+  Start(local_->Apply("a", v, Later()), &results[0]);
+  RunUntil([&] { return engine_.waiting() == 1; });
+  for (size_t i = 1; i < results.size(); ++i) {
+    Start(local_->Apply("b" + std::to_string(i), v, Later()), &results[i]);
+  }
+  io_.restart();
+  io_.poll();
+  engine_.FailWith(Status::IOError("the disk went away"));
+  engine_.Open();
+  RunUntil([&] {
+    return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+  });
+  for (const ApplyResult& r : results) {
+    ASSERT_CODE(*r, Code::kIOError);
+    EXPECT_EQ(r->status().message(),
+              "storage write failed (it may have been applied): the disk went away");
+  }
+  EXPECT_EQ(engine_.batch_sizes(), (std::vector<size_t>{1, 4}));
+}
+
+// A write whose deadline passes while it waits for the group before it is never written, and
+// says so; the writes queued with it that are still on time are written.
+TEST_F(LocalReplicaPoolTest, WritesWhoseDeadlinePassedWhileQueuedAreNotWritten) {
+  engine_.Close();
+  const Version v{"v", Timestamp{Hlc(kStartMs), 2}, false};
+  ApplyResult first, late1, late2, on_time;
+  Start(local_->Apply("first", v, Later()), &first);
+  RunUntil([&] { return engine_.waiting() == 1; });
+  Start(local_->Apply("late1", v, In(std::chrono::milliseconds(30))), &late1);
+  Start(local_->Apply("late2", v, In(std::chrono::milliseconds(30))), &late2);
+  Start(local_->Apply("on-time", v, Later()), &on_time);
+  RunUntil([&] { return late1.has_value() && late2.has_value(); });
+  engine_.Open();
+  RunUntil([&] { return first.has_value() && on_time.has_value(); });
+  for (const ApplyResult* late : {&late1, &late2}) {
+    ASSERT_CODE(**late, Code::kUnavailable);
+    EXPECT_EQ((*late)->status().message(),
+              "the deadline passed before the write reached storage; it was not applied");
+  }
+  ASSERT_OK(*first);
+  ASSERT_OK(*on_time);
+  pool_->join();
+  EXPECT_EQ(engine_.batch_sizes(), (std::vector<size_t>{1, 1}));  // The late ones left out.
+  ASSERT_CODE(engine_.inner().Get("late1"), Code::kNotFound);
+  ASSERT_CODE(engine_.inner().Get("late2"), Code::kNotFound);
+  EXPECT_OK(engine_.inner().Get("on-time"));
 }
 
 TEST_F(LocalReplicaPoolTest, HintsAreStoredOnThePoolUnderTheSameDeadlineRules) {
