@@ -51,15 +51,8 @@ TEST(ConfigTest, FileSetsFlagsCommandLineWinsOverItAndItWinsOverTheEnvironment) 
        testutil::ServerBinary(), "--config", config, "--node-id=3"},
       dir.Sub("node.log"));
   ASSERT_OK(server.Start());
-  Result<jepsen::ServerPorts> ports = Status::NotFound("not read yet");
-  ASSERT_TRUE(testutil::Eventually(
-      [&] {
-        ports = jepsen::ReadPortsFile(ports_file);
-        return ports.ok() || !server.running();
-      },
-      milliseconds(20000)))
-      << server.LogTail(2000);
-  ASSERT_OK(ports);
+  Result<jepsen::ServerPorts> ports = testutil::AwaitPortsFile(server, ports_file);
+  ASSERT_TRUE(ports.ok()) << ports.status().ToString() << "\n" << server.LogTail(2000);
 
   auto client = Client::Create({.endpoints = {"127.0.0.1:" + std::to_string(ports->client)}});
   ASSERT_OK(client);

@@ -53,15 +53,8 @@ TEST(PortsTest, NodeOnPortZeroWritesTheBoundPortsAndRemovesTheFileOnShutdown) {
        "--ports-file=" + ports_file.string()},
       dir.Sub("node.log"));
   ASSERT_OK(server.Start());
-  Result<jepsen::ServerPorts> ports = Status::NotFound("not read yet");
-  ASSERT_TRUE(testutil::Eventually(
-      [&] {
-        ports = jepsen::ReadPortsFile(ports_file);
-        return ports.ok() || !server.running();
-      },
-      milliseconds(20000)))
-      << server.LogTail(2000);
-  ASSERT_OK(ports);
+  Result<jepsen::ServerPorts> ports = testutil::AwaitPortsFile(server, ports_file);
+  ASSERT_TRUE(ports.ok()) << ports.status().ToString() << "\n" << server.LogTail(2000);
   EXPECT_NE(ports->client, 0);
   EXPECT_NE(ports->peer, 0);
   EXPECT_NE(ports->http, 0);

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "server/net/frame.h"
+#include "tests/testutil/eventually.h"
 
 namespace dialkv::testutil {
 namespace {
@@ -35,6 +36,21 @@ int ConnectLoopback(uint16_t port) {
 }  // namespace
 
 std::string ServerBinary() { return DIALKV_SERVER_PATH; }
+
+Result<jepsen::ServerPorts> AwaitPortsFile(const jepsen::ChildProcess& server,
+                                           const std::filesystem::path& ports_file) {
+  Result<jepsen::ServerPorts> ports = Status::NotFound("not read yet");
+  const bool done = Eventually(
+      [&] {
+        ports = jepsen::ReadPortsFile(ports_file);
+        return ports.ok() || !server.running();
+      },
+      std::chrono::milliseconds(20000));
+  if (!ports.ok() && done) {
+    return Status::Unavailable("the server exited before writing " + ports_file.string());
+  }
+  return ports;
+}
 
 std::vector<std::string> ServerProcess::Args(const Options& options) {
   std::vector<std::string> args = {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "jepsen-like/harness/process.h"
 #include "jepsen-like/harness/server_child.h"
 #include "proto/dialkv.pb.h"
 #include "server/common/status.h"
@@ -19,6 +20,11 @@ namespace dialkv::testutil {
 
 // The dialkv-server binary this test was built with.
 std::string ServerBinary();
+
+// The ports `server` (started with --ports-file=`ports_file`) listens on, once it has written
+// them; within 20 s. Errors: the file's, or kUnavailable when the server exited first.
+Result<jepsen::ServerPorts> AwaitPortsFile(const jepsen::ChildProcess& server,
+                                           const std::filesystem::path& ports_file);
 
 class ServerProcess {
  public:
