@@ -43,6 +43,10 @@ constexpr const char* kMetaCf = "meta";
 // Column families of older layouts, and the migration's own (see rocksdb_engine.h).
 constexpr const char* kByHashCf = "by_hash";
 constexpr const char* kMigrationCf = "data_migration";
+// An empty column family that marks a data dir of layout 3: a binary of layout 1 or 2 opens
+// its data dir with a fixed list of column families, so RocksDB makes it refuse this one
+// ("column families not opened") instead of reading hash-prefixed keys as keys.
+constexpr const char* kLayoutMarkerCf = "layout_3";
 // Meta "data_layout": the layout version of the data dir (absent: 1 or 2).
 constexpr const char* kLayoutMeta = "data_layout";
 constexpr int kLayoutVersion = 3;
@@ -345,7 +349,9 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
       {kDataCf, data_cf},
       {kHintsCf, small_cf},
       {kMetaCf, small_cf},
+      {kLayoutMarkerCf, small_cf},
   };
+  constexpr size_t kTodays = 5;
   std::error_code ec;
   if (fs::exists(fs::path(options.path) / "CURRENT", ec)) {
     std::vector<std::string> names;
@@ -356,7 +362,7 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
         descriptors.emplace_back(name, small_cf);
       } else if (name == kMigrationCf) {
         descriptors.emplace_back(name, data_cf);
-      } else if (std::none_of(descriptors.begin(), descriptors.begin() + 4,
+      } else if (std::none_of(descriptors.begin(), descriptors.begin() + kTodays,
                               [&](const auto& d) { return d.name == name; })) {
         return Status::InvalidArgument(
             "data dir " + options.path + " has a column family '" + name +
@@ -372,8 +378,8 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
   std::unique_ptr<rocksdb::DB> db(raw_db);
   DIALKV_CHECK(handles.size() == descriptors.size());
 
-  Handles h{handles[0], handles[1], handles[2], handles[3]};
-  for (size_t i = 4; i < descriptors.size(); ++i) {
+  Handles h{handles[0], handles[1], handles[2], handles[3], handles[4]};
+  for (size_t i = kTodays; i < descriptors.size(); ++i) {
     (descriptors[i].name == kByHashCf ? h.by_hash : h.migration) = handles[i];
   }
   std::unique_ptr<RocksEngine> engine(new RocksEngine(options, std::move(env), std::move(db), h));
@@ -408,8 +414,9 @@ RocksEngine::~RocksEngine() {
     const rocksdb::Status s = db_->SyncWAL();
     if (!s.ok()) Log()->warn("{}: syncing the WAL at close failed: {}", Where(), s.ToString());
   }
-  for (rocksdb::ColumnFamilyHandle* cf : {handles_.default_cf, handles_.data, handles_.hints,
-                                          handles_.meta, handles_.by_hash, handles_.migration}) {
+  for (rocksdb::ColumnFamilyHandle* cf :
+       {handles_.default_cf, handles_.data, handles_.hints, handles_.meta, handles_.layout_marker,
+        handles_.by_hash, handles_.migration}) {
     if (cf == nullptr) continue;  // A column family of an older layout, dropped (or never had).
     const rocksdb::Status s = db_->DestroyColumnFamilyHandle(cf);
     if (!s.ok()) Log()->warn("{}: releasing a column family failed: {}", Where(), s.ToString());

@@ -27,9 +27,11 @@
 //            it from `data_migration`, so each entry is in exactly one of them);
 //   then `data_migration` is dropped and meta records layout 3.
 // Entries move in WriteBatches of a few MiB; the open logs how many and how long it took.
-// A binary that predates layout 3 refuses a data dir in the middle of the migration (RocksDB
-// requires every column family to be named) and misreads a migrated one: downgrading needs
-// an empty data dir (the replicas refill it).
+// A binary that predates layout 3 refuses a data dir of layout 3, migrated or new, and one in
+// the middle of the migration: it opens its data dir with a fixed list of column families, and
+// RocksDB requires every column family to be named, so the empty column family `layout_3`
+// that every open creates makes it refuse instead of reading hash-prefixed keys as keys.
+// Downgrading needs an empty data dir (the replicas refill it).
 //
 // Durability: with Options::sync every write fsyncs the WAL before it returns (concurrent
 // writers share one fsync: RocksDB group commit). Without it a returned write survives a crash
@@ -208,6 +210,7 @@ class RocksEngine final : public Engine {
     rocksdb::ColumnFamilyHandle* data = nullptr;
     rocksdb::ColumnFamilyHandle* hints = nullptr;
     rocksdb::ColumnFamilyHandle* meta = nullptr;
+    rocksdb::ColumnFamilyHandle* layout_marker = nullptr;  // Empty: marks layout 3.
     // Only while Open migrates an older layout (null once dropped, or if the dir has none).
     rocksdb::ColumnFamilyHandle* by_hash = nullptr;
     rocksdb::ColumnFamilyHandle* migration = nullptr;

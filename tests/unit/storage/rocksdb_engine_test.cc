@@ -95,7 +95,7 @@ std::vector<std::string> ColumnFamiliesOf(const std::string& path) {
   return names;
 }
 
-const std::vector<std::string> kTodaysColumnFamilies = {"data", "hints", "meta"};
+const std::vector<std::string> kTodaysColumnFamilies = {"data", "hints", "layout_3", "meta"};
 
 // The layouts of `data` a dir can have (rocksdb_engine.h): layout 1, keyed by the key alone;
 // layout 2, the same plus the `by_hash` index; today's, keyed by hash then key.
@@ -103,7 +103,8 @@ enum class Layout { kKeyOnly, kWithHashIndex, kToday };
 
 // The column families of `layout`.
 std::vector<std::string> LayoutColumnFamilies(Layout layout) {
-  std::vector<std::string> cfs = kTodaysColumnFamilies;
+  if (layout == Layout::kToday) return kTodaysColumnFamilies;
+  std::vector<std::string> cfs = {"data", "hints", "meta"};
   if (layout == Layout::kWithHashIndex) cfs.emplace_back("by_hash");
   return cfs;
 }
@@ -136,8 +137,11 @@ void WriteRawVersion(const std::string& path, const std::string& key, const std:
 // Flushes every column family of the data dir at `path` to table files, behind the engine's
 // back. REQUIRES: no engine has `path` open.
 void FlushToTables(const std::string& path) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, {}}, {"data", {}}, {"hints", {}}, {"meta", {}}};
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, {}},
+                                                      {"data", {}},
+                                                      {"hints", {}},
+                                                      {"layout_3", {}},
+                                                      {"meta", {}}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles, &db);
@@ -496,7 +500,35 @@ TEST_F(RocksEngineTest, InterruptedMigrationIsFinishedByTheNextOpen) {
       EXPECT_EQ(layout_meta.value(), "3");
     }
     EXPECT_EQ(ColumnFamiliesOf(path),
-              (std::vector<std::string>{"data", "default", "hints", "meta"}));
+              (std::vector<std::string>{"data", "default", "hints", "layout_3", "meta"}));
+  }
+}
+
+// A binary of layout 1 or 2 opened its data dir with a fixed list of column families: with the
+// marker of layout 3 there, RocksDB refuses the open, so such a binary cannot read
+// hash-prefixed keys as keys (and spread them) after a downgrade.
+TEST_F(RocksEngineTest, AnOlderBinarysColumnFamiliesCannotOpenTodaysLayout) {
+  {
+    std::unique_ptr<RocksEngine> engine = OpenOrDie();
+    ASSERT_NE(engine, nullptr);
+    ASSERT_OK(engine->ApplyIfNewer("k", Live("v", 1)));
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> layout2 = {{rocksdb::kDefaultColumnFamilyName, {}},
+                                                          {"data", {}},
+                                                          {"hints", {}},
+                                                          {"meta", {}},
+                                                          {"by_hash", {}}};
+  rocksdb::DBOptions options;
+  options.create_missing_column_families = true;  // As that binary opened.
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  const rocksdb::Status s = rocksdb::DB::Open(options, path_, layout2, &handles, &db);
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(Contains(s.ToString(), "layout_3")) << s.ToString();
+  if (s.ok()) {
+    for (rocksdb::ColumnFamilyHandle* h : handles)
+      EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
   }
 }
 
@@ -520,7 +552,7 @@ TEST_F(RocksEngineTest, DataDirOfANewerLayoutIsRefusedNamingTheDir) {
       message, "data dir " + path_ + " has data layout 4, newer than this dialkv knows (3)"))
       << message;
   {
-    RawDb db(path_, {"data", "hints", "meta", "from_the_future"});
+    RawDb db(path_, {"data", "hints", "layout_3", "meta", "from_the_future"});
     db.Put("meta", "data_layout", "3");
   }
   opened = Open();
