@@ -310,7 +310,9 @@ TEST_F(CliFaultTest, ShowAsJsonGivesEachNodesFaultsAndEachUnreachableEndpointsEr
   // A command that changes faults prints the same document of every node after it.
   CommandResult cleared = Cli({"fault", "clear", "--output", "json"});
   ASSERT_EQ(cleared.exit_code, 0) << cleared.err;
-  for (const nlohmann::json& entry : nlohmann::json::parse(cleared.out).at("endpoints")) {
+  // Named: a range-for keeps alive the temporary it iterates, not one its expression reads from.
+  const nlohmann::json cleared_doc = nlohmann::json::parse(cleared.out);
+  for (const nlohmann::json& entry : cleared_doc.at("endpoints")) {
     EXPECT_EQ(entry.at("faults").at("summary"), "no faults") << cleared.out;
   }
 }
@@ -335,7 +337,8 @@ TEST_F(CliFaultTest, InspectAsJsonGivesEachNodesVersionOrNull) {
 
   CommandResult missing = Cli({"inspect", "missing", "--output", "json"});
   ASSERT_EQ(missing.exit_code, 0) << missing.err;
-  for (const nlohmann::json& entry : nlohmann::json::parse(missing.out).at("endpoints")) {
+  const nlohmann::json missing_doc = nlohmann::json::parse(missing.out);
+  for (const nlohmann::json& entry : missing_doc.at("endpoints")) {
     EXPECT_TRUE(entry.at("version").is_null()) << missing.out;
   }
   CommandResult deleted = Cli({"inspect", "deleted", "--output", "json"});
