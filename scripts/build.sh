@@ -8,7 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 build_dir=${BUILD_DIR:-build}
-cmake -S . -B "$build_dir" -G Ninja \
+# ccache (installed by install-deps) keeps compiled objects between builds. Paths under the
+# repository are hashed relative to it, so another clone, or the image build in docker/ (whose
+# sources are in /src), reuses this clone's objects.
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(pwd)} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+fi
+cmake -S . -B "$build_dir" -G Ninja "${launcher[@]}" \
   -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" \
   -DDIALKV_SANITIZE="${SANITIZE:-}" \
   -DDIALKV_BUILD_BENCH="${BUILD_BENCH:-ON}" >/dev/null

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git clang-format
+  build-essential cmake ninja-build pkg-config git clang-format ccache
   clang-14 libclang-rt-14-dev
   libasio-dev
   libprotobuf-dev protobuf-compiler python3-protobuf
