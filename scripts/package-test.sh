@@ -48,14 +48,15 @@ for deb in "$server_deb" "$dev_deb"; do
   log "$(basename "$deb"): $(du -k "$deb" | cut -f1) KiB; $(dpkg-deb -f "$deb" Depends)"
 done
 dpkg-deb -f "$server_deb" Depends | grep -q 'librocksdb7.8' || fail "dialkv-server does not depend on librocksdb7.8"
-dpkg-deb -c "$dev_deb" | grep -q '/libdialkv_client\.a$' || fail "no libdialkv_client.a in libdialkv-dev"
-dpkg-deb -c "$dev_deb" | grep -Eq '/lib(dialkv_(storage|net|replication|api|common)|rocksdb)' &&
+dev_files=$(dpkg-deb -c "$dev_deb")
+grep -q '/libdialkv_client\.a$' <<<"$dev_files" || fail "no libdialkv_client.a in libdialkv-dev"
+grep -Eq '/lib(dialkv_(storage|net|replication|api|common)|rocksdb)' <<<"$dev_files" &&
   fail "libdialkv-dev holds a server library"
 mkdir "$work/server-deb"
 dpkg-deb -x "$server_deb" "$work/server-deb"
 for b in dialkv-server dialkv dialkv-jepsen; do
   [ -x "$work/server-deb/usr/bin/$b" ] || fail "no /usr/bin/$b in dialkv-server"
-  if readelf -S "$work/server-deb/usr/bin/$b" | grep -Eq '\.(debug_info|symtab)\b'; then
+  if grep -Eq '\.(debug_info|symtab)\b' <<<"$(readelf -S "$work/server-deb/usr/bin/$b")"; then
     fail "/usr/bin/$b is not stripped"
   fi
 done
@@ -84,7 +85,7 @@ apt-get update -q >/tmp/apt.log 2>&1 || { tail -n 20 /tmp/apt.log; die "apt-get 
 # example against the installed library.
 apt-get install -y -q --no-install-recommends /debs/dialkv-server_*.deb /debs/libdialkv-dev_*.deb \
   g++ cmake make pkg-config >>/tmp/apt.log 2>&1 || { tail -n 30 /tmp/apt.log; die "apt-get install"; }
-say "installed: $(dpkg-query -W -f='${Package} ${Version}, ' dialkv-server libdialkv-dev)"
+say "installed: $(dpkg-query -W -f='${Package} ${Version}  ' dialkv-server libdialkv-dev)"
 
 getent passwd dialkv >/dev/null || die "postinst made no dialkv user"
 [ "$(stat -c %U:%G /var/lib/dialkv)" = dialkv:dialkv ] || die "/var/lib/dialkv is not dialkv's"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # $work, log and fail come from the sourcing script.
 # Sourced by scripts/compose-test.sh and scripts/package-test.sh: podman on a Debian 12 machine
 # without systemd and without a reachable container registry, and a debian:bookworm-slim base
 # image built locally with debootstrap.
