@@ -31,75 +31,13 @@ fail() {
   exit 1
 }
 
-# --- 1. packages ------------------------------------------------------------------------------
-need=()
-for p in podman docker-compose debootstrap runc curl; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ "${#need[@]}" -gt 0 ]; then
-  log "installing ${need[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -q >"$work/apt.log" 2>&1
-  $sudo apt-get install -y -q "${need[@]}" >>"$work/apt.log" 2>&1 ||
-    { tail -n 30 "$work/apt.log"; fail "apt-get install ${need[*]}"; }
-fi
+# --- 1.-3. packages, podman without systemd, the base image (scripts/lib/podman-base.sh) -------
+# shellcheck source=scripts/lib/podman-base.sh
+source "$repo/scripts/lib/podman-base.sh"
+podman_install_packages podman docker-compose debootstrap runc curl
 log "$(podman --version), $(docker-compose --version)"
-
-# --- 2. podman without systemd ----------------------------------------------------------------
-# Containers inherit the default ulimits; podman's own defaults (nofile 1048576) are above a
-# typical sandbox's hard limits, which makes runc fail with "error setting rlimits".
-hard_nofile=$(ulimit -Hn)
-[ "$hard_nofile" = unlimited ] && hard_nofile=1048576
-hard_nproc=$(ulimit -Hu)
-[ "$hard_nproc" = unlimited ] && hard_nproc=32768
-nofile=$((hard_nofile < 1048576 ? hard_nofile : 1048576))
-nproc=$((hard_nproc < 32768 ? hard_nproc : 32768))
-cat >"$work/containers.conf" <<EOF
-[containers]
-default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF
-export CONTAINERS_CONF="$work/containers.conf"
-
-# --- 3. the base image ------------------------------------------------------------------------
-# The Debian mirror this machine itself uses: the first bookworm (not -security/-updates)
-# source, deb822 (*.sources) or one-line (sources.list) format.
-apt_mirror() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk 'BEGIN { RS = ""; FS = "\n" }
-      { uris = ""; ok = 0
-        for (i = 1; i <= NF; i++) {
-          if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", $i); split($i, u, /[ \t]+/); uris = u[1] }
-          if ($i ~ /^Suites:/ && $i ~ /(^|[ \t])bookworm([ \t]|$)/) ok = 1
-        }
-        if (ok && uris != "") { print uris; exit } }' "$f"
-  done
-  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) {
-           if ($(i + 1) == "bookworm") print $i; break } }' || true
-}
-if ! podman image exists docker.io/library/debian:bookworm-slim; then
-  mirror=$(apt_mirror)
-  mirror=${mirror%%$'\n'*}
-  [ -n "$mirror" ] || fail "no bookworm source in /etc/apt/sources.list{,.d/}"
-  log "building debian:bookworm-slim with debootstrap --variant=minbase from $mirror"
-  rootfs="$work/rootfs"
-  debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
-    { tail -n 30 "$work/debootstrap.log"; fail "debootstrap"; }
-  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-  tar -C "$rootfs" --numeric-owner -c . |
-    podman import --change 'CMD ["bash"]' - docker.io/library/debian:bookworm-slim \
-      >"$work/import.log" 2>&1 || { cat "$work/import.log"; fail "podman import"; }
-  rm -rf "$rootfs"
-fi
-log "base image: $(podman image inspect --format '{{.Id}}' docker.io/library/debian:bookworm-slim | cut -c1-12)"
+podman_configure
+podman_base_image
 
 # --- 4. the Docker API, the health-check loop, clean-up -----------------------------------------
 sock="$work/podman.sock"
