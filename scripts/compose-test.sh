@@ -145,7 +145,7 @@ log "docker-compose config: ok"
 # `docker-compose build` would, but by podman itself so that this machine's compiler cache can
 # be mounted into the build: the image then reuses the objects a build of the same sources
 # here already made (the test step's, in CI). Without a cache it takes several minutes.
-compose config | grep -q 'dockerfile: docker/Dockerfile' ||
+grep -q 'dockerfile: docker/Dockerfile' <<<"$(compose config)" ||
   fail "the compose file no longer builds from docker/Dockerfile; update this test"
 cache_args=()
 if cache_dir=$(ccache --get-config cache_dir 2>/dev/null) && [ -n "$cache_dir" ]; then
