@@ -59,8 +59,9 @@ TEST(HgrmTest, RowsFollowHdrHistogramsPercentileTicksAndColumnWidths) {
   EXPECT_EQ(lines[0], kHeader);
   EXPECT_EQ(lines[1], "");
   // %12.3f %2.12f %10d %14.2f, and the last row without the fourth column.
-  const std::regex row(R"( {0,11}\d+\.\d{3} \d\.\d{12} {0,9}\d+ {0,13}\d+\.\d{2})");
-  const std::regex last(R"( {0,11}\d+\.\d{3} 1\.000000000000 {0,9}\d+)");
+  // (Each field after the first: one separating space, then its padding.)
+  const std::regex row(R"( {0,11}\d+\.\d{3} \d\.\d{12} {1,10}\d+ {1,14}\d+\.\d{2})");
+  const std::regex last(R"( {0,11}\d+\.\d{3} 1\.000000000000 {1,10}\d+)");
   const size_t footer = lines.size() - 3;
   std::vector<double> levels;
   uint64_t previous_count = 0;
@@ -68,6 +69,8 @@ TEST(HgrmTest, RowsFollowHdrHistogramsPercentileTicksAndColumnWidths) {
   for (size_t i = 2; i < footer; ++i) {
     const std::string& l = lines[i];
     ASSERT_TRUE(std::regex_match(l, i + 1 == footer ? last : row)) << i << ": '" << l << "'";
+    EXPECT_EQ(l.size(), i + 1 == footer ? 12 + 1 + 14 + 1 + 10 : 12 + 1 + 14 + 1 + 10 + 1 + 14)
+        << l;
     EXPECT_EQ(l.substr(12, 1), " ");
     EXPECT_EQ(l.substr(27, 1), " ");
     std::istringstream fields(l);
