@@ -33,9 +33,14 @@ Result<std::string> Porcupine(const std::vector<Op>& history, const std::vector<
                        {"Output", std::move(output)},
                        {"Return", unknown ? last_ns + 1 : *op.complete_ns}});
   }
-  Result<std::string> text = internal::DumpJson(out, 1);
-  if (!text.ok()) return text.status();
-  return *text + "\n";
+  // One operation per line: readable, and still one JSON array.
+  std::string text = "[";
+  for (size_t i = 0; i < out.size(); ++i) {
+    Result<std::string> op = internal::DumpJson(out[i], -1);
+    if (!op.ok()) return op.status();
+    text += (i == 0 ? "\n" : ",\n") + *op;
+  }
+  return text + "\n]\n";
 }
 
 std::string EdnValue(const std::string& key, const std::optional<std::string>& value) {

@@ -2,8 +2,8 @@
 // Exports the CP operations of a history for other linearizability checkers:
 //
 // Porcupine (github.com/anishathalye/porcupine, Go): a JSON array of its `Operation`
-// {ClientId int, Input, Call int64, Output, Return int64}, one per CP operation, in invocation
-// order:
+// {ClientId int, Input, Call int64, Output, Return int64}, one per CP operation (and line), in
+// invocation order:
 //   {"ClientId": 3, "Input": {"op": "write", "key": "k1", "value": "v17"},
 //    "Call": 1200345, "Output": {"value": null, "unknown": false}, "Return": 1800123}
 // Input.op is "read", "write" or "delete" (value null for reads and deletes); Output.value is
