@@ -8,13 +8,18 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <exception>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <string>
 
 #include "client/cli/fault_args.h"
+#include "jepsen-like/check/export.h"
 #include "jepsen-like/harness/run.h"
+#include "jepsen-like/harness/run_record.h"
+#include "jepsen-like/harness/store.h"
 #include "server/common/command_line.h"
 #include "server/common/version.h"
 
@@ -54,6 +59,64 @@ std::string DefaultServerPath() {
   return "";
 }
 
+constexpr uint64_t kBytesPerMiB = uint64_t{1} << 20;
+
+// `check DIR`: re-check a saved run.
+struct CheckCommand {
+  std::string dir;
+  std::string out;
+  std::optional<int64_t> max_time_per_key_ms;
+  std::optional<uint64_t> max_memory_per_key_mib;
+  std::optional<int64_t> max_witness_time_per_key_ms;
+};
+
+// `export --format F DIR`: the CP operations for another checker.
+struct ExportCommand {
+  std::string dir;
+  std::string format;
+  std::string output;
+};
+
+int RunCheck(const CheckCommand& c) {
+  dialkv::jepsen::RecheckOptions options;
+  options.max_time_per_key_ms = c.max_time_per_key_ms;
+  if (c.max_memory_per_key_mib) {
+    options.max_cache_bytes_per_key = *c.max_memory_per_key_mib * kBytesPerMiB;
+  }
+  options.max_witness_time_per_key_ms = c.max_witness_time_per_key_ms;
+  return dialkv::jepsen::RecheckRun(c.dir, c.out, options);
+}
+
+int RunExport(const ExportCommand& c) {
+  auto format = dialkv::jepsen::ParseExportFormat(c.format);
+  if (!format.ok()) return UsageError(format.status().message());
+  const std::filesystem::path path = std::filesystem::is_directory(c.dir)
+                                         ? std::filesystem::path(c.dir) / "history.jsonl"
+                                         : std::filesystem::path(c.dir);
+  auto history = dialkv::jepsen::ReadHistoryFile(path);
+  if (!history.ok()) {
+    std::fprintf(stderr, "%s: %s\n", kProgram, history.status().ToString().c_str());
+    return dialkv::jepsen::kExitHarnessError;
+  }
+  auto text = dialkv::jepsen::ExportHistory(*history, *format);
+  if (!text.ok()) {
+    std::fprintf(stderr, "%s: %s\n", kProgram, text.status().ToString().c_str());
+    return dialkv::jepsen::kExitHarnessError;
+  }
+  if (c.output.empty() || c.output == "-") {
+    std::fwrite(text->data(), 1, text->size(), stdout);
+    return std::fflush(stdout) == 0 ? dialkv::jepsen::kExitPass : dialkv::jepsen::kExitHarnessError;
+  }
+  std::FILE* out = std::fopen(c.output.c_str(), "wb");
+  const bool written =
+      out != nullptr && std::fwrite(text->data(), 1, text->size(), out) == text->size();
+  if (out == nullptr || std::fclose(out) != 0 || !written) {
+    std::fprintf(stderr, "%s: cannot write %s\n", kProgram, c.output.c_str());
+    return dialkv::jepsen::kExitHarnessError;
+  }
+  return dialkv::jepsen::kExitPass;
+}
+
 int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
   using dialkv::jepsen::HarnessOptions;
   HarnessOptions o;
@@ -64,13 +127,20 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
   std::string endpoints;
   std::optional<uint64_t> seed;
   bool hold = false;
+  std::string store = "store";
+  int64_t max_time_per_key_ms = o.check.linearizability.max_time_per_key.count();
+  uint64_t max_memory_per_key_mib = o.check.linearizability.max_cache_bytes_per_key / kBytesPerMiB;
+  int64_t max_witness_time_per_key_ms = o.check.linearizability.max_witness_time_per_key.count();
 
   CLI::App app{
       "dialkv-jepsen: runs a workload against a dialkv cluster while a nemesis injects faults, "
       "records the history, and checks what CP and AP promise (linearizability of CP keys; AP "
       "convergence, no lost or invented writes; stale reads and availability measured). "
-      "Writes history.jsonl, final.json, results.json and report.html to --out. Exit 0: every "
-      "check passed; 1: a violation (with a witness); 2: a harness error or an undecided check.",
+      "Writes history.jsonl (nemesis events included), final.json, run.json, results.json and "
+      "report.html to --out, or to STORE/<workload>/<time>/ with STORE/latest pointing at it. "
+      "'check DIR' re-checks a saved run; 'export' hands its CP history to Porcupine or Knossos. "
+      "Exit 0: every check passed; 1: a violation (with a witness); 2: a harness error or an "
+      "undecided check.",
       kProgram};
   app.option_defaults()->always_capture_default();
   app.set_version_flag("--version", dialkv::VersionLine(kProgram),
@@ -112,8 +182,12 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
   app.add_option("--seed", seed,
                  "Seeds the nemesis schedule, the workload and the nodes' drop choices; the "
                  "same seed repeats them (default: random, printed)");
-  app.add_option("--out", o.out, "Directory for the run's files and the nodes' data and logs")
-      ->required();
+  app.add_option("--out", o.out,
+                 "Directory for the run's files and the nodes' data and logs; a new or empty one "
+                 "(default: a new directory in --store)");
+  app.add_option("--store", store,
+                 "Without --out: each run goes to STORE/<workload>/<YYYYMMDDTHHMMSSZ>[-N]/, and "
+                 "STORE/<workload>/latest and STORE/latest point at the newest");
   app.add_option("--keys", o.workload.keys, "Key slots per mode");
   app.add_option("--ops-per-key", o.workload.ops_per_key,
                  "Operations on one key before its slot moves to a new key (bounds the cost of "
@@ -144,6 +218,47 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
                  "it: skip-read-repair (CP reads skip their write-back) or "
                  "skip-write-timestamp-phase (CP writes skip the timestamp read; without the "
                  "clock nemesis node 1 then runs 400 ms behind)");
+  const auto add_budgets = [](CLI::App& to, auto& time_ms, auto& memory_mib, auto& witness_ms,
+                              const std::string& default_note) {
+    to.add_option(
+        "--max-time-per-key-ms", time_ms,
+        "Linearizability: a key's search that takes longer is undecided (unknown)" + default_note);
+    to.add_option(
+        "--max-memory-per-key-mib", memory_mib,
+        "Linearizability: a key's search that memoizes more is undecided (unknown)" + default_note);
+    to.add_option("--max-witness-time-per-key-ms", witness_ms,
+                  "Linearizability: time spent shrinking a violation's witness" + default_note);
+  };
+  add_budgets(app, max_time_per_key_ms, max_memory_per_key_mib, max_witness_time_per_key_ms, "");
+
+  CheckCommand check;
+  CLI::App* check_app = app.add_subcommand(
+      "check",
+      "Re-check a saved run: reads DIR/history.jsonl, final.json and run.json, runs every "
+      "checker with the run's budgets (or those given), writes results.json and report.html "
+      "(into DIR, or --out) and exits as the run did (0 pass, 1 violation, 2 unknown or a "
+      "harness error)");
+  check_app->add_option("dir", check.dir, "The run's directory (e.g. store/latest)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  check_app->add_option("--out", check.out,
+                        "Write results.json and report.html here (default: DIR)");
+  add_budgets(*check_app, check.max_time_per_key_ms, check.max_memory_per_key_mib,
+              check.max_witness_time_per_key_ms, " (default: the run's, from run.json)");
+
+  ExportCommand export_command;
+  CLI::App* export_app = app.add_subcommand(
+      "export",
+      "Print the CP operations of a saved history for another linearizability checker: "
+      "porcupine (JSON of Porcupine's Operation) or knossos (Jepsen's EDN history, [key value] "
+      "tuples); see jepsen-like/README.md");
+  export_app->add_option("dir", export_command.dir, "The run's directory, or a history.jsonl")
+      ->required()
+      ->check(CLI::ExistingPath);
+  export_app->add_option("--format", export_command.format, "porcupine or knossos")->required();
+  export_app->add_option("-o,--output", export_command.output, "Write here instead of stdout");
+  app.require_subcommand(0, 1);
+
   bool no_client_tokens = false;
   app.add_flag("--no-client-tokens", no_client_tokens,
                "Start the local cluster without client token checks (its peers still "
@@ -162,7 +277,13 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
     return UsageError(e.what());
   }
+  if (check_app->parsed()) return RunCheck(check);
+  if (export_app->parsed()) return RunExport(export_command);
 
+  o.check.linearizability.max_time_per_key = std::chrono::milliseconds(max_time_per_key_ms);
+  o.check.linearizability.max_cache_bytes_per_key = max_memory_per_key_mib * kBytesPerMiB;
+  o.check.linearizability.max_witness_time_per_key =
+      std::chrono::milliseconds(max_witness_time_per_key_ms);
   auto workload_kind = dialkv::jepsen::ParseWorkload(workload);
   if (!workload_kind.ok()) return UsageError(workload_kind.status().message());
   o.workload.kind = *workload_kind;
@@ -194,8 +315,15 @@ int Run(int argc, char** argv, std::chrono::steady_clock::time_point start) {
   if (dialkv::Status valid = dialkv::jepsen::ValidateOptions(o); !valid.ok()) {
     return UsageError(valid.message());
   }
+  if (hold && o.out.empty()) return UsageError("--hold needs --out DIR");
   InstallSignalHandlers();
   if (hold) return dialkv::jepsen::HoldCluster(o, g_interrupted);
+  if (o.out.empty()) {
+    auto dir = dialkv::jepsen::CreateStoreRunDir(store, workload, std::time(nullptr));
+    if (!dir.ok()) return UsageError(dir.status().ToString());
+    o.out = *dir;
+    std::fprintf(stderr, "%s: this run's files go to %s\n", kProgram, o.out.string().c_str());
+  }
   std::fprintf(stderr, "%s: seed %llu (repeat with --seed %llu)\n", kProgram,
                static_cast<unsigned long long>(o.seed), static_cast<unsigned long long>(o.seed));
   return dialkv::jepsen::RunHarness(o, start, g_interrupted);

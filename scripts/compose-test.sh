@@ -265,6 +265,27 @@ compose --profile test run --rm bench --endpoints=node1:7379,node2:7379,node3:73
 grep -E '^(system|dialkv) ' "$work/bench.log" || cat "$work/bench.log"
 log "the test profile's bench service ran against the three nodes"
 
+# The test profile's harness, shortened, twice: each run gets a new directory in the store of
+# the jepsen-out volume (a fixed --out would refuse the second run), and latest follows.
+for n in 1 2; do
+  compose --profile test run --rm jepsen --endpoints=node1:7379,node2:7379,node3:7379 \
+    --workload=mixed --nemesis=partitions,drop --nemesis-interval=2s --time=4 --warmup=1 \
+    --store=/data/jepsen >"$work/jepsen-$n.log" 2>&1 ||
+    { tail -n 40 "$work/jepsen-$n.log"; fail "the jepsen service, run $n"; }
+done
+runs=$(compose --profile test run --rm --entrypoint find jepsen /data/jepsen/mixed \
+  -mindepth 1 -maxdepth 1 -type d 2>"$work/jepsen-ls.log") ||
+  { cat "$work/jepsen-ls.log"; fail "listing the jepsen store"; }
+runs=$(printf '%s' "$runs" | tr -d '\r')
+[ "$(printf '%s\n' "$runs" | grep -c '^/data/jepsen/mixed/')" -eq 2 ] ||
+  fail "the jepsen store does not hold two runs: $runs"
+latest=$(compose --profile test run --rm --entrypoint readlink jepsen /data/jepsen/latest \
+  2>>"$work/jepsen-ls.log") || { cat "$work/jepsen-ls.log"; fail "no /data/jepsen/latest"; }
+latest=$(printf '%s' "$latest" | tr -d '\r')
+printf '%s\n' "$runs" | grep -qx "/data/jepsen/$latest" ||
+  fail "/data/jepsen/latest ($latest) is not one of the runs: $runs"
+log "the test profile's jepsen service ran twice: $(printf '%s' "$runs" | tr '\n' ' ')(latest: $latest)"
+
 # --- 6. down -v leaves nothing ----------------------------------------------------------------------
 compose --profile test down -v --remove-orphans >"$work/down.log" 2>&1 ||
   { cat "$work/down.log"; fail "down -v"; }

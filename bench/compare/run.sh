@@ -25,6 +25,10 @@
 #               durability-equivalent Redis. Both are driven as --target redis.
 #   PARTITION   (default 1)    also run dialkv's partition scenario (both modes, each with and
 #                              without client failover; one chart)
+#   OPEN_LOOP   (default 1)    also compare dialkv's CP and AP at the same fixed offered load
+#                              (open loop, --rate): 50% and 90% of the closed-loop CP maximum of
+#                              the modes run (read ratio 0.5), latency from each operation's
+#                              intended start, HdrHistogram .hgrm files in OUT/hgrm-50, hgrm-90
 #   OUT         (default a new temp dir)
 #   RESULTS     (default bench/compare/results.md)  where the table goes, under the heading
 #   TITLE       (default "dialkv vs Redis vs etcd")
@@ -39,6 +43,7 @@ keys=${KEYS:-10000}
 value_bytes=${VALUE_BYTES:-100}
 systems=${SYSTEMS:-dialkv dialkv-t1 redis redis-aof etcd}
 partition=${PARTITION:-1}
+open_loop=${OPEN_LOOP:-1}
 results=${RESULTS:-bench/compare/results.md}
 title=${TITLE:-dialkv vs Redis vs etcd}
 bench="$root/$build_dir/bench/load/dialkv-bench"
@@ -251,6 +256,22 @@ for system in $systems; do
     --warmup 2 --quiet --json "$out/modes-$system.json" --svg "$out/modes-$system.svg" \
     >"$out/modes-$system.txt"
 done
+
+# Open loop: CP and AP at the same offered load, a fixed share of the closed-loop CP maximum
+# just measured (the modes run), each operation due at a fixed time and its latency counted from
+# then, so queueing shows (no coordinated omission). 4 outstanding per connection absorb short
+# stalls without starting late; the run reports operations that did start late.
+if [ "$open_loop" = 1 ] && [[ " $systems " == *" dialkv "* ]]; then
+  max=$(awk '$1 == "dialkv" && $2 == "cp" && $3 == "all" {gsub(",", "", $4); print int($4)}' \
+    "$out/modes-dialkv.txt")
+  [ "${max:-0}" -gt 0 ] || { echo "run.sh: no closed-loop CP rate in $out/modes-dialkv.txt" >&2; exit 1; }
+  for pct in 50 90; do
+    DIALKV_TOKEN=$(token_of dialkv) "$bench" --endpoints "$(endpoints_of dialkv)" --mode both \
+      --rate $((max * pct / 100)) --connections "$connections" --pipeline 4 --keys "$keys" \
+      --value-bytes "$value_bytes" --read-ratio 0.5 --duration "$duration" --warmup 2 --quiet \
+      --json "$out/open-loop-$pct.json" --hgrm-dir "$out/hgrm-$pct" >"$out/open-loop-$pct.txt"
+  done
+fi
 stop_all
 
 if [ "$partition" = 1 ] && [[ " $systems " == *" dialkv "* ]]; then
@@ -285,6 +306,7 @@ command="BUILD_DIR=$build_dir DURATION=$duration REPEAT=$repeat CONNECTIONS=$con
 # A run of fewer systems (or without the partition scenario) says so, or it looks like the default.
 [ "$systems" = "dialkv dialkv-t1 redis redis-aof etcd" ] || command+=" SYSTEMS=\"$systems\""
 [ "$partition" = 1 ] || command+=" PARTITION=$partition"
+[ "$open_loop" = 1 ] || command+=" OPEN_LOOP=$open_loop"
 [ "$results" = bench/compare/results.md ] || command+=" RESULTS=$results"
 [ "$title" = "dialkv vs Redis vs etcd" ] || command+=" TITLE=\"$title\""
 command+=" bench/compare/run.sh"
@@ -307,6 +329,15 @@ command+=" bench/compare/run.sh"
     cat "$out/partition.txt"
     echo '```'
   fi
+  for pct in 50 90; do
+    [ -f "$out/open-loop-$pct.txt" ] || continue
+    echo
+    echo "Open loop at $pct% of the closed-loop CP maximum ($max ops/s), CP and AP at the same offered load, read ratio 0.5, latency from each operation's intended start (HdrHistogram files: \`$out/hgrm-$pct\`):"
+    echo
+    echo '```'
+    cat "$out/open-loop-$pct.txt"
+    echo '```'
+  done
 } >"$root/$results"
 echo
 echo "$table"

@@ -31,6 +31,10 @@ uint64_t Histogram::BucketUpperBound(size_t bucket) {
   return ((mantissa + 1) << shift) - 1;
 }
 
+uint64_t Histogram::BucketLowerBound(size_t bucket) {
+  return bucket == 0 ? 0 : BucketUpperBound(bucket - 1) + 1;
+}
+
 void Histogram::Record(uint64_t value_ns) {
   if (counts_.empty()) counts_.resize(kBuckets);
   ++counts_[BucketOf(value_ns)];

@@ -28,9 +28,17 @@ class Histogram {
   // the bucket's precision (the bucket's upper bound, never above the maximum). 0 when empty.
   uint64_t Percentile(double q) const;
 
-  // Bucket arithmetic, exposed for tests. Values below 128 have a bucket each.
+  // Bucket arithmetic, exposed for tests and the .hgrm writer. Values below 128 have a bucket
+  // each. In HdrHistogram's terms this is a histogram of 34 buckets of 128 sub-buckets (the
+  // upper half of each used), unit 1 ns, highest trackable value 2^40 - 1.
   static size_t BucketOf(uint64_t value_ns);
   static uint64_t BucketUpperBound(size_t bucket);  // The largest value in `bucket`.
+  static uint64_t BucketLowerBound(size_t bucket);  // The smallest value in `bucket`.
+  static constexpr int kHdrBuckets = 34;
+  static constexpr int kHdrSubBuckets = 128;
+
+  // Count per bucket (index: BucketOf); empty when nothing was recorded.
+  const std::vector<uint64_t>& bucket_counts() const { return counts_; }
 
  private:
   std::vector<uint64_t> counts_;  // Sized on the first Record().

@@ -1,4 +1,4 @@
-// dialkv-bench: closed-loop load against dialkv, Redis or etcd (bench/README.md).
+// dialkv-bench: closed- or open-loop load against dialkv, Redis or etcd (bench/README.md).
 //   dialkv-bench --endpoints 127.0.0.1:7379,127.0.0.1:7389,127.0.0.1:7399 --mode both
 //       --connections 16 --read-ratio 0.5 --duration 10 --json out.json --svg out.svg
 //   dialkv-bench table a.json b.json ...   # the comparison table of earlier runs (Markdown)
@@ -7,14 +7,18 @@
 #include <sys/utsname.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
+#include "bench/load/hgrm.h"
 #include "bench/load/partition.h"
 #include "bench/load/report.h"
 #include "bench/load/runner.h"
@@ -32,6 +36,7 @@ struct Flags {
   std::string scenario = "load";
   std::string distribution = "uniform";
   std::string json_path, svg_path;
+  std::string hgrm_dir;             // --hgrm-dir: one .hgrm file per run and operation.
   std::string label, variant_note;  // See --label, --variant-note.
   size_t isolate = 0;               // 1-based; 0: the last endpoint.
   double fault_start_s = 10, fault_s = 10;
@@ -140,6 +145,54 @@ int WriteFootprintChart(const Flags& f) {
   return 0;
 }
 
+// "open loop: offered 1000/s, achieved 998.4/s; 3 of 9984 operations started late (1 ms or
+// more after their intended start), max lag 2.31 ms", and a warning when it fell behind.
+std::string OpenLoopLine(const std::string& name, const OpenLoopStats& o) {
+  char line[320];
+  std::snprintf(line, sizeof(line),
+                "%s open loop: offered %.0f/s, achieved %.1f/s; %llu of %llu operations started "
+                "late (%lld ms or more after their intended start), max lag %.2f ms%s\n",
+                name.c_str(), o.offered_per_s, o.achieved_per_s,
+                static_cast<unsigned long long>(o.late), static_cast<unsigned long long>(o.started),
+                static_cast<long long>(kOpenLoopLateAfter.count()),
+                static_cast<double>(o.max_lag_ns) / 1e6,
+                o.fell_behind() ? " - FELL BEHIND: the latencies include the backlog" : "");
+  return line;
+}
+
+nlohmann::ordered_json OpenLoopJson(const OpenLoopStats& o) {
+  return {{"offered_per_s", o.offered_per_s},
+          {"achieved_per_s", o.achieved_per_s},
+          {"started", o.started},
+          {"late", o.late},
+          {"late_after_ms", kOpenLoopLateAfter.count()},
+          {"max_lag_ms", static_cast<double>(o.max_lag_ns) / 1e6},
+          {"fell_behind", o.fell_behind()}};
+}
+
+// --hgrm-dir: DIR/<system>-<mode>[-no-failover]-<get|put>.hgrm for one run.
+bool WriteHgrmFiles(const std::string& dir, const RunSummary& run, const RunStats& stats) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "dialkv-bench: cannot create %s: %s\n", dir.c_str(), ec.message().c_str());
+    return false;
+  }
+  for (const OpKind kind : {OpKind::kGet, OpKind::kPut}) {
+    if (stats.op(kind).total() == 0) continue;
+    std::string name = run.system + "-" + run.mode + (run.failover ? "" : "-no-failover") + "-" +
+                       std::string(OpName(kind)) + ".hgrm";
+    for (char& c : name) {  // --label may hold anything; a file name gets [A-Za-z0-9._-].
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
+    }
+    if (!WriteFile((std::filesystem::path(dir) / name).string(),
+                   PercentileDistribution(stats.op(kind).latency))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 int Run(Flags& f, const std::string& command_line) {
   f.backend.endpoints = Split(f.endpoints);
   f.backend.target = f.target == "redis"  ? Target::kRedis
@@ -189,6 +242,7 @@ int Run(Flags& f, const std::string& command_line) {
   const std::vector<bool> failovers =
       f.failover == "both" ? std::vector<bool>{true, false} : std::vector<bool>{f.failover == "on"};
   std::vector<RunSummary> runs;
+  std::vector<std::optional<OpenLoopStats>> open_loops;
   for (const std::string& mode : modes) {
     for (const bool failover : failovers) {
       f.backend.mode = mode;
@@ -211,10 +265,18 @@ int Run(Flags& f, const std::string& command_line) {
       RunSummary run = Summarize(result->stats, result->seconds, SystemName(f), mode, Variant(f));
       run.faults = result->faults;
       run.failover = failover;
+      if (!f.hgrm_dir.empty() && !WriteHgrmFiles(f.hgrm_dir, run, result->stats)) return 1;
+      open_loops.push_back(result->open_loop);
       runs.push_back(std::move(run));
     }
   }
   std::fputs(FormatRunTable(runs).c_str(), stdout);
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (!open_loops[i]) continue;
+    const std::string name =
+        runs[i].system + " " + runs[i].mode + (runs[i].failover ? "" : " (no failover)");
+    std::fputs(OpenLoopLine(name, *open_loops[i]).c_str(), stdout);
+  }
   if (f.scenario == "partition") std::fputs(("\n" + PartitionText(runs)).c_str(), stdout);
   if (!f.json_path.empty()) {
     nlohmann::ordered_json j;
@@ -230,6 +292,7 @@ int Run(Flags& f, const std::string& command_line) {
                  {"value_bytes", f.load.value_bytes},
                  {"read_ratio", f.load.read_ratio},
                  {"distribution", f.distribution},
+                 {"rate", f.load.rate},
                  {"duration_s", f.load.duration_s},
                  {"ops", f.load.ops},
                  {"warmup_s", f.load.warmup_s},
@@ -240,7 +303,10 @@ int Run(Flags& f, const std::string& command_line) {
                                            : nlohmann::json(nullptr)},
                  {"dialkv_client_threads", f.backend.dialkv_client_threads}};
     j["runs"] = nlohmann::ordered_json::array();
-    for (const RunSummary& r : runs) j["runs"].push_back(ToJson(r));
+    for (size_t i = 0; i < runs.size(); ++i) {
+      j["runs"].push_back(ToJson(runs[i]));
+      if (open_loops[i]) j["runs"].back()["open_loop"] = OpenLoopJson(*open_loops[i]);
+    }
     if (!WriteFile(f.json_path, j.dump(2) + "\n")) return 1;
   }
   if (!f.svg_path.empty()) {
@@ -261,7 +327,9 @@ int Run(Flags& f, const std::string& command_line) {
 int main(int argc, char** argv) {
   using dialkv::bench::Flags;
   Flags f;
-  CLI::App app{"dialkv-bench: closed-loop load against dialkv, Redis or etcd"};
+  CLI::App app{
+      "dialkv-bench: closed-loop load against dialkv, Redis or etcd, or open-loop with --rate"};
+  app.option_defaults()->always_capture_default();
   app.set_version_flag("--version", dialkv::VersionLine("dialkv-bench"),
                        "Print the version and the commit it was built from, and exit");
   app.add_option("--target", f.target, "dialkv, redis or etcd")
@@ -297,6 +365,13 @@ int main(int argc, char** argv) {
   app.add_option("--distribution", f.distribution, "uniform or zipf")
       ->check(CLI::IsMember({"uniform", "zipf"}));
   app.add_option("--zipf-theta", f.load.zipf_theta, "skew of zipf, 0..1 exclusive");
+  app.add_option("--rate", f.load.rate,
+                 "open loop: operations per second across every connection, each at a fixed "
+                 "intended start, latency measured from it (no coordinated omission); reports "
+                 "operations started late and the rate achieved. 0: closed loop");
+  app.add_option("--hgrm-dir", f.hgrm_dir,
+                 "write each run's latency histograms here, one HdrHistogram .hgrm file "
+                 "(percentile distribution, ms) per mode and operation");
   app.add_option("--duration", f.load.duration_s, "seconds of measurement");
   app.add_option("--ops", f.load.ops, "operations to measure instead of a duration");
   app.add_option("--warmup", f.load.warmup_s, "seconds of load before measuring");

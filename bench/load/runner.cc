@@ -23,6 +23,7 @@ using std::chrono::duration_cast;
 using std::chrono::nanoseconds;
 constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds kSecond{1};
+constexpr std::chrono::milliseconds kWaitStep{100};
 
 Clock::duration Seconds(double s) { return duration_cast<Clock::duration>(duration<double>(s)); }
 
@@ -82,6 +83,12 @@ struct State {
   Clock::time_point measure_start, measure_end = Clock::time_point::max();
   Clock::time_point last_completion;
   uint64_t started = 0;  // Operations started during measurement.
+  // Open loop: when operation 0 was due, the next operation's number, and how the measured
+  // ones kept to their schedule.
+  Clock::time_point schedule_start;
+  uint64_t next_slot = 0;
+  uint64_t late = 0;
+  uint64_t max_lag_ns = 0;
   RunStats stats;
   std::vector<FaultInterval> faults;
 
@@ -135,12 +142,30 @@ asio::awaitable<void> Worker(State* s, BenchConnection* c, uint64_t seed, Side s
   while (!s->stop) {
     const bool is_read = read(rng);
     const size_t key = s->chooser.Next(rng);
-    const bool counted = s->measuring;
-    if (counted && s->load.ops > 0 && ++s->started > s->load.ops) {
+    // Closed loop: now. Open loop: the intended start of the next operation due.
+    Clock::time_point t0 = Clock::now();
+    bool counted = s->measuring;
+    if (s->load.rate > 0) {
+      t0 = s->schedule_start + Seconds(static_cast<double>(s->next_slot++) / s->load.rate);
+      while (!s->stop && Clock::now() < t0) {
+        // In steps, so a run that ends does not wait for the slot of a slow schedule.
+        asio::steady_timer timer(s->executor, std::min(t0, Clock::now() + kWaitStep));
+        co_await timer.async_wait(kAsTuple);
+      }
+      if (s->stop) break;
+      counted = s->measuring && t0 >= s->measure_start;
+    }
+    if (counted && s->load.ops > 0 && s->started >= s->load.ops) {
       s->stop = true;
       break;
     }
-    const Clock::time_point t0 = Clock::now();
+    if (counted) ++s->started;
+    if (counted && s->load.rate > 0) {
+      const Clock::duration lag = Clock::now() - t0;
+      s->max_lag_ns =
+          std::max(s->max_lag_ns, static_cast<uint64_t>(duration_cast<nanoseconds>(lag).count()));
+      if (lag >= kOpenLoopLateAfter) ++s->late;
+    }
     Code code;
     std::optional<bool> stale;  // Set for a successful read that was checked.
     if (is_read) {
@@ -244,6 +269,7 @@ asio::awaitable<void> RunPhases(State* s) {
     }
   }
   uint64_t seed = s->load.seed * 1'000'003;
+  s->schedule_start = Clock::now();
   for (size_t i = 0; i < s->connections.size(); ++i) {
     for (size_t p = 0; p < s->load.pipeline; ++p) {
       s->Spawn(Worker(s, s->connections[i].get(), ++seed, s->SideOf(i)));
@@ -292,6 +318,7 @@ Result<RunResult> RunLoad(const LoadOptions& load, const BackendOptions& backend
   if (load.connections == 0 || load.pipeline == 0 || load.keys == 0) {
     return Status::InvalidArgument("--connections, --pipeline and --keys must be at least 1");
   }
+  if (!(load.rate >= 0)) return Status::InvalidArgument("--rate must be >= 0");
   if (load.read_ratio < 0 || load.read_ratio > 1) {
     return Status::InvalidArgument("--read-ratio must be within 0..1");
   }
@@ -322,6 +349,16 @@ Result<RunResult> RunLoad(const LoadOptions& load, const BackendOptions& backend
   result.seconds = load.ops > 0 ? SecondsSince(state, state.last_completion) : load.duration_s;
   result.stats = std::move(state.stats);
   result.faults = std::move(state.faults);
+  if (load.rate > 0) {
+    result.open_loop = OpenLoopStats{
+        .offered_per_s = load.rate,
+        .achieved_per_s = result.seconds > 0
+                              ? static_cast<double>(result.stats.all().total()) / result.seconds
+                              : 0,
+        .started = state.started,
+        .late = state.late,
+        .max_lag_ns = state.max_lag_ns};
+  }
   return result;
 }
 

@@ -49,6 +49,8 @@ Result<Timestamp> ParseTs(const nlohmann::json& ts) {
   return Timestamp{*hlc, static_cast<NodeId>(*node)};
 }
 
+constexpr const char* kNemesisProcess = "nemesis";
+
 bool IsBlank(std::string_view line) {
   return line.find_first_not_of(" \t\r") == std::string_view::npos;
 }
@@ -156,13 +158,67 @@ Result<Op> ParseOp(std::string_view line) {
   return op;
 }
 
-Result<std::vector<Op>> ReadHistory(std::istream& in) {
+std::string NemesisStartF(std::string_view name) { return "start-" + std::string(name); }
+std::string NemesisStopF(std::string_view name) { return "stop-" + std::string(name); }
+
+Result<std::string> FormatNemesisOp(const NemesisOp& op) {
+  nlohmann::ordered_json j;
+  j["process"] = kNemesisProcess;
+  j["type"] = OpTypeName(OpType::kInfo);
+  j["f"] = op.f;
+  j["value"] = op.value;
+  j["time"] = op.time_ns;
+  return internal::DumpJson(j, -1);
+}
+
+Result<std::optional<NemesisOp>> ParseNemesisLine(std::string_view line) {
+  Result<nlohmann::json> parsed = internal::ParseJson(line);
+  if (!parsed.ok()) return parsed.status();
+  const nlohmann::json& j = *parsed;
+  if (!j.is_object()) return Status::Corruption("a history line must be a JSON object");
+  const nlohmann::json* process = internal::FindField(j, "process");
+  if (process == nullptr || !process->is_string()) return std::optional<NemesisOp>();
+  if (process->get<std::string>() != kNemesisProcess) {
+    return Status::Corruption("field \"process\" must be an integer or \"nemesis\"");
+  }
+  Result<std::string> type = GetString(j, "type");
+  if (!type.ok()) return type.status();
+  if (*type != OpTypeName(OpType::kInfo)) {
+    return Status::Corruption("a nemesis line's \"type\" must be info (got \"" + *type + "\")");
+  }
+  NemesisOp op;
+  Result<std::string> f = GetString(j, "f");
+  if (!f.ok()) return f.status();
+  op.f = std::move(*f);
+  Result<std::string> value = GetString(j, "value");
+  if (!value.ok()) return value.status();
+  op.value = std::move(*value);
+  Result<int64_t> time = GetInt64(j, "time");
+  if (!time.ok()) return time.status();
+  op.time_ns = *time;
+  return std::optional<NemesisOp>(std::move(op));
+}
+
+Result<std::vector<Op>> ReadHistory(std::istream& in, std::vector<NemesisOp>* nemesis) {
   std::vector<Op> ops;
   std::string line;
   size_t line_number = 0;
   while (std::getline(in, line)) {
     ++line_number;
     if (IsBlank(line)) continue;
+    // Only a line that names the nemesis process can be one; it is parsed twice, which is cheap
+    // next to the client lines.
+    if (line.find("\"nemesis\"") != std::string::npos) {
+      Result<std::optional<NemesisOp>> n = ParseNemesisLine(line);
+      if (!n.ok()) {
+        return Status::Corruption("line " + std::to_string(line_number) + ": " +
+                                  n.status().message());
+      }
+      if (n->has_value()) {
+        if (nemesis != nullptr) nemesis->push_back(std::move(**n));
+        continue;
+      }
+    }
     Result<Op> op = ParseOp(line);
     if (!op.ok()) {
       return Status::Corruption("line " + std::to_string(line_number) + ": " +
@@ -176,10 +232,11 @@ Result<std::vector<Op>> ReadHistory(std::istream& in) {
   return ops;
 }
 
-Result<std::vector<Op>> ReadHistoryFile(const std::filesystem::path& path) {
+Result<std::vector<Op>> ReadHistoryFile(const std::filesystem::path& path,
+                                        std::vector<NemesisOp>* nemesis) {
   std::ifstream in(path);
   if (!in) return Status::IOError("cannot open " + path.string());
-  Result<std::vector<Op>> ops = ReadHistory(in);
+  Result<std::vector<Op>> ops = ReadHistory(in, nemesis);
   if (!ops.ok()) {
     return Status(ops.code(), path.string() + ": " + ops.status().message());
   }
@@ -216,11 +273,14 @@ Result<std::unique_ptr<HistoryWriter>> HistoryWriter::Open(const std::filesystem
   return std::unique_ptr<HistoryWriter>(new HistoryWriter(path, std::move(out)));
 }
 
-Status HistoryWriter::Append(const Op& op) {
+Status HistoryWriter::Append(const Op& op) { return AppendLine(FormatOp(op)); }
+
+Status HistoryWriter::AppendNemesis(const NemesisOp& op) { return AppendLine(FormatNemesisOp(op)); }
+
+Status HistoryWriter::AppendLine(Result<std::string> line) {
   if (!out_.is_open() || !out_) {
     return Status::IOError(path_.string() + " is closed or broken");
   }
-  Result<std::string> line = FormatOp(op);
   if (!line.ok()) return line.status();
   *line += '\n';
   out_.write(line->data(), static_cast<std::streamsize>(line->size()));

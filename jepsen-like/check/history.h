@@ -20,6 +20,18 @@
 // it to tell a lost write from one beaten by a newer version; without it such a write is
 // counted as unverifiable. Unknown fields are ignored on reading, so the format can grow.
 //
+// Nemesis lines (as Jepsen records them): what the harness did to the cluster, in the same
+// real-time order as the operations, with "process": "nemesis" and type "info":
+//
+//   {"process": "nemesis", "type": "info", "f": "start-partition-halves",
+//    "value": "{1,2} | {3}", "time": 3400512}
+//   {"process": "nemesis", "type": "info", "f": "stop-partition-halves",
+//    "value": "{1,2} | {3}", "time": 8120377}
+//
+// f is "start-<fault>" or "stop-<fault>" with the fault's --nemesis name; value describes its
+// targets. They are not client operations: ReadHistory returns them apart (NemesisOp), so the
+// checkers never see them.
+//
 // This file only reads and writes lines; PairHistory (pairing.h) checks that invocations and
 // completions match.
 
@@ -62,6 +74,22 @@ struct Op {
   friend bool operator==(const Op&, const Op&) = default;
 };
 
+// One nemesis line.
+struct NemesisOp {
+  std::string f;      // "start-kill", "stop-kill", ...
+  std::string value;  // The targets: "kill -9 node 2".
+  int64_t time_ns = 0;
+
+  friend bool operator==(const NemesisOp&, const NemesisOp&) = default;
+};
+
+// "start-<name>" / "stop-<name>".
+std::string NemesisStartF(std::string_view name);
+std::string NemesisStopF(std::string_view name);
+
+// The line for `op`, without a newline. Errors: kInvalidArgument (not valid UTF-8).
+Result<std::string> FormatNemesisOp(const NemesisOp& op);
+
 // The line for `op`, without a newline; fields in the order documented above.
 // Errors: kInvalidArgument when key, value or error is not valid UTF-8 (JSON strings are
 // Unicode; workloads must generate printable keys and values).
@@ -72,12 +100,18 @@ Result<std::string> FormatOp(const Op& op);
 // or out of range, an unknown "type", "f" or "mode").
 Result<Op> ParseOp(std::string_view line);
 
-// Reads every line of `in`; blank lines are skipped.
+// Whether `line` is a nemesis line ("process": "nemesis"), and that line parsed.
+// Errors: kCorruption as ParseOp (a missing "f", "value" or "time", a type other than info).
+Result<std::optional<NemesisOp>> ParseNemesisLine(std::string_view line);
+
+// Reads every line of `in`; blank lines are skipped. Client operations are returned; nemesis
+// lines go to `nemesis` (when not null) and are skipped otherwise.
 // Errors: kCorruption "line 12: <reason>" (1-based) for the first malformed line; kIOError
 // when the stream fails.
-Result<std::vector<Op>> ReadHistory(std::istream& in);
+Result<std::vector<Op>> ReadHistory(std::istream& in, std::vector<NemesisOp>* nemesis = nullptr);
 // Errors: as ReadHistory, prefixed with the path; kIOError when the file cannot be opened.
-Result<std::vector<Op>> ReadHistoryFile(const std::filesystem::path& path);
+Result<std::vector<Op>> ReadHistoryFile(const std::filesystem::path& path,
+                                        std::vector<NemesisOp>* nemesis = nullptr);
 
 // Writes one line per op.
 // Errors: as FormatOp (nothing after the offending op is written); kIOError.
@@ -99,6 +133,8 @@ class HistoryWriter {
   // Errors: as FormatOp (nothing written, the writer stays usable); kIOError (the writer is
   // broken; later calls fail too).
   [[nodiscard]] Status Append(const Op& op);
+  // The same for a nemesis line.
+  [[nodiscard]] Status AppendNemesis(const NemesisOp& op);
 
   // Flushes and closes; later Appends fail with kIOError. Idempotent.
   [[nodiscard]] Status Close();
@@ -107,6 +143,7 @@ class HistoryWriter {
 
  private:
   HistoryWriter(std::filesystem::path path, std::ofstream out);
+  Status AppendLine(Result<std::string> line);
 
   std::filesystem::path path_;
   std::ofstream out_;

@@ -51,7 +51,7 @@ Status NemesisRunner::Tick(int64_t elapsed_ms) {
     if (phase_[i] == Phase::kPending && fault.start_ms <= elapsed_ms) {
       phase_[i] = Phase::kActive;
       event_of_[i] = events_.size();
-      const int64_t now = clock_.NowNs();
+      const int64_t now = Mark(NemesisStartF(NemesisName(fault.kind)), fault.description);
       events_.push_back(NemesisEvent{.name = std::string(NemesisName(fault.kind)),
                                      .description = fault.description,
                                      .start_ns = now,
@@ -73,11 +73,16 @@ Status NemesisRunner::Tick(int64_t elapsed_ms) {
   return reconciled;
 }
 
+int64_t NemesisRunner::Mark(std::string f, const std::string& value) {
+  if (options_.recorder == nullptr) return clock_.NowNs();
+  return options_.recorder->RecordNemesis(std::move(f), value);
+}
+
 void NemesisRunner::EndEvents() {
-  const int64_t now = clock_.NowNs();
   for (size_t i = 0; i < schedule_.size(); ++i) {
     if (phase_[i] != Phase::kEnding) continue;
-    events_[event_of_[i]].end_ns = now;
+    NemesisEvent& event = events_[event_of_[i]];
+    event.end_ns = Mark(NemesisStopF(event.name), event.description);
     phase_[i] = Phase::kDone;
   }
 }

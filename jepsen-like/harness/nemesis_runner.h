@@ -25,6 +25,7 @@
 #include "jepsen-like/harness/cluster.h"
 #include "jepsen-like/harness/history_clock.h"
 #include "jepsen-like/harness/nemesis.h"
+#include "jepsen-like/harness/workload.h"
 #include "jepsen-like/report/report.h"
 
 namespace dialkv::jepsen {
@@ -34,6 +35,9 @@ class NemesisRunner {
   struct Options {
     uint64_t drop_seed = 0;  // Seeds every node's fault injector (drop choices).
     BugSwitches bugs;        // Sent to every node at Start() and after each restart.
+    // Not owned; when set, each event's start and end are also history lines
+    // ("start-<name>", "stop-<name>"), at the events' own times.
+    Recorder* recorder = nullptr;
   };
 
   NemesisRunner(Cluster& cluster,  // Not owned.
@@ -62,6 +66,8 @@ class NemesisRunner {
   enum class Phase : uint8_t { kPending, kActive, kEnding, kDone };
   Status Reconcile();
   void EndEvents();
+  // Now on the history's clock; with a recorder, also appends the nemesis line (f, value).
+  int64_t Mark(std::string f, const std::string& value);
 
   Cluster& cluster_;
   std::vector<Fault> schedule_;

@@ -14,6 +14,7 @@
 #include "jepsen-like/harness/disk_alarms.h"
 #include "jepsen-like/harness/final_state_reader.h"
 #include "jepsen-like/harness/nemesis_runner.h"
+#include "jepsen-like/harness/run_record.h"
 #include "jepsen-like/report/report.h"
 
 #ifndef DIALKV_VERSION
@@ -92,16 +93,6 @@ std::vector<std::string> TouchedKeys(const std::vector<Op>& history) {
   std::set<std::string> keys;
   for (const Op& op : history) keys.insert(op.key);
   return {keys.begin(), keys.end()};
-}
-
-// The faults' windows, and the disk alarms they caused: a node refuses writes until its alarm
-// clears, which may be a moment after its disk fault ended.
-std::vector<TimeInterval> FaultIntervals(const std::vector<NemesisEvent>& events,
-                                         const std::vector<DiskAlarmInterval>& alarms) {
-  std::vector<TimeInterval> intervals;
-  for (const NemesisEvent& e : events) intervals.push_back({e.start_ns, e.end_ns});
-  for (const DiskAlarmInterval& a : alarms) intervals.push_back({a.start_ns, a.end_ns});
-  return intervals;
 }
 
 Result<std::vector<Fault>> Schedule(const HarnessOptions& options,
@@ -231,9 +222,11 @@ int Run::Execute() {
     return kExitHarnessError;
   }
   recorder_ = std::make_unique<Recorder>(clock_, std::move(writer.value()));
-  nemesis_ = std::make_unique<NemesisRunner>(
-      *cluster_, std::move(schedule.value()), clock_,
-      NemesisRunner::Options{.drop_seed = options_.seed, .bugs = BugsFor(options_.server_bug)});
+  nemesis_ =
+      std::make_unique<NemesisRunner>(*cluster_, std::move(schedule.value()), clock_,
+                                      NemesisRunner::Options{.drop_seed = options_.seed,
+                                                             .bugs = BugsFor(options_.server_bug),
+                                                             .recorder = recorder_.get()});
   if (Status ready = nemesis_->Start(); !ready.ok()) {
     Say("cannot reset the nodes' faults: " + ready.ToString());
     return kExitHarnessError;
@@ -307,47 +300,16 @@ int Run::Finish() {
     Say(written.ToString());
     return kExitHarnessError;
   }
-  Say("checking " + std::to_string(history->size()) + " history events");
-  const std::vector<TimeInterval> intervals = FaultIntervals(nemesis_->events(), alarms);
-  // The report's origin: the history's earliest event.
-  int64_t origin_ns = history->empty() ? 0 : history->front().time_ns;
-  for (const Op& op : *history) origin_ns = std::min(origin_ns, op.time_ns);
-  Result<CheckReport> checks = CheckRun(*history, &final_read->state, intervals);
-  if (!checks.ok()) {
-    Say("cannot check the history: " + checks.status().ToString());
-    return kExitHarnessError;
-  }
-  RunReport report{.info = Info(),
-                   .history = std::move(history.value()),
-                   .nemesis = nemesis_->events(),
-                   .disk_alarms = alarms,
-                   .checks = std::move(checks.value())};
-  if (Status written = WriteReport(options_.out, report); !written.ok()) {
+  const RunRecord record{.info = Info(),
+                         .check = options_.check,
+                         .nemesis = nemesis_->events(),
+                         .disk_alarms = alarms,
+                         .harness_error = harness_error_.ok() ? "" : harness_error_.ToString()};
+  if (Status written = WriteRunRecordFile(options_.out / "run.json", record); !written.ok()) {
     Say(written.ToString());
     return kExitHarnessError;
   }
-  std::fputs(FormatSummary(report.checks).c_str(), stdout);
-  std::fputs(FormatDiskAlarms(report.disk_alarms, origin_ns).c_str(), stdout);
-  std::printf("files: %s/{history.jsonl,final.json,results.json,report.html}\n",
-              options_.out.string().c_str());
-  std::fflush(stdout);
-
-  const Verdict verdict = report.checks.verdict;
-  if (verdict == Verdict::kViolation) {
-    if (!harness_error_.ok()) Say("also a harness error: " + harness_error_.ToString());
-    Say("violation: exit 1");
-    return kExitViolation;
-  }
-  if (!harness_error_.ok()) {
-    Say("harness error: " + harness_error_.ToString() + ": exit 2");
-    return kExitHarnessError;
-  }
-  if (verdict == Verdict::kUnknown) {
-    Say("a checker could not decide (verdict unknown): exit 2");
-    return kExitHarnessError;
-  }
-  Say("every check passed: exit 0");
-  return kExitPass;
+  return CheckAndReport(record, std::move(history.value()), final_read->state, options_.out);
 }
 
 RunInfo Run::Info() const {

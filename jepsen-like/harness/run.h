@@ -9,8 +9,9 @@
 //      links, clocks and bugs) and wait until the nodes see each other again;
 //   5. wait until the replicas of every touched key agree (or a bound passes) and read the
 //      final state with ReadLocal;
-//   6. check the history (CheckRun), write history.jsonl (as it happens), final.json,
-//      results.json and report.html, print the summary;
+//   6. write history.jsonl (as it happens, nemesis events included), final.json and run.json
+//      (run_record.h), check the history (CheckAndReport), write results.json and report.html,
+//      print the summary;
 //   7. stop every server it started.
 // Exit codes: kExitPass when every check passes; kExitViolation when a check found a
 // counterexample; kExitHarnessError when the run could not be carried out, or a checker could
@@ -26,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "jepsen-like/check/check.h"
 #include "jepsen-like/harness/nemesis.h"
 #include "jepsen-like/harness/workload.h"
 
@@ -72,6 +74,7 @@ struct HarnessOptions {
   double warmup_s = 2;  // Workload without faults first.
   double converge_timeout_s = 30;
   uint64_t seed = 0;
+  CheckOptions check;  // The checkers' budgets (saved in run.json for re-checks).
   std::filesystem::path out;
   std::string command_line;  // For the report.
 };

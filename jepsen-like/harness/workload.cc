@@ -67,6 +67,17 @@ void Recorder::Record(Op op) {
   events_.push_back(std::move(op));
 }
 
+int64_t Recorder::RecordNemesis(std::string f, std::string value) {
+  std::lock_guard lock(mu_);
+  const int64_t now = clock_.NowNs();
+  if (writer_ == nullptr) return now;
+  const NemesisOp op{.f = std::move(f), .value = std::move(value), .time_ns = now};
+  if (Status appended = writer_->AppendNemesis(op); !appended.ok() && error_.ok()) {
+    error_ = appended;
+  }
+  return now;
+}
+
 void Recorder::NoteHinted(const std::string& key, Timestamp ts) {
   std::lock_guard lock(mu_);
   Timestamp& highest = hinted_[key];

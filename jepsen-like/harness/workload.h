@@ -60,6 +60,9 @@ class Recorder {
   // the file's order is the events' real-time order. A write error is kept (status()) and the
   // event is still kept in memory.
   void Record(Op op);
+  // Appends a nemesis line (f, value) timed now, under the same lock as Record, and returns its
+  // time; after Finish the line is dropped and the time still returned.
+  int64_t RecordNemesis(std::string f, std::string value);
 
   // The first error writing the file, OK if none.
   Status status() const;

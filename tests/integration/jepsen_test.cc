@@ -168,5 +168,97 @@ TEST_F(JepsenTest, AttachModeRefusesProcessNemeses) {
   EXPECT_NE(r.err.find("not available with --endpoints"), std::string::npos) << r.err;
 }
 
+nlohmann::json ReadJson(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
+// Without --out a run lands in the store, store/latest points at it, its history carries the
+// nemesis's start and stop lines, `check` on the saved directory gives the run's verdict and
+// exit code, and `export` turns its CP operations into Porcupine's form.
+TEST_F(JepsenTest, StoredRunIsRecheckedToTheSameVerdict) {
+  const std::filesystem::path store = dir_.path() / "store";
+  CommandResult r = testutil::RunCommand({DIALKV_JEPSEN_PATH,
+                                          "--server",
+                                          testutil::ServerBinary(),
+                                          "--store",
+                                          store.string(),
+                                          "--nodes",
+                                          "3",
+                                          "--workload",
+                                          "register",
+                                          "--nemesis",
+                                          "partition-halves",
+                                          "--nemesis-interval",
+                                          "600ms",
+                                          "--time",
+                                          "3",
+                                          "--warmup",
+                                          "0.5",
+                                          "--keys",
+                                          "2",
+                                          "--converge-timeout",
+                                          "10",
+                                          "--seed",
+                                          "13"},
+                                         "", kRunTimeout);
+  std::cout << "--- dialkv-jepsen (store) exit " << r.exit_code << "\n" << r.out;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::filesystem::path latest = store / "latest";
+  ASSERT_TRUE(std::filesystem::is_symlink(latest));
+  ASSERT_TRUE(std::filesystem::equivalent(latest, store / "register" / "latest"));
+  const std::filesystem::path run = std::filesystem::canonical(latest);
+  EXPECT_EQ(run.parent_path(), std::filesystem::canonical(store / "register"));
+  for (const char* file :
+       {"history.jsonl", "final.json", "run.json", "results.json", "report.html"}) {
+    EXPECT_TRUE(std::filesystem::exists(run / file)) << file;
+  }
+
+  std::vector<jepsen::NemesisOp> nemesis;
+  Result<std::vector<jepsen::Op>> history =
+      jepsen::ReadHistoryFile(run / "history.jsonl", &nemesis);
+  ASSERT_OK(history);
+  ASSERT_OK(jepsen::PairHistory(*history));
+  ASSERT_GE(nemesis.size(), 2u);
+  size_t starts = 0;
+  size_t stops = 0;
+  for (const jepsen::NemesisOp& n : nemesis) {
+    starts += n.f == "start-partition-halves" ? 1 : 0;
+    stops += n.f == "stop-partition-halves" ? 1 : 0;
+    EXPECT_NE(n.value.find(" | "), std::string::npos) << n.value;  // "{1,2} | {3}".
+  }
+  EXPECT_GE(starts, 1u);
+  EXPECT_EQ(starts, stops);
+  const nlohmann::json original = ReadJson(run / "results.json");
+  ASSERT_FALSE(original.is_discarded());
+  ASSERT_EQ(original["nemesis"].size(), starts);
+  EXPECT_EQ(original["nemesis"][0]["start_ns"], nemesis[0].time_ns);
+
+  const std::filesystem::path again = dir_.path() / "again";
+  CommandResult c =
+      testutil::RunCommand({DIALKV_JEPSEN_PATH, "check", latest.string(), "--out", again.string()},
+                           "", std::chrono::seconds(60));
+  EXPECT_EQ(c.exit_code, r.exit_code) << c.err;
+  EXPECT_NE(c.out.find("linearizability (cp): pass"), std::string::npos) << c.out;
+  const nlohmann::json rechecked = ReadJson(again / "results.json");
+  ASSERT_FALSE(rechecked.is_discarded());
+  // The same verdict and the same figures (timings of the search aside).
+  EXPECT_EQ(rechecked["summary"], original["summary"]);
+  EXPECT_EQ(rechecked["checks"]["verdict"], original["checks"]["verdict"]);
+  EXPECT_EQ(rechecked["checks"]["linearizability"]["ops_checked"],
+            original["checks"]["linearizability"]["ops_checked"]);
+  EXPECT_EQ(rechecked["checks"]["availability"], original["checks"]["availability"]);
+  EXPECT_EQ(rechecked["nemesis"], original["nemesis"]);
+
+  CommandResult e =
+      testutil::RunCommand({DIALKV_JEPSEN_PATH, "export", "--format", "porcupine", run.string()},
+                           "", std::chrono::seconds(60));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const nlohmann::json ops = nlohmann::json::parse(e.out, nullptr, false);
+  ASSERT_TRUE(ops.is_array());
+  EXPECT_GT(ops.size(), 0u);
+  EXPECT_LE(ops.size(), original["checks"]["operations"].get<size_t>());
+}
+
 }  // namespace
 }  // namespace dialkv

@@ -235,5 +235,65 @@ TEST(FinalStateTest, MalformedInputIsReportedWithWhereAndWhy) {
   }
 }
 
+// Nemesis lines, as Jepsen records them, sit among the client operations: readers hand them
+// back apart and never to the checkers.
+TEST(HistoryTest, NemesisLinesAreReadApartFromClientOperations) {
+  const NemesisOp start{
+      .f = NemesisStartF("partition-halves"), .value = "{1,2} | {3}", .time_ns = 12};
+  const NemesisOp stop{
+      .f = NemesisStopF("partition-halves"), .value = "{1,2} | {3}", .time_ns = 90'000'000};
+  Result<std::string> line = FormatNemesisOp(start);
+  ASSERT_OK(line);
+  EXPECT_EQ(*line, R"({"process":"nemesis","type":"info","f":"start-partition-halves",)"
+                   R"("value":"{1,2} | {3}","time":12})");
+  const std::vector<Op> ops = SampleHistory();
+  std::string text = *line + "\n";
+  for (const Op& op : ops) text += Line(op) + "\n";
+  Result<std::string> stop_line = FormatNemesisOp(stop);
+  ASSERT_OK(stop_line);
+  text += *stop_line + "\n";
+
+  std::istringstream in(text);
+  std::vector<NemesisOp> nemesis;
+  Result<std::vector<Op>> back = ReadHistory(in, &nemesis);
+  ASSERT_OK(back);
+  EXPECT_EQ(*back, ops);
+  ASSERT_EQ(nemesis.size(), 2u);
+  EXPECT_EQ(nemesis[0], start);
+  EXPECT_EQ(nemesis[1], stop);
+
+  std::istringstream again(text);
+  Result<std::vector<Op>> skipped = ReadHistory(again);  // Without a place for them.
+  ASSERT_OK(skipped);
+  EXPECT_EQ(*skipped, ops);
+}
+
+TEST(HistoryTest, ClientValueNamingTheNemesisIsStillAClientOperation) {
+  std::vector<Op> ops = MakeHistory({W(1, "nemesis", "\"nemesis\"", 0, 10)});
+  std::string text;
+  for (const Op& op : ops) text += Line(op) + "\n";
+  std::istringstream in(text);
+  std::vector<NemesisOp> nemesis;
+  Result<std::vector<Op>> back = ReadHistory(in, &nemesis);
+  ASSERT_OK(back);
+  EXPECT_EQ(*back, ops);
+  EXPECT_TRUE(nemesis.empty());
+}
+
+TEST(HistoryTest, MalformedNemesisLinesAreCorruption) {
+  for (
+      const char* bad : {
+          R"({"process":"nemesis","type":"ok","f":"start-kill","value":"node 2","time":1})",
+          R"({"process":"nemesis","type":"info","value":"node 2","time":1})",
+          R"({"process":"nemesis","type":"info","f":"start-kill","value":"node 2"})",
+          R"({"process":"chaos","type":"info","f":"start-kill","value":"x","time":1,"x":"nemesis"})",
+      }) {
+    std::istringstream in(std::string(bad) + "\n");
+    Result<std::vector<Op>> ops = ReadHistory(in);
+    EXPECT_EQ(ops.code(), Code::kCorruption) << bad;
+    EXPECT_NE(ops.status().message().find("line 1: "), std::string::npos) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace dialkv::jepsen
