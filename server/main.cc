@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <map>
 #include <string>
 
 #include "server/api/node.h"
@@ -48,10 +49,25 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
   app.add_option("--peer-listen", o.peer_listen,
                  "HOST:PORT (or fd@N) for other nodes of the cluster: replication and gossip")
       ->envname("DIALKV_PEER_LISTEN");
+  o.resp_listen = "127.0.0.1:7382";
+  app.add_option("--resp-listen", o.resp_listen,
+                 "HOST:PORT (or fd@N) for Redis-protocol clients (redis-cli, Redis client "
+                 "libraries; docs/resp.md), or 'off'")
+      ->envname("DIALKV_RESP_LISTEN");
+  app.add_option("--resp-default-mode", o.resp_default_mode,
+                 "Consistency mode of a Redis-protocol connection until it sends DIALKV.MODE: cp "
+                 "(linearizable, or an error while no quorum answers) or ap (always served, "
+                 "possibly stale)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, dialkv::Consistency>{{"cp", dialkv::Consistency::kCp},
+                                                     {"ap", dialkv::Consistency::kAp}},
+          CLI::ignore_case))
+      ->envname("DIALKV_RESP_DEFAULT_MODE");
   app.add_option("--ports-file", o.ports_file,
                  "Once every port listens, write the addresses bound here, atomically, as "
                  "{\"node_id\":N,\"pid\":P,\"client\":\"H:P\",\"peer\":\"H:P\",\"http\":"
-                 "\"H:P\"}; removed at a clean shutdown. For scripts that start nodes on port 0 "
+                 "\"H:P\",\"resp\":\"H:P\"} (resp while that port is on); removed at a clean "
+                 "shutdown. For scripts that start nodes on port 0 "
                  "and wait for them")
       ->envname("DIALKV_PORTS_FILE");
   app.add_option("--cluster-secret-file", o.cluster_secret_file,
@@ -319,10 +335,12 @@ int Run(int argc, char** argv) {
     return 1;
   }
   const auto& endpoints = (*node)->endpoints();
-  std::printf("%s: node %u listening: client %s, peer %s, http %s\n", kProgram, options.node_id,
+  const std::string resp =
+      endpoints.resp.port() != 0 ? ", resp " + dialkv::api::FormatHostPort(endpoints.resp) : "";
+  std::printf("%s: node %u listening: client %s, peer %s, http %s%s\n", kProgram, options.node_id,
               dialkv::api::FormatHostPort(endpoints.client).c_str(),
               dialkv::api::FormatHostPort(endpoints.peer).c_str(),
-              dialkv::api::FormatHostPort(endpoints.http).c_str());
+              dialkv::api::FormatHostPort(endpoints.http).c_str(), resp.c_str());
   std::fflush(stdout);
 
   int received = 0;
