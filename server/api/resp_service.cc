@@ -304,7 +304,8 @@ class RespService::Session final : public net::RespSession {
         }
         co_return;
       case kOther: {
-        std::string message = "ERR unknown command '" + args[0] + "', with args beginning with:";
+        std::string message =
+            "ERR unknown command '" + args[0].substr(0, 128) + "', with args beginning with:";
         for (size_t i = 1; i < argc && i < 4; ++i) message += " '" + args[i].substr(0, 64) + "'";
         w.Error(message);
         co_return;

@@ -317,6 +317,24 @@ TEST(RespTest, ConnectionsOverTheLimitAreRefused) {
   EXPECT_EQ(a.Call({"PING"}), "+PONG\r\n");
 }
 
+TEST(RespTest, DefaultModeFlagSetsEachConnectionsModeUntilDialkvModeChangesIt) {
+  auto cluster = StartOneNode({"--resp-default-mode=ap"});
+  ASSERT_NE(cluster, nullptr);
+  const uint16_t port = cluster->node(1).resp_port();
+  RespConnection a(port);
+  EXPECT_EQ(a.Call({"DIALKV.MODE"}), Bulk("ap"));
+  EXPECT_EQ(a.Call({"DIALKV.MODE", "cp"}), "+OK\r\n");
+  EXPECT_EQ(a.Call({"DIALKV.MODE"}), Bulk("cp"));
+  EXPECT_EQ(a.Call({"DIALKV.MODE", "eventual"}), "-ERR DIALKV.MODE takes cp or ap\r\n");
+  RespConnection b(port);  // A new connection starts from the flag again.
+  EXPECT_EQ(b.Call({"DIALKV.MODE"}), Bulk("ap"));
+  // The prefix changes one command only.
+  EXPECT_EQ(b.Call({"CP", "SET", "k", "v"}), "+OK\r\n");
+  EXPECT_EQ(b.Call({"DIALKV.MODE"}), Bulk("ap"));
+  const uint16_t http = cluster->node(1).http_port();
+  EXPECT_EQ(Metric(http, "dialkv_requests_total{op=\"put\",mode=\"cp\",status=\"OK\"}"), 1);
+}
+
 TEST(RespTest, HelloThreeSwitchesToResp3) {
   auto cluster = StartOneNode();
   ASSERT_NE(cluster, nullptr);
@@ -390,6 +408,18 @@ TEST(RespTest, TokensAreRequiredAndScopesCheckedAsOnTheNativePort) {
   EXPECT_EQ(Metric(http, "dialkv_resp_commands_total{command=\"get\",outcome=\"noauth\"}"), 2);
   EXPECT_EQ(Metric(http, "dialkv_resp_commands_total{command=\"set\",outcome=\"noperm\"}"), 1);
   EXPECT_GE(Metric(http, "dialkv_client_auth_failures_total{reason=\"denied\"}"), 4);
+}
+
+TEST(RespTest, ARespPortOutsideLoopbackNeedsTheSecretsLikeTheClientPort) {
+  testutil::TempDir dir;
+  const auto run =
+      RunCommand({testutil::ServerBinary(), "--node-id=1", "--data-dir=" + dir.Sub("data"),
+                  "--listen=127.0.0.1:0", "--peer-listen=127.0.0.1:0", "--http-listen=127.0.0.1:0",
+                  "--resp-listen=0.0.0.0:0"},
+                 "", milliseconds(20'000));
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("--resp-listen 0.0.0.0:0 is reachable from other hosts"));
+  EXPECT_THAT(run.err, HasSubstr("--auth-token-secret-file"));
 }
 
 TEST(RespTest, CpWriteOnAnIsolatedNodeIsUnavailableWhileApWriteSucceeds) {
