@@ -18,6 +18,7 @@ packages=(
   libssl-dev
   libjwt-dev
   curl
+  redis-tools python3-redis
 )
 
 missing=()

@@ -34,7 +34,8 @@ for n in $(seq 1 "$nodes"); do
   mkdir -p "$root/node$n"
   "$build_dir/server/dialkv-server" --node-id="$n" --cluster-name=local \
     --listen="127.0.0.1:$port" --peer-listen="127.0.0.1:$((port + 1))" \
-    --http-listen="127.0.0.1:$((port + 2))" --peers="$peers" \
+    --http-listen="127.0.0.1:$((port + 2))" --resp-listen="127.0.0.1:$((port + 3))" \
+    --peers="$peers" \
     --data-dir="$root/node$n" >"$root/node$n.log" 2>&1 &
   pids+=($!)
   endpoints+="${endpoints:+,}127.0.0.1:$port"
@@ -63,6 +64,8 @@ Try, in another terminal:
   $cli --mode ap put greeting hi         # available: first replica to acknowledge
   $cli --mode ap get greeting            # possibly stale
   curl -s http://127.0.0.1:$((base + 2))/metrics | grep dialkv_requests_total
+  redis-cli -p $((base + 3)) SET greeting hello   # Redis protocol: node N on port $((base + 3)) + 10 * (N - 1)
+  redis-cli -p $((base + 3)) AP GET greeting
 Logs: $root/nodeN.log. Press Ctrl-C to stop every node.
 MSG
 sleep 1  # Let the first gossip rounds tell the nodes about each other.

@@ -24,7 +24,8 @@ int UsageError(const std::string& message) {
   return 2;
 }
 
-void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_level) {
+void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_level,
+              std::string& resp_mode) {
   // A flag given twice takes its last value, so a wrapper (the harness, a script) can add
   // defaults first and let its caller's flags override them.
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -48,10 +49,22 @@ void AddFlags(CLI::App& app, dialkv::api::Node::Options& o, std::string& log_lev
   app.add_option("--peer-listen", o.peer_listen,
                  "HOST:PORT (or fd@N) for other nodes of the cluster: replication and gossip")
       ->envname("DIALKV_PEER_LISTEN");
+  o.resp_listen = "127.0.0.1:7382";
+  app.add_option("--resp-listen", o.resp_listen,
+                 "HOST:PORT (or fd@N) for Redis-protocol clients (redis-cli, Redis client "
+                 "libraries; docs/resp.md), or 'off'")
+      ->envname("DIALKV_RESP_LISTEN");
+  app.add_option("--resp-default-mode", resp_mode,
+                 "Consistency mode of a Redis-protocol connection until it sends DIALKV.MODE: cp "
+                 "(linearizable, or an error while no quorum answers) or ap (always served, "
+                 "possibly stale)")
+      ->check(CLI::IsMember({"cp", "ap"}))
+      ->envname("DIALKV_RESP_DEFAULT_MODE");
   app.add_option("--ports-file", o.ports_file,
                  "Once every port listens, write the addresses bound here, atomically, as "
                  "{\"node_id\":N,\"pid\":P,\"client\":\"H:P\",\"peer\":\"H:P\",\"http\":"
-                 "\"H:P\"}; removed at a clean shutdown. For scripts that start nodes on port 0 "
+                 "\"H:P\",\"resp\":\"H:P\"} (resp while that port is on); removed at a clean "
+                 "shutdown. For scripts that start nodes on port 0 "
                  "and wait for them")
       ->envname("DIALKV_PORTS_FILE");
   app.add_option("--cluster-secret-file", o.cluster_secret_file,
@@ -267,6 +280,7 @@ void AddStorageFlags(CLI::App& app, dialkv::storage::RocksTuning& t) {
 int Run(int argc, char** argv) {
   dialkv::api::Node::Options options;
   std::string log_level = "info";
+  std::string resp_mode = "cp";
   CLI::App app{"dialkv-server: one node of a dialkv key-value store.", kProgram};
   app.set_version_flag("--version", dialkv::VersionLine(kProgram),
                        "Print the version and the commit it was built from, and exit");
@@ -284,7 +298,7 @@ int Run(int argc, char** argv) {
                  config_from_env)
       ->type_name("FILE");
   app.allow_config_extras(CLI::config_extras_mode::error);  // A misspelt name is no default.
-  AddFlags(app, options, log_level);
+  AddFlags(app, options, log_level, resp_mode);
   AddStorageFlags(app, options.storage_tuning);
   try {
     app.parse(argc, argv);
@@ -297,6 +311,8 @@ int Run(int argc, char** argv) {
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
     return UsageError(e.what());
   }
+  options.resp_default_mode =
+      resp_mode == "ap" ? dialkv::Consistency::kAp : dialkv::Consistency::kCp;
   if (!dialkv::SetLogLevels(log_level)) {
     return UsageError("--log-level '" + log_level +
                       "' is not trace, debug, info, warn, error, critical or off");
@@ -319,10 +335,12 @@ int Run(int argc, char** argv) {
     return 1;
   }
   const auto& endpoints = (*node)->endpoints();
-  std::printf("%s: node %u listening: client %s, peer %s, http %s\n", kProgram, options.node_id,
+  const std::string resp =
+      endpoints.resp.port() != 0 ? ", resp " + dialkv::api::FormatHostPort(endpoints.resp) : "";
+  std::printf("%s: node %u listening: client %s, peer %s, http %s%s\n", kProgram, options.node_id,
               dialkv::api::FormatHostPort(endpoints.client).c_str(),
               dialkv::api::FormatHostPort(endpoints.peer).c_str(),
-              dialkv::api::FormatHostPort(endpoints.http).c_str());
+              dialkv::api::FormatHostPort(endpoints.http).c_str(), resp.c_str());
   std::fflush(stdout);
 
   int received = 0;

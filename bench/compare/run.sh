@@ -29,6 +29,10 @@
 #                              (open loop, --rate): 50% and 90% of the closed-loop CP maximum of
 #                              the modes run (read ratio 0.5), latency from each operation's
 #                              intended start, HdrHistogram .hgrm files in OUT/hgrm-50, hgrm-90
+#   REDIS_BENCHMARK (default 1) also run redis-benchmark (-t set,get, CONNECTIONS, VALUE_BYTES,
+#               KEYS; -P 1 and -P 16; bench/compare/redis_benchmark.sh) against each dialkv
+#               system's Redis-protocol port (node 1, CP) and each Redis primary;
+#               REDIS_BENCHMARK_REQUESTS (default 100000) commands per test
 #   OUT         (default a new temp dir)
 #   RESULTS     (default bench/compare/results.md)  where the table goes, under the heading
 #   TITLE       (default "dialkv vs Redis vs etcd")
@@ -44,6 +48,8 @@ value_bytes=${VALUE_BYTES:-100}
 systems=${SYSTEMS:-dialkv dialkv-t1 redis redis-aof etcd}
 partition=${PARTITION:-1}
 open_loop=${OPEN_LOOP:-1}
+redis_benchmark=${REDIS_BENCHMARK:-1}
+redis_benchmark_requests=${REDIS_BENCHMARK_REQUESTS:-100000}
 results=${RESULTS:-bench/compare/results.md}
 title=${TITLE:-dialkv vs Redis vs etcd}
 bench="$root/$build_dir/bench/load/dialkv-bench"
@@ -56,6 +62,7 @@ done
 # ---- packages ----
 need=()
 if [[ " $systems " == *" redis"* ]]; then command -v redis-server >/dev/null || need+=(redis-server); fi
+if [ "$redis_benchmark" = 1 ]; then command -v redis-benchmark >/dev/null || need+=(redis-tools); fi
 if [[ " $systems " == *" etcd "* ]]; then
   [ -x /usr/bin/etcd ] || command -v etcd >/dev/null || need+=(etcd-server)
 fi
@@ -247,6 +254,27 @@ for rep in $(seq 1 "$repeat"); do
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# redis-benchmark on every Redis-protocol port: dialkv's node 1 (its --ports-file names the
+# port; CP, the port's default mode; the token as password) and each Redis primary.
+resp_port_of() {
+  case $1 in
+    dialkv | dialkv-t1 | dialkv-open | dialkv-tls)
+      sed -n 's/.*"resp":"[^"]*:\([0-9]*\)".*/\1/p' "$work/$1/n1/ports.json" ;;
+    redis) echo "${redis_ports[0]}" ;;
+    redis-aof) echo "${redis_aof_ports[0]}" ;;
+  esac
+}
+if [ "$redis_benchmark" = 1 ]; then
+  for system in $systems; do
+    port=$(resp_port_of "$system")
+    [ -n "$port" ] || continue
+    CONNECTIONS=$connections VALUE_BYTES=$value_bytes KEYS=$keys \
+      REQUESTS=$redis_benchmark_requests ERRORS_TO="$out/redis-benchmark-$system.err" \
+      bash "$root/bench/compare/redis_benchmark.sh" "$system" "$port" "$(token_of "$system")" \
+      >>"$out/redis-benchmark.md"
+  done
+fi
+
 # One modes run per system for the side-by-side chart.
 for system in $systems; do
   # shellcheck disable=SC2046  # As above.
@@ -307,6 +335,8 @@ command="BUILD_DIR=$build_dir DURATION=$duration REPEAT=$repeat CONNECTIONS=$con
 [ "$systems" = "dialkv dialkv-t1 redis redis-aof etcd" ] || command+=" SYSTEMS=\"$systems\""
 [ "$partition" = 1 ] || command+=" PARTITION=$partition"
 [ "$open_loop" = 1 ] || command+=" OPEN_LOOP=$open_loop"
+[ "$redis_benchmark" = 1 ] || command+=" REDIS_BENCHMARK=$redis_benchmark"
+[ "$redis_benchmark_requests" = 100000 ] || command+=" REDIS_BENCHMARK_REQUESTS=$redis_benchmark_requests"
 [ "$results" = bench/compare/results.md ] || command+=" RESULTS=$results"
 [ "$title" = "dialkv vs Redis vs etcd" ] || command+=" TITLE=\"$title\""
 command+=" bench/compare/run.sh"
@@ -321,6 +351,14 @@ command+=" bench/compare/run.sh"
   echo "- load: $connections connections, 1 operation outstanding each, $keys keys, $value_bytes-byte values, uniform; puts (read ratio 0) and gets (read ratio 1, keys written first) measured separately, ${duration} s after a 2 s warm-up; median of $repeat runs"
   echo
   echo "$table"
+  if [ -s "$out/redis-benchmark.md" ]; then
+    echo
+    echo "redis-benchmark (\`-t set,get -c $connections -d $value_bytes -r $keys -n $redis_benchmark_requests\`; dialkv: node 1's Redis-protocol port, CP):"
+    echo
+    echo "| system | pipeline (-P) | SET ops/s | GET ops/s | SET p50 ms | GET p50 ms |"
+    echo "|---|---|---|---|---|---|"
+    cat "$out/redis-benchmark.md"
+  fi
   if [ -f "$out/partition.txt" ]; then
     echo
     echo "Partition scenario (one node isolated from 10 s to 20 s, each mode with and without client failover; chart: \`$out/partition.svg\`):"

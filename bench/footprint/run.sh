@@ -69,7 +69,7 @@ start_node() {  # start_node ID
   # shellcheck disable=SC2086  # SERVER_FLAGS' words are meant to split.
   "$server" --node-id "$id" --cluster-name footprint --data-dir "$work/node$id" \
     --listen "127.0.0.1:$(client_port "$id")" --peer-listen "127.0.0.1:$(peer_port "$id")" \
-    --http-listen "127.0.0.1:$(http_port "$id")" --peers "$peers" --log-level warn \
+    --http-listen "127.0.0.1:$(http_port "$id")" --resp-listen off --peers "$peers" --log-level warn \
     $server_flags >>"$out/node$id.log" 2>&1 &
   pid[$id]=$!
   started+=($!)

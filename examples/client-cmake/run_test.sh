@@ -79,7 +79,7 @@ echo "run_test: built the example with pkg-config: $pc_flags"
 head -c 32 /dev/urandom | base64 >"$tmp/token.secret"
 chmod 600 "$tmp/token.secret"
 "$server" --node-id=1 --cluster-name=client-cmake-example --data-dir="$tmp/data" --threads=2 \
-  --listen=127.0.0.1:0 --peer-listen=127.0.0.1:0 --http-listen=127.0.0.1:0 \
+  --listen=127.0.0.1:0 --peer-listen=127.0.0.1:0 --http-listen=127.0.0.1:0 --resp-listen=off \
   --ports-file="$tmp/ports.json" --auth-token-secret-file="$tmp/token.secret" \
   --min-free-disk-bytes=16777216 >"$tmp/server.log" 2>&1 &
 server_pid=$!

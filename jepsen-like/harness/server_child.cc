@@ -108,6 +108,11 @@ Result<ServerPorts> ReadPortsFile(const std::filesystem::path& path) {
     if (!value.ok()) return Status::Corruption(path.string() + ": " + value.status().message());
     *port = *value;
   }
+  if (json->contains("resp")) {
+    Result<uint16_t> value = PortOf(*json, "resp");
+    if (!value.ok()) return Status::Corruption(path.string() + ": " + value.status().message());
+    ports.resp = *value;
+  }
   return ports;
 }
 
@@ -120,7 +125,7 @@ Result<std::unique_ptr<ServerChild>> ServerChild::Reserve(Options options) {
   const ServerPorts& fixed = child->options_.fixed;
   for (auto [want, port] :
        {std::pair{fixed.client, &child->ports_.client}, std::pair{fixed.peer, &child->ports_.peer},
-        std::pair{fixed.http, &child->ports_.http}}) {
+        std::pair{fixed.http, &child->ports_.http}, std::pair{fixed.resp, &child->ports_.resp}}) {
     if (want != 0) {
       *port = want;
       child->reserved_.emplace_back(ReservedPort(-1, want));
@@ -137,10 +142,10 @@ Result<std::unique_ptr<ServerChild>> ServerChild::Reserve(Options options) {
 std::vector<std::string> ServerChild::Argv() const {
   std::vector<std::string> argv = {options_.server_path};
   argv.insert(argv.end(), options_.args.begin(), options_.args.end());
-  const char* flags[] = {"--listen=", "--peer-listen=", "--http-listen="};
-  const uint16_t ports[] = {ports_.client, ports_.peer, ports_.http};
+  const char* flags[] = {"--listen=", "--peer-listen=", "--http-listen=", "--resp-listen="};
+  const uint16_t ports[] = {ports_.client, ports_.peer, ports_.http, ports_.resp};
   int next_fd = 3;  // As ChildProcess::Start places InheritedFds().
-  for (size_t i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < 4; ++i) {
     const bool inherited = i < reserved_.size() && reserved_[i].fd() >= 0;
     argv.push_back(flags[i] + (inherited ? "fd@" + std::to_string(next_fd++) : Address(ports[i])));
   }
@@ -183,7 +188,8 @@ Status ServerChild::StartOnce(bool* port_in_use) {
       return Status::Unavailable(
           "dialkv-server " + exited + " before it was ready" +
           (*port_in_use ? " (one of ports " + Address(ports_.client) + ", " + Address(ports_.peer) +
-                              ", " + Address(ports_.http) + " is held by another process)"
+                              ", " + Address(ports_.http) + ", " + Address(ports_.resp) +
+                              " is held by another process)"
                         : std::string()) +
           "; its log ends:\n" + log);
     }

@@ -2,11 +2,11 @@
 // One dialkv-server child on 127.0.0.1 whose ports are never picked free and released: the
 // harness, the integration tests and the benchmark tools start nodes through it.
 //
-// The first start hands the server three sockets bound here (a ReservedPort each) as
-// --listen=fd@3, --peer-listen=fd@4, --http-listen=fd@5, so the ports are held from the moment
-// they are chosen; a cluster can list every node's peer port in --peers before any node runs.
-// Once the node is up the reservations are closed (the node holds its own copies), so a killed
-// node's ports are free, and connections to it are refused as in production. A restart asks
+// The first start hands the server four sockets bound here (a ReservedPort each) as
+// --listen=fd@3, --peer-listen=fd@4, --http-listen=fd@5, --resp-listen=fd@6, so the ports are held
+// from the moment they are chosen; a cluster can list every node's peer port in --peers before any
+// node runs. Once the node is up the reservations are closed (the node holds its own copies), so a
+// killed node's ports are free, and connections to it are refused as in production. A restart asks
 // for the same ports explicitly; if another process took one meanwhile the start is retried
 // until the ready timeout, and the error then names the port. Readiness is the node's
 // --ports-file, written once every port listens.
@@ -58,6 +58,7 @@ struct ServerPorts {
   uint16_t client = 0;
   uint16_t peer = 0;
   uint16_t http = 0;
+  uint16_t resp = 0;  // The Redis-protocol port; 0 in a ports file without one (port off).
 };
 
 // Reads a --ports-file. Errors: kNotFound when there is no file (yet); kCorruption when it
@@ -68,8 +69,8 @@ class ServerChild {
  public:
   struct Options {
     std::string server_path;  // The dialkv-server binary.
-    // Every flag but --listen, --peer-listen, --http-listen and --ports-file, which the child
-    // adds.
+    // Every flag but --listen, --peer-listen, --http-listen, --resp-listen and --ports-file,
+    // which the child adds.
     std::vector<std::string> args;
     std::filesystem::path log_path;    // stdout and stderr, appended.
     std::filesystem::path ports_file;  // Given as --ports-file.
@@ -115,7 +116,7 @@ class ServerChild {
 
   Options options_;
   ServerPorts ports_;
-  std::vector<ReservedPort> reserved_;  // client, peer, http (fd -1 when fixed); until up.
+  std::vector<ReservedPort> reserved_;  // client, peer, http, resp (fd -1 when fixed); until up.
   std::unique_ptr<ChildProcess> process_;
 };
 

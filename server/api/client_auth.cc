@@ -79,21 +79,25 @@ net::ConnectionHandshake ClientAuth::Handshake() {
 }
 
 asio::awaitable<Result<net::RequestHandler>> ClientAuth::Open(net::Stream& stream) {
+  asio::error_code ec;
+  const asio::ip::tcp::endpoint from = stream.socket().remote_endpoint(ec);
+  co_return ForConnection(ec ? std::string("?") : FormatHostPort(from));
+}
+
+net::RequestHandler ClientAuth::ForConnection(std::string client) {
   if (verifier_ == nullptr) {
     // Nothing to check: the node's handler serves the connection, and only an AuthRequest
     // (from a client configured with a token) is answered here.
-    co_return net::RequestHandler([this](v1::Envelope request) {
+    return net::RequestHandler([this](v1::Envelope request) {
       if (request.has_auth_request()) return Ready(net::ReplyWithStatus(request, Status::Ok()));
       return inner_(std::move(request));
     });
   }
   auto session = std::make_shared<Session>();
-  asio::error_code ec;
-  const asio::ip::tcp::endpoint from = stream.socket().remote_endpoint(ec);
-  session->client = ec ? std::string("?") : FormatHostPort(from);
+  session->client = std::move(client);
   // Not a coroutine: the token is checked, or changed, when the connection hands over the
   // request, in the order requests were read (see the header).
-  co_return net::RequestHandler([this, session](v1::Envelope request) {
+  return net::RequestHandler([this, session](v1::Envelope request) {
     if (request.has_auth_request()) return Ready(Authenticate(*session, request));
     if (std::optional<v1::Envelope> refused = Check(*session, request)) {
       return Ready(std::move(*refused));

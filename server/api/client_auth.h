@@ -57,6 +57,10 @@ class ClientAuth {
   // the inner handler.
   net::ConnectionHandshake Handshake();
 
+  // The same per-connection handler, for a connection served by another protocol (the RESP
+  // port): `client` ("host:port") names it in log lines. Call on the connection's io thread.
+  net::RequestHandler ForConnection(std::string client);
+
  private:
   struct Session;
   enum Reason : uint8_t { kMissing, kInvalid, kExpired, kDenied, kNumReasons };

@@ -22,6 +22,7 @@
 #include "server/api/admin_service.h"
 #include "server/api/client_auth.h"
 #include "server/api/kv_service.h"
+#include "server/api/resp_service.h"
 #include "server/api/storage_metrics.h"
 #include "server/cluster/clock_offsets.h"
 #include "server/cluster/gossiper.h"
@@ -32,6 +33,7 @@
 #include "server/common/secret_file.h"
 #include "server/common/version.h"
 #include "server/net/peer_transport.h"
+#include "server/net/resp_server.h"
 #include "server/replication/coordinator.h"
 #include "server/replication/hint_replayer.h"
 #include "server/replication/hint_store.h"
@@ -260,6 +262,9 @@ Status Node::ValidateOptions(const Options& o) {
     // An inherited socket is checked at Start(): only the running process has its descriptor.
     if (!net::IsInheritedSocketSpec(*text)) DIALKV_RETURN_IF_ERROR(ParseHostPort(*text, flag));
   }
+  if (!IsListenOff(o.resp_listen) && !net::IsInheritedSocketSpec(o.resp_listen)) {
+    DIALKV_RETURN_IF_ERROR(ParseHostPort(o.resp_listen, "--resp-listen"));
+  }
   if (!o.peers.empty()) {
     Result<std::vector<PeerSpec>> peers = ParsePeers(o.peers);
     if (!peers.ok()) return peers.status();
@@ -309,12 +314,16 @@ bool PeerTlsOn(const Node::Options& o) {
          !o.peer_tls_key_file.empty();
 }
 
+bool IsListenOff(std::string_view text) { return text == "off"; }
+
 Status CheckProtectedMode(const Node::Options& o, const asio::ip::tcp::endpoint& client,
-                          const asio::ip::tcp::endpoint& peer) {
+                          const asio::ip::tcp::endpoint& peer,
+                          const asio::ip::tcp::endpoint* resp) {
   if (o.insecure) return Status::Ok();
   const bool client_open = !client.address().is_loopback();
   const bool peer_open = !peer.address().is_loopback();
-  if (!client_open && !peer_open) return Status::Ok();
+  const bool resp_open = resp != nullptr && !resp->address().is_loopback();
+  if (!client_open && !peer_open && !resp_open) return Status::Ok();
   std::string missing;
   if (o.auth_token_secret_file.empty()) missing = "--auth-token-secret-file";
   if (o.cluster_secret_file.empty() && !PeerTlsOn(o)) {
@@ -322,8 +331,9 @@ Status CheckProtectedMode(const Node::Options& o, const asio::ip::tcp::endpoint&
                "--cluster-secret-file (or --peer-tls-ca/--peer-tls-cert/--peer-tls-key)";
   }
   if (missing.empty()) return Status::Ok();
-  const std::string where =
-      client_open ? "--listen " + FormatHostPort(client) : "--peer-listen " + FormatHostPort(peer);
+  const std::string where = client_open ? "--listen " + FormatHostPort(client)
+                            : resp_open ? "--resp-listen " + FormatHostPort(*resp)
+                                        : "--peer-listen " + FormatHostPort(peer);
   return Status::InvalidArgument(
       where +
       " is reachable from other hosts, and anyone who reaches it could read and write "
@@ -354,8 +364,16 @@ Status Node::Init() {
   Result<net::ListenAddress> peer_endpoint =
       ResolveListenAddress(options_.peer_listen, "--peer-listen");
   if (!peer_endpoint.ok()) return peer_endpoint.status();
-  DIALKV_RETURN_IF_ERROR(
-      CheckProtectedMode(options_, client_endpoint->endpoint, peer_endpoint->endpoint));
+  std::optional<net::ListenAddress> resp_endpoint;
+  if (!IsListenOff(options_.resp_listen)) {
+    Result<net::ListenAddress> resolved =
+        ResolveListenAddress(options_.resp_listen, "--resp-listen");
+    if (!resolved.ok()) return resolved.status();
+    resp_endpoint = std::move(resolved).value();
+  }
+  DIALKV_RETURN_IF_ERROR(CheckProtectedMode(options_, client_endpoint->endpoint,
+                                            peer_endpoint->endpoint,
+                                            resp_endpoint ? &resp_endpoint->endpoint : nullptr));
   std::vector<PeerSpec> peers = {
       PeerSpec{options_.node_id, FormatHostPort(peer_endpoint->endpoint)}};
   if (!options_.peers.empty()) {
@@ -568,6 +586,10 @@ Status Node::Init() {
   endpoints_.client = frame_server_->local_endpoint();
   endpoints_.http = http_server_->local_endpoint();
   endpoints_.peer = peer_server_->local_endpoint();
+  if (resp_endpoint.has_value()) {
+    DIALKV_RETURN_IF_ERROR(StartResp(*resp_endpoint, refused.WithLabels({"resp"}),
+                                     frame_timeouts.WithLabels({"resp"})));
+  }
 
   storage_metrics_ = std::make_unique<StorageMetrics>(*rocks_, *metrics_);
   storage::Engine* engine_ptr = engine_.get();
@@ -583,6 +605,7 @@ Status Node::Init() {
   peer_server_->Start();
   frame_server_->Start();
   http_server_->Start();
+  if (resp_server_ != nullptr) resp_server_->Start();
   gossiper_->Start(io_pool_->Next().get_executor());
   if (hint_replayer_ != nullptr) hint_replayer_->Start(io_pool_->Next().get_executor());
   anti_entropy_->Start(io_pool_->Next().get_executor());
@@ -938,13 +961,56 @@ net::HttpResponse Node::ServeHttp(const std::string& path) {
   return response;
 }
 
+Status Node::StartResp(const net::ListenAddress& address, metrics::Counter& refused,
+                       metrics::Counter& command_timeouts) {
+  metrics::Counter& protocol_errors =
+      metrics_
+          ->AddCounter("dialkv_resp_protocol_errors_total",
+                       "RESP connections closed for a protocol error (a malformed command, or one "
+                       "over a limit: bulk string, arguments, command size).")
+          .Get();
+  const size_t nodes = ring_->nodes().size();
+  const size_t copies =
+      std::clamp<size_t>(ring_->replication_factor(), 1, std::max<size_t>(1, nodes));
+  RespService::Options resp_options;
+  resp_options.default_mode = options_.resp_default_mode;
+  resp_options.node_id = options_.node_id;
+  resp_options.cluster_name = options_.cluster_name;
+  // This node's live keys stand for its share of the ring: about copies / nodes of them all.
+  resp_options.estimate_keys = [engine = engine_.get(), nodes, copies] {
+    return engine->LiveKeyCount() * nodes / copies;
+  };
+  net::RespServer::Options server_options;
+  server_options.limits.max_bulk_bytes = options_.max_frame_bytes;
+  server_options.limits.max_command_bytes = options_.max_frame_bytes;
+  server_options.max_connections = options_.max_connections;
+  server_options.command_read_timeout_ms = options_.frame_read_timeout_ms;
+  server_options.max_connection_reply_bytes = options_.max_connection_reply_bytes;
+  server_options.budget = request_budget_;
+  server_options.connections_refused = &refused;
+  server_options.command_timeouts = &command_timeouts;
+  server_options.protocol_errors = &protocol_errors;
+  resp_service_ = std::make_unique<RespService>(resp_options, *client_auth_, *metrics_);
+  Result<std::unique_ptr<net::RespServer>> server =
+      net::RespServer::Listen(*io_pool_, address, server_options, resp_service_->Factory());
+  if (!server.ok()) return server.status();
+  resp_server_ = std::move(server).value();
+  endpoints_.resp = resp_server_->local_endpoint();
+  resp_service_->set_port(endpoints_.resp.port());
+  return Status::Ok();
+}
+
 Status Node::WritePortsFile() const {
   if (options_.ports_file.empty()) return Status::Ok();
-  const std::string json = "{\"node_id\":" + std::to_string(options_.node_id) +
-                           ",\"pid\":" + std::to_string(::getpid()) + ",\"client\":\"" +
-                           JsonEscape(FormatHostPort(endpoints_.client)) + "\",\"peer\":\"" +
-                           JsonEscape(FormatHostPort(endpoints_.peer)) + "\",\"http\":\"" +
-                           JsonEscape(FormatHostPort(endpoints_.http)) + "\"}\n";
+  const std::string json =
+      "{\"node_id\":" + std::to_string(options_.node_id) +
+      ",\"pid\":" + std::to_string(::getpid()) + ",\"client\":\"" +
+      JsonEscape(FormatHostPort(endpoints_.client)) + "\",\"peer\":\"" +
+      JsonEscape(FormatHostPort(endpoints_.peer)) + "\",\"http\":\"" +
+      JsonEscape(FormatHostPort(endpoints_.http)) + "\"" +
+      (resp_server_ != nullptr ? ",\"resp\":\"" + JsonEscape(FormatHostPort(endpoints_.resp)) + "\""
+                               : std::string()) +
+      "}\n";
   // Written aside and renamed: a reader sees no file or the whole file, never a part.
   const std::string aside = options_.ports_file + ".tmp" + std::to_string(::getpid());
   {
@@ -976,6 +1042,7 @@ void Node::Stop() {
   }
   if (http_server_ != nullptr) http_server_->Stop();
   if (frame_server_ != nullptr) frame_server_->Stop();
+  if (resp_server_ != nullptr) resp_server_->Stop();
   // 2. Background loops exit while the io threads still run them.
   if (gossiper_ != nullptr) {
     gossiper_->Stop();
@@ -1009,10 +1076,12 @@ void Node::Stop() {
   storage_metrics_.reset();
   http_server_.reset();
   frame_server_.reset();
+  resp_server_.reset();
   peer_server_.reset();
   storage_pool_.reset();
   transport_.reset();  // Needs the (stopped) pool alive.
   io_pool_.reset();
+  resp_service_.reset();
   client_auth_.reset();
   kv_service_.reset();
   admin_service_.reset();

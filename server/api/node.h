@@ -65,6 +65,7 @@ class Ring;
 }  // namespace cluster
 namespace net {
 class FaultInjector;
+class RespServer;
 class PeerTransport;
 }  // namespace net
 namespace replication {
@@ -81,6 +82,7 @@ namespace dialkv::api {
 class AdminService;
 class ClientAuth;
 class KvService;
+class RespService;
 class StorageMetrics;
 
 // One --peers entry: "ID@HOST:PORT" (the node's peer port).
@@ -107,8 +109,15 @@ class Node {
     std::string listen = "127.0.0.1:7379";       // Client port.
     std::string http_listen = "127.0.0.1:7381";  // /health and /metrics.
     std::string peer_listen = "127.0.0.1:7380";  // Peer port: replication and gossip.
+    // The Redis-protocol port (api/resp_service.h), or "off". Off here so that a node embedded
+    // in a test listens only where it is told; dialkv-server's flag defaults to
+    // 127.0.0.1:7382.
+    std::string resp_listen = "off";
+    // The consistency mode of a RESP connection until it sends DIALKV.MODE.
+    Consistency resp_default_mode = Consistency::kCp;
     // Non-empty: once every port listens, the bound addresses are written here as one JSON
-    // object {"node_id":N,"pid":P,"client":"H:P","peer":"H:P","http":"H:P"}, atomically
+    // object {"node_id":N,"pid":P,"client":"H:P","peer":"H:P","http":"H:P","resp":"H:P"}
+    // ("resp" only while the RESP port is on), atomically
     // (written aside, then renamed), so a script or test can wait for the file and read the
     // ports chosen for port 0. Stop() removes it.
     std::string ports_file;
@@ -200,6 +209,7 @@ class Node {
     asio::ip::tcp::endpoint client;
     asio::ip::tcp::endpoint http;
     asio::ip::tcp::endpoint peer;
+    asio::ip::tcp::endpoint resp;  // Port 0 when the RESP port is off.
   };
 
   static size_t DefaultThreads();
@@ -253,6 +263,9 @@ class Node {
   // makes it renew its durable bound ahead of use.
   Status StartClockAboveThePast();
   Status WritePortsFile() const;
+  // Binds the RESP port and makes its service (RespServer, RespService).
+  Status StartResp(const net::ListenAddress& address, metrics::Counter& refused,
+                   metrics::Counter& command_timeouts);
   net::HttpResponse ServeHttp(const std::string& path);
   v1::ClusterStatusReply ClusterStatus() const;
   // Runs an anti-entropy round with every live peer now (RepairRequest).
@@ -308,6 +321,8 @@ class Node {
   std::unique_ptr<net::FrameServer> peer_server_;
   std::unique_ptr<net::FrameServer> frame_server_;
   std::unique_ptr<net::HttpServer> http_server_;
+  std::unique_ptr<RespService> resp_service_;        // Null with the RESP port off.
+  std::unique_ptr<net::RespServer> resp_server_;     // Null with the RESP port off.
   std::unique_ptr<StorageMetrics> storage_metrics_;  // Reads rocks_ at each /metrics.
   metrics::GaugeFuncHandle keys_gauge_;
   metrics::GaugeFuncHandle connections_gauge_;
@@ -335,12 +350,17 @@ Result<net::ListenAddress> ResolveListenAddress(std::string_view text, std::stri
 // Any --peer-tls-* flag was given (Init() then requires all three).
 bool PeerTlsOn(const Node::Options& o);
 
-// Protected mode: a node whose client or peer port listens on an address other than loopback
+// Protected mode: a node whose client, RESP or peer port listens on an address other than loopback
 // (a wildcard address included) needs the token secret and peer protection (the cluster secret
 // or TLS between peers) unless o.insecure. Errors:
 // kInvalidArgument naming the open port and the missing flags.
+// `resp`: the RESP port's address, when it is on.
 Status CheckProtectedMode(const Node::Options& o, const asio::ip::tcp::endpoint& client,
-                          const asio::ip::tcp::endpoint& peer);
+                          const asio::ip::tcp::endpoint& peer,
+                          const asio::ip::tcp::endpoint* resp = nullptr);
+
+// Whether a listen flag's value turns its port off ("off").
+bool IsListenOff(std::string_view text);
 
 // "127.0.0.1:7379", "[::1]:7379": the inverse of ParseHostPort for a resolved endpoint.
 std::string FormatHostPort(const asio::ip::tcp::endpoint& endpoint);

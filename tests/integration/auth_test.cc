@@ -230,9 +230,10 @@ TEST(ProtectedModeTest, ANodeOnANetworkAddressRefusesToStartWithoutBothSecrets) 
   testutil::TempDir dir;
   const std::string secret_file = dir.Sub("secret");
   std::ofstream(secret_file) << kSecret << "\n";
-  const std::vector<std::string> base = {testutil::ServerBinary(), "--node-id=1",
-                                         "--data-dir=" + dir.Sub("data"),
-                                         "--peer-listen=127.0.0.1:0", "--http-listen=127.0.0.1:0"};
+  const std::vector<std::string> base = {
+      testutil::ServerBinary(),        "--node-id=1",
+      "--data-dir=" + dir.Sub("data"), "--peer-listen=127.0.0.1:0",
+      "--http-listen=127.0.0.1:0",     "--resp-listen=off"};
   // The check runs before anything listens: nothing here binds a non-loopback address.
   auto run = [&](std::vector<std::string> extra) {
     std::vector<std::string> argv = base;

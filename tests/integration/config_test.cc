@@ -42,6 +42,7 @@ TEST(ConfigTest, FileSetsFlagsCommandLineWinsOverItAndItWinsOverTheEnvironment) 
                 "listen = \"127.0.0.1:0\"\n"
                 "peer-listen = \"127.0.0.1:0\"\n"
                 "http-listen = \"127.0.0.1:0\"\n"
+                "resp-listen = \"127.0.0.1:0\"\n"
                 "sync = true\n");
   const std::filesystem::path ports_file = dir.Sub("ports.json");
   // The ports file comes from the environment alone: a variable still counts for a flag the
@@ -67,9 +68,12 @@ TEST(ConfigTest, FileSetsFlagsCommandLineWinsOverItAndItWinsOverTheEnvironment) 
 
 TEST(ConfigTest, MissingOrMalformedFileExitsTwoNamingIt) {
   testutil::TempDir dir;
-  const std::vector<std::string> flags = {"--node-id=1", "--data-dir=" + dir.Sub("data"),
-                                          "--listen=127.0.0.1:0", "--peer-listen=127.0.0.1:0",
-                                          "--http-listen=127.0.0.1:0"};
+  const std::vector<std::string> flags = {"--node-id=1",
+                                          "--data-dir=" + dir.Sub("data"),
+                                          "--listen=127.0.0.1:0",
+                                          "--peer-listen=127.0.0.1:0",
+                                          "--http-listen=127.0.0.1:0",
+                                          "--resp-listen=off"};
   auto run = [&](std::vector<std::string> argv) {
     argv.insert(argv.end(), flags.begin(), flags.end());
     return testutil::RunCommand(argv, "", milliseconds(20000));

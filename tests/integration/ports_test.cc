@@ -50,7 +50,7 @@ TEST(PortsTest, NodeOnPortZeroWritesTheBoundPortsAndRemovesTheFileOnShutdown) {
   jepsen::ChildProcess server(
       {testutil::ServerBinary(), "--node-id=1", "--data-dir=" + dir.Sub("data"),
        "--listen=127.0.0.1:0", "--peer-listen=127.0.0.1:0", "--http-listen=127.0.0.1:0",
-       "--ports-file=" + ports_file.string()},
+       "--resp-listen=127.0.0.1:0", "--ports-file=" + ports_file.string()},
       dir.Sub("node.log"));
   ASSERT_OK(server.Start());
   Result<jepsen::ServerPorts> ports = testutil::AwaitPortsFile(server, ports_file);
@@ -58,6 +58,7 @@ TEST(PortsTest, NodeOnPortZeroWritesTheBoundPortsAndRemovesTheFileOnShutdown) {
   EXPECT_NE(ports->client, 0);
   EXPECT_NE(ports->peer, 0);
   EXPECT_NE(ports->http, 0);
+  EXPECT_NE(ports->resp, 0);
 
   // The file says where the node serves, and which process it is.
   auto client = Client::Create({.endpoints = {"127.0.0.1:" + std::to_string(ports->client)}});
@@ -77,7 +78,8 @@ TEST(PortsTest, InheritedDescriptorThatIsNoSocketIsRefusedNamingTheFlag) {
   testutil::TempDir dir;
   jepsen::ChildProcess server(
       {testutil::ServerBinary(), "--node-id=1", "--data-dir=" + dir.Sub("data"),
-       "--listen=127.0.0.1:0", "--peer-listen=fd@3", "--http-listen=127.0.0.1:0"},
+       "--listen=127.0.0.1:0", "--peer-listen=fd@3", "--http-listen=127.0.0.1:0",
+       "--resp-listen=off"},
       dir.Sub("node.log"));
   // Nothing inherited: descriptor 3 is closed, or one the server opened for itself.
   ASSERT_OK(server.Start());

@@ -149,10 +149,13 @@ TEST_F(TlsTest, TheCliUsesTlsWithACaFileAndExplainsAPlainAttempt) {
 }
 
 TEST_F(TlsTest, ANodeWithUnusableTlsFilesRefusesToStartAndSaysWhich) {
-  const std::vector<std::string> base = {
-      testutil::ServerBinary(),      "--node-id=1",
-      "--data-dir=" + dir_.Sub("d"), "--listen=127.0.0.1:0",
-      "--peer-listen=127.0.0.1:0",   "--http-listen=127.0.0.1:0"};
+  const std::vector<std::string> base = {testutil::ServerBinary(),
+                                         "--node-id=1",
+                                         "--data-dir=" + dir_.Sub("d"),
+                                         "--listen=127.0.0.1:0",
+                                         "--peer-listen=127.0.0.1:0",
+                                         "--http-listen=127.0.0.1:0",
+                                         "--resp-listen=off"};
   auto run = [&](std::vector<std::string> extra) {
     std::vector<std::string> argv = base;
     argv.insert(argv.end(), extra.begin(), extra.end());

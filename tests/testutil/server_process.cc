@@ -76,7 +76,7 @@ Result<std::unique_ptr<jepsen::ServerChild>> ServerProcess::ReserveChild(const O
   child.args = Args(options);
   child.log_path = options.log_path;
   child.ports_file = options.log_path + ".ports.json";
-  child.fixed = {options.client_port, options.peer_port, options.http_port};
+  child.fixed = {options.client_port, options.peer_port, options.http_port, options.resp_port};
   child.ready_timeout = options.ready_timeout;
   return jepsen::ServerChild::Reserve(std::move(child));
 }

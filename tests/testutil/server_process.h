@@ -36,6 +36,7 @@ class ServerProcess {
     uint16_t client_port = 0;  // 0: reserve a port; else ask for this one.
     uint16_t http_port = 0;    // 0: reserve a port; else ask for this one.
     uint16_t peer_port = 0;    // 0: reserve a port; else ask for this one.
+    uint16_t resp_port = 0;    // 0: reserve a port; else ask for this one.
     std::vector<std::string> extra_args;
     std::chrono::milliseconds ready_timeout{20000};
   };
@@ -74,6 +75,7 @@ class ServerProcess {
   uint16_t client_port() const { return child_->ports().client; }
   uint16_t http_port() const { return child_->ports().http; }
   uint16_t peer_port() const { return child_->ports().peer; }
+  uint16_t resp_port() const { return child_->ports().resp; }  // The Redis-protocol port.
   const Options& options() const { return options_; }
   std::string ReadLog() const;
 
