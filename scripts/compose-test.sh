@@ -266,7 +266,13 @@ grep -E '^(system|dialkv) ' "$work/bench.log" || cat "$work/bench.log"
 log "the test profile's bench service ran against the three nodes"
 
 # The test profile's harness, shortened, twice: each run gets a new directory in the store of
-# the jepsen-out volume (a fixed --out would refuse the second run), and latest follows.
+# the jepsen-out volume (a fixed --out would refuse the second run), and latest follows. The
+# harness injects faults, so first the nodes are recreated with fault injection on, as the
+# compose file's header says (same volumes: their data stays).
+DIALKV_ENABLE_FAULT_INJECTION=true compose up -d >"$work/up-faults.log" 2>&1 ||
+  { tail -n 40 "$work/up-faults.log"; fail "up -d with fault injection on"; }
+wait_healthy node1 node2 node3
+log "node1, node2, node3 recreated with fault injection on: healthy"
 for n in 1 2; do
   compose --profile test run --rm jepsen --endpoints=node1:7379,node2:7379,node3:7379 \
     --workload=mixed --nemesis=partitions,drop --nemesis-interval=2s --time=4 --warmup=1 \
