@@ -143,8 +143,8 @@ log "docker-compose config: ok"
 
 # The image is built from the Dockerfile and context the compose file names, as
 # `docker-compose build` would, but by podman itself so that this machine's compiler cache can
-# be mounted into the build: the image then reuses the objects a build of the same sources
-# here already made (the test step's, in CI). Without a cache it takes several minutes.
+# be mounted into the build: a second image build of the same sources reuses the first one's
+# objects. Without them it takes several minutes.
 grep -q 'dockerfile: docker/Dockerfile' <<<"$(compose config)" ||
   fail "the compose file no longer builds from docker/Dockerfile; update this test"
 cache_args=()
