@@ -9,8 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 build_dir=${BUILD_DIR:-build}
 # ccache (installed by install-deps) keeps compiled objects between builds. Paths under the
-# repository are hashed relative to it, so another clone, or the image build in docker/ (whose
-# sources are in /src), reuses this clone's objects.
+# repository are hashed relative to it, so another clone of it reuses this clone's objects.
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
