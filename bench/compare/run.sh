@@ -229,6 +229,17 @@ variant_note_of() {
   esac
 }
 
+# redis-benchmark on every Redis-protocol port: dialkv's node 1 (its --ports-file names the
+# port; CP, the port's default mode; the token as password) and each Redis primary.
+resp_port_of() {
+  case $1 in
+    dialkv | dialkv-t1 | dialkv-open | dialkv-tls)
+      sed -n 's/.*"resp":"[^"]*:\([0-9]*\)".*/\1/p' "$work/$1/n1/ports.json" ;;
+    redis) echo "${redis_ports[0]}" ;;
+    redis-aof) echo "${redis_aof_ports[0]}" ;;
+  esac
+}
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 for system in $systems; do "start_${system//-/_}"; done
@@ -250,29 +261,35 @@ for rep in $(seq 1 "$repeat"); do
           awk -v r="$rep" 'NR == 2 {printf "run %s: %s\n", r, $0}'
       done
     done
+    # redis-benchmark in the same repetition, so its figures and the generator's share the
+    # machine's conditions: the table takes the median of the repetitions as for the others.
+    port=$(resp_port_of "$system")
+    if [ "$redis_benchmark" = 1 ] && [ -n "$port" ]; then
+      CONNECTIONS=$connections VALUE_BYTES=$value_bytes KEYS=$keys \
+        REQUESTS=$redis_benchmark_requests ERRORS_TO="$out/redis-benchmark-$system.err" \
+        bash "$root/bench/compare/redis_benchmark.sh" "$system" "$port" "$(token_of "$system")" |
+        tee -a "$out/redis-benchmark-runs.md" | sed "s/^/run $rep: redis-benchmark /"
+    fi
   done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# redis-benchmark on every Redis-protocol port: dialkv's node 1 (its --ports-file names the
-# port; CP, the port's default mode; the token as password) and each Redis primary.
-resp_port_of() {
-  case $1 in
-    dialkv | dialkv-t1 | dialkv-open | dialkv-tls)
-      sed -n 's/.*"resp":"[^"]*:\([0-9]*\)".*/\1/p' "$work/$1/n1/ports.json" ;;
-    redis) echo "${redis_ports[0]}" ;;
-    redis-aof) echo "${redis_aof_ports[0]}" ;;
-  esac
-}
-if [ "$redis_benchmark" = 1 ]; then
-  for system in $systems; do
-    port=$(resp_port_of "$system")
-    [ -n "$port" ] || continue
-    CONNECTIONS=$connections VALUE_BYTES=$value_bytes KEYS=$keys \
-      REQUESTS=$redis_benchmark_requests ERRORS_TO="$out/redis-benchmark-$system.err" \
-      bash "$root/bench/compare/redis_benchmark.sh" "$system" "$port" "$(token_of "$system")" \
-      >>"$out/redis-benchmark.md"
-  done
+# Per system and pipeline depth, the median of each column over the repetitions.
+if [ -s "$out/redis-benchmark-runs.md" ]; then
+  awk -F' [|] ' '
+    { key = $1 " | " $2; keys[key] = 1; n[key]++
+      for (c = 3; c <= 6; c++) v[key, c, n[key]] = $c + 0 }
+    function median(key, c,    i, j, t, a, m) {
+      m = n[key]
+      for (i = 1; i <= m; i++) a[i] = v[key, c, i]
+      for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+    }
+    END {
+      for (key in keys) {
+        printf "%s | %.0f | %.0f | %.3f | %.3f |\n", key, median(key, 3), median(key, 4), median(key, 5), median(key, 6)
+      }
+    }' "$out/redis-benchmark-runs.md" | sort >"$out/redis-benchmark.md"
 fi
 
 # One modes run per system for the side-by-side chart.
@@ -353,11 +370,28 @@ command+=" bench/compare/run.sh"
   echo "$table"
   if [ -s "$out/redis-benchmark.md" ]; then
     echo
-    echo "redis-benchmark (\`-t set,get -c $connections -d $value_bytes -r $keys -n $redis_benchmark_requests\`; dialkv: node 1's Redis-protocol port, CP):"
+    echo "redis-benchmark (\`-t set,get -c $connections -d $value_bytes -r $keys -n $redis_benchmark_requests\`; dialkv: node 1's Redis-protocol port, CP; median of $repeat runs, one in each repetition above):"
     echo
     echo "| system | pipeline (-P) | SET ops/s | GET ops/s | SET p50 ms | GET p50 ms |"
     echo "|---|---|---|---|---|---|"
     cat "$out/redis-benchmark.md"
+    # The Redis-protocol port against the native one: the same connections, one command
+    # outstanding each (-P 1), value size and keys, CP; the medians of the two tables.
+    native_ops() {  # SYSTEM OP -> the generator's CP median ops/s for OP (put | get)
+      awk -F' *[|] *' -v s="$1" -v o="$2" '$2 == s && $3 == "cp" && $5 == o {gsub(",", "", $6); print $6}' <<<"$table"
+    }
+    resp_ops() {  # SYSTEM COLUMN(3: SET, 4: GET) -> redis-benchmark's -P 1 median
+      awk -F' *[|] *' -v s="$1" -v c="$2" '$2 == s && $3 == "1" {print $(c + 1)}' "$out/redis-benchmark.md"
+    }
+    for system in $systems; do
+      [[ $system == dialkv* ]] || continue
+      set_ops=$(resp_ops "$system" 3) get_ops=$(resp_ops "$system" 4)
+      put_ops=$(native_ops "$system" put) native_get=$(native_ops "$system" get)
+      [ -n "$set_ops" ] && [ -n "$put_ops" ] && [ -n "$get_ops" ] && [ -n "$native_get" ] || continue
+      echo
+      awk -v s="$system" -v a="$set_ops" -v b="$put_ops" -v c="$get_ops" -v d="$native_get" 'BEGIN {
+        printf "%s, Redis protocol against native (CP, -P 1 against 1 outstanding per connection): SET %d vs put %d ops/s = %.2fx; GET %d vs get %d ops/s = %.2fx\n", s, a, b, a / b, c, d, c / d }'
+    done
   fi
   if [ -f "$out/partition.txt" ]; then
     echo

@@ -280,11 +280,23 @@ AvailabilityResult MeasureAvailability(std::span<const CompletedOp> ops,
     ModeAvailability& mode = op.mode == Consistency::kCp ? result.cp : result.ap;
     const int64_t start = op.invoke_ns;
     const int64_t end = op.complete_ns.value_or(op.invoke_ns);
-    const bool during =
-        std::any_of(fault_intervals.begin(), fault_intervals.end(),
-                    [&](const TimeInterval& f) { return start <= f.end_ns && f.start_ns <= end; });
-    for (AvailabilityCounts* counts :
-         {&mode.overall, during ? &mode.during_faults : &mode.outside_faults}) {
+    bool during = false;
+    bool partitioned = false;
+    bool minority = false;
+    for (const TimeInterval& f : fault_intervals) {
+      if (end < f.start_ns || f.end_ns < start) continue;
+      during = true;
+      if (!f.minority) continue;
+      partitioned = true;
+      minority = minority ||
+                 std::find(f.minority->begin(), f.minority->end(), op.node) != f.minority->end();
+    }
+    std::vector<AvailabilityCounts*> sets = {&mode.overall,
+                                             during ? &mode.during_faults : &mode.outside_faults};
+    if (partitioned) {
+      sets.push_back(minority ? &mode.partition_minority_side : &mode.partition_majority_side);
+    }
+    for (AvailabilityCounts* counts : sets) {
       switch (op.outcome) {
         case OpType::kOk:
           ++counts->ok;

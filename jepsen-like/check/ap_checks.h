@@ -122,6 +122,9 @@ StaleReadResult MeasureStaleReads(std::span<const CompletedOp> ops,
 struct TimeInterval {
   int64_t start_ns = 0;
   int64_t end_ns = 0;
+  // A partition's minority side: the nodes that could not reach a majority both ways while it
+  // lasted (possibly none); nullopt for a fault that is not a partition.
+  std::optional<std::vector<NodeId>> minority = {};
 };
 
 struct AvailabilityCounts {
@@ -140,6 +143,13 @@ struct ModeAvailability {
   AvailabilityCounts overall;
   AvailabilityCounts during_faults;   // Operations whose interval overlaps a fault interval.
   AvailabilityCounts outside_faults;  // The others.
+  // The operations whose interval overlaps a partition, by the side of the node that served
+  // them: the minority side when a partition the operation overlaps cut that node off from a
+  // majority, the majority side otherwise. A client that only talks to one node sees the
+  // availability of its side: a CP cluster is expected to serve its majority side throughout
+  // and to refuse on its minority side.
+  AvailabilityCounts partition_majority_side;
+  AvailabilityCounts partition_minority_side;
 };
 
 // (e) Availability per mode. An operation's interval runs from its invocation to its

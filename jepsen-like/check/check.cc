@@ -48,6 +48,17 @@ std::string Availability(std::string_view mode, const ModeAvailability& a) {
          std::to_string(a.outside_faults.total()) + ")";
 }
 
+// "cp during partitions: majority side 99.9% of 900, minority side 0.4% of 250"; empty when
+// no operation overlapped a partition.
+std::string SideAvailability(std::string_view mode, const ModeAvailability& a) {
+  const AvailabilityCounts& major = a.partition_majority_side;
+  const AvailabilityCounts& minor = a.partition_minority_side;
+  if (major.total() + minor.total() == 0) return "";
+  return std::string(mode) + " during partitions: majority side " + Percent(major.availability()) +
+         " of " + std::to_string(major.total()) + ", minority side " +
+         Percent(minor.availability()) + " of " + std::to_string(minor.total()) + "\n";
+}
+
 }  // namespace
 
 Result<CheckReport> CheckRun(const std::vector<Op>& history, const FinalState* final_state,
@@ -150,6 +161,8 @@ std::string FormatSummary(const CheckReport& report) {
          Ms(s.staleness.max_ms) + "\n";
   out += "availability: " + Availability("cp", report.availability.cp) + "; " +
          Availability("ap", report.availability.ap) + "\n";
+  out += SideAvailability("cp", report.availability.cp);
+  out += SideAvailability("ap", report.availability.ap);
   return out;
 }
 

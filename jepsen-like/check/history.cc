@@ -158,6 +158,15 @@ Result<Op> ParseOp(std::string_view line) {
   return op;
 }
 
+std::string FormatNodeSet(std::span<const NodeId> nodes) {
+  std::string out = "{";
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (i > 0) out += ",";
+    out += std::to_string(nodes[i]);
+  }
+  return out + "}";
+}
+
 std::string NemesisStartF(std::string_view name) { return "start-" + std::string(name); }
 std::string NemesisStopF(std::string_view name) { return "stop-" + std::string(name); }
 

@@ -41,6 +41,7 @@
 #include <iosfwd>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +83,9 @@ struct NemesisOp {
 
   friend bool operator==(const NemesisOp&, const NemesisOp&) = default;
 };
+
+// "{1,3}" for a set of node ids, as nemesis lines and reports name them.
+std::string FormatNodeSet(std::span<const NodeId> nodes);
 
 // "start-<name>" / "stop-<name>".
 std::string NemesisStartF(std::string_view name);

@@ -34,7 +34,9 @@ Json CountsJson(const AvailabilityCounts& c) {
 Json ModeJson(const ModeAvailability& m) {
   return Json{{"overall", CountsJson(m.overall)},
               {"during_faults", CountsJson(m.during_faults)},
-              {"outside_faults", CountsJson(m.outside_faults)}};
+              {"outside_faults", CountsJson(m.outside_faults)},
+              {"partition_majority_side", CountsJson(m.partition_majority_side)},
+              {"partition_minority_side", CountsJson(m.partition_minority_side)}};
 }
 
 Json KeyJson(const KeyLinearizability& k) {

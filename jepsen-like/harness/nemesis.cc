@@ -360,13 +360,21 @@ std::map<NodeId, NodeFaults> DesiredFaults(std::span<const NodeId> nodes,
   return state;
 }
 
-std::string FormatNodeSet(std::span<const NodeId> nodes) {
-  std::string out = "{";
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (i > 0) out += ",";
-    out += std::to_string(nodes[i]);
+std::vector<NodeId> MinoritySide(std::span<const NodeId> nodes,
+                                 std::span<const DirectedLink> blocked) {
+  const std::set<DirectedLink> lost(blocked.begin(), blocked.end());
+  const size_t majority = nodes.size() / 2 + 1;
+  std::vector<NodeId> minority;
+  for (NodeId node : nodes) {
+    const auto both_ways = [&](NodeId other) {
+      return other == node || (!lost.contains({node, other}) && !lost.contains({other, node}));
+    };
+    if (static_cast<size_t>(std::count_if(nodes.begin(), nodes.end(), both_ways)) < majority) {
+      minority.push_back(node);
+    }
   }
-  return out + "}";
+  std::sort(minority.begin(), minority.end());
+  return minority;
 }
 
 }  // namespace dialkv::jepsen

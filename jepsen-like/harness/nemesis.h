@@ -17,6 +17,7 @@
 #include "dialkv/admin.h"
 #include "dialkv/status.h"
 #include "dialkv/types.h"
+#include "jepsen-like/check/history.h"  // FormatNodeSet
 
 namespace dialkv::jepsen {
 
@@ -123,7 +124,12 @@ struct NodeFaults {
 std::map<NodeId, NodeFaults> DesiredFaults(std::span<const NodeId> nodes,
                                            std::span<const Fault* const> active);
 
-// "{1,3}" for a set of node ids.
-std::string FormatNodeSet(std::span<const NodeId> nodes);
+// Under a partition, the nodes that cannot exchange a request and its reply with a majority of
+// `nodes` (themselves counted) while every link of `blocked` loses its messages: a CP request
+// served by one of them cannot reach a quorum. Sorted; empty when every node keeps a majority.
+// Exchanges are direct (the servers do not relay), so under kPartitionRing, where no two nodes
+// hear each other both ways, every node is on the minority side.
+std::vector<NodeId> MinoritySide(std::span<const NodeId> nodes,
+                                 std::span<const DirectedLink> blocked);
 
 }  // namespace dialkv::jepsen

@@ -52,10 +52,15 @@ Status NemesisRunner::Tick(int64_t elapsed_ms) {
       phase_[i] = Phase::kActive;
       event_of_[i] = events_.size();
       const int64_t now = Mark(NemesisStartF(NemesisName(fault.kind)), fault.description);
+      std::optional<std::vector<NodeId>> minority;
+      if (GroupOf(fault.kind) == NemesisGroup::kPartition) {
+        minority = MinoritySide(cluster_.nodes(), fault.blocked);
+      }
       events_.push_back(NemesisEvent{.name = std::string(NemesisName(fault.kind)),
                                      .description = fault.description,
                                      .start_ns = now,
-                                     .end_ns = now});
+                                     .end_ns = now,
+                                     .minority = std::move(minority)});
       // Crashed once, as the window opens; Reconcile restarts it at once, with its clock
       // stepped back (DesiredFaults), and clears the offset when the window ends.
       if (fault.kind == NemesisKind::kClockRestart && cluster_.owns_processes()) {

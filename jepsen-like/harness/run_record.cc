@@ -95,6 +95,20 @@ Result<std::vector<NemesisEvent>> ParseEvents(const nlohmann::json& j) {
     event.start_ns = *t;
     if (t = GetInt64(e, "end_ns"); !t.ok()) return t.status();
     event.end_ns = *t;
+    // Absent from the run.json of a harness that did not record sides; null for a fault that
+    // is not a partition.
+    if (const nlohmann::json* minority = internal::FindField(e, "minority");
+        minority != nullptr && !minority->is_null()) {
+      if (!minority->is_array()) return Status::Corruption("field \"minority\" must be an array");
+      std::vector<NodeId> nodes;
+      for (const nlohmann::json& node : *minority) {
+        if (!node.is_number_unsigned()) {
+          return Status::Corruption("field \"minority\" must hold node ids");
+        }
+        nodes.push_back(node.get<NodeId>());
+      }
+      event.minority = std::move(nodes);
+    }
     events.push_back(std::move(event));
   }
   return events;
@@ -154,12 +168,7 @@ Json RunRecordJson(const RunRecord& record) {
                             {"max_witness_time_per_key_ms", lin.max_witness_time_per_key.count()},
                             {"max_examples", record.check.ap.max_examples}};
   Json events = Json::array();
-  for (const NemesisEvent& e : record.nemesis) {
-    events.push_back(Json{{"name", e.name},
-                          {"description", e.description},
-                          {"start_ns", e.start_ns},
-                          {"end_ns", e.end_ns}});
-  }
+  for (const NemesisEvent& e : record.nemesis) events.push_back(NemesisEventJson(e));
   j["nemesis"] = std::move(events);
   Json alarms = Json::array();
   for (const DiskAlarmInterval& a : record.disk_alarms) {
@@ -235,7 +244,9 @@ Result<RunRecord> ReadRunRecordFile(const std::filesystem::path& path) {
 std::vector<TimeInterval> FaultIntervals(const std::vector<NemesisEvent>& events,
                                          const std::vector<DiskAlarmInterval>& alarms) {
   std::vector<TimeInterval> intervals;
-  for (const NemesisEvent& e : events) intervals.push_back({e.start_ns, e.end_ns});
+  for (const NemesisEvent& e : events) {
+    intervals.push_back({.start_ns = e.start_ns, .end_ns = e.end_ns, .minority = e.minority});
+  }
   for (const DiskAlarmInterval& a : alarms) intervals.push_back({a.start_ns, a.end_ns});
   return intervals;
 }

@@ -8,7 +8,7 @@
 //                      server_version},
 //              "check_options": {"max_time_per_key_ms", "max_cache_bytes_per_key",
 //                                "max_witness_time_per_key_ms", "max_examples"},
-//              "nemesis": [{"name", "description", "start_ns", "end_ns"}],
+//              "nemesis": [{"name", "description", "start_ns", "end_ns", "minority"}],
 //              "disk_alarms": [{"node", "message", "start_ns", "end_ns", "cleared"}],
 //              "harness_error": str | null}
 //

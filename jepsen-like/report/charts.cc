@@ -246,28 +246,38 @@ std::string ThroughputChart(const std::vector<CompletedOp>& ops, const TimeAxis&
 std::string AvailabilityChart(const AvailabilityResult& availability) {
   constexpr double kRowPx = 34;
   Frame frame;
-  frame.left = 170;
+  frame.left = 200;
   frame.right = 330;  // Room for the figures printed after the bars.
   frame.top = 40;
   frame.bottom = 46;
-  frame.height = frame.top + 4 * kRowPx + frame.bottom;
+
+  struct Row {
+    Consistency mode;
+    std::string label;
+    const AvailabilityCounts* counts;
+    bool solid;  // The faulty rows; the quiet ones are lighter.
+  };
+  std::vector<Row> rows = {
+      {Consistency::kCp, "cp, during faults", &availability.cp.during_faults, true},
+      {Consistency::kCp, "cp, outside faults", &availability.cp.outside_faults, false},
+      {Consistency::kAp, "ap, during faults", &availability.ap.during_faults, true},
+      {Consistency::kAp, "ap, outside faults", &availability.ap.outside_faults, false},
+  };
+  // The two sides of the partitions, when the run had any.
+  for (const auto& [mode, m] : {std::pair{Consistency::kCp, &availability.cp},
+                                std::pair{Consistency::kAp, &availability.ap}}) {
+    if (m->partition_majority_side.total() + m->partition_minority_side.total() == 0) continue;
+    const std::string name(ConsistencyName(mode));
+    rows.push_back({mode, name + ", partitions: majority", &m->partition_majority_side, true});
+    rows.push_back({mode, name + ", partitions: minority", &m->partition_minority_side, true});
+  }
+  frame.height = frame.top + static_cast<double>(rows.size()) * kRowPx + frame.bottom;
   std::string svg = OpenSvg(frame, "Availability: ok / (ok + fail + info)");
   const LinearScale x{0, 1, frame.x0(), frame.x1()};
   Ticks ticks = NiceTicks(0, 100, 6);
   const LinearScale x_percent{0, 100, frame.x0(), frame.x1()};
   DrawXAxis(svg, frame, x_percent, ticks, "% of operations that completed ok");
 
-  struct Row {
-    Consistency mode;
-    std::string label;
-    const AvailabilityCounts* counts;
-  };
-  const std::array<Row, 4> rows = {{
-      {Consistency::kCp, "cp, during faults", &availability.cp.during_faults},
-      {Consistency::kCp, "cp, outside faults", &availability.cp.outside_faults},
-      {Consistency::kAp, "ap, during faults", &availability.ap.during_faults},
-      {Consistency::kAp, "ap, outside faults", &availability.ap.outside_faults},
-  }};
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& row = rows[i];
     const double top = frame.y0() + static_cast<double>(i) * kRowPx + 6;
@@ -280,10 +290,9 @@ std::string AvailabilityChart(const AvailabilityResult& availability) {
     if (ratio) {
       end = x(*ratio);
       const std::string colour(ModeColour(row.mode));
-      const bool during = i % 2 == 0;
       svg += "<rect x=\"" + Coord(frame.x0()) + "\" y=\"" + Coord(top) + "\" width=\"" +
              Coord(end - frame.x0()) + "\" height=\"" + Coord(bar_h) + "\" fill=\"" + colour +
-             "\"" + (during ? "" : " fill-opacity=\"0.6\"") + "/>";
+             "\"" + (row.solid ? "" : " fill-opacity=\"0.6\"") + "/>";
       figure = Percent(*ratio) + "  (" + std::to_string(row.counts->ok) + " ok of " +
                std::to_string(row.counts->total()) + "; " + std::to_string(row.counts->fail) +
                " fail, " + std::to_string(row.counts->info) + " info)";

@@ -42,7 +42,8 @@ Scatter LatencyScatter(const std::vector<CompletedOp>& ops, const TimeAxis& axis
 // ok operations per second per mode, in 1 s buckets by completion time, as lines.
 std::string ThroughputChart(const std::vector<CompletedOp>& ops, const TimeAxis& axis);
 
-// Per mode, ok / (ok + fail + info) during faults and outside faults, as horizontal bars
+// Per mode, ok / (ok + fail + info) during faults and outside faults, and when the run had
+// partitions on their majority and minority sides (ModeAvailability), as horizontal bars
 // with the figures printed.
 std::string AvailabilityChart(const AvailabilityResult& availability);
 

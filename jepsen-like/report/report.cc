@@ -40,6 +40,14 @@ Status WriteFile(const std::filesystem::path& path, std::string_view content) {
 
 }  // namespace
 
+nlohmann::ordered_json NemesisEventJson(const NemesisEvent& event) {
+  return Json{{"name", event.name},
+              {"description", event.description},
+              {"start_ns", event.start_ns},
+              {"end_ns", event.end_ns},
+              {"minority", event.minority ? Json(*event.minority) : Json(nullptr)}};
+}
+
 std::string DescribeDiskAlarm(const DiskAlarmInterval& alarm) {
   return "node " + std::to_string(alarm.node) + ": " + alarm.message;
 }
@@ -63,12 +71,7 @@ nlohmann::ordered_json ResultsJson(const RunReport& run) {
   Json j;
   j["run"] = InfoJson(run.info);
   Json nemesis = Json::array();
-  for (const NemesisEvent& e : run.nemesis) {
-    nemesis.push_back(Json{{"name", e.name},
-                           {"description", e.description},
-                           {"start_ns", e.start_ns},
-                           {"end_ns", e.end_ns}});
-  }
+  for (const NemesisEvent& e : run.nemesis) nemesis.push_back(NemesisEventJson(e));
   j["nemesis"] = std::move(nemesis);
   Json alarms = Json::array();
   for (const DiskAlarmInterval& a : run.disk_alarms) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,13 @@ struct NemesisEvent {
   std::string description;  // What it did: "{1,2} | {3}", "kill -9 node 2", "node 3 +800 ms".
   int64_t start_ns = 0;
   int64_t end_ns = 0;  // When it was healed; == start_ns for an instant action.
+  // A partition's minority side (MinoritySide in harness/nemesis.h): the nodes that could not
+  // reach a majority both ways while it lasted; nullopt for a fault that is not a partition.
+  std::optional<std::vector<NodeId>> minority = {};
 };
+
+// {"name", "description", "start_ns", "end_ns", "minority": [node ids] | null}.
+nlohmann::ordered_json NemesisEventJson(const NemesisEvent& event);
 
 // An interval during which a node's disk alarm was up (it refused writes), as the harness saw
 // it by polling the node's ClusterStatus, on the history's clock. The ends are the polls that
@@ -74,14 +81,15 @@ struct RunReport {
 // results.json: {"run": info, "nemesis": [...], "disk_alarms": [...], "checks":
 // ToJson(checks), "summary": {...}}.
 //
-// "run": RunInfo's fields by name. "nemesis": [{"name", "description", "start_ns", "end_ns"}]
-// on the history's clock ("checks"."origin_time" is the history's first event).
-// "disk_alarms": [{"name": "disk-alarm", "node", "description": "node 2: <message>", "start_ns",
-// "end_ns", "cleared"}], on the same clock.
+// "run": RunInfo's fields by name. "nemesis": [NemesisEventJson] on the history's clock
+// ("checks"."origin_time" is the history's first event). "disk_alarms": [{"name": "disk-alarm",
+// "node", "description": "node 2: <message>", "start_ns", "end_ns", "cleared"}], on the same clock.
 // "summary": {"verdict", "operations", "duration_s" (first to last event of the history),
 //   "modes": {"cp": M, "ap": M + {"stale_read_rate"}}} where M is
 //   {"ok", "fail", "info" (counts; info includes operations that never completed),
-//    "availability": {"overall", "during_faults", "outside_faults"} (ok / all),
+//    "availability": {"overall", "during_faults", "outside_faults", "partition_majority_side",
+//      "partition_minority_side"} (ok / all; the sides count the operations that overlap a
+//      partition, by whether their node could reach a majority),
 //    "throughput_ops_s" (ok operations / duration_s),
 //    "latency_ms": {"read" | "write" | "delete" | "all": {"count", "p50", "p99", "max"}}
 //      (ok operations only, nearest-rank percentiles)}.

@@ -34,6 +34,8 @@ ModeSummary SummarizeMode(const ModeAvailability& availability, const std::vecto
   m.availability = availability.overall.availability();
   m.availability_during_faults = availability.during_faults.availability();
   m.availability_outside_faults = availability.outside_faults.availability();
+  m.availability_majority_side = availability.partition_majority_side.availability();
+  m.availability_minority_side = availability.partition_minority_side.availability();
   if (duration_s > 0) m.throughput_ops_s = static_cast<double>(m.counts.ok) / duration_s;
   std::vector<double> read, write, del, all;
   for (const CompletedOp& op : ops) {
@@ -73,7 +75,9 @@ Json ModeJson(const ModeSummary& m) {
   j["info"] = m.counts.info;
   j["availability"] = Json{{"overall", Optional(m.availability)},
                            {"during_faults", Optional(m.availability_during_faults)},
-                           {"outside_faults", Optional(m.availability_outside_faults)}};
+                           {"outside_faults", Optional(m.availability_outside_faults)},
+                           {"partition_majority_side", Optional(m.availability_majority_side)},
+                           {"partition_minority_side", Optional(m.availability_minority_side)}};
   j["throughput_ops_s"] = Optional(m.throughput_ops_s);
   j["latency_ms"] = Json{{"read", LatencyJson(m.read)},
                          {"write", LatencyJson(m.write)},

@@ -28,6 +28,9 @@ struct ModeSummary {
   std::optional<double> availability;
   std::optional<double> availability_during_faults;
   std::optional<double> availability_outside_faults;
+  // Operations overlapping a partition, by their node's side (ModeAvailability).
+  std::optional<double> availability_majority_side;
+  std::optional<double> availability_minority_side;
   std::optional<double> throughput_ops_s;  // ok operations / duration; none for an empty run.
   LatencyStats read, write, del, all;
 };

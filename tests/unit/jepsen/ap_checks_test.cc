@@ -226,5 +226,41 @@ TEST(AvailabilityTest, CountsPerModeInAndOutOfFaults) {
   EXPECT_FALSE(none.ap.overall.availability().has_value());
 }
 
+TEST(AvailabilityTest, PartitionsCountEachSideApart) {
+  // Node 3 is cut off from 100 to 200 ms; a kill (not a partition) from 300 to 400 ms.
+  const std::vector<CompletedOp> ops = Pair({
+      W(1, "k", "a", 110, 120),                    // Majority side, served.
+      R(2, "k", "a", 130, 140).OnNode(2),          // Majority side, served.
+      W(3, "k", "b", 150, 1150).OnNode(3).Info(),  // Minority side, timed out.
+      W(4, "k", "c", 160, 170).OnNode(3).Fail(),   // Minority side, refused.
+      W(5, "k", "d", 190, 260).OnNode(3),          // Overlaps the partition's end: minority.
+      W(6, "j", "x", 150, 160).OnNode(3).Ap(),     // AP on the minority side, served.
+      W(7, "k", "e", 310, 320).Fail(),             // During the kill only: no side.
+      R(8, "k", "e", 500, 510).OnNode(3),          // Outside every fault.
+  });
+  std::vector<TimeInterval> faults = {
+      {.start_ns = 100 * testing::kNsPerMs, .end_ns = 200 * testing::kNsPerMs, .minority = {{3}}},
+      {.start_ns = 300 * testing::kNsPerMs, .end_ns = 400 * testing::kNsPerMs}};
+  AvailabilityResult r = MeasureAvailability(ops, faults);
+  EXPECT_EQ(r.cp.partition_majority_side.ok, 2u);
+  EXPECT_EQ(r.cp.partition_majority_side.total(), 2u);
+  EXPECT_EQ(r.cp.partition_minority_side.ok, 1u);
+  EXPECT_EQ(r.cp.partition_minority_side.fail, 1u);
+  EXPECT_EQ(r.cp.partition_minority_side.info, 1u);
+  EXPECT_EQ(r.cp.during_faults.total(), 6u);  // The kill's operation counts as during faults.
+  EXPECT_EQ(r.ap.partition_minority_side.availability(), 1.0);
+  EXPECT_EQ(r.ap.partition_majority_side.total(), 0u);
+
+  // A partition that leaves every node a majority puts every operation on the majority side.
+  faults[0].minority = std::vector<NodeId>{};
+  r = MeasureAvailability(ops, faults);
+  EXPECT_EQ(r.cp.partition_majority_side.total(), 5u);
+  EXPECT_EQ(r.cp.partition_minority_side.total(), 0u);
+  // Without partitions, no operation has a side.
+  faults[0].minority.reset();
+  r = MeasureAvailability(ops, faults);
+  EXPECT_EQ(r.cp.partition_majority_side.total() + r.cp.partition_minority_side.total(), 0u);
+}
+
 }  // namespace
 }  // namespace dialkv::jepsen

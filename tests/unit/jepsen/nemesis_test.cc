@@ -184,6 +184,60 @@ TEST(NemesisScheduleTest, PartitionsHaveTheirShapes) {
   }
 }
 
+TEST(MinoritySideTest, NamesTheNodesThatCannotReachAMajorityBothWays) {
+  const std::vector<NodeId> three = {1, 2, 3};
+  // No link blocked: nobody is cut off.
+  EXPECT_TRUE(MinoritySide(three, {}).empty());
+  // Node 3 isolated, both ways.
+  const std::vector<DirectedLink> isolate = {{1, 3}, {3, 1}, {2, 3}, {3, 2}};
+  EXPECT_EQ(MinoritySide(three, isolate), (std::vector<NodeId>{3}));
+  // One way is enough: node 3's requests reach nobody, so its round trips fail; the others
+  // still have each other.
+  EXPECT_EQ(MinoritySide(three, std::vector<DirectedLink>{{3, 1}, {3, 2}}),
+            (std::vector<NodeId>{3}));
+  // Halves of five: {1,2} | {3,4,5}.
+  std::vector<DirectedLink> halves;
+  for (NodeId a : {1, 2}) {
+    for (NodeId b : {3, 4, 5}) {
+      halves.push_back({a, b});
+      halves.push_back({b, a});
+    }
+  }
+  EXPECT_EQ(MinoritySide(kFive, halves), (std::vector<NodeId>{1, 2}));
+  // Bridged halves of three: {1} | {2} bridged by 3. Each half reaches the bridge: two of three.
+  EXPECT_TRUE(MinoritySide(three, std::vector<DirectedLink>{{1, 2}, {2, 1}}).empty());
+}
+
+TEST(MinoritySideTest, ThePlannedPartitionsCutOffWhatTheirShapeSays) {
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    for (const Fault& f : Plan(Options(*ParseNemesisList("partitions"), seed))) {
+      const std::vector<NodeId> minority = MinoritySide(kFive, f.blocked);
+      switch (f.kind) {
+        case NemesisKind::kPartitionHalves:
+          EXPECT_EQ(minority.size(), 2u) << f.description;
+          break;
+        case NemesisKind::kPartitionIsolate:
+          EXPECT_EQ(minority.size(), 1u) << f.description;
+          break;
+        case NemesisKind::kPartitionBridge:
+          // {a,b} | {c,d} bridged by e: each node reaches its half and the bridge, three of five.
+          EXPECT_TRUE(minority.empty()) << f.description;
+          break;
+        case NemesisKind::kPartitionOneWay:
+          EXPECT_GE(minority.size(), 1u) << f.description;
+          EXPECT_LE(minority.size(), 2u) << f.description;
+          break;
+        case NemesisKind::kPartitionRing:
+          // Every node hears a majority, but no two nodes hear each other: no round trip.
+          EXPECT_EQ(minority, kFive) << f.description;
+          break;
+        default:
+          ADD_FAILURE() << "not a partition: " << NemesisName(f.kind);
+      }
+    }
+  }
+}
+
 TEST(NemesisScheduleTest, FaultsNeedThreeNodes) {
   ScheduleOptions options = Options({NemesisKind::kPartitionHalves});
   options.nodes = {1, 2};

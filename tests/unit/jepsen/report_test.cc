@@ -46,7 +46,8 @@ std::string ReadFile(const std::filesystem::path& path) {
 }
 
 // A partition from 55 to 95 ms; CP key `cp_key` is read stale (a linearizability violation),
-// a CP write fails and another is indeterminate during the partition; AP is healthy.
+// a CP write fails on the majority side (node 1) and another is indeterminate on the minority
+// side (node 3) during the partition; AP is healthy.
 RunReport SmallRun(const std::string& cp_key = "k") {
   RunReport run;
   run.info.command_line = "dialkv-jepsen --nodes 3 --workload register --seed 7";
@@ -61,13 +62,18 @@ RunReport SmallRun(const std::string& cp_key = "k") {
       W(1, cp_key, "b", kOrigin + 20, kOrigin + 30),
       R(2, cp_key, "a", kOrigin + 40, kOrigin + 50),  // "b" was acknowledged before.
       W(3, "k2", "x", kOrigin + 60, kOrigin + 70).Fail(),
-      W(4, "k2", "y", kOrigin + 80, kOrigin + 90).Info(),
+      W(4, "k2", "y", kOrigin + 80, kOrigin + 90).Info().OnNode(3),
       W(5, "ap", "v1", kOrigin + 0, kOrigin + 5).Ap(),
       R(6, "ap", "v1", kOrigin + 10, kOrigin + 15).Ap(),
   });
-  run.nemesis = {
-      {"partition-halves", "{1,2} | {3}", (kOrigin + 55) * kNsPerMs, (kOrigin + 95) * kNsPerMs}};
-  const std::vector<TimeInterval> faults = {{run.nemesis[0].start_ns, run.nemesis[0].end_ns}};
+  run.nemesis = {{.name = "partition-halves",
+                  .description = "{1,2} | {3}",
+                  .start_ns = (kOrigin + 55) * kNsPerMs,
+                  .end_ns = (kOrigin + 95) * kNsPerMs,
+                  .minority = {{3}}}};
+  const std::vector<TimeInterval> faults = {{.start_ns = run.nemesis[0].start_ns,
+                                             .end_ns = run.nemesis[0].end_ns,
+                                             .minority = run.nemesis[0].minority}};
   Result<CheckReport> checks = CheckRun(run.history, nullptr, faults);
   EXPECT_TRUE(checks.ok()) << checks.status().ToString();
   if (checks.ok()) run.checks = std::move(*checks);
@@ -100,6 +106,11 @@ TEST(ReportTest, ResultsJsonHasRunNemesisChecksAndSummaryFigures) {
   EXPECT_DOUBLE_EQ(cp["availability"]["overall"].get<double>(), 0.6);
   EXPECT_DOUBLE_EQ(cp["availability"]["during_faults"].get<double>(), 0.0);
   EXPECT_DOUBLE_EQ(cp["availability"]["outside_faults"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(cp["availability"]["partition_majority_side"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(cp["availability"]["partition_minority_side"].get<double>(), 0.0);
+  EXPECT_EQ(j["checks"]["availability"]["cp"]["partition_minority_side"]["info"], 1);
+  EXPECT_EQ(j["checks"]["availability"]["cp"]["partition_majority_side"]["fail"], 1);
+  EXPECT_EQ(j["nemesis"][0]["minority"], nlohmann::ordered_json::array({3}));
   EXPECT_NEAR(cp["throughput_ops_s"].get<double>(), 3 / 0.09, 1e-9);
   EXPECT_EQ(cp["latency_ms"]["write"]["count"], 2);
   EXPECT_DOUBLE_EQ(cp["latency_ms"]["write"]["p99"].get<double>(), 10);
@@ -127,6 +138,14 @@ TEST(ReportTest, PageHasEveryChartTheBandAndTheWitness) {
   EXPECT_EQ(Count(html, "fill-opacity=\"0.13\""), 2u + 2u);  // Two bands plus two swatches.
   EXPECT_EQ(Count(html, ">1 partition-halves</text>"), 2u);
   EXPECT_NE(html.find("{1,2} | {3}"), std::string::npos);
+  // Each side of the partition: the nemesis table names the minority, the availability chart
+  // has a row per side (CP only: no AP operation overlapped the partition) and the page says
+  // why the throughput of both sides falls.
+  EXPECT_NE(html.find("<td>{3}</td>"), std::string::npos);
+  EXPECT_NE(html.find(">cp, partitions: majority</text>"), std::string::npos);
+  EXPECT_NE(html.find(">cp, partitions: minority</text>"), std::string::npos);
+  EXPECT_EQ(html.find(">ap, partitions: majority</text>"), std::string::npos);
+  EXPECT_NE(html.find("count the two sides apart"), std::string::npos);
   // The witness, as FormatWitness wrote it (escaped) and on its timeline.
   EXPECT_NE(html.find("cannot be linearized"), std::string::npos);
   EXPECT_NE(html.find("read -&gt; &quot;a&quot;"), std::string::npos);

@@ -36,7 +36,12 @@ RunRecord SampleRecord() {
   r.nemesis = {NemesisEvent{.name = "partition-halves",
                             .description = "{1,2} | {3}",
                             .start_ns = 15'000'000,
-                            .end_ns = 35'000'000}};
+                            .end_ns = 35'000'000,
+                            .minority = {{3}}},
+               NemesisEvent{.name = "kill",
+                            .description = "kill -9 {2}",
+                            .start_ns = 60'000'000,
+                            .end_ns = 70'000'000}};
   r.disk_alarms = {DiskAlarmInterval{.node = 2,
                                      .message = "disk full",
                                      .start_ns = 900'000'000,
@@ -57,12 +62,22 @@ TEST(RunRecordTest, RoundTripsThroughItsJson) {
   EXPECT_EQ(back->check.linearizability.max_cache_bytes_per_key, uint64_t{5} << 20);
   EXPECT_EQ(back->check.linearizability.max_witness_time_per_key, std::chrono::milliseconds(99));
   EXPECT_EQ(back->check.ap.max_examples, 3u);
-  ASSERT_EQ(back->nemesis.size(), 1u);
+  ASSERT_EQ(back->nemesis.size(), 2u);
   EXPECT_EQ(back->nemesis[0].description, "{1,2} | {3}");
   EXPECT_EQ(back->nemesis[0].end_ns, 35'000'000);
+  EXPECT_EQ(back->nemesis[0].minority, std::vector<NodeId>{3});
+  EXPECT_FALSE(back->nemesis[1].minority.has_value());
   ASSERT_EQ(back->disk_alarms.size(), 1u);
   EXPECT_FALSE(back->disk_alarms[0].cleared);
   EXPECT_EQ(back->harness_error, "");
+  // A run.json written before the sides were recorded: its partitions have none.
+  nlohmann::ordered_json older = RunRecordJson(r);
+  older["nemesis"][0].erase("minority");
+  back = ParseRunRecord(older.dump());
+  ASSERT_OK(back);
+  EXPECT_FALSE(back->nemesis[0].minority.has_value());
+  older["nemesis"][0]["minority"] = "3";
+  EXPECT_EQ(ParseRunRecord(older.dump()).code(), Code::kCorruption);
   EXPECT_EQ(ParseRunRecord(R"({"format": 2})").code(), Code::kCorruption);
   EXPECT_EQ(ParseRunRecord(R"({"format": 1, "run": {}})").code(), Code::kCorruption);
 }
@@ -104,9 +119,13 @@ TEST(RunRecordTest, RecheckFindsTheViolationAndWritesTheVerdictLikeARun) {
   ASSERT_FALSE(results.is_discarded());
   EXPECT_EQ(results["summary"]["verdict"], "violation");
   EXPECT_EQ(results["run"]["command_line"], "dialkv-jepsen --nodes 3 --seed 4");
-  ASSERT_EQ(results["nemesis"].size(), 1u);
-  // Operations invoked inside the partition's interval count as "during faults".
+  ASSERT_EQ(results["nemesis"].size(), 2u);
+  EXPECT_EQ(results["nemesis"][0]["minority"], nlohmann::json::array({3}));
+  // Operations invoked inside the partition's interval count as "during faults", and on the
+  // side of their node (node 1: the majority's).
   EXPECT_EQ(results["checks"]["availability"]["cp"]["during_faults"]["ok"], 1);
+  EXPECT_EQ(results["checks"]["availability"]["cp"]["partition_majority_side"]["ok"], 1);
+  EXPECT_EQ(results["checks"]["availability"]["cp"]["partition_minority_side"]["ok"], 0);
   EXPECT_TRUE(fs::exists(dir / "report.html"));
 }
 
