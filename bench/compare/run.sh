@@ -264,6 +264,22 @@ for rep in $(seq 1 "$repeat"); do
     # redis-benchmark in the same repetition, so its figures and the generator's share the
     # machine's conditions: the table takes the median of the repetitions as for the others.
     port=$(resp_port_of "$system")
+    if [ "$redis_benchmark" = 1 ] && [ -n "$port" ] && [[ $system == dialkv* ]]; then
+      # The native protocol as redis-benchmark uses the Redis one: every connection to node 1
+      # (no failover), CP, one operation outstanding each; the Redis-protocol comparison below.
+      mkdir -p "$out/node1"
+      for op in put get; do
+        ratio=0
+        [ "$op" = get ] && ratio=1
+        # shellcheck disable=SC2046  # bench_args_of's words are meant to split.
+        DIALKV_TOKEN=$(token_of "$system") DIALKV_TLS_CA=$(tls_ca_of "$system") "$bench" $(bench_args_of "$system") \
+          --variant-note "node 1 only$(note=$(variant_note_of "$system"); echo "${note:+, $note}")" --endpoints "$(endpoints_of "$system" | cut -d, -f1)" \
+          --failover off --mode cp --connections "$connections" --keys "$keys" \
+          --value-bytes "$value_bytes" --read-ratio "$ratio" --duration "$duration" --warmup 2 \
+          --quiet --json "$out/node1/$system-cp-$op-$rep.json" |
+          awk -v r="$rep" 'NR == 2 {printf "run %s: node 1 only: %s\n", r, $0}'
+      done
+    fi
     if [ "$redis_benchmark" = 1 ] && [ -n "$port" ]; then
       CONNECTIONS=$connections VALUE_BYTES=$value_bytes KEYS=$keys \
         REQUESTS=$redis_benchmark_requests ERRORS_TO="$out/redis-benchmark-$system.err" \
@@ -329,6 +345,8 @@ if [ "$partition" = 1 ] && [[ " $systems " == *" dialkv "* ]]; then
 fi
 
 table=$("$bench" table "$out"/*-[0-9]*.json)
+node1_table=""
+if compgen -G "$out/node1/*.json" >/dev/null; then node1_table=$("$bench" table "$out"/node1/*.json); fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 versions=""
 if [[ " $systems " == *" redis"* ]]; then versions="$(redis-server --version | cut -d' ' -f1-3)"; fi
@@ -375,10 +393,16 @@ command+=" bench/compare/run.sh"
     echo "| system | pipeline (-P) | SET ops/s | GET ops/s | SET p50 ms | GET p50 ms |"
     echo "|---|---|---|---|---|---|"
     cat "$out/redis-benchmark.md"
-    # The Redis-protocol port against the native one: the same connections, one command
+    # The Redis-protocol port against the native one: the same node, connections, one command
     # outstanding each (-P 1), value size and keys, CP; the medians of the two tables.
-    native_ops() {  # SYSTEM OP -> the generator's CP median ops/s for OP (put | get)
-      awk -F' *[|] *' -v s="$1" -v o="$2" '$2 == s && $3 == "cp" && $5 == o {gsub(",", "", $6); print $6}' <<<"$table"
+    if [ -n "$node1_table" ]; then
+      echo
+      echo "The native protocol the same way (dialkv-bench, every connection to node 1, no failover, CP; median of $repeat runs):"
+      echo
+      echo "$node1_table"
+    fi
+    native_ops() {  # SYSTEM OP -> the generator's CP median ops/s for OP (put | get), node 1 only
+      awk -F' *[|] *' -v s="$1" -v o="$2" '$2 == s && $3 == "cp" && $5 == o {gsub(",", "", $6); print $6}' <<<"$node1_table"
     }
     resp_ops() {  # SYSTEM COLUMN(3: SET, 4: GET) -> redis-benchmark's -P 1 median
       awk -F' *[|] *' -v s="$1" -v c="$2" '$2 == s && $3 == "1" {print $(c + 1)}' "$out/redis-benchmark.md"
@@ -390,7 +414,7 @@ command+=" bench/compare/run.sh"
       [ -n "$set_ops" ] && [ -n "$put_ops" ] && [ -n "$get_ops" ] && [ -n "$native_get" ] || continue
       echo
       awk -v s="$system" -v a="$set_ops" -v b="$put_ops" -v c="$get_ops" -v d="$native_get" 'BEGIN {
-        printf "%s, Redis protocol against native (CP, -P 1 against 1 outstanding per connection): SET %d vs put %d ops/s = %.2fx; GET %d vs get %d ops/s = %.2fx\n", s, a, b, a / b, c, d, c / d }'
+        printf "%s, node 1, Redis protocol against native (CP, -P 1 against 1 outstanding per connection): SET %d vs put %d ops/s = %.2fx; GET %d vs get %d ops/s = %.2fx\n", s, a, b, a / b, c, d, c / d }'
     done
   fi
   if [ -f "$out/partition.txt" ]; then
