@@ -1,8 +1,8 @@
 #include "server/net/resp_server.h"
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -36,6 +37,8 @@ constexpr milliseconds kAcceptRetryDelay{100};
 constexpr milliseconds kLingerTimeout{1000};
 constexpr int kMaxLingerReads = 64;
 constexpr milliseconds kClientErrorLogInterval{1000};
+// The watchdog of a connection with no timeout enabled still wakes this often (cheaply).
+constexpr milliseconds kMaxWatchdogPeriod{1000};
 
 SteadyClock::time_point After(SteadyClock::time_point from, uint32_t ms) {
   return ms == 0 ? SteadyClock::time_point::max() : from + milliseconds(ms);
@@ -66,10 +69,14 @@ void Count(metrics::Counter* counter) {
   if (counter != nullptr) counter->Inc();
 }
 
-// One connection: its socket, used on its executor only.
+// One connection: its socket, used on its executor only, by Serve and by the watchdog.
 struct RespConnection {
   RespConnection(tcp::socket s, std::shared_ptr<RespState> st)
-      : state(std::move(st)), executor(s.get_executor()), socket(std::move(s)) {
+      : state(std::move(st)),
+        executor(s.get_executor()),
+        socket(std::move(s)),
+        watchdog(executor),
+        read_buffer(std::make_unique_for_overwrite<char[]>(kReadChunkBytes)) {
     asio::error_code ignored;
     peer = socket.remote_endpoint(ignored);
   }
@@ -80,6 +87,7 @@ struct RespConnection {
     asio::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
+    watchdog.cancel();
     state->connections.Remove(registry_id);
   }
 
@@ -89,6 +97,15 @@ struct RespConnection {
   tcp::endpoint peer;
   uint64_t registry_id = 0;
   bool closed = false;
+  // Reads and writes arm no timer of their own: they set these deadlines and the watchdog
+  // enforces them (max(): none). Past the read deadline it cancels the read and sets
+  // read_timed_out; past the write deadline it closes the connection.
+  asio::steady_timer watchdog;
+  SteadyClock::time_point read_deadline = SteadyClock::time_point::max();
+  SteadyClock::time_point write_deadline = SteadyClock::time_point::max();
+  bool read_timed_out = false;
+  // What one read receives, before it is appended to the connection's input.
+  const std::unique_ptr<char[]> read_buffer;
 };
 
 // Gives a command's bytes back to the budget when it is done (or its coroutine destroyed).
@@ -110,42 +127,61 @@ class BudgetGuard {
 // (*timed_out set).
 asio::awaitable<bool> ReadMore(RespConnection& c, std::string* in, SteadyClock::time_point deadline,
                                bool* timed_out) {
-  using namespace asio::experimental::awaitable_operators;  // NOLINT(google-build-using-namespace)
-  const size_t old_size = in->size();
-  in->resize(old_size + kReadChunkBytes);
-  asio::steady_timer timer(c.executor, deadline);
-  auto outcome = co_await (
-      c.socket.async_read_some(asio::buffer(in->data() + old_size, kReadChunkBytes), kAsTuple) ||
-      timer.async_wait(kAsTuple));
-  if (outcome.index() == 1) {
-    in->resize(old_size);
+  c.read_deadline = deadline;
+  auto [ec, got] = co_await c.socket.async_read_some(
+      asio::buffer(c.read_buffer.get(), kReadChunkBytes), kAsTuple);
+  c.read_deadline = SteadyClock::time_point::max();
+  if (c.read_timed_out) {
+    c.read_timed_out = false;
     *timed_out = true;
     co_return false;
   }
-  auto [ec, got] = std::get<0>(outcome);
-  in->resize(old_size + (ec ? 0 : got));
-  co_return !ec && got > 0;
+  if (ec || got == 0) co_return false;
+  in->append(c.read_buffer.get(), got);
+  co_return true;
 }
 
 // Writes `out` whole and clears it. False when the write failed or took too long.
 asio::awaitable<bool> Flush(RespConnection& c, std::string* out) {
-  using namespace asio::experimental::awaitable_operators;  // NOLINT(google-build-using-namespace)
-  asio::steady_timer timer(c.executor,
-                           After(SteadyClock::now(), c.state->options.write_timeout_ms));
-  auto outcome = co_await (asio::async_write(c.socket, asio::buffer(*out), kAsTuple) ||
-                           timer.async_wait(kAsTuple));
-  if (outcome.index() == 1) {
-    c.state->Warn(c.peer, "no reply byte could be written for " +
-                              std::to_string(c.state->options.write_timeout_ms) + " ms");
-    co_return false;
-  }
-  auto [ec, written] = std::get<0>(outcome);
+  c.write_deadline = After(SteadyClock::now(), c.state->options.write_timeout_ms);
+  auto [ec, written] = co_await asio::async_write(c.socket, asio::buffer(*out), kAsTuple);
+  c.write_deadline = SteadyClock::time_point::max();
   if (out->capacity() > kKeepBufferBytes) {
     std::string().swap(*out);
   } else {
     out->clear();
   }
   co_return !ec;
+}
+
+// Enforces the read and write deadlines Serve sets. Checks every quarter of the shortest
+// timeout, so a deadline is enforced at most 25% late without arming a timer for every read
+// and write.
+asio::awaitable<void> Watchdog(std::shared_ptr<RespConnection> c) {
+  const RespServer::Options& options = c->state->options;
+  milliseconds period = kMaxWatchdogPeriod;
+  for (uint32_t timeout_ms :
+       {options.idle_timeout_ms, options.command_read_timeout_ms, options.write_timeout_ms}) {
+    if (timeout_ms > 0) period = std::min(period, milliseconds(timeout_ms) / 4);
+  }
+  period = std::max(period, milliseconds(1));
+  while (!c->closed) {
+    c->watchdog.expires_after(period);
+    co_await c->watchdog.async_wait(kAsTuple);
+    if (c->closed) break;
+    const SteadyClock::time_point now = SteadyClock::now();
+    if (now >= c->write_deadline) {
+      c->state->Warn(c->peer, "no reply byte could be written for " +
+                                  std::to_string(options.write_timeout_ms) + " ms");
+      c->Close();
+      break;
+    }
+    if (now >= c->read_deadline && !c->read_timed_out) {
+      c->read_timed_out = true;
+      asio::error_code ignored;
+      c->socket.cancel(ignored);  // Serve's read ends with operation_aborted.
+    }
+  }
 }
 
 std::string OverloadedMessage(const RequestBudget& budget) {
@@ -259,13 +295,17 @@ void StartConnection(const std::shared_ptr<RespState>& state, tcp::socket socket
     c->socket.close(ignored);
     return;
   }
-  asio::co_spawn(c->executor, Serve(c), [c](const std::exception_ptr& e) {
-    if (e) {
-      c->state->log->error("RESP connection from {} threw: {}; closing it",
-                           internal::ToString(c->peer), DescribeException(e));
-      c->Close();
-    }
-  });
+  const auto close_on_exception = [c](const char* part) {
+    return [c, part](const std::exception_ptr& e) {
+      if (e) {
+        c->state->log->error("RESP connection from {} threw in its {}: {}; closing it",
+                             internal::ToString(c->peer), part, DescribeException(e));
+        c->Close();
+      }
+    };
+  };
+  asio::co_spawn(c->executor, Serve(c), close_on_exception("reader"));
+  asio::co_spawn(c->executor, Watchdog(c), close_on_exception("watchdog"));
 }
 
 // Refuses a connection over max_connections with one non-blocking write of an error.

@@ -68,6 +68,9 @@ class TestClient {
   // Reads until the server closes; appends everything to `out`.
   Status ReadToEnd(std::string* out) { return Run(ReadToEndOp(&socket_, out)); }
 
+  // Reads exactly `n` bytes into *out.
+  Status ReadExactly(size_t n, std::string* out) { return Run(ReadExactlyOp(&socket_, n, out)); }
+
   void ShutdownSend() {
     asio::error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
@@ -90,6 +93,13 @@ class TestClient {
   }
   static asio::awaitable<Status> ReadFrameOp(asio::ip::tcp::socket* socket, std::string* body) {
     co_return co_await ReadFrame(*socket, kDefaultMaxFrameBytes, body);
+  }
+  static asio::awaitable<Status> ReadExactlyOp(asio::ip::tcp::socket* socket, size_t n,
+                                               std::string* out) {
+    out->resize(n);
+    auto [ec, got] = co_await asio::async_read(*socket, asio::buffer(*out), kAsTuple);
+    if (ec) co_return Status::Unavailable("read failed: " + ec.message());
+    co_return Status::Ok();
   }
   static asio::awaitable<Status> ReadToEndOp(asio::ip::tcp::socket* socket, std::string* out) {
     auto [ec, n] = co_await asio::async_read(*socket, asio::dynamic_buffer(*out), kAsTuple);
