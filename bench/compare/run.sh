@@ -344,7 +344,8 @@ if [ "$partition" = 1 ] && [[ " $systems " == *" dialkv "* ]]; then
   stop_all
 fi
 
-table=$("$bench" table "$out"/*-[0-9]*.json)
+# The closed-loop runs only: open-loop-50.json and the like are not part of this table.
+table=$("$bench" table "$out"/*-{cp,ap}-{put,get}-[0-9]*.json)
 node1_table=""
 if compgen -G "$out/node1/*.json" >/dev/null; then node1_table=$("$bench" table "$out"/node1/*.json); fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
