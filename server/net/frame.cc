@@ -1,9 +1,9 @@
 #include "server/net/frame.h"
 
 #include <algorithm>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/read.hpp>
-#include <asio/use_awaitable.hpp>
+
+#include "server/net/io_common.h"
 
 namespace dialkv::net {
 namespace {
@@ -12,7 +12,6 @@ static_assert(v1::StatusCode_ARRAYSIZE == kNumCodes, "wire and in-memory codes m
 static_assert(v1::STATUS_INTERNAL == static_cast<int>(Code::kInternal));
 static_assert(v1::STATUS_UNKNOWN == static_cast<int>(Code::kUnknown));
 
-constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // The first read of a frame body is at most this big; later reads double the buffer.
 constexpr size_t kInitialBodyBytes = 64 << 10;
 
