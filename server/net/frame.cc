@@ -159,4 +159,29 @@ v1::Envelope ReplyWithStatus(const v1::Envelope& request, const Status& status) 
   return reply;
 }
 
+std::optional<Status> ReplyStatus(const v1::Envelope& reply) {
+  switch (reply.body_case()) {
+    case v1::Envelope::kGetReply:
+      return FromProto(reply.get_reply().status());
+    case v1::Envelope::kPutReply:
+      return FromProto(reply.put_reply().status());
+    case v1::Envelope::kDeleteReply:
+      return FromProto(reply.delete_reply().status());
+    case v1::Envelope::kClusterStatusReply:
+      return FromProto(reply.cluster_status_reply().status());
+    case v1::Envelope::kFaultsReply:
+      return FromProto(reply.faults_reply().status());
+    case v1::Envelope::kReadLocalReply:
+      return FromProto(reply.read_local_reply().status());
+    case v1::Envelope::kRepairReply:
+      return FromProto(reply.repair_reply().status());
+    case v1::Envelope::kAuthReply:
+      return FromProto(reply.auth_reply().status());
+    case v1::Envelope::kErrorReply:
+      return FromProto(reply.error_reply().status());
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace dialkv::net
