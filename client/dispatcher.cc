@@ -77,28 +77,7 @@ void SetFields(v1::Envelope* request, uint32_t timeout_ms, Consistency consisten
 
 // The status a reply carries in its body; OK for a body without one.
 Status ReplyStatus(const v1::Envelope& reply) {
-  switch (reply.body_case()) {
-    case v1::Envelope::kGetReply:
-      return net::FromProto(reply.get_reply().status());
-    case v1::Envelope::kPutReply:
-      return net::FromProto(reply.put_reply().status());
-    case v1::Envelope::kDeleteReply:
-      return net::FromProto(reply.delete_reply().status());
-    case v1::Envelope::kClusterStatusReply:
-      return net::FromProto(reply.cluster_status_reply().status());
-    case v1::Envelope::kFaultsReply:
-      return net::FromProto(reply.faults_reply().status());
-    case v1::Envelope::kReadLocalReply:
-      return net::FromProto(reply.read_local_reply().status());
-    case v1::Envelope::kRepairReply:
-      return net::FromProto(reply.repair_reply().status());
-    case v1::Envelope::kErrorReply:
-      return net::FromProto(reply.error_reply().status());
-    case v1::Envelope::kAuthReply:
-      return net::FromProto(reply.auth_reply().status());
-    default:
-      return Status::Ok();
-  }
+  return net::ReplyStatus(reply).value_or(Status::Ok());
 }
 
 std::string BodyName(const v1::Envelope& envelope) {

@@ -17,26 +17,9 @@ if [ "$#" -lt 4 ] || [ "$#" -gt 5 ]; then
 fi
 build=$1 server=$2 cli=$3 cxx=$4 sanitize=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dialkv-client-cmake.XXXXXX")
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "run_test: FAILED: $*" >&2
-  if [ -f "$tmp/server.log" ]; then
-    echo "--- the node's log ends:" >&2
-    tail -n 20 "$tmp/server.log" >&2
-  fi
-  exit 1
-}
+# shellcheck source=examples/lib/node.sh
+source "$here/../lib/node.sh"
+node_init client-cmake
 
 # A sanitized build's libraries need the sanitizer runtime in every program that links them.
 flags=""
@@ -76,21 +59,10 @@ pc_flags=$(PKG_CONFIG_PATH="$(dirname "$pc")" pkg-config --cflags --libs dialkv)
 echo "run_test: built the example with pkg-config: $pc_flags"
 
 # A node that requires tokens, on ports of 127.0.0.1 it picks itself (written to the ports file).
-head -c 32 /dev/urandom | base64 >"$tmp/token.secret"
-chmod 600 "$tmp/token.secret"
-"$server" --node-id=1 --cluster-name=client-cmake-example --data-dir="$tmp/data" --threads=2 \
-  --listen=127.0.0.1:0 --peer-listen=127.0.0.1:0 --http-listen=127.0.0.1:0 --resp-listen=off \
-  --ports-file="$tmp/ports.json" --auth-token-secret-file="$tmp/token.secret" \
-  --min-free-disk-bytes=16777216 >"$tmp/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 300); do  # Ready once the ports file appears; 30 s at most.
-  [ -s "$tmp/ports.json" ] && break
-  kill -0 "$server_pid" 2>/dev/null || fail "dialkv-server exited before it was ready"
-  sleep 0.1
-done
-[ -s "$tmp/ports.json" ] || fail "dialkv-server was not ready within 30 s"
-endpoint=$(sed -n 's/.*"client":"\([^"]*\)".*/\1/p' "$tmp/ports.json")
-[ -n "$endpoint" ] || fail "no client address in $(cat "$tmp/ports.json")"
+node_make_secret
+node_start "$server" client-cmake-example --resp-listen=off \
+  --auth-token-secret-file="$tmp/token.secret"
+endpoint=$(node_address client)
 echo "run_test: node 1 serves clients on $endpoint"
 
 if (unset DIALKV_TOKEN && "$tmp/app-build/app" "$endpoint" >"$tmp/out" 2>&1); then

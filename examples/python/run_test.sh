@@ -16,47 +16,16 @@ fi
 server=$1 cli=$2 protoc=$3 python=$4
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dialkv-python-example.XXXXXX")
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "run_test: FAILED: $*" >&2
-  if [ -f "$tmp/server.log" ]; then
-    echo "--- the node's log ends:" >&2
-    tail -n 20 "$tmp/server.log" >&2
-  fi
-  exit 1
-}
+# shellcheck source=examples/lib/node.sh
+source "$here/../lib/node.sh"
+node_init python-example
 
 mkdir "$tmp/gen"
 "$protoc" -I "$repo/proto" --python_out="$tmp/gen" "$repo/proto/dialkv.proto"
-head -c 32 /dev/urandom | base64 >"$tmp/token.secret"
-chmod 600 "$tmp/token.secret"
-
-"$server" --node-id=1 --cluster-name=python-example --data-dir="$tmp/data" --threads=2 \
-  --listen=127.0.0.1:0 --peer-listen=127.0.0.1:0 --http-listen=127.0.0.1:0 --resp-listen=off \
-  --ports-file="$tmp/ports.json" --auth-token-secret-file="$tmp/token.secret" \
-  --min-free-disk-bytes=16777216 >"$tmp/server.log" 2>&1 &
-server_pid=$!
-
-# Ready once the ports file appears (written after every port listens); 30 s at most.
-for _ in $(seq 300); do
-  [ -s "$tmp/ports.json" ] && break
-  kill -0 "$server_pid" 2>/dev/null || fail "dialkv-server exited before it was ready"
-  sleep 0.1
-done
-[ -s "$tmp/ports.json" ] || fail "dialkv-server was not ready within 30 s"
-endpoint=$(sed -n 's/.*"client":"\([^"]*\)".*/\1/p' "$tmp/ports.json")
-[ -n "$endpoint" ] || fail "no client address in $(cat "$tmp/ports.json")"
+node_make_secret
+node_start "$server" python-example --resp-listen=off \
+  --auth-token-secret-file="$tmp/token.secret"
+endpoint=$(node_address client)
 echo "run_test: node 1 serves clients on $endpoint"
 
 example() {  # example ARGS...: runs the example, its output in $tmp/out; returns its status.

@@ -64,20 +64,7 @@ v1::Consistency ToProto(Consistency mode) {
 
 // The status a reply of the client port's handler carries.
 Status StatusOf(const v1::Envelope& reply) {
-  switch (reply.body_case()) {
-    case v1::Envelope::kGetReply:
-      return net::FromProto(reply.get_reply().status());
-    case v1::Envelope::kPutReply:
-      return net::FromProto(reply.put_reply().status());
-    case v1::Envelope::kDeleteReply:
-      return net::FromProto(reply.delete_reply().status());
-    case v1::Envelope::kAuthReply:
-      return net::FromProto(reply.auth_reply().status());
-    case v1::Envelope::kErrorReply:
-      return net::FromProto(reply.error_reply().status());
-    default:
-      return Status::Internal("the request got no reply");
-  }
+  return net::ReplyStatus(reply).value_or(Status::Internal("the request got no reply"));
 }
 
 // "-CODE message" for a status that is not OK, keeping what it means for a retry.

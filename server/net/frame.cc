@@ -1,9 +1,9 @@
 #include "server/net/frame.h"
 
 #include <algorithm>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/read.hpp>
-#include <asio/use_awaitable.hpp>
+
+#include "server/net/io_common.h"
 
 namespace dialkv::net {
 namespace {
@@ -12,7 +12,6 @@ static_assert(v1::StatusCode_ARRAYSIZE == kNumCodes, "wire and in-memory codes m
 static_assert(v1::STATUS_INTERNAL == static_cast<int>(Code::kInternal));
 static_assert(v1::STATUS_UNKNOWN == static_cast<int>(Code::kUnknown));
 
-constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // The first read of a frame body is at most this big; later reads double the buffer.
 constexpr size_t kInitialBodyBytes = 64 << 10;
 
@@ -158,6 +157,31 @@ v1::Envelope ReplyWithStatus(const v1::Envelope& request, const Status& status) 
   }
   ToProto(status, out);
   return reply;
+}
+
+std::optional<Status> ReplyStatus(const v1::Envelope& reply) {
+  switch (reply.body_case()) {
+    case v1::Envelope::kGetReply:
+      return FromProto(reply.get_reply().status());
+    case v1::Envelope::kPutReply:
+      return FromProto(reply.put_reply().status());
+    case v1::Envelope::kDeleteReply:
+      return FromProto(reply.delete_reply().status());
+    case v1::Envelope::kClusterStatusReply:
+      return FromProto(reply.cluster_status_reply().status());
+    case v1::Envelope::kFaultsReply:
+      return FromProto(reply.faults_reply().status());
+    case v1::Envelope::kReadLocalReply:
+      return FromProto(reply.read_local_reply().status());
+    case v1::Envelope::kRepairReply:
+      return FromProto(reply.repair_reply().status());
+    case v1::Envelope::kAuthReply:
+      return FromProto(reply.auth_reply().status());
+    case v1::Envelope::kErrorReply:
+      return FromProto(reply.error_reply().status());
+    default:
+      return std::nullopt;
+  }
 }
 
 }  // namespace dialkv::net

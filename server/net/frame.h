@@ -6,6 +6,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,5 +50,10 @@ Timestamp FromProto(const v1::Timestamp& ts);
 // GetRequest, FaultsReply for every fault request, ...; an ErrorReply for anything else)
 // carrying `status` and nothing more.
 v1::Envelope ReplyWithStatus(const v1::Envelope& request, const Status& status);
+
+// The status a reply of the client port carries in its body (a GetReply, PutReply,
+// DeleteReply, ClusterStatusReply, FaultsReply, ReadLocalReply, RepairReply, AuthReply or
+// ErrorReply); nullopt for any other body, or none: the caller decides what that means.
+std::optional<Status> ReplyStatus(const v1::Envelope& reply);
 
 }  // namespace dialkv::net

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
@@ -26,11 +25,10 @@
 #include "server/net/frame.h"
 #include "server/net/frame_reader.h"
 #include "server/net/handshake.h"
+#include "server/net/io_common.h"
 
 namespace dialkv::net {
 namespace {
-
-constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 using Endpoints = std::vector<asio::ip::tcp::endpoint>;
 
@@ -127,7 +125,7 @@ asio::awaitable<Status> Connection::Connect(Waiter* waiter) {
         // would report a peer as unreachable while there was time to reach it.
         asio::steady_timer pause(executor_);
         pause.expires_at(next_attempt_);
-        co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        co_await pause.async_wait(kAsTuple);
         co_return co_await Connect(waiter);  // Someone may have dialed, or closed, meanwhile.
       }
       const auto pause = std::chrono::ceil<std::chrono::milliseconds>(next_attempt_ - now);

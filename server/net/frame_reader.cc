@@ -1,22 +1,18 @@
 #include "server/net/frame_reader.h"
 
 #include <algorithm>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/use_awaitable.hpp>
 #include <cstring>
 
 #include "server/net/frame.h"
+#include "server/net/io_common.h"
 
 namespace dialkv::net {
 namespace {
 
-constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // A connection starts with a small buffer, so many idle connections cost little; one whose
 // reads keep filling the buffer (a burst of pipelined frames) doubles it up to kBurstBufferBytes.
 constexpr size_t kInitialBufferBytes = 4 << 10;
 constexpr size_t kBurstBufferBytes = 64 << 10;
-// A buffer grown past this for one big frame is freed once everything in it was returned.
-constexpr size_t kKeepBufferBytes = 1 << 20;
 // Unread bytes move to the front of the buffer when less than this is free behind them.
 constexpr size_t kMinReadBytes = 4096;
 

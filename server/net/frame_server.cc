@@ -2,11 +2,7 @@
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
-#include <atomic>
 #include <chrono>
 #include <exception>
 #include <utility>
@@ -15,6 +11,7 @@
 #include "server/common/logging.h"
 #include "server/net/frame_reader.h"
 #include "server/net/handshake.h"
+#include "server/net/io_common.h"
 #include "server/net/listener.h"
 
 namespace dialkv::net {
@@ -24,8 +21,6 @@ using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using tcp = asio::ip::tcp;
 
-constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
-
 // After a protocol error the server shuts down its sending side and keeps discarding what the
 // client still sends, for this long at most, before closing. Closing with unread bytes in
 // the receive buffer would send a reset, which can destroy the error reply in flight before
@@ -33,13 +28,8 @@ constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr milliseconds kLingerTimeout{1000};
 constexpr size_t kLingerChunkBytes = 64 << 10;
 constexpr int kMaxLingerReads = 4096;
-// The write buffer, grown past this for one big batch of replies, is freed once written, so
-// an idle connection holds little memory (the FrameReader does the same for reads).
-constexpr size_t kKeepBufferBytes = 1 << 20;
 // The watchdog of a connection with no timeout enabled still wakes this often (cheaply).
 constexpr milliseconds kMaxWatchdogPeriod{60'000};
-// How long the accept loop pauses after a failed accept (out of file descriptors, say).
-constexpr milliseconds kAcceptRetryDelay{100};
 // Client-caused errors: at most one log line per this interval.
 constexpr milliseconds kClientErrorLogInterval{1000};
 
@@ -567,63 +557,18 @@ void RefuseConnection(ServerState& state, tcp::socket socket) {
   socket.close(ec);
 }
 
-// The listening side of a server: the acceptor lives on one executor and is used there only.
-struct Listener : std::enable_shared_from_this<Listener> {
-  Listener(IoContextPool& p, tcp::acceptor a, std::shared_ptr<ServerState> s)
-      : pool(p), acceptor(std::move(a)), local(acceptor.local_endpoint()), state(std::move(s)) {}
-
-  void Stop() {
-    if (stopped.exchange(true)) return;
-    asio::post(acceptor.get_executor(), [self = shared_from_this()] {
-      asio::error_code ignored;
-      self->acceptor.close(ignored);
-      self->state->log->info("stopped listening on {}", internal::ToString(self->local));
-    });
-    for (auto& c : state->connections.CloseAll()) {
-      asio::post(c->executor, [c] { c->Close(); });
-    }
-  }
-
-  IoContextPool& pool;
-  tcp::acceptor acceptor;
-  const tcp::endpoint local;
-  const std::shared_ptr<ServerState> state;
-  std::atomic<bool> started{false};
-  std::atomic<bool> stopped{false};
-};
-
-asio::awaitable<void> AcceptLoop(std::shared_ptr<Listener> self) {
-  asio::steady_timer retry(self->acceptor.get_executor());
-  // Runs until Stop() closes the acceptor.
-  while (self->acceptor.is_open()) {
-    tcp::socket socket(self->pool.Next());
-    auto [ec] = co_await self->acceptor.async_accept(socket, kAsTuple);
-    if (!ec) {
-      const uint32_t limit = self->state->options.max_connections;
-      if (limit > 0 && self->state->connections.size() >= limit) {
-        RefuseConnection(*self->state, std::move(socket));
-      } else {
-        StartConnection(self->state, std::move(socket));
-      }
-      continue;
-    }
-    if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) break;
-    uint64_t suppressed = 0;
-    if (self->state->client_errors.Allow(&suppressed)) {
-      self->state->log->warn("accept on {} failed: {}; retrying in {} ms{}",
-                             internal::ToString(self->local), ec.message(),
-                             kAcceptRetryDelay.count(), LogLimiter::SuppressedNote(suppressed));
-    }
-    retry.expires_after(kAcceptRetryDelay);
-    co_await retry.async_wait(kAsTuple);
+// Serves `socket`, or refuses it when max_connections are open. On the acceptor's thread.
+void AcceptConnection(const std::shared_ptr<ServerState>& state, tcp::socket socket) {
+  if (state->connections.AtLimit(state->options.max_connections)) {
+    RefuseConnection(*state, std::move(socket));
+  } else {
+    StartConnection(state, std::move(socket));
   }
 }
 
 }  // namespace
 
-struct FrameServer::Impl : Listener {
-  using Listener::Listener;
-};
+struct FrameServer::Impl : internal::ListeningServer<ServerState> {};
 
 Result<std::unique_ptr<FrameServer>> FrameServer::Listen(IoContextPool& pool,
                                                          const ListenAddress& address,
@@ -633,34 +578,23 @@ Result<std::unique_ptr<FrameServer>> FrameServer::Listen(IoContextPool& pool,
     return Status::InvalidArgument(
         "FrameServer needs max_frame_bytes and max_inflight_per_connection of at least 1");
   }
-  Result<tcp::acceptor> acceptor = internal::OpenAcceptor(pool.Next(), address);
-  if (!acceptor.ok()) return acceptor.status();
-  auto state = std::make_shared<ServerState>(options, std::move(handler));
-  auto impl = std::make_shared<Impl>(pool, std::move(acceptor).value(), std::move(state));
-  impl->state->log->info("listening for clients on {}", internal::ToString(impl->local));
-  return std::unique_ptr<FrameServer>(new FrameServer(std::move(impl)));
+  Result<internal::ListeningServer<ServerState>> server = internal::ListenFor(
+      pool, address, "clients", std::make_shared<ServerState>(options, std::move(handler)),
+      &ServerState::client_errors, AcceptConnection);
+  if (!server.ok()) return server.status();
+  return std::unique_ptr<FrameServer>(
+      new FrameServer(std::make_shared<Impl>(Impl{std::move(server).value()})));
 }
 
 FrameServer::FrameServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 FrameServer::~FrameServer() { Stop(); }
 
-tcp::endpoint FrameServer::local_endpoint() const { return impl_->local; }
+tcp::endpoint FrameServer::local_endpoint() const { return impl_->listener->local_endpoint(); }
 
-void FrameServer::Start() {
-  if (impl_->stopped.load() || impl_->started.exchange(true)) return;
-  const auto log = impl_->state->log;
-  const std::string where = internal::ToString(impl_->local);
-  asio::co_spawn(impl_->acceptor.get_executor(), AcceptLoop(impl_),
-                 [log, where](const std::exception_ptr& e) {
-                   if (e) {
-                     log->error("accept loop on {} threw: {}; no longer accepting", where,
-                                DescribeException(e));
-                   }
-                 });
-}
+void FrameServer::Start() { impl_->listener->Start(); }
 
-void FrameServer::Stop() { impl_->Stop(); }
+void FrameServer::Stop() { impl_->listener->Stop(); }
 
 uint64_t FrameServer::open_connections() const { return impl_->state->connections.size(); }
 

@@ -2,14 +2,10 @@
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/post.hpp>
 #include <asio/read_until.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <atomic>
 #include <chrono>
 #include <exception>
 #include <string_view>
@@ -19,6 +15,7 @@
 #include "server/common/log_limiter.h"
 #include "server/common/logging.h"
 #include "server/net/http_request.h"
+#include "server/net/io_common.h"
 #include "server/net/listener.h"
 
 namespace dialkv::net {
@@ -27,8 +24,6 @@ namespace {
 using std::chrono::milliseconds;
 using tcp = asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
-
-constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 // After the response the server shuts down its sending side and discards what the client
 // still sends (an unread POST body, say) for this long at most: closing with unread bytes
@@ -188,60 +183,9 @@ void StartConnection(const std::shared_ptr<HttpState>& state, tcp::socket socket
   });
 }
 
-// The listening side; the acceptor is used on its own executor only.
-struct HttpListener : std::enable_shared_from_this<HttpListener> {
-  HttpListener(IoContextPool& p, tcp::acceptor a, std::shared_ptr<HttpState> s)
-      : pool(p), acceptor(std::move(a)), local(acceptor.local_endpoint()), state(std::move(s)) {}
-
-  void Stop() {
-    if (stopped.exchange(true)) return;
-    asio::post(acceptor.get_executor(), [self = shared_from_this()] {
-      asio::error_code ignored;
-      self->acceptor.close(ignored);
-      self->state->log->info("stopped http listening on {}", internal::ToString(self->local));
-    });
-    for (auto& c : state->connections.CloseAll()) {
-      asio::post(c->executor, [c] { c->Close(); });
-    }
-  }
-
-  IoContextPool& pool;
-  tcp::acceptor acceptor;
-  const tcp::endpoint local;
-  const std::shared_ptr<HttpState> state;
-  std::atomic<bool> started{false};
-  std::atomic<bool> stopped{false};
-};
-
-constexpr milliseconds kAcceptRetryDelay{100};
-
-asio::awaitable<void> AcceptLoop(std::shared_ptr<HttpListener> self) {
-  asio::steady_timer retry(self->acceptor.get_executor());
-  // Runs until Stop() closes the acceptor.
-  while (self->acceptor.is_open()) {
-    tcp::socket socket(self->pool.Next());
-    auto [ec] = co_await self->acceptor.async_accept(socket, kAsTuple);
-    if (!ec) {
-      StartConnection(self->state, std::move(socket));
-      continue;
-    }
-    if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) break;
-    uint64_t suppressed = 0;
-    if (self->state->errors.Allow(&suppressed)) {
-      self->state->log->warn("http accept on {} failed: {}; retrying{}",
-                             internal::ToString(self->local), ec.message(),
-                             LogLimiter::SuppressedNote(suppressed));
-    }
-    retry.expires_after(kAcceptRetryDelay);
-    co_await retry.async_wait(kAsTuple);
-  }
-}
-
 }  // namespace
 
-struct HttpServer::Impl : HttpListener {
-  using HttpListener::HttpListener;
-};
+struct HttpServer::Impl : internal::ListeningServer<HttpState> {};
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Listen(IoContextPool& pool,
                                                        const ListenAddress& address,
@@ -257,33 +201,22 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Listen(IoContextPool& pool,
       options.max_header_bytes == 0) {
     return Status::InvalidArgument("HttpServer options must all be at least 1");
   }
-  Result<tcp::acceptor> acceptor = internal::OpenAcceptor(pool.Next(), address);
-  if (!acceptor.ok()) return acceptor.status();
-  auto state = std::make_shared<HttpState>(options, std::move(handler));
-  auto impl = std::make_shared<Impl>(pool, std::move(acceptor).value(), std::move(state));
-  impl->state->log->info("listening for http on {}", internal::ToString(impl->local));
-  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+  Result<internal::ListeningServer<HttpState>> server = internal::ListenFor(
+      pool, address, "http", std::make_shared<HttpState>(options, std::move(handler)),
+      &HttpState::errors, StartConnection);
+  if (!server.ok()) return server.status();
+  return std::unique_ptr<HttpServer>(
+      new HttpServer(std::make_shared<Impl>(Impl{std::move(server).value()})));
 }
 
 HttpServer::HttpServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
-tcp::endpoint HttpServer::local_endpoint() const { return impl_->local; }
+tcp::endpoint HttpServer::local_endpoint() const { return impl_->listener->local_endpoint(); }
 
-void HttpServer::Start() {
-  if (impl_->stopped.load() || impl_->started.exchange(true)) return;
-  const auto log = impl_->state->log;
-  const std::string where = internal::ToString(impl_->local);
-  asio::co_spawn(impl_->acceptor.get_executor(), AcceptLoop(impl_),
-                 [log, where](const std::exception_ptr& e) {
-                   if (e) {
-                     log->error("http accept loop on {} threw: {}; no longer accepting", where,
-                                DescribeException(e));
-                   }
-                 });
-}
+void HttpServer::Start() { impl_->listener->Start(); }
 
-void HttpServer::Stop() { impl_->Stop(); }
+void HttpServer::Stop() { impl_->listener->Stop(); }
 
 }  // namespace dialkv::net

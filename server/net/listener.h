@@ -1,20 +1,26 @@
 #pragma once
-// Pieces shared by the servers of server/net (FrameServer, HttpServer): opening a listening
-// socket with errors as values, the set of open connections that Stop() closes, and a
-// limiter for log lines that clients can provoke. Internal to server/net.
+// Pieces shared by the servers of server/net (FrameServer, HttpServer, RespServer): opening a
+// listening socket with errors as values, the accept loop and the Start/Stop lifecycle of a
+// listening socket, and the set of open connections that Stop() closes. Internal to server/net.
 
+#include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "server/common/log_limiter.h"
+#include "server/common/logging.h"
 #include "server/common/status.h"
+#include "server/net/io_pool.h"
 #include "server/net/listen_address.h"
 
 namespace dialkv::net::internal {
@@ -62,10 +68,21 @@ class ConnectionRegistry {
     return alive;
   }
 
+  // CloseAll(), then closes each connection still alive on its own executor
+  // (Connection::executor, Connection::Close()). Does not wait.
+  void PostCloseAll() {
+    for (auto& connection : CloseAll()) {
+      asio::post(connection->executor, [connection] { connection->Close(); });
+    }
+  }
+
   uint64_t size() const {
     std::lock_guard<std::mutex> lock(mu_);
     return connections_.size();
   }
+
+  // Whether `limit` connections (0: no limit) are open already, so a new one is to be refused.
+  bool AtLimit(uint32_t limit) const { return limit > 0 && size() >= limit; }
 
  private:
   mutable std::mutex mu_;
@@ -73,5 +90,82 @@ class ConnectionRegistry {
   uint64_t next_id_ = 0;
   std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections_;
 };
+
+// The listening side of one server: its acceptor and the loop that accepts on it. Each accepted
+// socket goes to the server's accept hook, on an io_context of the pool (round-robin); a failed
+// accept (out of file descriptors, say) is logged, rate-limited, and retried after a pause. It
+// owns no connection: the server closes its own in the stop hook.
+// Threading: the acceptor lives on one io_context of the pool and is used there only; Start()
+// and Stop() are thread-safe. The pool must outlive the listener.
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  struct Hooks {
+    // Takes each accepted socket, on the acceptor's thread: must not block or throw.
+    std::function<void(asio::ip::tcp::socket socket)> accept;
+    // Runs once, in the first Stop(), on its caller's thread, after the acceptor's close was
+    // queued: closes the server's connections.
+    std::function<void()> stop;
+  };
+
+  // Opens `address` (OpenAcceptor) on an io_context of `pool` and logs
+  // "listening for <what> on <address>". `errors` limits the log lines of failed accepts; the
+  // server may share it with the errors its clients cause. Accepting starts at Start().
+  // Errors: as OpenAcceptor.
+  static Result<std::shared_ptr<Listener>> Open(IoContextPool& pool,  // Not owned.
+                                                const ListenAddress& address, std::string what,
+                                                std::shared_ptr<LogLimiter> errors, Hooks hooks);
+
+  // The bound address (with the port chosen when `address` had port 0).
+  const asio::ip::tcp::endpoint& local_endpoint() const { return local_; }
+  // Starts accepting. A second call, or a call after Stop(), does nothing.
+  void Start();
+  // Stops accepting (the acceptor closes on its own thread) and runs the stop hook. Idempotent;
+  // returns without waiting.
+  void Stop();
+
+  // Use Open().
+  Listener(IoContextPool& pool, asio::ip::tcp::acceptor acceptor, std::string what,
+           std::shared_ptr<LogLimiter> errors, Hooks hooks);
+
+ private:
+  static asio::awaitable<void> AcceptLoop(std::shared_ptr<Listener> self);
+
+  IoContextPool& pool_;
+  asio::ip::tcp::acceptor acceptor_;
+  const asio::ip::tcp::endpoint local_;
+  const std::string what_;
+  const std::shared_ptr<LogLimiter> errors_;
+  const Hooks hooks_;
+  const std::shared_ptr<spdlog::logger> log_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopped_{false};
+};
+
+// What a server on a Listener holds: the state its connections share and its listener.
+template <typename State>
+struct ListeningServer {
+  std::shared_ptr<State> state;
+  std::shared_ptr<Listener> listener;
+};
+
+// Opens a Listener on `address` for a server whose connections share `state`, which holds
+// them in a ConnectionRegistry named `connections`: each accepted socket goes to
+// `accept(state, socket)` (on the acceptor's thread: must not block or throw), and Stop()
+// closes every connection of the registry. `errors` names the state's LogLimiter that the
+// accept loop logs through. Errors: as OpenAcceptor.
+template <typename State>
+Result<ListeningServer<State>> ListenFor(IoContextPool& pool,  // Not owned.
+                                         const ListenAddress& address, std::string what,
+                                         std::shared_ptr<State> state, LogLimiter State::*errors,
+                                         void (*accept)(const std::shared_ptr<State>& state,
+                                                        asio::ip::tcp::socket socket)) {
+  Result<std::shared_ptr<Listener>> listener = Listener::Open(
+      pool, address, std::move(what), std::shared_ptr<LogLimiter>(state, &((*state).*errors)),
+      {.accept = [state,
+                  accept](asio::ip::tcp::socket socket) { accept(state, std::move(socket)); },
+       .stop = [state] { state->connections.PostCloseAll(); }});
+  if (!listener.ok()) return listener.status();
+  return ListeningServer<State>{std::move(state), std::move(listener).value()};
+}
 
 }  // namespace dialkv::net::internal

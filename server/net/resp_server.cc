@@ -2,12 +2,8 @@
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <atomic>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -16,6 +12,7 @@
 
 #include "server/common/log_limiter.h"
 #include "server/common/logging.h"
+#include "server/net/io_common.h"
 #include "server/net/listener.h"
 
 namespace dialkv::net {
@@ -25,12 +22,8 @@ using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using tcp = asio::ip::tcp;
 
-constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // Bytes asked of the socket per read.
 constexpr size_t kReadChunkBytes = 64 << 10;
-// An input buffer grown past this for one big command is freed once the command is served.
-constexpr size_t kKeepBufferBytes = 1 << 20;
-constexpr milliseconds kAcceptRetryDelay{100};
 // After a protocol error the connection shuts its sending side and discards what the client
 // still sends, for this long and this many reads at most, before closing: closing with unread
 // bytes would send a reset, which can destroy the error reply before the client reads it.
@@ -325,96 +318,42 @@ void RefuseConnection(RespState& state, tcp::socket socket) {
   socket.close(ec);
 }
 
-}  // namespace
-
-struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
-  Impl(IoContextPool& p, tcp::acceptor a, std::shared_ptr<RespState> s)
-      : pool(p), acceptor(std::move(a)), local(acceptor.local_endpoint()), state(std::move(s)) {}
-
-  void Stop() {
-    if (stopped.exchange(true)) return;
-    asio::post(acceptor.get_executor(), [self = shared_from_this()] {
-      asio::error_code ignored;
-      self->acceptor.close(ignored);
-      self->state->log->info("stopped listening for RESP on {}", internal::ToString(self->local));
-    });
-    for (auto& c : state->connections.CloseAll()) {
-      asio::post(c->executor, [c] { c->Close(); });
-    }
-  }
-
-  IoContextPool& pool;
-  tcp::acceptor acceptor;
-  const tcp::endpoint local;
-  const std::shared_ptr<RespState> state;
-  std::atomic<bool> started{false};
-  std::atomic<bool> stopped{false};
-};
-
-namespace {
-
-asio::awaitable<void> AcceptLoop(std::shared_ptr<RespServer::Impl> self) {
-  asio::steady_timer retry(self->acceptor.get_executor());
-  while (self->acceptor.is_open()) {
-    tcp::socket socket(self->pool.Next());
-    auto [ec] = co_await self->acceptor.async_accept(socket, kAsTuple);
-    if (!ec) {
-      const uint32_t limit = self->state->options.max_connections;
-      if (limit > 0 && self->state->connections.size() >= limit) {
-        RefuseConnection(*self->state, std::move(socket));
-      } else {
-        StartConnection(self->state, std::move(socket));
-      }
-      continue;
-    }
-    if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) break;
-    uint64_t suppressed = 0;
-    if (self->state->client_errors.Allow(&suppressed)) {
-      self->state->log->warn("accept on {} failed: {}; retrying in {} ms{}",
-                             internal::ToString(self->local), ec.message(),
-                             kAcceptRetryDelay.count(), LogLimiter::SuppressedNote(suppressed));
-    }
-    retry.expires_after(kAcceptRetryDelay);
-    co_await retry.async_wait(kAsTuple);
+// Serves `socket`, or refuses it when max_connections are open. On the acceptor's thread.
+void AcceptConnection(const std::shared_ptr<RespState>& state, tcp::socket socket) {
+  if (state->connections.AtLimit(state->options.max_connections)) {
+    RefuseConnection(*state, std::move(socket));
+  } else {
+    StartConnection(state, std::move(socket));
   }
 }
 
 }  // namespace
+
+struct RespServer::Impl : internal::ListeningServer<RespState> {};
 
 Result<std::unique_ptr<RespServer>> RespServer::Listen(IoContextPool& pool,
                                                        const ListenAddress& address,
                                                        Options options,
                                                        RespSessionFactory factory) {
   if (!factory) return Status::InvalidArgument("RespServer needs a session factory");
-  Result<tcp::acceptor> acceptor = internal::OpenAcceptor(pool.Next(), address);
-  if (!acceptor.ok()) return acceptor.status();
-  auto state = std::make_shared<RespState>(std::move(options), std::move(factory));
-  auto impl = std::make_shared<Impl>(pool, std::move(acceptor).value(), std::move(state));
-  impl->state->log->info("listening for Redis-protocol clients on {}",
-                         internal::ToString(impl->local));
-  return std::unique_ptr<RespServer>(new RespServer(std::move(impl)));
+  Result<internal::ListeningServer<RespState>> server =
+      internal::ListenFor(pool, address, "Redis-protocol clients",
+                          std::make_shared<RespState>(std::move(options), std::move(factory)),
+                          &RespState::client_errors, AcceptConnection);
+  if (!server.ok()) return server.status();
+  return std::unique_ptr<RespServer>(
+      new RespServer(std::make_shared<Impl>(Impl{std::move(server).value()})));
 }
 
 RespServer::RespServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 RespServer::~RespServer() { Stop(); }
 
-tcp::endpoint RespServer::local_endpoint() const { return impl_->local; }
+tcp::endpoint RespServer::local_endpoint() const { return impl_->listener->local_endpoint(); }
 
-void RespServer::Start() {
-  if (impl_->stopped.load() || impl_->started.exchange(true)) return;
-  const auto log = impl_->state->log;
-  const std::string where = internal::ToString(impl_->local);
-  asio::co_spawn(impl_->acceptor.get_executor(), AcceptLoop(impl_),
-                 [log, where](const std::exception_ptr& e) {
-                   if (e) {
-                     log->error("RESP accept loop on {} threw: {}; no longer accepting", where,
-                                DescribeException(e));
-                   }
-                 });
-}
+void RespServer::Start() { impl_->listener->Start(); }
 
-void RespServer::Stop() { impl_->Stop(); }
+void RespServer::Stop() { impl_->listener->Stop(); }
 
 uint64_t RespServer::open_connections() const { return impl_->state->connections.size(); }
 

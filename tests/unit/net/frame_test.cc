@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "tests/testutil/status_matchers.h"
 
@@ -108,6 +109,34 @@ TEST(FrameTest, StatusRoundTripsThroughTheWire) {
   EXPECT_EQ(FromProto(wire), Status::Unavailable("quorum of 2 not reached"));
   ToProto(Status::Ok(), &wire);
   EXPECT_OK(FromProto(wire));
+}
+
+TEST(FrameTest, ReplyStatusReadsEveryClientReplyAndNothingElse) {
+  const Status timeout = Status::Timeout("no quorum within 250 ms");
+  std::vector<v1::Envelope> requests(9);
+  requests[0].mutable_get_request();
+  requests[1].mutable_put_request();
+  requests[2].mutable_delete_request();
+  requests[3].mutable_cluster_status_request();
+  requests[4].mutable_set_faults_request();
+  requests[5].mutable_read_local_request();
+  requests[6].mutable_repair_request();
+  requests[7].mutable_auth_request();
+  requests[8].mutable_gossip_request();  // Not a client request: answered with an ErrorReply.
+  for (const v1::Envelope& request : requests) {
+    const v1::Envelope reply = ReplyWithStatus(request, timeout);
+    EXPECT_EQ(ReplyStatus(reply).value_or(Status::Ok()), timeout) << reply.ShortDebugString();
+  }
+
+  v1::Envelope ok;
+  ok.mutable_get_reply();
+  EXPECT_EQ(ReplyStatus(ok).value_or(timeout), Status::Ok());
+
+  v1::Envelope gossip;
+  ToProto(timeout, gossip.mutable_gossip_reply()->mutable_status());
+  EXPECT_FALSE(ReplyStatus(gossip).has_value());
+  EXPECT_FALSE(ReplyStatus(requests[0]).has_value());
+  EXPECT_FALSE(ReplyStatus(v1::Envelope()).has_value());
 }
 
 }  // namespace
