@@ -325,9 +325,9 @@ int Run(int argc, char** argv) {
   // Before the node starts, so a signal that arrives during start-up is not lost.
   asio::io_context signals_io;
   asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-  auto log = dialkv::Logger("server");
-  log->info("node {} starting: cluster '{}', data dir {}", options.node_id, options.cluster_name,
-            options.data_dir);
+  spdlog::logger& log = dialkv::Log(dialkv::Subsystem::kServer);
+  log.info("node {} starting: cluster '{}', data dir {}", options.node_id, options.cluster_name,
+           options.data_dir);
   auto node = dialkv::api::Node::Start(options);
   if (!node.ok()) {
     std::fprintf(stderr, "%s: cannot start node %u: %s\n", kProgram, options.node_id,
@@ -348,7 +348,7 @@ int Run(int argc, char** argv) {
     if (!ec) received = signal_number;
   });
   signals_io.run();
-  log->info("received {}; shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
+  log.info("received {}; shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
   (*node)->Stop();
   return 0;
 }
