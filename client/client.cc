@@ -317,8 +317,8 @@ struct Client::Impl {
         own_io->run();
         return;
       } catch (...) {
-        Logger("client")->error("I/O thread handler threw: {}",
-                                DescribeException(std::current_exception()));
+        Log(Subsystem::kClient)
+            .error("I/O thread handler threw: {}", DescribeException(std::current_exception()));
       }
     }
   }

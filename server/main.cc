@@ -318,6 +318,19 @@ int Run(int argc, char** argv) {
                       "' is not trace, debug, info, warn, error, critical or off");
   }
   if (std::getenv("SPDLOG_LEVEL") != nullptr) dialkv::SetLogLevels(std::getenv("SPDLOG_LEVEL"));
+  if (!dialkv::kDebugLogCompiledIn) {
+    for (size_t i = 0; i < dialkv::kSubsystemCount; ++i) {
+      const auto subsystem = static_cast<dialkv::Subsystem>(i);
+      if (dialkv::Log(subsystem).level() <= spdlog::level::debug) {
+        dialkv::Log(dialkv::Subsystem::kServer)
+            .warn(
+                "this build has no debug or trace lines (they are compiled out of Release "
+                "builds): the {} logger, set to {}, shows info and above",
+                dialkv::SubsystemName(subsystem),
+                spdlog::level::to_string_view(dialkv::Log(subsystem).level()));
+      }
+    }
+  }
   if (dialkv::Status valid = dialkv::api::Node::ValidateOptions(options); !valid.ok()) {
     return UsageError(valid.message());
   }
@@ -325,9 +338,9 @@ int Run(int argc, char** argv) {
   // Before the node starts, so a signal that arrives during start-up is not lost.
   asio::io_context signals_io;
   asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-  auto log = dialkv::Logger("server");
-  log->info("node {} starting: cluster '{}', data dir {}", options.node_id, options.cluster_name,
-            options.data_dir);
+  spdlog::logger& log = dialkv::Log(dialkv::Subsystem::kServer);
+  log.info("node {} starting: cluster '{}', data dir {}", options.node_id, options.cluster_name,
+           options.data_dir);
   auto node = dialkv::api::Node::Start(options);
   if (!node.ok()) {
     std::fprintf(stderr, "%s: cannot start node %u: %s\n", kProgram, options.node_id,
@@ -348,7 +361,7 @@ int Run(int argc, char** argv) {
     if (!ec) received = signal_number;
   });
   signals_io.run();
-  log->info("received {}; shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
+  log.info("received {}; shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
   (*node)->Stop();
   return 0;
 }

@@ -45,9 +45,9 @@ void LogException(std::exception_ptr error, std::string_view what) {
   try {
     std::rethrow_exception(error);
   } catch (const std::exception& e) {
-    AeLog()->error("{} threw: {}", what, e.what());
+    Log(Subsystem::kAe).error("{} threw: {}", what, e.what());
   } catch (...) {
-    AeLog()->error("{} threw a non-standard exception", what);
+    Log(Subsystem::kAe).error("{} threw a non-standard exception", what);
   }
 }
 
@@ -140,14 +140,15 @@ Result<std::unique_ptr<AntiEntropy>> AntiEntropy::Create(
     return Status::InvalidArgument("this storage engine cannot report changes to anti-entropy");
   }
   ae->observing_ = true;
-  AeLog()->info(
-      "node={} digests of {} ranges x {} buckets rebuilt in {} ms; interval {} ms, gc grace {} "
-      "s, at most {} keys/s",
-      options.self, ae->digests_.ranges(), options.buckets,
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                            started)
-          .count(),
-      options.interval_ms, options.gc_grace_s, options.max_keys_per_s);
+  Log(Subsystem::kAe)
+      .info(
+          "node={} digests of {} ranges x {} buckets rebuilt in {} ms; interval {} ms, gc grace {} "
+          "s, at most {} keys/s",
+          options.self, ae->digests_.ranges(), options.buckets,
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                started)
+              .count(),
+          options.interval_ms, options.gc_grace_s, options.max_keys_per_s);
   return ae;
 }
 
@@ -235,14 +236,15 @@ asio::awaitable<void> AntiEntropy::Loop(std::shared_ptr<asio::steady_timer> time
     if (std::optional<NodeId> peer = NextPeer(); peer.has_value()) {
       RoundReport report = co_await RunExchange(*peer);
       if (!report.status.ok()) {
-        AeLog()->debug("node={} peer={} exchange failed: {}", options_.self, *peer,
-                       report.status.ToString());
+        DIALKV_LOG_DEBUG(Log(Subsystem::kAe), "node={} peer={} exchange failed: {}", options_.self,
+                         *peer, report.status.ToString());
       }
     }
     if (tracker_.stopping()) break;
     GcReport gc = co_await RunGc();
     if (!gc.status.ok()) {
-      AeLog()->warn("node={} tombstone collection failed: {}", options_.self, gc.status.ToString());
+      Log(Subsystem::kAe)
+          .warn("node={} tombstone collection failed: {}", options_.self, gc.status.ToString());
     }
   }
 }
@@ -391,7 +393,8 @@ asio::awaitable<std::vector<AntiEntropy::RoundReport>> AntiEntropy::RunRound() {
   if (!tracker_.stopping()) {
     GcReport gc = co_await RunGc();
     if (!gc.status.ok()) {
-      AeLog()->warn("node={} tombstone collection failed: {}", options_.self, gc.status.ToString());
+      Log(Subsystem::kAe)
+          .warn("node={} tombstone collection failed: {}", options_.self, gc.status.ToString());
     }
   }
   tracker_.Release();
@@ -634,7 +637,7 @@ asio::awaitable<AntiEntropy::GcReport> AntiEntropy::RunGc() {
     if (!report.status.ok()) break;
   }
   if (report.purged > 0) {
-    AeLog()->info("node={} purged {} tombstones", options_.self, report.purged);
+    Log(Subsystem::kAe).info("node={} purged {} tombstones", options_.self, report.purged);
     std::lock_guard<std::mutex> lock(mu_);
     purged_ += report.purged;
   }

@@ -340,8 +340,8 @@ asio::awaitable<bool> AntiEntropy::Exchange::Pull(std::vector<std::string> keys)
           co_await ae_.ApplyRepair(std::move(*item.mutable_key()), std::move(version), deadline);
       if (!applied.ok()) {
         // Refused by this node's skew guard, or a storage error: not repaired this time.
-        AeLog()->debug("node={} peer={} pulled version not applied: {}", ae_.options_.self, peer_,
-                       applied.status().ToString());
+        DIALKV_LOG_DEBUG(Log(Subsystem::kAe), "node={} peer={} pulled version not applied: {}",
+                         ae_.options_.self, peer_, applied.status().ToString());
         all = false;
         if (applied.code() != Code::kInvalidArgument) co_return Fail(applied.status());
         continue;
@@ -359,14 +359,15 @@ asio::awaitable<AntiEntropy::RoundReport> AntiEntropy::RunExchange(NodeId peer) 
   Record(exchange.report(), exchange.complete_ranges());
   RoundReport& report = exchange.report();
   if (report.ranges_out_of_sync > 0 || !report.status.ok()) {
-    AeLog()->info(
-        "node={} peer={} exchange: {} of {} ranges differed, {} buckets; pushed {} pulled {}; "
-        "{} bytes sent, {} received; {}",
-        options_.self, peer, report.ranges_out_of_sync, report.ranges_compared,
-        report.buckets_out_of_sync, report.keys_pushed, report.keys_pulled, report.bytes_sent,
-        report.bytes_received,
-        report.status.ok() ? (report.complete ? "complete" : "partial")
-                           : "failed: " + report.status.ToString());
+    Log(Subsystem::kAe)
+        .info(
+            "node={} peer={} exchange: {} of {} ranges differed, {} buckets; pushed {} pulled {}; "
+            "{} bytes sent, {} received; {}",
+            options_.self, peer, report.ranges_out_of_sync, report.ranges_compared,
+            report.buckets_out_of_sync, report.keys_pushed, report.keys_pulled, report.bytes_sent,
+            report.bytes_received,
+            report.status.ok() ? (report.complete ? "complete" : "partial")
+                               : "failed: " + report.status.ToString());
   }
   co_return std::move(report);
 }

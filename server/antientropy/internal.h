@@ -11,11 +11,6 @@
 
 namespace dialkv::antientropy {
 
-inline std::shared_ptr<spdlog::logger> AeLog() {
-  static const std::shared_ptr<spdlog::logger> logger = Logger("ae");
-  return logger;
-}
-
 // One stored entry of the hash index, copied out of a scan.
 struct Entry {
   uint64_t key_hash = 0;

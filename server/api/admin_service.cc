@@ -151,11 +151,11 @@ asio::awaitable<v1::Envelope> AdminService::Handle(v1::Envelope request) {
 
 void AdminService::SetDisk(storage::DiskFault fault) {
   disk_faults_->Set(fault);
-  Logger("api")->warn(
-      "node={} fault injection: disk {}", options_.self,
-      fault == storage::DiskFault::kNone
-          ? std::string("healthy again")
-          : "fails every write (" + std::string(storage::DiskFaultName(fault)) + ")");
+  Log(Subsystem::kApi)
+      .warn("node={} fault injection: disk {}", options_.self,
+            fault == storage::DiskFault::kNone
+                ? std::string("healthy again")
+                : "fails every write (" + std::string(storage::DiskFaultName(fault)) + ")");
   if (disk_changed_) disk_changed_();
 }
 
@@ -177,8 +177,9 @@ Status AdminService::SetFaults(const v1::SetFaultsRequest& request) {
   Status applied = injector_->Apply(patches, seed);
   if (!applied.ok()) return applied;
   if (request.has_disk()) SetDisk(FromProto(request.disk()));
-  Logger("api")->info("node={} fault injection: {} link change(s){}", options_.self, patches.size(),
-                      seed ? ", seed " + std::to_string(*seed) : "");
+  Log(Subsystem::kApi)
+      .info("node={} fault injection: {} link change(s){}", options_.self, patches.size(),
+            seed ? ", seed " + std::to_string(*seed) : "");
   if (request.has_bugs()) {
     const v1::BugSwitches& bugs = request.bugs();
     const bool read_repair =
@@ -188,10 +189,11 @@ Status AdminService::SetFaults(const v1::SetFaultsRequest& request) {
                                      : coordinator_.skip_write_timestamp_phase();
     coordinator_.SetBugs(read_repair, timestamp_phase);
     if (read_repair || timestamp_phase) {
-      Logger("api")->warn(
-          "node={} TEST-ONLY BUGS ON: CP is broken on purpose (skip_read_repair={}, "
-          "skip_write_timestamp_phase={})",
-          options_.self, read_repair, timestamp_phase);
+      Log(Subsystem::kApi)
+          .warn(
+              "node={} TEST-ONLY BUGS ON: CP is broken on purpose (skip_read_repair={}, "
+              "skip_write_timestamp_phase={})",
+              options_.self, read_repair, timestamp_phase);
     }
   }
   return Status::Ok();
@@ -208,7 +210,8 @@ Status AdminService::SetClockOffset(int64_t offset_ms) {
                                    std::to_string(kMaxClockOffsetMs) + " ms either way");
   }
   clock_->SetOffsetMs(offset_ms);
-  Logger("api")->info("node={} fault injection: wall clock offset {} ms", options_.self, offset_ms);
+  Log(Subsystem::kApi)
+      .info("node={} fault injection: wall clock offset {} ms", options_.self, offset_ms);
   return Status::Ok();
 }
 

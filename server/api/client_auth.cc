@@ -119,8 +119,8 @@ v1::Envelope ClientAuth::Authenticate(Session& session, const v1::Envelope& requ
   out->set_scopes(auth::FormatScopes(claims->scopes, ' '));
   out->set_prefix(claims->prefix.value_or(""));
   out->set_expires_at_s(claims->expires_at_s);
-  Logger("api")->debug("client={} authenticated as '{}' ({})", session.client, claims->subject,
-                       out->scopes());
+  DIALKV_LOG_DEBUG(Log(Subsystem::kApi), "client={} authenticated as '{}' ({})", session.client,
+                   claims->subject, out->scopes());
   session.claims = std::move(claims).value();
   return reply;
 }
@@ -150,9 +150,10 @@ v1::Envelope ClientAuth::Refuse(Reason reason, const Session& session, const v1:
   failures_[reason]->Inc();
   uint64_t suppressed = 0;
   if (log_limiter_.Allow(&suppressed)) {
-    Logger("api")->warn("refused a request from client {}{}: {}{}", session.client,
-                        session.claims ? " ('" + session.claims->subject + "')" : std::string(),
-                        status.message(), LogLimiter::SuppressedNote(suppressed));
+    Log(Subsystem::kApi)
+        .warn("refused a request from client {}{}: {}{}", session.client,
+              session.claims ? " ('" + session.claims->subject + "')" : std::string(),
+              status.message(), LogLimiter::SuppressedNote(suppressed));
   }
   v1::Envelope reply = net::ReplyWithStatus(request, status);
   if (reply.has_auth_reply()) reply.mutable_auth_reply()->set_required(true);

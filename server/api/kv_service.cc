@@ -53,7 +53,7 @@ KvService::KvService(Options options, replication::Coordinator& coordinator,
       coordinator_(coordinator),
       cluster_status_(std::move(cluster_status)),
       repair_(std::move(repair)),
-      log_(Logger("api")),
+      log_(Log(Subsystem::kApi)),
       timeouts_capped_(
           &metrics
                .AddCounter(
@@ -222,17 +222,17 @@ void KvService::Finish(Op op, Consistency mode, const Status& status,
   requests_[op][m][static_cast<int>(status.code())]->Inc();
   duration_[op][m]->Observe(std::chrono::duration<double>(elapsed).count());
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
-  SPDLOG_LOGGER_DEBUG(log_, "op={} mode={} key_hash={:016x} status={} us={}", kOpNames[op],
-                      kModeNames[m], key_hash, CodeName(status.code()), micros);
+  DIALKV_LOG_DEBUG(log_, "op={} mode={} key_hash={:016x} status={} us={}", kOpNames[op],
+                   kModeNames[m], key_hash, CodeName(status.code()), micros);
   uint64_t suppressed = 0;
   if (IsServerFault(status.code()) && fault_log_.Allow(&suppressed)) {
-    log_->error("op={} key_hash={:016x} failed: {}{}", kOpNames[op], key_hash, status.ToString(),
-                LogLimiter::SuppressedNote(suppressed));
+    log_.error("op={} key_hash={:016x} failed: {}{}", kOpNames[op], key_hash, status.ToString(),
+               LogLimiter::SuppressedNote(suppressed));
   } else if (IsDeadlineOutcome(status.code()) && deadline_log_.Allow(&suppressed)) {
     // kUnavailable is a refusal (no quorum, clock skew, disk alarm), not a missed deadline.
-    log_->warn("op={} key_hash={:016x} {} after {} us: {}{}", kOpNames[op], key_hash,
-               status.code() == Code::kUnavailable ? "refused" : "missed its deadline", micros,
-               status.ToString(), LogLimiter::SuppressedNote(suppressed));
+    log_.warn("op={} key_hash={:016x} {} after {} us: {}{}", kOpNames[op], key_hash,
+              status.code() == Code::kUnavailable ? "refused" : "missed its deadline", micros,
+              status.ToString(), LogLimiter::SuppressedNote(suppressed));
   }
 }
 

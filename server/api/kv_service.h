@@ -38,6 +38,7 @@
 
 #include "proto/dialkv.pb.h"
 #include "server/common/log_limiter.h"
+#include "server/common/logging.h"
 #include "server/common/metrics.h"
 #include "server/net/frame_server.h"
 #include "server/replication/coordinator.h"
@@ -98,7 +99,7 @@ class KvService {
   replication::Coordinator& coordinator_;
   ClusterStatusFn cluster_status_;
   RepairFn repair_;
-  std::shared_ptr<spdlog::logger> log_;
+  spdlog::logger& log_;  // Log(Subsystem::kApi).
   metrics::Counter* timeouts_capped_;
   // Series looked up once, so counting a request takes no lock.
   metrics::Counter* requests_[kNumOps][kNumModes][kNumCodes] = {};

@@ -610,23 +610,25 @@ Status Node::Init() {
   if (hint_replayer_ != nullptr) hint_replayer_->Start(io_pool_->Next().get_executor());
   anti_entropy_->Start(io_pool_->Next().get_executor());
   DIALKV_RETURN_IF_ERROR(WritePortsFile());
-  Logger("server")->info(
-      "node {} (generation {}) of cluster '{}': {} members, replication factor {}; serving "
-      "clients on {}, peers on {}, http on {}; data dir {}; {} io threads; {}; hinted handoff "
-      "{}",
-      options_.node_id, generation_, options_.cluster_name, ring_->nodes().size(),
-      ring_->replication_factor(), FormatHostPort(endpoints_.client),
-      FormatHostPort(endpoints_.peer), FormatHostPort(endpoints_.http), options_.data_dir,
-      options_.threads,
-      options_.sync ? "sync on: writes fsync on " + std::to_string(options_.storage_threads) +
-                          " storage threads"
-                    : std::string("sync off: storage calls inline"),
-      options_.hinted_handoff ? "on" : "off");
+  Log(Subsystem::kServer)
+      .info(
+          "node {} (generation {}) of cluster '{}': {} members, replication factor {}; serving "
+          "clients on {}, peers on {}, http on {}; data dir {}; {} io threads; {}; hinted handoff "
+          "{}",
+          options_.node_id, generation_, options_.cluster_name, ring_->nodes().size(),
+          ring_->replication_factor(), FormatHostPort(endpoints_.client),
+          FormatHostPort(endpoints_.peer), FormatHostPort(endpoints_.http), options_.data_dir,
+          options_.threads,
+          options_.sync ? "sync on: writes fsync on " + std::to_string(options_.storage_threads) +
+                              " storage threads"
+                        : std::string("sync off: storage calls inline"),
+          options_.hinted_handoff ? "on" : "off");
   if (fault_injector_ != nullptr) {
-    Logger("server")->warn(
-        "node={} fault injection is enabled (--enable-fault-injection): any client may drop, "
-        "delay and partition this node's peer messages and skew its clock",
-        options_.node_id);
+    Log(Subsystem::kServer)
+        .warn(
+            "node={} fault injection is enabled (--enable-fault-injection): any client may drop, "
+            "delay and partition this node's peer messages and skew its clock",
+            options_.node_id);
   }
   return Status::Ok();
 }
@@ -644,11 +646,11 @@ Status Node::StartClockAboveThePast() {
   auto hlc_text = [](uint64_t hlc) {
     return std::to_string(hlc >> 16) + "." + std::to_string(hlc & 0xffff);
   };
-  Logger("server")->info(
-      "node={} clock starts at {} (wall clock {} ms; {} {}); durable bound {}", options_.node_id,
-      ToString(first), hlc_->WallMs(),
-      start->scanned ? "no bound recorded, highest stored timestamp" : "recorded bound",
-      hlc_text(start->floor), hlc_text(hlc_->bound()));
+  Log(Subsystem::kServer)
+      .info("node={} clock starts at {} (wall clock {} ms; {} {}); durable bound {}",
+            options_.node_id, ToString(first), hlc_->WallMs(),
+            start->scanned ? "no bound recorded, highest stored timestamp" : "recorded bound",
+            hlc_text(start->floor), hlc_text(hlc_->bound()));
   return Status::Ok();
 }
 
@@ -888,9 +890,10 @@ asio::awaitable<Result<net::RequestHandler>> Node::AuthenticatePeer(net::Stream&
     peer_auth_failures_->WithLabels({reason}).Inc();
     uint64_t suppressed = 0;
     if (peer_auth_log_limiter_.Allow(&suppressed)) {
-      Logger("net")->warn("node={} refused a peer connection from {}: {}{}", options_.node_id,
-                          ec ? std::string("?") : FormatHostPort(from), peer.status().message(),
-                          LogLimiter::SuppressedNote(suppressed));
+      Log(Subsystem::kNet)
+          .warn("node={} refused a peer connection from {}: {}{}", options_.node_id,
+                ec ? std::string("?") : FormatHostPort(from), peer.status().message(),
+                LogLimiter::SuppressedNote(suppressed));
     }
     co_return peer.status();
   }
@@ -1033,7 +1036,7 @@ void Node::Stop() {
   if (stopped_) return;
   stopped_ = true;
   const bool started = http_server_ != nullptr;
-  if (started) Logger("server")->info("node {} stopping", options_.node_id);
+  if (started) Log(Subsystem::kServer).info("node {} stopping", options_.node_id);
   // 1. No new connections or requests; open client connections close. The ports file goes
   // first: whoever reads it must not find a node that no longer serves.
   if (started && !options_.ports_file.empty()) {
@@ -1047,7 +1050,7 @@ void Node::Stop() {
   if (gossiper_ != nullptr) {
     gossiper_->Stop();
     if (started && !gossiper_->WaitExited(std::chrono::seconds(10))) {
-      Logger("server")->error("gossip loop did not exit within 10 s; stopping anyway");
+      Log(Subsystem::kServer).error("gossip loop did not exit within 10 s; stopping anyway");
     }
   }
   if (hint_replayer_ != nullptr) hint_replayer_->Stop();
@@ -1101,13 +1104,14 @@ void Node::Stop() {
   // data dir's lock.
   if (hlc_ != nullptr && engine_ != nullptr && hlc_->bound() != ~uint64_t{0}) {
     if (Status kept = storage::PersistHlcBound(*engine_, hlc_->Last()); !kept.ok()) {
-      Logger("server")->warn("node {} could not record its clock at shutdown: {}", options_.node_id,
-                             kept.ToString());
+      Log(Subsystem::kServer)
+          .warn("node {} could not record its clock at shutdown: {}", options_.node_id,
+                kept.ToString());
     }
   }
   disk_monitor_.reset();
   engine_.reset();
-  if (started) Logger("server")->info("node {} stopped", options_.node_id);
+  if (started) Log(Subsystem::kServer).info("node {} stopped", options_.node_id);
 }
 
 }  // namespace dialkv::api

@@ -114,12 +114,13 @@ void PeerClockOffsets::RefreshLocked(int64_t now_true_ms) {
   }
   if (skewed_.exchange(skewed, std::memory_order_acq_rel) != skewed) {
     if (skewed) {
-      Logger("cluster")->warn(
-          "node={} clock skew: this node's clock differs from a majority of its peers: {}; it "
-          "refuses to coordinate writes until its clock agrees again (--max-clock-skew-ms)",
-          self_, skew_summary_);
+      Log(Subsystem::kCluster)
+          .warn(
+              "node={} clock skew: this node's clock differs from a majority of its peers: {}; it "
+              "refuses to coordinate writes until its clock agrees again (--max-clock-skew-ms)",
+              self_, skew_summary_);
     } else {
-      Logger("cluster")->warn("node={} clock skew over: coordinating writes again", self_);
+      Log(Subsystem::kCluster).warn("node={} clock skew over: coordinating writes again", self_);
     }
   }
   if (skewed_gauge_ != nullptr) skewed_gauge_->Set(skewed ? 1 : 0);
@@ -135,8 +136,9 @@ Status PeerClockOffsets::CheckWrites() {
   if (refusals_ != nullptr) refusals_->Inc();
   uint64_t suppressed = 0;
   if (refusal_log_limiter_.Allow(&suppressed)) {
-    Logger("cluster")->warn("node={} refused to coordinate a write: clock skew: {}{}", self_,
-                            summary, LogLimiter::SuppressedNote(suppressed));
+    Log(Subsystem::kCluster)
+        .warn("node={} refused to coordinate a write: clock skew: {}{}", self_, summary,
+              LogLimiter::SuppressedNote(suppressed));
   }
   return Status::Unavailable(
       "clock skew: node " + std::to_string(self_) +

@@ -66,17 +66,18 @@ void Gossiper::Start(asio::any_io_executor executor) {
   }
   // Outside mu_: the loop and its ExitNotice take it. A Stop() from now on finds the timer.
   const NodeId self = membership_.self();
-  Logger("cluster")->info("node={} gossiping with {} peers every {} ms", self,
-                          membership_.members().size() - 1, options_.interval_ms);
+  Log(Subsystem::kCluster)
+      .info("node={} gossiping with {} peers every {} ms", self, membership_.members().size() - 1,
+            options_.interval_ms);
   // Named, not written in the call: GCC 12 may copy a prvalue argument of a coroutine bitwise.
   ExitNotice notice(this);
-  asio::co_spawn(strand, Loop(std::move(timer), std::move(notice)),
-                 [self](const std::exception_ptr& e) {
-                   if (e) {
-                     Logger("cluster")->error("node={} gossip loop threw: {}; gossip stopped", self,
-                                              DescribeException(e));
-                   }
-                 });
+  asio::co_spawn(
+      strand, Loop(std::move(timer), std::move(notice)), [self](const std::exception_ptr& e) {
+        if (e) {
+          Log(Subsystem::kCluster)
+              .error("node={} gossip loop threw: {}; gossip stopped", self, DescribeException(e));
+        }
+      });
 }
 
 void Gossiper::Stop() {
@@ -134,7 +135,7 @@ asio::awaitable<void> Gossiper::Loop(std::shared_ptr<asio::steady_timer> timer, 
     // it with a burst of rounds.
     next_round = std::max(next_round, std::chrono::steady_clock::now());
   }
-  Logger("cluster")->info("node={} gossip stopped", membership_.self());
+  Log(Subsystem::kCluster).info("node={} gossip stopped", membership_.self());
 }
 
 asio::awaitable<void> Gossiper::RunRound() {
@@ -157,8 +158,8 @@ asio::awaitable<void> Gossiper::RunRound() {
     // io_context is going away, and so is this round).
     auto on_done = [round, self, peer = member.node_id](const std::exception_ptr& e) {
       if (e) {
-        Logger("cluster")->error("node={} peer={} gossip call threw: {}", self, peer,
-                                 DescribeException(e));
+        Log(Subsystem::kCluster)
+            .error("node={} peer={} gossip call threw: {}", self, peer, DescribeException(e));
       }
       if (--round->pending == 0) round->done.cancel();
     };
@@ -181,22 +182,22 @@ asio::awaitable<void> Gossiper::CallPeer(NodeId peer, v1::Envelope request,
     request.mutable_gossip_request()->set_wall_ms(probe.wall_ms);
   }
   Result<v1::Envelope> reply = co_await transport_.Call(peer, std::move(request), deadline);
-  const NodeId self = membership_.self();
+  [[maybe_unused]] const NodeId self = membership_.self();  // Debug lines only.
   if (!reply.ok()) {
     // Expected while a peer is down; the failure detector reports it, once, at info.
-    Logger("cluster")->debug("node={} peer={} gossip failed: {}", self, peer,
-                             reply.status().ToString());
+    DIALKV_LOG_DEBUG(Log(Subsystem::kCluster), "node={} peer={} gossip failed: {}", self, peer,
+                     reply.status().ToString());
     co_return;
   }
   if (!reply->has_gossip_reply()) {
-    Logger("cluster")->debug("node={} peer={} answered gossip with body {}", self, peer,
-                             static_cast<int>(reply->body_case()));
+    DIALKV_LOG_DEBUG(Log(Subsystem::kCluster), "node={} peer={} answered gossip with body {}", self,
+                     peer, static_cast<int>(reply->body_case()));
     co_return;
   }
   const v1::GossipReply& answer = reply->gossip_reply();
   if (answer.status().code() != v1::STATUS_OK) {
-    Logger("cluster")->debug("node={} peer={} refused gossip: {}", self, peer,
-                             answer.status().message());
+    DIALKV_LOG_DEBUG(Log(Subsystem::kCluster), "node={} peer={} refused gossip: {}", self, peer,
+                     answer.status().message());
     co_return;
   }
   membership_.Merge(answer.members());

@@ -107,10 +107,10 @@ void Membership::Deliver(const std::vector<Change>& changes) {
     std::lock_guard<std::mutex> lock(mu_);
     listeners = listeners_;
   }
-  const auto log = Logger("cluster");
+  spdlog::logger& log = Log(Subsystem::kCluster);
   for (const Change& c : changes) {
-    log->info("node={} peer={} {}->{}", self_, c.node, MemberStateName(c.from),
-              MemberStateName(c.to));
+    log.info("node={} peer={} {}->{}", self_, c.node, MemberStateName(c.from),
+             MemberStateName(c.to));
     for (const Listener& listener : listeners) listener(c.node, c.from, c.to);
   }
 }
@@ -201,7 +201,7 @@ void Membership::Merge(const google::protobuf::RepeatedPtrField<v1::MemberState>
     }
     EvaluateLocked(now_ms, &changes);
   }
-  if (!self_warning.empty()) Logger("cluster")->warn("node={} {}", self_, self_warning);
+  if (!self_warning.empty()) Log(Subsystem::kCluster).warn("node={} {}", self_, self_warning);
   Deliver(changes);
 }
 

@@ -41,10 +41,11 @@ bool HybridLogicalClock::RenewBound(uint64_t needed) {
   if (!kept.ok()) {
     uint64_t suppressed = 0;
     if (failure_log_limiter.Allow(&suppressed)) {
-      Logger("server")->error(
-          "node={} the clock's bound could not be made durable: {}; timestamps issued now may "
-          "repeat after a restart whose wall clock went back{}",
-          node_id_, kept.ToString(), LogLimiter::SuppressedNote(suppressed));
+      Log(Subsystem::kServer)
+          .error(
+              "node={} the clock's bound could not be made durable: {}; timestamps issued now may "
+              "repeat after a restart whose wall clock went back{}",
+              node_id_, kept.ToString(), LogLimiter::SuppressedNote(suppressed));
     }
     return false;
   }

@@ -107,7 +107,7 @@ Connection::Connection(asio::any_io_executor executor, Endpoint endpoint, Option
     : executor_(std::move(executor)),
       endpoint_(std::move(endpoint)),
       options_(std::move(options)),
-      log_(Logger(options_.log_subsystem)),
+      log_(Log(options_.log_subsystem)),
       backoff_(options_.backoff_initial_ms, options_.backoff_max_ms) {}
 
 // Every coroutine that uses `this` has finished by now: the client joins its I/O thread,
@@ -138,7 +138,7 @@ asio::awaitable<Status> Connection::Connect(Waiter* waiter) {
     ++coroutines_;
     asio::co_spawn(executor_, Dial(session), [this, session](std::exception_ptr e) {
       if (e) {
-        log_->error("endpoint={} connect failed: {}", name(), DescribeException(e));
+        log_.error("endpoint={} connect failed: {}", name(), DescribeException(e));
         if (dialing_ == session) dialing_.reset();
         DialFailed(Status::Internal("connect failed: " + DescribeException(e)));
         for (Waiter* w : std::exchange(connect_waiters_, {})) w->Wake();
@@ -162,11 +162,11 @@ asio::awaitable<void> Connection::Dial(std::shared_ptr<Session> session) {
   if (status.ok() && close_reason_.ok() && options_.tls != nullptr) {
     status = co_await WithDeadline(session->stream.StartTls(options_.tls, endpoint_.host),
                                    options_.connect_timeout_ms, "TLS handshake");
-    if (!status.ok()) log_->debug("endpoint={} {}", name(), status.message());
+    if (!status.ok()) DIALKV_LOG_DEBUG(log_, "endpoint={} {}", name(), status.message());
   }
   if (status.ok() && close_reason_.ok() && options_.handshake) {
     status = co_await options_.handshake(session->stream, session->reader);
-    if (!status.ok()) log_->warn("endpoint={} handshake failed: {}", name(), status.message());
+    if (!status.ok()) log_.warn("endpoint={} handshake failed: {}", name(), status.message());
   }
   // Close() during the attempt: whatever the attempt says, its reason is the answer.
   if (!close_reason_.ok()) status = close_reason_;
@@ -178,14 +178,14 @@ asio::awaitable<void> Connection::Dial(std::shared_ptr<Session> session) {
     ++coroutines_;
     asio::co_spawn(executor_, ReadLoop(session), [this, session](std::exception_ptr e) {
       if (e) {
-        log_->error("endpoint={} reader failed: {}", name(), DescribeException(e));
+        log_.error("endpoint={} reader failed: {}", name(), DescribeException(e));
         Fail(session, Status::Internal("reader failed: " + DescribeException(e)));
       }
       --coroutines_;  // The last use of `this` (idle()).
     });
   } else {
     session->stream.Close();
-    log_->debug("endpoint={} connect failed: {}", name(), status.message());
+    DIALKV_LOG_DEBUG(log_, "endpoint={} connect failed: {}", name(), status.message());
     DialFailed(std::move(status));
   }
   for (Waiter* w : std::exchange(connect_waiters_, {})) w->Wake();
@@ -310,7 +310,7 @@ void Connection::Queued(uint64_t id, Call* call) {
   ++coroutines_;
   asio::co_spawn(executor_, WriteLoop(session), [this, session](std::exception_ptr e) {
     if (e) {
-      log_->error("endpoint={} writer failed: {}", name(), DescribeException(e));
+      log_.error("endpoint={} writer failed: {}", name(), DescribeException(e));
       Fail(session, Status::Internal("writer failed: " + DescribeException(e)));
     }
     --coroutines_;  // The last use of `this` (idle()).
@@ -400,8 +400,8 @@ void Connection::Fail(std::shared_ptr<Session> session, Status reason) {
     session_.reset();
     last_error_ = reason;
   }
-  log_->debug("endpoint={} connection failed: {} ({} requests in flight)", name(), reason.message(),
-              session->pending.size());
+  DIALKV_LOG_DEBUG(log_, "endpoint={} connection failed: {} ({} requests in flight)", name(),
+                   reason.message(), session->pending.size());
   for (auto& [id, call] : std::exchange(session->pending, {})) {
     call->lost = reason;
     call->not_read = session->nothing_read;

@@ -23,6 +23,7 @@
 
 #include "dialkv/status.h"
 #include "proto/dialkv.pb.h"
+#include "server/common/logging.h"
 #include "server/common/metrics.h"
 #include "server/net/endpoint.h"
 #include "server/net/frame_reader.h"
@@ -128,8 +129,8 @@ class Connection {
     // checking the certificate against the endpoint's host, within connect_timeout_ms; a
     // failure fails the attempt as a refused connection would. Null: plain TCP.
     std::shared_ptr<TlsContext> tls = nullptr;
-    // The logger (logging.h) for this connection's lines: "client" or "net".
-    std::string log_subsystem = "client";
+    // Whose logger this connection's lines go to: the client library's or the peer transport's.
+    Subsystem log_subsystem = Subsystem::kClient;
     // Counted when set (not owned; they must outlive this object): connection attempts
     // started, and those that failed.
     metrics::Counter* connect_attempts = nullptr;
@@ -203,7 +204,7 @@ class Connection {
   asio::any_io_executor executor_;
   const Endpoint endpoint_;
   const Options options_;
-  const std::shared_ptr<spdlog::logger> log_;
+  spdlog::logger& log_;                         // Log(options_.log_subsystem).
   asio::steady_timer* lookup_timer_ = nullptr;  // While Open() waits for a lookup.
   std::shared_ptr<Session> session_;            // The open connection, if any.
   std::shared_ptr<Session> dialing_;            // The connection being opened, if any.

@@ -39,11 +39,11 @@ struct Connection;
 // destroyed with its io_context never touches another io_context.
 struct ServerState {
   ServerState(FrameServer::Options o, RequestHandler h)
-      : options(o), handler(std::move(h)), log(Logger("net")) {}
+      : options(o), handler(std::move(h)), log(&Log(Subsystem::kNet)) {}
 
   const FrameServer::Options options;
   const RequestHandler handler;
-  const std::shared_ptr<spdlog::logger> log;
+  spdlog::logger* const log;  // Log(Subsystem::kNet); not owned.
   internal::ConnectionRegistry<Connection> connections;
   LogLimiter client_errors{kClientErrorLogInterval};
 };
@@ -438,8 +438,8 @@ asio::awaitable<void> WriteLoop(std::shared_ptr<Connection> c) {
     if (c->closed) break;  // Close() gave back every byte still counted.
     c->ReleaseReplyBytes(batch_bytes);
     if (ec) {
-      c->server->log->debug("connection from {}: write failed: {}", internal::ToString(c->peer),
-                            ec.message());
+      DIALKV_LOG_DEBUG(*c->server->log, "connection from {}: write failed: {}",
+                       internal::ToString(c->peer), ec.message());
       c->Close();
       break;
     }
@@ -501,8 +501,8 @@ asio::awaitable<void> Watchdog(std::shared_ptr<Connection> c) {
       c->Close();
     } else if (idle_timeout.count() > 0 && c->inflight == 0 && !c->write_active &&
                c->pending.empty() && now - c->last_activity >= idle_timeout) {
-      c->server->log->debug("closing connection from {}: idle for {} ms",
-                            internal::ToString(c->peer), options.idle_timeout_ms);
+      DIALKV_LOG_DEBUG(*c->server->log, "closing connection from {}: idle for {} ms",
+                       internal::ToString(c->peer), options.idle_timeout_ms);
       c->Close();
     }
   }
@@ -525,7 +525,7 @@ void StartConnection(const std::shared_ptr<ServerState>& state, tcp::socket sock
     c->stream.Close();
     return;
   }
-  state->log->debug("accepted connection from {}", internal::ToString(c->peer));
+  DIALKV_LOG_DEBUG(*state->log, "accepted connection from {}", internal::ToString(c->peer));
   asio::co_spawn(c->executor, ReadLoop(c), CloseOnException(c, "reader"));
   asio::co_spawn(c->executor, WriteLoop(c), CloseOnException(c, "writer"));
   asio::co_spawn(c->executor, Watchdog(c), CloseOnException(c, "watchdog"));

@@ -86,11 +86,11 @@ std::string Serialize(const HttpResponse& response) {
 struct HttpConnection;
 struct HttpState {
   HttpState(HttpServer::Options o, HttpHandler h)
-      : options(o), handler(std::move(h)), log(Logger("net")) {}
+      : options(o), handler(std::move(h)), log(&Log(Subsystem::kNet)) {}
 
   const HttpServer::Options options;
   const HttpHandler handler;
-  const std::shared_ptr<spdlog::logger> log;
+  spdlog::logger* const log;  // Log(Subsystem::kNet); not owned.
   internal::ConnectionRegistry<HttpConnection> connections;
   LogLimiter errors{kErrorLogInterval};
 };
@@ -143,8 +143,8 @@ asio::awaitable<void> ServeHttp(std::shared_ptr<HttpConnection> c) {
     }
   }
   if (c->state->log->should_log(spdlog::level::debug)) {
-    c->state->log->debug("http {:?} -> {}",
-                         head.substr(0, std::min(head.find("\r\n"), size_t{200})), response.status);
+    DIALKV_LOG_DEBUG(*c->state->log, "http {:?} -> {}",
+                     head.substr(0, std::min(head.find("\r\n"), size_t{200})), response.status);
   }
 
   const std::string out = Serialize(response);

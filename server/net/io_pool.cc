@@ -18,10 +18,11 @@ void RunContext(asio::io_context* context, size_t index) {
       context->run();
       return;
     } catch (const std::exception& e) {
-      Logger("net")->error("io thread {} caught an exception that escaped a handler: {}", index,
-                           e.what());
+      Log(Subsystem::kNet)
+          .error("io thread {} caught an exception that escaped a handler: {}", index, e.what());
     } catch (...) {
-      Logger("net")->error("io thread {} caught a non-standard exception from a handler", index);
+      Log(Subsystem::kNet)
+          .error("io thread {} caught a non-standard exception from a handler", index);
     }
   }
 }

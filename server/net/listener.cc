@@ -57,7 +57,7 @@ Listener::Listener(IoContextPool& pool, asio::ip::tcp::acceptor acceptor, std::s
       what_(std::move(what)),
       errors_(std::move(errors)),
       hooks_(std::move(hooks)),
-      log_(Logger("net")) {}
+      log_(&Log(Subsystem::kNet)) {}
 
 Result<std::shared_ptr<Listener>> Listener::Open(IoContextPool& pool, const ListenAddress& address,
                                                  std::string what,

@@ -136,7 +136,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   const std::string what_;
   const std::shared_ptr<LogLimiter> errors_;
   const Hooks hooks_;
-  const std::shared_ptr<spdlog::logger> log_;
+  spdlog::logger* const log_;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};
 };

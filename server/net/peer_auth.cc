@@ -204,8 +204,9 @@ asio::awaitable<v1::Envelope> RefuseImpostor(NodeId node, v1::Envelope request,
       "; it cannot carry messages of node " + std::to_string(request.peer().node_id()));
   uint64_t suppressed = 0;
   if (limiter->Allow(&suppressed)) {
-    Logger("net")->warn("peer message refused: {}{}", refused.message(),
-                        LogLimiter::SuppressedNote(suppressed));
+    Log(Subsystem::kNet)
+        .warn("peer message refused: {}{}", refused.message(),
+              LogLimiter::SuppressedNote(suppressed));
   }
   v1::Envelope reply;
   reply.set_id(request.id());

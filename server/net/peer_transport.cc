@@ -226,9 +226,9 @@ Result<v1::Envelope> PeerTransport::Link::CheckReply(v1::Envelope reply) {
     if (const Status folded = transport_->hlc_.Observe(header.hlc()); !folded.ok()) {
       uint64_t suppressed = 0;
       if (skew_log_.Allow(&suppressed)) {
-        Logger("net")->warn("node={} peer={} reply hlc not folded into this node's clock: {}{}",
-                            options.self, peer_, folded.message(),
-                            LogLimiter::SuppressedNote(suppressed));
+        Log(Subsystem::kNet)
+            .warn("node={} peer={} reply hlc not folded into this node's clock: {}{}", options.self,
+                  peer_, folded.message(), LogLimiter::SuppressedNote(suppressed));
       }
     }
   }
@@ -314,7 +314,7 @@ Result<std::unique_ptr<PeerTransport>> PeerTransport::Create(IoContextPool& pool
     connection_options.backoff_initial_ms = o.backoff_initial_ms;
     connection_options.backoff_max_ms = o.backoff_max_ms;
     connection_options.unacked_timeout_ms = o.unacked_timeout_ms;
-    connection_options.log_subsystem = "net";
+    connection_options.log_subsystem = Subsystem::kNet;
     connection_options.tls = o.tls;
     if (const PeerAuthenticator* auth = o.authenticator; auth != nullptr) {
       const NodeId peer = id;
@@ -362,8 +362,8 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Call(NodeId peer, v1::Envel
   // destroyed after the transport (see the header's lifetime rule), and must not touch it.
   link->Leave();
   if (error) {
-    Logger("net")->error("node={} peer={} call failed: {}", options_.self, peer,
-                         DescribeException(error));
+    Log(Subsystem::kNet)
+        .error("node={} peer={} call failed: {}", options_.self, peer, DescribeException(error));
     co_return Status::Internal("call to peer " + std::to_string(peer) +
                                " failed: " + DescribeException(error));
   }

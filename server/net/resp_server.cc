@@ -41,11 +41,11 @@ struct RespConnection;
 
 struct RespState {
   RespState(RespServer::Options o, RespSessionFactory f)
-      : options(std::move(o)), factory(std::move(f)), log(Logger("net")) {}
+      : options(std::move(o)), factory(std::move(f)), log(&Log(Subsystem::kNet)) {}
 
   const RespServer::Options options;
   const RespSessionFactory factory;
-  const std::shared_ptr<spdlog::logger> log;
+  spdlog::logger* const log;  // Log(Subsystem::kNet); not owned.
   internal::ConnectionRegistry<RespConnection> connections;
   LogLimiter client_errors{kClientErrorLogInterval};
 

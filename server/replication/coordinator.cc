@@ -172,15 +172,16 @@ asio::awaitable<Status> Coordinator::StoreHint(NodeId replica, std::string key, 
     hints_->CountNotStored(replica, kept_key, stored);
     uint64_t suppressed = 0;
     if (hint_log_limiter.Allow(&suppressed)) {
-      Logger("repl")->warn(
-          "node={} peer={} key_hash={:016x} hint not stored: {}; the replica waits for "
-          "anti-entropy{}",
-          options_.self, replica, key_hash, stored.ToString(),
-          LogLimiter::SuppressedNote(suppressed));
+      Log(Subsystem::kRepl)
+          .warn(
+              "node={} peer={} key_hash={:016x} hint not stored: {}; the replica waits for "
+              "anti-entropy{}",
+              options_.self, replica, key_hash, stored.ToString(),
+              LogLimiter::SuppressedNote(suppressed));
     }
   } else {
-    Logger("repl")->debug("node={} peer={} key_hash={:016x} hint stored", options_.self, replica,
-                          key_hash);
+    DIALKV_LOG_DEBUG(Log(Subsystem::kRepl), "node={} peer={} key_hash={:016x} hint stored",
+                     options_.self, replica, key_hash);
   }
   co_return stored;
 }
@@ -270,11 +271,13 @@ asio::awaitable<void> Coordinator::ReplicateInBackground(std::vector<NodeId> rep
   if (not_called.empty()) co_return;
   uint64_t suppressed = 0;
   if (overload_log_limiter.Allow(&suppressed)) {
-    Logger("repl")->warn(
-        "node={} key_hash={:016x} {} replica calls in flight (max_replica_calls_in_flight); "
-        "{} replicas {} without being called{}",
-        options_.self, KeyHash(write->key), tracker_.in_flight(), not_called.size(),
-        hinting() ? "are hinted" : "wait for anti-entropy", LogLimiter::SuppressedNote(suppressed));
+    Log(Subsystem::kRepl)
+        .warn(
+            "node={} key_hash={:016x} {} replica calls in flight (max_replica_calls_in_flight); "
+            "{} replicas {} without being called{}",
+            options_.self, KeyHash(write->key), tracker_.in_flight(), not_called.size(),
+            hinting() ? "are hinted" : "wait for anti-entropy",
+            LogLimiter::SuppressedNote(suppressed));
   }
   if (!hinting()) co_return;
   for (NodeId replica : not_called) {

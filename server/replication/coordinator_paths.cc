@@ -231,8 +231,9 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteAp(std::string key, Vers
         return r.result.ok() && *r.result == Delivery::kHinted;
       }));
   const std::string failures = DescribeFailures(got, replicas, &IsAck);
-  Logger("repl")->debug("node={} key_hash={:016x} ap write {} acked by no replica: {}",
-                        options_.self, KeyHash(key), ToString(ts), failures);
+  DIALKV_LOG_DEBUG(Log(Subsystem::kRepl),
+                   "node={} key_hash={:016x} ap write {} acked by no replica: {}", options_.self,
+                   KeyHash(key), ToString(ts), failures);
   if (hinted > 0) co_return WriteOutcome{ts, true};
   // Never UNAVAILABLE here: a replica may have received the write (one marked dead may have
   // been tried after all, as membership changes under us), and a hint still being stored when
@@ -388,8 +389,9 @@ asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline d
     }
   }
   const size_t needed = holders >= quorum ? 0 : quorum - holders;
-  Logger("repl")->debug("node={} key_hash={:016x} cp read repairs {} on {} replicas", options_.self,
-                        KeyHash(key), ToString(version.timestamp), lacking.size());
+  DIALKV_LOG_DEBUG(Log(Subsystem::kRepl),
+                   "node={} key_hash={:016x} cp read repairs {} on {} replicas", options_.self,
+                   KeyHash(key), ToString(version.timestamp), lacking.size());
   const auto write = std::make_shared<const KeyVersion>(KeyVersion{key, version});
   Result<Gathered<Delivery>> gathered_repairs =
       co_await DeliverQuorum(lacking, write, needed, deadline, "the read was not served");

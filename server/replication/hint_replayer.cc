@@ -26,9 +26,9 @@ void LogException(std::exception_ptr error, std::string_view what) {
   try {
     std::rethrow_exception(error);
   } catch (const std::exception& e) {
-    Logger("repl")->error("{} threw: {}", what, e.what());
+    Log(Subsystem::kRepl).error("{} threw: {}", what, e.what());
   } catch (...) {
-    Logger("repl")->error("{} threw a non-standard exception", what);
+    Log(Subsystem::kRepl).error("{} threw a non-standard exception", what);
   }
 }
 
@@ -133,9 +133,9 @@ void HintReplayer::Finished(NodeId peer) {
 bool HintReplayer::Removed(NodeId peer, const HintStore::Hint& hint) {
   Status removed = hints_.Remove(peer, hint);
   if (!removed.ok()) {
-    Logger("repl")->error(
-        "node={} peer={} hint {} could not be deleted (it will be sent again): {}", options_.self,
-        peer, hint.sequence, removed.ToString());
+    Log(Subsystem::kRepl)
+        .error("node={} peer={} hint {} could not be deleted (it will be sent again): {}",
+               options_.self, peer, hint.sequence, removed.ToString());
     return false;
   }
   return true;
@@ -144,9 +144,9 @@ bool HintReplayer::Removed(NodeId peer, const HintStore::Hint& hint) {
 bool HintReplayer::Dropped(NodeId peer, const HintStore::Hint& hint) {
   Status dropped = hints_.Drop(peer, hint, HintStore::DropReason::kExpired);
   if (!dropped.ok()) {
-    Logger("repl")->error(
-        "node={} peer={} expired hint {} could not be deleted (it will be tried again): {}",
-        options_.self, peer, hint.sequence, dropped.ToString());
+    Log(Subsystem::kRepl)
+        .error("node={} peer={} expired hint {} could not be deleted (it will be tried again): {}",
+               options_.self, peer, hint.sequence, dropped.ToString());
     return false;
   }
   return true;
@@ -196,11 +196,12 @@ asio::awaitable<void> HintReplayer::ReplayPeer(NodeId peer) {
           ++refused;
           uint64_t suppressed = 0;
           if (clock_refusal_log_limiter_.Allow(&suppressed)) {
-            Logger("repl")->warn(
-                "node={} peer={} key_hash={:016x} hint {} refused by the peer's clock-skew "
-                "guard; kept and retried later: {}{}",
-                options_.self, peer, KeyHash(hint.key), hint.sequence, written.ToString(),
-                LogLimiter::SuppressedNote(suppressed));
+            Log(Subsystem::kRepl)
+                .warn(
+                    "node={} peer={} key_hash={:016x} hint {} refused by the peer's clock-skew "
+                    "guard; kept and retried later: {}{}",
+                    options_.self, peer, KeyHash(hint.key), hint.sequence, written.ToString(),
+                    LogLimiter::SuppressedNote(suppressed));
           }
         }
         failure = std::move(written);
@@ -219,11 +220,13 @@ asio::awaitable<void> HintReplayer::ReplayPeer(NodeId peer) {
   refused_.fetch_add(refused, std::memory_order_relaxed);
   if (delivered + expired + refused > 0 || !failure.ok()) {
     const HintStore::PeerStats left = hints_.StatsFor(peer);
-    Logger("repl")->info(
-        "node={} peer={} hint replay: {} delivered, {} dropped as older than {} ms, {} refused "
-        "by the peer's clock guard (kept); {} left{}",
-        options_.self, peer, delivered, expired, hints_.options().max_age.count(), refused,
-        left.hints, failure.ok() ? "" : "; stopped at " + failure.ToString() + ", retried later");
+    Log(Subsystem::kRepl)
+        .info(
+            "node={} peer={} hint replay: {} delivered, {} dropped as older than {} ms, {} refused "
+            "by the peer's clock guard (kept); {} left{}",
+            options_.self, peer, delivered, expired, hints_.options().max_age.count(), refused,
+            left.hints,
+            failure.ok() ? "" : "; stopped at " + failure.ToString() + ", retried later");
   }
   if (!failure.ok()) failures_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -245,8 +248,9 @@ void HintReplayer::DropExpired(NodeId peer) {
   }
   if (expired == 0) return;
   expired_.fetch_add(expired, std::memory_order_relaxed);
-  Logger("repl")->info("node={} peer={} dropped {} hints older than {} ms (peer not alive)",
-                       options_.self, peer, expired, hints_.options().max_age.count());
+  Log(Subsystem::kRepl)
+      .info("node={} peer={} dropped {} hints older than {} ms (peer not alive)", options_.self,
+            peer, expired, hints_.options().max_age.count());
 }
 
 asio::awaitable<void> HintReplayer::RetryPeriodically(std::shared_ptr<asio::steady_timer> timer) {

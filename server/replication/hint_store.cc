@@ -123,11 +123,12 @@ void HintStore::CountDropped(NodeId peer, std::string_view key, DropReason reaso
   if (metrics::Counter* counter = dropped_[static_cast<size_t>(reason)]) counter->Inc();
   uint64_t suppressed = 0;
   if (drop_log_limiter_.Allow(&suppressed)) {
-    Logger("repl")->warn(
-        "peer={} key={} key_hash={:016x} hint lost ({}): {}; the replica waits for "
-        "anti-entropy{}",
-        peer, LoggableKey(key), KeyHash(key), DropReasonName(reason), why,
-        LogLimiter::SuppressedNote(suppressed));
+    Log(Subsystem::kRepl)
+        .warn(
+            "peer={} key={} key_hash={:016x} hint lost ({}): {}; the replica waits for "
+            "anti-entropy{}",
+            peer, LoggableKey(key), KeyHash(key), DropReasonName(reason), why,
+            LogLimiter::SuppressedNote(suppressed));
   }
 }
 
@@ -182,8 +183,9 @@ Status HintStore::Recover() {
     DIALKV_RETURN_IF_ERROR(scanned);
     if (stats.hints > 0) {
       stats_[peer] = stats;
-      Logger("repl")->info("peer={} has {} hints ({} bytes) waiting for replay", peer, stats.hints,
-                           stats.bytes);
+      Log(Subsystem::kRepl)
+          .info("peer={} has {} hints ({} bytes) waiting for replay", peer, stats.hints,
+                stats.bytes);
     }
   }
   next_sequence_ = max_sequence + 1;
@@ -235,8 +237,9 @@ Result<std::vector<HintStore::Hint>> HintStore::Peek(NodeId peer, size_t max_hin
     hint.sequence = sequence;
     Status decoded = DecodePayload(payload, &hint);
     if (!decoded.ok()) {
-      Logger("repl")->error("peer={} hint {} is corrupt and is dropped: {}", peer, sequence,
-                            decoded.message());
+      Log(Subsystem::kRepl)
+          .error("peer={} hint {} is corrupt and is dropped: {}", peer, sequence,
+                 decoded.message());
       corrupt.emplace_back(sequence, payload.size());
     } else {
       hints.push_back(std::move(hint));

@@ -277,10 +277,10 @@ asio::awaitable<Result<storage::ApplyOutcome>> LocalReplica::Apply(std::string k
   if (Status skew = hlc_.CheckSkew(version.timestamp.hlc); !skew.ok()) {
     uint64_t suppressed = 0;
     if (skew_log_limiter.Allow(&suppressed)) {
-      Logger("repl")->warn("node={} from={} key_hash={:016x} refused version {}: {}{}",
-                           hlc_.node_id(), version.timestamp.node_id, KeyHash(key),
-                           ToString(version.timestamp), skew.message(),
-                           LogLimiter::SuppressedNote(suppressed));
+      Log(Subsystem::kRepl)
+          .warn("node={} from={} key_hash={:016x} refused version {}: {}{}", hlc_.node_id(),
+                version.timestamp.node_id, KeyHash(key), ToString(version.timestamp),
+                skew.message(), LogLimiter::SuppressedNote(suppressed));
     }
     co_return Status::InvalidArgument("version " + ToString(version.timestamp) +
                                       " refused: " + skew.message());
@@ -356,11 +356,12 @@ Result<Version> LocalReplica::WriteNow(std::string_view key, std::string value, 
     if (!observed.ok()) {
       uint64_t suppressed = 0;
       if (skew_log_limiter.Allow(&suppressed)) {
-        Logger("repl")->warn(
-            "node={} key_hash={:016x} holds version {} from beyond the clock-skew guard ({}); "
-            "the write {} is ordered before it and will not be visible{}",
-            hlc_.node_id(), KeyHash(key), ToString(stored->timestamp), observed.message(),
-            ToString(version.timestamp), LogLimiter::SuppressedNote(suppressed));
+        Log(Subsystem::kRepl)
+            .warn(
+                "node={} key_hash={:016x} holds version {} from beyond the clock-skew guard ({}); "
+                "the write {} is ordered before it and will not be visible{}",
+                hlc_.node_id(), KeyHash(key), ToString(stored->timestamp), observed.message(),
+                ToString(version.timestamp), LogLimiter::SuppressedNote(suppressed));
       }
       return version;
     }

@@ -53,8 +53,9 @@ asio::awaitable<v1::Envelope> PeerService::Handle(v1::Envelope request) {
       !header.ok()) {
     uint64_t suppressed = 0;
     if (refused_log_limiter.Allow(&suppressed)) {
-      Logger("repl")->warn("node={} refused a peer message claiming node {}: {}{}", options_.self,
-                           from, header.ToString(), LogLimiter::SuppressedNote(suppressed));
+      Log(Subsystem::kRepl)
+          .warn("node={} refused a peer message claiming node {}: {}{}", options_.self, from,
+                header.ToString(), LogLimiter::SuppressedNote(suppressed));
     }
     SetError(header, &reply);
   } else {
@@ -62,9 +63,9 @@ asio::awaitable<v1::Envelope> PeerService::Handle(v1::Envelope request) {
       // Served all the same: the versions it carries face the guard on their own.
       uint64_t suppressed = 0;
       if (clock_log_limiter.Allow(&suppressed)) {
-        Logger("repl")->warn("node={} from={} message hlc not folded into this node's clock: {}{}",
-                             options_.self, from, folded.message(),
-                             LogLimiter::SuppressedNote(suppressed));
+        Log(Subsystem::kRepl)
+            .warn("node={} from={} message hlc not folded into this node's clock: {}{}",
+                  options_.self, from, folded.message(), LogLimiter::SuppressedNote(suppressed));
       }
     }
     switch (request.body_case()) {
@@ -124,7 +125,9 @@ Status PeerService::CheckKey(std::string_view what, const std::string& key) cons
   return invalid;
 }
 
-asio::awaitable<void> PeerService::ServeRead(NodeId from, v1::ReplicaReadRequest request,
+// `from` is only in debug lines, which a Release build compiles out.
+asio::awaitable<void> PeerService::ServeRead([[maybe_unused]] NodeId from,
+                                             v1::ReplicaReadRequest request,
                                              v1::ReplicaReadReply* reply) {
   if (Status invalid = CheckKey("replica read", request.key()); !invalid.ok()) {
     net::ToProto(invalid, reply->mutable_status());
@@ -135,8 +138,8 @@ asio::awaitable<void> PeerService::ServeRead(NodeId from, v1::ReplicaReadRequest
       co_await local_.Read(std::move(*request.mutable_key()), OpDeadline(), timestamp_only);
   if (!read.ok()) {
     if (!read.status().IsNotFound()) {
-      Logger("repl")->debug("node={} from={} replica read failed: {}", options_.self, from,
-                            read.status().ToString());
+      DIALKV_LOG_DEBUG(Log(Subsystem::kRepl), "node={} from={} replica read failed: {}",
+                       options_.self, from, read.status().ToString());
     }
     net::ToProto(read.status(), reply->mutable_status());
     co_return;
@@ -146,7 +149,8 @@ asio::awaitable<void> PeerService::ServeRead(NodeId from, v1::ReplicaReadRequest
   reply->mutable_status()->set_code(v1::STATUS_OK);
 }
 
-asio::awaitable<void> PeerService::ServeWrite(NodeId from, v1::ReplicaWriteRequest request,
+asio::awaitable<void> PeerService::ServeWrite([[maybe_unused]] NodeId from,
+                                              v1::ReplicaWriteRequest request,
                                               v1::ReplicaWriteReply* reply) {
   Version version = FromProto(request.version());
   Status invalid = CheckKey("replica write", request.key());  // Counted there.
@@ -165,12 +169,15 @@ asio::awaitable<void> PeerService::ServeWrite(NodeId from, v1::ReplicaWriteReque
     net::ToProto(invalid, reply->mutable_status());
     co_return;
   }
-  const uint64_t key_hash = KeyHash(request.key());
+  // Only for the debug line below (the key is moved into Apply): not hashed where it is compiled
+  // out.
+  [[maybe_unused]] const uint64_t key_hash = kDebugLogCompiledIn ? KeyHash(request.key()) : 0;
   Result<storage::ApplyOutcome> applied =
       co_await local_.Apply(std::move(*request.mutable_key()), std::move(version), OpDeadline());
   if (!applied.ok()) {
-    Logger("repl")->debug("node={} from={} key_hash={:016x} replica write failed: {}",
-                          options_.self, from, key_hash, applied.status().ToString());
+    DIALKV_LOG_DEBUG(Log(Subsystem::kRepl),
+                     "node={} from={} key_hash={:016x} replica write failed: {}", options_.self,
+                     from, key_hash, applied.status().ToString());
     net::ToProto(applied.status(), reply->mutable_status());
     // LocalReplica::Apply answers kInvalidArgument only for its skew guard.
     reply->set_clock_refused(applied.code() == Code::kInvalidArgument);

@@ -98,9 +98,9 @@ void SpawnCall(const asio::any_io_executor& executor, TaskTracker* tracker, Node
       try {
         std::rethrow_exception(error);
       } catch (const std::exception& e) {
-        Logger("repl")->error("peer={} replica call threw: {}", replica, e.what());
+        Log(Subsystem::kRepl).error("peer={} replica call threw: {}", replica, e.what());
       } catch (...) {
-        Logger("repl")->error("peer={} replica call threw a non-standard exception", replica);
+        Log(Subsystem::kRepl).error("peer={} replica call threw a non-standard exception", replica);
       }
       if (state != nullptr) {
         state->Add(replica, Status::Internal("the replica call failed with an exception"));

@@ -126,12 +126,12 @@ void DiskHealth::UpdateLocked() {
   if (raised && !was) {
     since_ms_ = WallMs();
     ++raised_total_;
-    Logger("storage")->error("DISK ALARM: {}", MessageLocked());
+    Log(Subsystem::kStorage).error("DISK ALARM: {}", MessageLocked());
   } else if (!raised && was) {
     since_ms_ = 0;
-    Logger("storage")->warn("disk alarm cleared: data dir {} takes writes again", data_dir_);
+    Log(Subsystem::kStorage).warn("disk alarm cleared: data dir {} takes writes again", data_dir_);
   } else if (raised) {
-    Logger("storage")->error("DISK ALARM (still raised): {}", MessageLocked());
+    Log(Subsystem::kStorage).error("DISK ALARM (still raised): {}", MessageLocked());
   }
 }
 

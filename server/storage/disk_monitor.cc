@@ -60,17 +60,19 @@ void DiskMonitor::CheckOnce() {
   const Status resumed = resume_();
   if (resumed.ok()) {
     if (failed_resumes_ > 0) {
-      Logger("storage")->warn("data dir {}: writes resumed after {} failed attempt(s)",
-                              options_.path, failed_resumes_);
+      Log(Subsystem::kStorage)
+          .warn("data dir {}: writes resumed after {} failed attempt(s)", options_.path,
+                failed_resumes_);
     } else {
-      Logger("storage")->warn("data dir {}: writes resumed", options_.path);
+      Log(Subsystem::kStorage).warn("data dir {}: writes resumed", options_.path);
     }
     failed_resumes_ = 0;
     return;
   }
   if (failed_resumes_++ % 30 == 0) {
-    Logger("storage")->error("data dir {}: cannot resume writes yet ({} attempt(s)): {}",
-                             options_.path, failed_resumes_, resumed.message());
+    Log(Subsystem::kStorage)
+        .error("data dir {}: cannot resume writes yet ({} attempt(s)): {}", options_.path,
+               failed_resumes_, resumed.message());
   }
 }
 

@@ -68,22 +68,20 @@ constexpr double kDataBloomBitsPerKey = 10;
 // lengths) and its fixed-size parts (the hash and the version header).
 constexpr size_t kBatchOverheadBytes = 64;
 constexpr size_t kEntryOverheadBytes = 48;
-std::shared_ptr<spdlog::logger> Log() {
-  static const std::shared_ptr<spdlog::logger> logger = Logger("storage");
-  return logger;
-}
 
 // RocksDB's own log goes to the node's log (logger "rocksdb"), not to a LOG file in the data
 // dir: a file there fails when the disk fills, and RocksDB (as packaged, with assertions on)
 // aborts the process on the next line written to a log file that failed once. Its info
-// messages (flushes, compactions) are debug lines here; warnings and errors stay what they are.
+// messages (flushes, compactions) are debug lines here (so a build that compiles debug lines out
+// never asks RocksDB for them); warnings and errors stay what they are.
 class RocksInfoLog final : public rocksdb::Logger {
  public:
   RocksInfoLog()
-      : rocksdb::Logger(dialkv::Logger("rocksdb")->should_log(spdlog::level::debug)
+      : rocksdb::Logger(kDebugLogCompiledIn &&
+                                Log(Subsystem::kRocksDb).should_log(spdlog::level::debug)
                             ? rocksdb::InfoLogLevel::INFO_LEVEL
                             : rocksdb::InfoLogLevel::WARN_LEVEL),
-        log_(dialkv::Logger("rocksdb")) {}
+        log_(Log(Subsystem::kRocksDb)) {}
 
   using rocksdb::Logger::Logv;
   void Logv(const char* format, va_list ap) override {
@@ -97,22 +95,22 @@ class RocksInfoLog final : public rocksdb::Logger {
     const std::string_view text(line, std::min(static_cast<size_t>(n), sizeof(line) - 1));
     switch (level) {
       case rocksdb::InfoLogLevel::WARN_LEVEL:
-        log_->warn("{}", text);
+        log_.warn("{}", text);
         break;
       case rocksdb::InfoLogLevel::ERROR_LEVEL:
-        log_->error("{}", text);
+        log_.error("{}", text);
         break;
       case rocksdb::InfoLogLevel::FATAL_LEVEL:
-        log_->critical("{}", text);
+        log_.critical("{}", text);
         break;
       default:
-        log_->debug("{}", text);
+        DIALKV_LOG_DEBUG(log_, "{}", text);
         break;
     }
   }
 
  private:
-  const std::shared_ptr<spdlog::logger> log_;
+  spdlog::logger& log_;
 };
 
 const char* ReasonName(rocksdb::BackgroundErrorReason reason) {
@@ -393,8 +391,9 @@ Result<std::unique_ptr<RocksEngine>> RocksEngine::Open(const Options& options) {
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::steady_clock::now() - open_start)
                                 .count());
-  Log()->info("opened data dir {} in {} ms ({} live keys, sync={})", options.path,
-              engine->recovery_micros_ / 1000, engine->LiveKeyCount(), options.sync ? "on" : "off");
+  Log(Subsystem::kStorage)
+      .info("opened data dir {} in {} ms ({} live keys, sync={})", options.path,
+            engine->recovery_micros_ / 1000, engine->LiveKeyCount(), options.sync ? "on" : "off");
   return engine;
 }
 
@@ -412,17 +411,21 @@ RocksEngine::~RocksEngine() {
   if (!options_.sync && !failed) {
     // Writes without sync are in the OS page cache; make a clean shutdown survive power loss.
     const rocksdb::Status s = db_->SyncWAL();
-    if (!s.ok()) Log()->warn("{}: syncing the WAL at close failed: {}", Where(), s.ToString());
+    if (!s.ok())
+      Log(Subsystem::kStorage)
+          .warn("{}: syncing the WAL at close failed: {}", Where(), s.ToString());
   }
   for (rocksdb::ColumnFamilyHandle* cf :
        {handles_.default_cf, handles_.data, handles_.hints, handles_.meta, handles_.layout_marker,
         handles_.by_hash, handles_.migration}) {
     if (cf == nullptr) continue;  // A column family of an older layout, dropped (or never had).
     const rocksdb::Status s = db_->DestroyColumnFamilyHandle(cf);
-    if (!s.ok()) Log()->warn("{}: releasing a column family failed: {}", Where(), s.ToString());
+    if (!s.ok())
+      Log(Subsystem::kStorage)
+          .warn("{}: releasing a column family failed: {}", Where(), s.ToString());
   }
   const rocksdb::Status s = db_->Close();
-  if (!s.ok()) Log()->error("{}: close failed: {}", Where(), s.ToString());
+  if (!s.ok()) Log(Subsystem::kStorage).error("{}: close failed: {}", Where(), s.ToString());
 }
 
 std::string RocksEngine::Where() const { return "data dir " + options_.path; }
@@ -469,8 +472,9 @@ Status RocksEngine::CountLiveKeys() {
   }
   DIALKV_RETURN_IF_ERROR(FromRocks(it->status(), Where() + ": counting live keys"));
   if (corrupt > 0) {
-    Log()->error("{}: {} stored versions do not decode and read as CORRUPTION (first: {})", Where(),
-                 corrupt, first_corrupt);
+    Log(Subsystem::kStorage)
+        .error("{}: {} stored versions do not decode and read as CORRUPTION (first: {})", Where(),
+               corrupt, first_corrupt);
   }
   live_keys_.store(live, std::memory_order_relaxed);
   return Status::Ok();
@@ -536,12 +540,14 @@ Status RocksEngine::MigrateLayout(const rocksdb::ColumnFamilyOptions& data_optio
       DIALKV_RETURN_IF_ERROR(
           FromRocks(db_->Put(synced, handles_.meta, kMigrationMeta, kMigrationCopied),
                     Where() + ": recording the migration's copy"));
-      Log()->info("{}: copied {} entries of data layout 1 or 2 for the migration in {} ms", Where(),
-                  copied, MillisSince(start));
+      Log(Subsystem::kStorage)
+          .info("{}: copied {} entries of data layout 1 or 2 for the migration in {} ms", Where(),
+                copied, MillisSince(start));
       phase = kMigrationCopied;
     } else {
-      Log()->info("{}: finishing an interrupted migration of the data layout (phase '{}')", Where(),
-                  phase);
+      Log(Subsystem::kStorage)
+          .info("{}: finishing an interrupted migration of the data layout (phase '{}')", Where(),
+                phase);
     }
     // `data` holds what the copy holds, under old keys: it goes, and is created anew. Nothing
     // moved back yet, so a crash in between only repeats this.
@@ -578,8 +584,9 @@ Status RocksEngine::MigrateLayout(const rocksdb::ColumnFamilyOptions& data_optio
   DIALKV_RETURN_IF_ERROR(DropColumnFamily(&handles_.by_hash, kByHashCf));
   DIALKV_RETURN_IF_ERROR(DropColumnFamily(&handles_.migration, kMigrationCf));
   if (!empty) {
-    Log()->info("{}: migrated {} entries to data layout {} in {} ms", Where(), moved,
-                kLayoutVersion, MillisSince(start));
+    Log(Subsystem::kStorage)
+        .info("{}: migrated {} entries to data layout {} in {} ms", Where(), moved, kLayoutVersion,
+              MillisSince(start));
   }
   return Status::Ok();
 }
