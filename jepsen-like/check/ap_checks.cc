@@ -291,24 +291,10 @@ AvailabilityResult MeasureAvailability(std::span<const CompletedOp> ops,
       minority = minority ||
                  std::find(f.minority->begin(), f.minority->end(), op.node) != f.minority->end();
     }
-    std::vector<AvailabilityCounts*> sets = {&mode.overall,
-                                             during ? &mode.during_faults : &mode.outside_faults};
+    mode.overall.Add(op.outcome);
+    (during ? mode.during_faults : mode.outside_faults).Add(op.outcome);
     if (partitioned) {
-      sets.push_back(minority ? &mode.partition_minority_side : &mode.partition_majority_side);
-    }
-    for (AvailabilityCounts* counts : sets) {
-      switch (op.outcome) {
-        case OpType::kOk:
-          ++counts->ok;
-          break;
-        case OpType::kFail:
-          ++counts->fail;
-          break;
-        case OpType::kInvoke:
-        case OpType::kInfo:
-          ++counts->info;
-          break;
-      }
+      (minority ? mode.partition_minority_side : mode.partition_majority_side).Add(op.outcome);
     }
   }
   return result;

@@ -132,6 +132,16 @@ struct AvailabilityCounts {
   size_t fail = 0;
   size_t info = 0;  // Includes operations that never completed.
   size_t total() const { return ok + fail + info; }
+  // Counts one operation that ended with `outcome` (kInvoke: it never completed, info).
+  void Add(OpType outcome) {
+    if (outcome == OpType::kOk) {
+      ++ok;
+    } else if (outcome == OpType::kFail) {
+      ++fail;
+    } else {
+      ++info;
+    }
+  }
   // ok / total; std::nullopt when there were no operations.
   std::optional<double> availability() const {
     if (total() == 0) return std::nullopt;

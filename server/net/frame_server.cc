@@ -28,8 +28,6 @@ using tcp = asio::ip::tcp;
 constexpr milliseconds kLingerTimeout{1000};
 constexpr size_t kLingerChunkBytes = 64 << 10;
 constexpr int kMaxLingerReads = 4096;
-// The watchdog of a connection with no timeout enabled still wakes this often (cheaply).
-constexpr milliseconds kMaxWatchdogPeriod{60'000};
 // Client-caused errors: at most one log line per this interval.
 constexpr milliseconds kClientErrorLogInterval{1000};
 
@@ -457,11 +455,8 @@ asio::awaitable<void> Watchdog(std::shared_ptr<Connection> c) {
   const milliseconds write_timeout(options.write_timeout_ms);
   const milliseconds idle_timeout(options.idle_timeout_ms);
   const milliseconds frame_timeout(options.frame_read_timeout_ms);
-  milliseconds period = kMaxWatchdogPeriod;
-  if (write_timeout.count() > 0) period = std::min(period, write_timeout / 4);
-  if (idle_timeout.count() > 0) period = std::min(period, idle_timeout / 4);
-  if (frame_timeout.count() > 0) period = std::min(period, frame_timeout / 4);
-  period = std::max(period, milliseconds(1));
+  const milliseconds period = internal::WatchdogPeriod(
+      {options.write_timeout_ms, options.idle_timeout_ms, options.frame_read_timeout_ms});
   while (!c->closed) {
     if (c->lingering) {
       c->watchdog.expires_at(c->linger_deadline);

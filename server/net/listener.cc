@@ -17,6 +17,14 @@ constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 
 }  // namespace
 
+std::chrono::milliseconds WatchdogPeriod(std::initializer_list<uint32_t> timeouts_ms) {
+  std::chrono::milliseconds period{60'000};
+  for (uint32_t timeout_ms : timeouts_ms) {
+    if (timeout_ms > 0) period = std::min(period, std::chrono::milliseconds(timeout_ms) / 4);
+  }
+  return std::max(period, std::chrono::milliseconds(1));
+}
+
 std::string ToString(const asio::ip::tcp::endpoint& endpoint) {
   const asio::ip::address address = endpoint.address();
   std::string host = address.to_string();

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +28,11 @@ namespace dialkv::net::internal {
 
 // "127.0.0.1:7379", "[::1]:7379".
 std::string ToString(const asio::ip::tcp::endpoint& endpoint);
+
+// How often a connection's watchdog checks its deadlines: a quarter of the shortest enabled
+// (non-zero) timeout of `timeouts_ms`, so each is enforced at most 25% late without a timer
+// armed for every read and write; once a minute when none is enabled; never below 1 ms.
+std::chrono::milliseconds WatchdogPeriod(std::initializer_list<uint32_t> timeouts_ms);
 
 // Opens, binds and listens on `address.endpoint`, with SO_REUSEADDR (a restarted node can rebind
 // while old connections sit in TIME_WAIT; a port held by a live listener still fails); or, for

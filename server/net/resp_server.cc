@@ -30,8 +30,6 @@ constexpr size_t kReadChunkBytes = 64 << 10;
 constexpr milliseconds kLingerTimeout{1000};
 constexpr int kMaxLingerReads = 64;
 constexpr milliseconds kClientErrorLogInterval{1000};
-// The watchdog of a connection with no timeout enabled still wakes this often (cheaply).
-constexpr milliseconds kMaxWatchdogPeriod{1000};
 
 SteadyClock::time_point After(SteadyClock::time_point from, uint32_t ms) {
   return ms == 0 ? SteadyClock::time_point::max() : from + milliseconds(ms);
@@ -147,17 +145,11 @@ asio::awaitable<bool> Flush(RespConnection& c, std::string* out) {
   co_return !ec;
 }
 
-// Enforces the read and write deadlines Serve sets. Checks every quarter of the shortest
-// timeout, so a deadline is enforced at most 25% late without arming a timer for every read
-// and write.
+// Enforces the read and write deadlines Serve sets, every WatchdogPeriod.
 asio::awaitable<void> Watchdog(std::shared_ptr<RespConnection> c) {
   const RespServer::Options& options = c->state->options;
-  milliseconds period = kMaxWatchdogPeriod;
-  for (uint32_t timeout_ms :
-       {options.idle_timeout_ms, options.command_read_timeout_ms, options.write_timeout_ms}) {
-    if (timeout_ms > 0) period = std::min(period, milliseconds(timeout_ms) / 4);
-  }
-  period = std::max(period, milliseconds(1));
+  const milliseconds period = internal::WatchdogPeriod(
+      {options.idle_timeout_ms, options.command_read_timeout_ms, options.write_timeout_ms});
   while (!c->closed) {
     c->watchdog.expires_after(period);
     co_await c->watchdog.async_wait(kAsTuple);

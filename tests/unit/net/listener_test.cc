@@ -56,6 +56,14 @@ class ListenerTest : public ::testing::Test {
   std::atomic<int> stops_{0};
 };
 
+TEST(WatchdogPeriodTest, AQuarterOfTheShortestEnabledTimeoutWithinItsBounds) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(WatchdogPeriod({30'000, 0, 400}), milliseconds(100));  // 0: that one is off.
+  EXPECT_EQ(WatchdogPeriod({0, 0}), milliseconds(60'000));         // None on: once a minute.
+  EXPECT_EQ(WatchdogPeriod({600'000}), milliseconds(60'000));
+  EXPECT_EQ(WatchdogPeriod({2}), milliseconds(1));  // Never below 1 ms.
+}
+
 TEST_F(ListenerTest, HandsEveryAcceptedSocketToTheAcceptHook) {
   Result<std::shared_ptr<Listener>> listener = Open();
   ASSERT_OK(listener);
