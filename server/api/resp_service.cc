@@ -64,7 +64,9 @@ v1::Consistency ToProto(Consistency mode) {
 
 // The status a reply of the client port's handler carries.
 Status StatusOf(const v1::Envelope& reply) {
-  return net::ReplyStatus(reply).value_or(Status::Internal("the request got no reply"));
+  std::optional<Status> status = net::ReplyStatus(reply);
+  // Not value_or: the error's message would be built for every reply.
+  return status ? *std::move(status) : Status::Internal("the request got no reply");
 }
 
 // "-CODE message" for a status that is not OK, keeping what it means for a retry.
