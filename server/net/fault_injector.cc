@@ -1,9 +1,11 @@
 #include "server/net/fault_injector.h"
 
+#include <algorithm>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <set>
@@ -179,11 +181,55 @@ namespace {
 
 // One peer-port request through the injector. The handler is shared so that it outlives
 // every request it serves.
+// Removes the items of `batch` the injector loses in `direction`; returns the longest delay it
+// chose for the others.
+std::chrono::milliseconds JudgeItems(FaultInjector* injector, NodeId from, Direction direction,
+                                     v1::PeerBatch* batch) {
+  auto& items = *batch->mutable_items();
+  std::chrono::milliseconds longest{0};
+  for (int i = items.size(); i-- > 0;) {
+    const FaultVerdict verdict = injector->Judge(from, direction);
+    if (verdict.lost) {
+      items.DeleteSubrange(i, 1);
+    } else {
+      longest = std::max(longest, verdict.delay);
+    }
+  }
+  return longest;
+}
+
+// A batch is judged item by item, as if each had come in a frame of its own: a lost request is
+// not served, a lost reply is left out of the batch's reply (its caller waits for its deadline,
+// as for any lost message). The reply goes out after the longest delay chosen for its items.
+// Even when every item is lost a reply is sent, empty, so that the sender can forget the batch.
+asio::awaitable<v1::Envelope> ServeBatchWithFaults(FaultInjector* injector,
+                                                   const RequestHandler& inner, NodeId from,
+                                                   v1::Envelope request) {
+  (void)JudgeItems(injector, from, Direction::kIn, request.mutable_peer_batch_request());
+  v1::Envelope reply;
+  if (request.peer_batch_request().items().empty()) {
+    reply.mutable_peer_batch_reply();
+    co_return reply;
+  }
+  reply = co_await inner(std::move(request));
+  if (!reply.has_peer_batch_reply()) co_return reply;  // Refused as a whole: not an item's.
+  const std::chrono::milliseconds delay =
+      JudgeItems(injector, from, Direction::kOut, reply.mutable_peer_batch_reply());
+  if (delay.count() > 0) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+    co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+  co_return reply;
+}
+
 asio::awaitable<v1::Envelope> ServeWithFaults(FaultInjector* injector,
                                               std::shared_ptr<const RequestHandler> inner,
                                               v1::Envelope request) {
   // The claimed sender; an unknown one is never faulted, and the service refuses it.
   const NodeId from = request.peer().node_id();
+  if (request.has_peer_batch_request()) {
+    co_return co_await ServeBatchWithFaults(injector, *inner, from, std::move(request));
+  }
   if (injector->Judge(from, Direction::kIn).lost) co_return v1::Envelope();  // No reply.
   v1::Envelope reply = co_await (*inner)(std::move(request));
   const FaultVerdict out = injector->Judge(from, Direction::kOut);

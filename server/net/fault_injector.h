@@ -6,7 +6,8 @@
 // that receives it:
 //   - outbound requests and inbound replies in PeerTransport (peer_transport.cc, RoundTrip);
 //   - inbound requests and outbound replies in the peer port's handler (WithFaults below).
-// Client connections are never faulted.
+// Client connections are never faulted. A message is one request or one reply, not a frame:
+// the requests a PeerBatch carries, and their replies, are judged each on its own, at both ends.
 //
 // Faults are kept per link (this node and one peer), per direction: "out" is a message this
 // node sends to the peer, "in" one it receives from it. A link may drop each message with a
@@ -128,8 +129,10 @@ class FaultInjector {
 
 // The peer port's handler, with faults: an inbound request the injector loses is never
 // served, and an outbound reply it loses is never sent (the server sends no reply; the caller
-// times out); a reply it delays is held before it is written. `injector` must outlive the
-// returned handler.
+// times out); a reply it delays is held before it is written. The items of a PeerBatch are
+// judged one by one, each as a message of its own (a lost one is not served, or its reply is
+// left out of the batch's), and the batch's reply is held for the longest delay of its items.
+// `injector` must outlive the returned handler.
 RequestHandler WithFaults(FaultInjector* injector, RequestHandler inner);
 
 }  // namespace dialkv::net

@@ -71,9 +71,11 @@ struct Connection::Session {
   Stream stream;
   FrameReader reader;  // Used by the handshake, then by the read loop only.
   std::unordered_map<uint64_t, Call*> pending;  // Sent, waiting for their replies.
-  std::string outbox;                           // Frames queued for the next write, written as one.
-  std::string in_write;                         // The bytes of the write in progress.
-  bool writing = false;                         // A WriteLoop is running.
+  // Batches sent and not answered: batch id -> the ids of its items (in `pending`).
+  std::unordered_map<uint64_t, std::vector<uint64_t>> batches;
+  std::string outbox;         // Frames queued for the next write, written as one.
+  std::string in_write;       // The bytes of the write in progress.
+  bool writing = false;       // A WriteLoop is running.
   bool nothing_read = false;  // The node refused the connection before reading any frame.
   bool dead = false;          // Failed; every call it carried was woken.
 };
@@ -173,6 +175,7 @@ asio::awaitable<void> Connection::Dial(std::shared_ptr<Session> session) {
   dialing_.reset();
   if (status.ok()) {
     session_ = session;
+    ++sessions_;
     last_error_ = Status::Ok();
     backoff_.Succeeded();
     ++coroutines_;
@@ -296,12 +299,35 @@ Status Connection::Send(uint64_t id, const v1::Envelope& request, Call* call) {
   return Status::Ok();
 }
 
+Status Connection::SendBatch(uint64_t id, const v1::Envelope& batch,
+                             std::span<const BatchedCall> calls) {
+  if (session_ == nullptr) {
+    return last_error_.ok() ? Status::Unavailable("connection closed") : last_error_;
+  }
+  AppendFrame(batch, &session_->outbox);
+  std::vector<uint64_t>& ids = session_->batches[id];
+  ids.reserve(calls.size());
+  for (const BatchedCall& batched : calls) {
+    batched.call->reply.reset();
+    batched.call->lost = Status::Ok();
+    batched.call->not_read = false;
+    session_->pending.emplace(batched.id, batched.call);
+    ids.push_back(batched.id);
+  }
+  StartWriter();
+  return Status::Ok();
+}
+
 void Connection::Queued(uint64_t id, Call* call) {
   call->reply.reset();
   call->lost = Status::Ok();
   call->not_read = false;
   call->waiter.Arm();
   session_->pending.emplace(id, call);
+  StartWriter();
+}
+
+void Connection::StartWriter() {
   if (session_->writing) return;  // The running writer takes this frame in its next write.
   // The writer first yields to the handlers already queued on this thread (WriteLoop), so
   // the frames they queue go out in its first write.
@@ -363,13 +389,37 @@ asio::awaitable<void> Connection::ReadLoop(std::shared_ptr<Session> session) {
                            "node closed the connection: " + why.message()));
       co_return;
     }
-    auto it = session->pending.find(reply.id());
-    if (it == session->pending.end()) continue;  // Its request's deadline passed.
-    Call* call = it->second;
-    session->pending.erase(it);
-    call->reply = std::move(reply);
-    call->waiter.Wake();
+    Deliver(*session, std::move(reply));
   }
+}
+
+void Connection::Deliver(Session& session, v1::Envelope reply) {
+  if (auto batch = session.batches.find(reply.id()); batch != session.batches.end()) {
+    const std::vector<uint64_t> ids = std::move(batch->second);
+    session.batches.erase(batch);
+    if (!reply.has_peer_batch_reply()) {
+      // The frame as a whole was refused: that is every item's answer.
+      for (const uint64_t id : ids) {
+        v1::Envelope copy = reply;
+        copy.set_id(id);
+        Deliver(session, std::move(copy));
+      }
+      return;
+    }
+    v1::PeerBatch& items = *reply.mutable_peer_batch_reply();
+    for (v1::Envelope& item : *items.mutable_items()) {
+      // The batch's header stands for each item's (the peer transport checks it per reply).
+      if (reply.has_peer()) *item.mutable_peer() = reply.peer();
+      Deliver(session, std::move(item));
+    }
+    return;  // An item the reply left out waits for its deadline, as an unanswered request.
+  }
+  auto it = session.pending.find(reply.id());
+  if (it == session.pending.end()) return;  // Its request's deadline passed.
+  Call* call = it->second;
+  session.pending.erase(it);
+  call->reply = std::move(reply);
+  call->waiter.Wake();
 }
 
 asio::awaitable<void> Connection::WriteLoop(std::shared_ptr<Session> session) {
@@ -402,6 +452,7 @@ void Connection::Fail(std::shared_ptr<Session> session, Status reason) {
   }
   DIALKV_LOG_DEBUG(log_, "endpoint={} connection failed: {} ({} requests in flight)", name(),
                    reason.message(), session->pending.size());
+  session->batches.clear();
   for (auto& [id, call] : std::exchange(session->pending, {})) {
     call->lost = reason;
     call->not_read = session->nothing_read;

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,9 @@ struct Call {
   // With `lost`: the node said it read nothing from the connection, so the request was
   // definitely not applied.
   bool not_read = false;
+  // With `lost`: its sender dropped the request before it went out (its deadline passed while
+  // it waited for a batch), so it was definitely not delivered.
+  bool not_sent = false;
 };
 
 // Exponential backoff between failed connection attempts: the first failure is followed by
@@ -164,6 +168,19 @@ class Connection {
   // Errors: kUnavailable when the connection is not open (then nothing was sent).
   Status Send(uint64_t id, const v1::Envelope& request, Call* call);
 
+  // A call of a batch: the id of its item in the batch, and the call waiting for its reply.
+  struct BatchedCall {
+    uint64_t id;
+    Call* call;
+  };
+  // Queues `batch` (an envelope whose body is a peer_batch_request, whose id is `id`, and whose
+  // items are the requests of `calls`) as Send does one request, and registers each call
+  // (already armed by its sender, which waits on it) to be woken by its item of the batch's
+  // reply. A reply to `id` that is not a batch (a refusal of the frame as a whole) answers
+  // every call of the batch with that reply.
+  // Errors: kUnavailable when the connection is not open (then nothing was sent).
+  Status SendBatch(uint64_t id, const v1::Envelope& batch, std::span<const BatchedCall> calls);
+
   // Stops waiting for the reply to `id` (its deadline passed); a late reply is dropped.
   void Forget(uint64_t id);
 
@@ -178,6 +195,9 @@ class Connection {
 
   // A connection is open (Connect() would return at once).
   bool connected() const { return session_ != nullptr; }
+
+  // Connections opened so far: it changes when the one open now is not the one open before.
+  uint64_t sessions() const { return sessions_; }
 
   // No coroutine of this connection is running or pending (connecting, reading, writing):
   // after Close(), once this holds, the connection may be destroyed while its thread goes on.
@@ -198,6 +218,11 @@ class Connection {
   // Registers `call` for the reply to `id` and starts the writer if need be, once the frame
   // is in the outbox.
   void Queued(uint64_t id, Call* call);
+  // Starts the writer unless it runs.
+  void StartWriter();
+  // Hands `reply` to the call waiting for it, if any; a reply to a batch goes to the batch's
+  // calls.
+  void Deliver(Session& session, v1::Envelope reply);
   void Fail(std::shared_ptr<Session> session, Status reason);
   void DialFailed(Status reason);
 
@@ -215,6 +240,7 @@ class Connection {
   Status close_reason_;                   // Set (non-OK) by Close().
   uint32_t coroutines_ = 0;               // Spawned and not yet finished (idle()).
   uint64_t writes_ = 0;
+  uint64_t sessions_ = 0;
 };
 
 }  // namespace dialkv::net

@@ -12,6 +12,7 @@
 #include <exception>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "server/common/log_limiter.h"
 #include "server/common/logging.h"
@@ -62,10 +63,19 @@ class PeerTransport::Link {
 
   const asio::any_io_executor& executor() const { return executor_; }
 
+  // Counted when set (the transport has a registry): batches sent, and the requests in them.
+  void set_batch_counters(metrics::Counter* batches, metrics::Counter* batched) {
+    batches_ = batches;
+    batched_ = batched;
+  }
+
   // One call, from the hop onto this link's io_context to the checked reply.
   asio::awaitable<Outcome> Run(v1::Envelope request, Deadline deadline);
 
-  void Close() { connection_.Close(StoppedStatus()); }
+  void Close() {
+    connection_.Close(StoppedStatus());
+    FailQueued(StoppedStatus());
+  }
   void ResetBackoff() { connection_.ResetBackoff(); }
 
   // Counts a call awaiting its reply, unless `max` (0: no bound) are already: any thread.
@@ -82,11 +92,27 @@ class PeerTransport::Link {
 
  private:
   asio::awaitable<Result<v1::Envelope>> Exchange(v1::Envelope request, Deadline deadline);
-  asio::awaitable<Result<v1::Envelope>> RoundTrip(const v1::Envelope& request, Deadline deadline,
-                                                  uint64_t timeout_ms);
-  // Connects if need be, sends the frame and waits for its reply: the network part of RoundTrip.
-  asio::awaitable<Result<v1::Envelope>> Send(const v1::Envelope& request, Deadline deadline,
+  asio::awaitable<Result<v1::Envelope>> RoundTrip(v1::Envelope& request, size_t bytes,
+                                                  Deadline deadline, uint64_t timeout_ms);
+  // Connects if need be, sends the request (alone, or in the next batch) and waits for its
+  // reply: the network part of RoundTrip. `bytes`: the request's size without its header.
+  asio::awaitable<Result<v1::Envelope>> Send(v1::Envelope& request, size_t bytes, Deadline deadline,
                                              uint64_t timeout_ms);
+  // Whether `request` goes in a batch: the peer serves batches on the open connection and the
+  // request is one a batch carries.
+  bool Batches(const v1::Envelope& request) const;
+  // Adds `request` (`bytes` long) and `call` to the batch of this pass, and makes sure a
+  // flush follows once the handlers ready now have run.
+  void Enqueue(v1::Envelope request, size_t bytes, net::Call* call);
+  // Sends the batch queued so far: its late requests are dropped (not sent), a lone request
+  // goes alone, the rest as one PeerBatch.
+  void Flush();
+  // Takes `id` out of the batch not yet sent, if it is there (its caller stops waiting).
+  void Unqueue(uint64_t id);
+  // Wakes `call`, whose request was not sent, with `why`.
+  static void NotSent(net::Call* call, Status why);
+  // Fails every request of the batch not yet sent with `why` (not sent).
+  void FailQueued(const Status& why);
   asio::awaitable<void> SleepUntil(Deadline until);
   Status NoReply(uint64_t timeout_ms) const;
   Result<v1::Envelope> CheckReply(v1::Envelope reply);
@@ -102,7 +128,43 @@ class PeerTransport::Link {
   std::array<metrics::Counter*, kNumCodes> call_counters_{};  // By outcome, looked up once.
   LogLimiter skew_log_{kSkewLogInterval};
   std::atomic<uint32_t> outstanding_{0};  // Calls between TryEnter and Leave.
+  // The batch of this pass: an envelope whose body is a peer_batch_request, and the calls
+  // waiting for its items, in the same order.
+  v1::Envelope batch_;
+  std::vector<Connection::BatchedCall> batch_calls_;
+  size_t batch_bytes_ = 0;     // Serialized size of the items so far, framing included.
+  bool flush_posted_ = false;  // A Flush() is queued on the executor.
+  // Connection::sessions() of the connection on which the peer's replies said it serves
+  // batches (0: none yet). A new connection starts unbatched until its first reply says so.
+  uint64_t batches_session_ = 0;
+  metrics::Counter* batches_ = nullptr;
+  metrics::Counter* batched_ = nullptr;
 };
+
+namespace {
+
+// Requests a batch carries: the replica calls of client requests, and gossip. Anti-entropy
+// exchanges go alone: they are few, large, and slow to serve, and a batch is answered only once
+// every item was served.
+bool Batchable(const v1::Envelope& request) {
+  switch (request.body_case()) {
+    case v1::Envelope::kReplicaReadRequest:
+    case v1::Envelope::kReplicaWriteRequest:
+    case v1::Envelope::kGossipRequest:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Bytes a PeerHeader of `cluster_name` takes at most in an envelope: the name, a node id and an
+// hlc (varints of at most 5 and 10 bytes) and the tags and lengths around them.
+size_t HeaderBytes(const std::string& cluster_name) { return cluster_name.size() + 32; }
+
+// Bytes an item of `bytes` takes in a PeerBatch: its tag and length.
+constexpr size_t kItemOverheadBytes = 1 + 5;
+
+}  // namespace
 
 asio::awaitable<Outcome> PeerTransport::Link::Run(v1::Envelope request, Deadline deadline) {
   Result<v1::Envelope> result = co_await Exchange(std::move(request), deadline);
@@ -123,14 +185,16 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::Exchange(v1::Envelope
       static_cast<uint64_t>(std::chrono::ceil<milliseconds>(deadline - start).count());
   const Options& options = transport_->options_;
   request.set_id(next_id_++);
-  StampPeerHeader(&request, options.cluster_name, options.self, transport_->hlc_);
-  if (const size_t bytes = request.ByteSizeLong(); bytes > options.max_frame_bytes) {
-    co_return Status::InvalidArgument("request to " + label_ + " of " + std::to_string(bytes) +
+  // The header is stamped when the request goes out alone (a batch's stands for its items).
+  const size_t bytes = request.ByteSizeLong();
+  if (bytes + HeaderBytes(options.cluster_name) > options.max_frame_bytes) {
+    co_return Status::InvalidArgument("request to " + label_ + " of " +
+                                      std::to_string(bytes + HeaderBytes(options.cluster_name)) +
                                       " bytes is over the frame limit of " +
                                       std::to_string(options.max_frame_bytes) +
                                       " bytes; it was not sent");
   }
-  Result<v1::Envelope> reply = co_await RoundTrip(request, deadline, timeout_ms);
+  Result<v1::Envelope> reply = co_await RoundTrip(request, bytes, deadline, timeout_ms);
   if (!reply.ok()) co_return reply.status();
   co_return CheckReply(std::move(reply).value());
 }
@@ -138,7 +202,8 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::Exchange(v1::Envelope
 // The one place every outbound peer request and every inbound reply of this node passes
 // (docs/fault-injection.md): the fault injector judges the request (lost, or held for its
 // delay) and then the reply (lost), and Send() does the rest. Returns the raw reply, unchecked.
-asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::RoundTrip(const v1::Envelope& request,
+asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::RoundTrip(v1::Envelope& request,
+                                                                     size_t bytes,
                                                                      Deadline deadline,
                                                                      uint64_t timeout_ms) {
   FaultInjector* const faults = transport_->options_.faults;
@@ -154,7 +219,7 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::RoundTrip(const v1::E
     if (verdict.delay.count() > 0) co_await SleepUntil(send_at);
     if (transport_->stopped_.load()) co_return StoppedStatus();
   }
-  Result<v1::Envelope> reply = co_await Send(request, deadline, timeout_ms);
+  Result<v1::Envelope> reply = co_await Send(request, bytes, deadline, timeout_ms);
   if (faults != nullptr && reply.ok() && faults->Judge(peer_, Direction::kIn).lost) {
     co_await SleepUntil(deadline);
     co_return NoReply(timeout_ms);
@@ -172,7 +237,7 @@ Status PeerTransport::Link::NoReply(uint64_t timeout_ms) const {
                          " ms deadline; the request may have been delivered");
 }
 
-asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::Send(const v1::Envelope& request,
+asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::Send(v1::Envelope& request, size_t bytes,
                                                                 Deadline deadline,
                                                                 uint64_t timeout_ms) {
   net::Call call(executor_);
@@ -189,15 +254,23 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::Send(const v1::Envelo
   }
 
   const uint64_t id = request.id();
-  if (const Status sent = connection_.Send(id, request, &call); !sent.ok()) {
-    co_return Status::Unavailable(label_ + " unreachable: " + sent.message());  // Not sent.
+  if (Batches(request)) {
+    Enqueue(std::move(request), bytes, &call);
+  } else {
+    const Options& options = transport_->options_;
+    StampPeerHeader(&request, options.cluster_name, options.self, transport_->hlc_);
+    if (const Status sent = connection_.Send(id, request, &call); !sent.ok()) {
+      co_return Status::Unavailable(label_ + " unreachable: " + sent.message());  // Not sent.
+    }
   }
   const bool woken = co_await call.waiter.Wait();
   if (call.reply.has_value()) co_return std::move(*call.reply);
   if (!woken) {
+    Unqueue(id);
     connection_.Forget(id);  // A late reply is dropped.
     co_return NoReply(timeout_ms);
   }
+  if (call.not_sent) co_return std::move(call.lost);
   if (transport_->stopped_.load()) {
     co_return Status::Unavailable(StoppedStatus().message() +
                                   " while waiting for a reply; the request may have been "
@@ -207,6 +280,94 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Link::Send(const v1::Envelo
   co_return Status::Unavailable("connection to " + label_ +
                                 " lost after the request was sent; it may have been delivered (" +
                                 call.lost.message() + ")");
+}
+
+bool PeerTransport::Link::Batches(const v1::Envelope& request) const {
+  return batches_session_ != 0 && batches_session_ == connection_.sessions() && Batchable(request);
+}
+
+void PeerTransport::Link::Enqueue(v1::Envelope request, size_t bytes, net::Call* call) {
+  const size_t item_bytes = bytes + kItemOverheadBytes;
+  const size_t limit = transport_->options_.max_frame_bytes;
+  const size_t envelope_bytes = HeaderBytes(transport_->options_.cluster_name) + 16;
+  if (!batch_calls_.empty() && envelope_bytes + batch_bytes_ + item_bytes > limit) Flush();
+  call->waiter.Arm();  // Its caller waits from now on; Flush() or the reply wakes it.
+  const uint64_t id = request.id();
+  *batch_.mutable_peer_batch_request()->add_items() = std::move(request);
+  batch_calls_.push_back({id, call});
+  batch_bytes_ += item_bytes;
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  // Handlers ready now (the other replica calls of the client requests just read) add their
+  // requests first.
+  asio::post(executor_, [this] { Flush(); });
+}
+
+void PeerTransport::Link::Flush() {
+  flush_posted_ = false;
+  if (batch_calls_.empty()) return;
+  std::vector<Connection::BatchedCall> calls = std::exchange(batch_calls_, {});
+  batch_bytes_ = 0;
+  auto& items = *batch_.mutable_peer_batch_request()->mutable_items();
+  // A request whose deadline passed while it waited is not sent.
+  const auto now = SteadyClock::now();
+  for (size_t i = calls.size(); i-- > 0;) {
+    if (calls[i].call->waiter.deadline() > now) continue;
+    NotSent(calls[i].call, Status::Unavailable("the deadline passed before the request could be "
+                                               "sent to " +
+                                               label_ + "; it was not sent"));
+    items.DeleteSubrange(static_cast<int>(i), 1);
+    calls.erase(calls.begin() + static_cast<ptrdiff_t>(i));
+  }
+  if (calls.empty()) {
+    batch_.Clear();
+    return;
+  }
+  const Options& options = transport_->options_;
+  Status sent;
+  if (calls.size() == 1) {
+    v1::Envelope single = std::move(*items.Mutable(0));
+    batch_.Clear();
+    StampPeerHeader(&single, options.cluster_name, options.self, transport_->hlc_);
+    sent = connection_.Send(calls[0].id, single, calls[0].call);
+  } else {
+    batch_.set_id(next_id_++);
+    StampPeerHeader(&batch_, options.cluster_name, options.self, transport_->hlc_);
+    sent = connection_.SendBatch(batch_.id(), batch_, calls);
+    batch_.Clear();
+    if (sent.ok() && batches_ != nullptr) {
+      batches_->Inc();
+      batched_->Inc(calls.size());
+    }
+  }
+  if (!sent.ok()) {
+    for (const Connection::BatchedCall& batched : calls) {
+      NotSent(batched.call, Status::Unavailable(label_ + " unreachable: " + sent.message()));
+    }
+  }
+}
+
+void PeerTransport::Link::Unqueue(uint64_t id) {
+  for (size_t i = 0; i < batch_calls_.size(); ++i) {
+    if (batch_calls_[i].id != id) continue;
+    batch_.mutable_peer_batch_request()->mutable_items()->DeleteSubrange(static_cast<int>(i), 1);
+    batch_calls_.erase(batch_calls_.begin() + static_cast<ptrdiff_t>(i));
+    return;
+  }
+}
+
+void PeerTransport::Link::NotSent(net::Call* call, Status why) {
+  call->lost = std::move(why);
+  call->not_sent = true;
+  call->waiter.Wake();
+}
+
+void PeerTransport::Link::FailQueued(const Status& why) {
+  for (const Connection::BatchedCall& batched : std::exchange(batch_calls_, {})) {
+    NotSent(batched.call, why);
+  }
+  batch_.Clear();
+  batch_bytes_ = 0;
 }
 
 Result<v1::Envelope> PeerTransport::Link::CheckReply(v1::Envelope reply) {
@@ -223,6 +384,9 @@ Result<v1::Envelope> PeerTransport::Link::CheckReply(v1::Envelope reply) {
           label_ + " answered as node " + std::to_string(header.node_id()) +
           ": --peers names the wrong address for node " + std::to_string(peer_));
     }
+    // Most likely from the connection open now; if not, a batch refused by a node of an older
+    // release costs the calls of one connection, which then starts unbatched again.
+    if (header.serves_batches()) batches_session_ = connection_.sessions();
     if (const Status folded = transport_->hlc_.Observe(header.hlc()); !folded.ok()) {
       uint64_t suppressed = 0;
       if (skew_log_.Allow(&suppressed)) {
@@ -294,7 +458,17 @@ Result<std::unique_ptr<PeerTransport>> PeerTransport::Create(IoContextPool& pool
   metrics::CounterFamily* calls = nullptr;
   metrics::CounterFamily* attempts = nullptr;
   metrics::CounterFamily* failures = nullptr;
+  metrics::CounterFamily* batches = nullptr;
+  metrics::CounterFamily* batched = nullptr;
   if (metrics != nullptr) {
+    batches = &metrics->AddCounter("dialkv_peer_batches_total",
+                                   "Frames carrying several requests to a peer (a PeerBatch), by "
+                                   "peer.",
+                                   {"peer"});
+    batched = &metrics->AddCounter("dialkv_peer_batched_requests_total",
+                                   "Requests sent to a peer inside batches, by peer; divided by "
+                                   "dialkv_peer_batches_total, the mean batch size.",
+                                   {"peer"});
     calls = &metrics->AddCounter("dialkv_peer_calls_total",
                                  "Requests this node sent to peers, by peer and outcome (ok, or "
                                  "the error the call returned).",
@@ -328,9 +502,13 @@ Result<std::unique_ptr<PeerTransport>> PeerTransport::Create(IoContextPool& pool
     }
     // Peers are spread over the io_contexts; each stays on its own for the transport's life.
     asio::any_io_executor executor = pool.At(next_context++ % pool.size()).get_executor();
-    transport->links_.emplace(
-        id, std::make_unique<Link>(transport.get(), id, std::move(executor), std::move(endpoint),
-                                   std::move(connection_options), calls));
+    auto link = std::make_unique<Link>(transport.get(), id, std::move(executor),
+                                       std::move(endpoint), std::move(connection_options), calls);
+    if (metrics != nullptr) {
+      link->set_batch_counters(&batches->WithLabels({std::to_string(id)}),
+                               &batched->WithLabels({std::to_string(id)}));
+    }
+    transport->links_.emplace(id, std::move(link));
   }
   return transport;
 }

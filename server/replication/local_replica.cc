@@ -79,8 +79,15 @@ template <typename T>
 asio::awaitable<Offloaded<T>> AwaitResult(std::shared_ptr<Pending<T>> pending,
                                           asio::steady_timer& timer) {
   Offloaded<T> out;
+  bool arrived = false;
+  {
+    // A result that arrived before this wait began cancelled no wait: do not start one (a
+    // caller awaiting several calls in turn gets here after the others' results came in).
+    std::lock_guard<std::mutex> lock(pending->mu);
+    arrived = pending->result.has_value();
+  }
   // Wakes with operation_aborted when the result arrived, or without error at the deadline.
-  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  if (!arrived) co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   std::lock_guard<std::mutex> lock(pending->mu);
   pending->waiter = nullptr;
   if (pending->result.has_value()) {
@@ -270,8 +277,7 @@ asio::awaitable<Result<Version>> LocalReplica::Read(std::string key, Deadline de
   co_return std::move(version);
 }
 
-asio::awaitable<Result<storage::ApplyOutcome>> LocalReplica::Apply(std::string key, Version version,
-                                                                   Deadline deadline) {
+Status LocalReplica::Admit(std::string_view key, const Version& version) {
   // The guard is checked before anything is stored or folded into the HLC: a version from a
   // wild clock would otherwise beat every later write of this key.
   if (Status skew = hlc_.CheckSkew(version.timestamp.hlc); !skew.ok()) {
@@ -282,13 +288,30 @@ asio::awaitable<Result<storage::ApplyOutcome>> LocalReplica::Apply(std::string k
                 version.timestamp.node_id, KeyHash(key), ToString(version.timestamp),
                 skew.message(), LogLimiter::SuppressedNote(suppressed));
     }
-    co_return Status::InvalidArgument("version " + ToString(version.timestamp) +
-                                      " refused: " + skew.message());
+    return Status::InvalidArgument("version " + ToString(version.timestamp) +
+                                   " refused: " + skew.message());
   }
   // Within the guard, so this cannot fail unless the wall clock stepped back meanwhile; then
   // the version is still applied (it passed the guard) and the clock catches up at the next
   // message.
   (void)hlc_.Observe(version.timestamp.hlc);
+  return Status::Ok();
+}
+
+namespace {
+
+// Apply's answer for one storage outcome, or for none (the deadline came first).
+Result<storage::ApplyOutcome> Answer(Offloaded<Result<storage::ApplyOutcome>> out) {
+  if (!out.result.has_value()) return LateWrite(out.started);
+  if (!out.result->ok()) return StorageWriteFailed(out.result->status());
+  return std::move(*out.result);
+}
+
+}  // namespace
+
+asio::awaitable<Result<storage::ApplyOutcome>> LocalReplica::Apply(std::string key, Version version,
+                                                                   Deadline deadline) {
+  if (Status admitted = Admit(key, version); !admitted.ok()) co_return admitted;
   Offloaded<Result<storage::ApplyOutcome>> out;
   if (options_.storage_pool == nullptr) {
     // Inline: the same answers as RunOnStorage's, without its coroutine frame per call.
@@ -302,11 +325,54 @@ asio::awaitable<Result<storage::ApplyOutcome>> LocalReplica::Apply(std::string k
         GroupCommit::Item{std::move(key), std::move(version), deadline, pending, executor});
     out = co_await AwaitResult(std::move(pending), timer);
   }
-  if (!out.result.has_value()) co_return LateWrite(out.started);
-  if (!out.result->ok()) {
-    co_return StorageWriteFailed(out.result->status());
+  co_return Answer(std::move(out));
+}
+
+asio::awaitable<std::vector<Result<storage::ApplyOutcome>>> LocalReplica::ApplyAll(
+    std::vector<KeyedWrite> items, Deadline deadline) {
+  using Outcome = Result<storage::ApplyOutcome>;
+  std::vector<Outcome> results(items.size(), Status::Internal("not applied"));
+  std::vector<size_t> admitted;  // Indices of the items that passed the clock guard.
+  admitted.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (Status ok = Admit(items[i].key, items[i].version); !ok.ok()) {
+      results[i] = std::move(ok);
+    } else {
+      admitted.push_back(i);
+    }
   }
-  co_return std::move(*out.result);
+  if (admitted.empty()) co_return results;
+  if (Late(deadline)) {
+    for (const size_t i : admitted) results[i] = LateWrite(/*started=*/false);
+    co_return results;
+  }
+  if (options_.storage_pool == nullptr) {
+    std::vector<storage::KeyedVersion> batch;
+    batch.reserve(admitted.size());
+    for (const size_t i : admitted) batch.push_back({items[i].key, items[i].version});
+    std::vector<Outcome> outcomes = engine_.ApplyBatch(batch);
+    for (size_t j = 0; j < admitted.size(); ++j) {
+      results[admitted[j]] = Answer({.result = std::move(outcomes[j]), .started = true});
+    }
+    co_return results;
+  }
+  // Every item is queued before the first wait, so one drain takes them together.
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  std::vector<std::unique_ptr<asio::steady_timer>> timers;
+  std::vector<std::shared_ptr<Pending<Outcome>>> pendings;
+  timers.reserve(admitted.size());
+  pendings.reserve(admitted.size());
+  for (const size_t i : admitted) {
+    timers.push_back(std::make_unique<asio::steady_timer>(executor, deadline));
+    pendings.push_back(std::make_shared<Pending<Outcome>>());
+    pendings.back()->waiter = timers.back().get();
+    group_commit_->Submit(GroupCommit::Item{std::move(items[i].key), std::move(items[i].version),
+                                            deadline, pendings.back(), executor});
+  }
+  for (size_t j = 0; j < admitted.size(); ++j) {
+    results[admitted[j]] = Answer(co_await AwaitResult(std::move(pendings[j]), *timers[j]));
+  }
+  co_return results;
 }
 
 asio::awaitable<Result<Version>> LocalReplica::Write(std::string key, std::string value,

@@ -96,6 +96,19 @@ class LocalReplica {
   asio::awaitable<Result<storage::ApplyOutcome>> Apply(std::string key, Version version,
                                                        Deadline deadline);
 
+  // One version of one key, for ApplyAll.
+  struct KeyedWrite {
+    std::string key;
+    Version version;
+  };
+  // Apply of every item (a peer's batch of replica writes), with Apply's answers, result i for
+  // items[i], as one storage write: inline, one Engine::ApplyBatch (one WAL append); on the
+  // storage pool, every item joins the group-commit queue at once, so they share a group. Items
+  // of one key compare against the earlier items' versions, as if applied one after the other.
+  // A failed storage write fails every item it carried.
+  asio::awaitable<std::vector<Result<storage::ApplyOutcome>>> ApplyAll(
+      std::vector<KeyedWrite> items, Deadline deadline);
+
   // A new write coordinated by this node (AP on a replica): takes ts = hlc.Now() just before
   // it applies (on whichever thread runs it) and applies with Engine::ApplyIfNewer. If the
   // stored version is newer (the wall clock went back across a restart), the HLC observes
@@ -124,6 +137,9 @@ class LocalReplica {
  private:
   // Whether `deadline` has passed: an inline call is then not started (as RunOnStorage).
   static bool Late(Deadline deadline);
+  // The clock guard of Apply: kInvalidArgument (logged, rate-limited) for a version beyond it;
+  // otherwise folds its timestamp into the HLC.
+  Status Admit(std::string_view key, const Version& version);
   // Runs on a storage thread (or inline): the engine read of Read.
   Result<Version> ReadNow(std::string_view key, bool timestamp_only);
   // Runs on a storage thread (or inline): the engine work of one write, retry included.

@@ -3,6 +3,7 @@
 #include <google/protobuf/descriptor.h>
 
 #include <utility>
+#include <vector>
 
 #include "server/common/hash.h"
 #include "server/common/log_limiter.h"
@@ -21,6 +22,12 @@ LogLimiter clock_log_limiter(std::chrono::seconds(1));
 
 void SetError(const Status& status, v1::Envelope* reply) {
   net::ToProto(status, reply->mutable_error_reply()->mutable_status());
+}
+
+// The version a replica write carries, its value moved out of the request, not copied.
+Version TakeVersion(v1::Version* version) {
+  return Version{std::move(*version->mutable_value()), net::FromProto(version->timestamp()),
+                 version->tombstone()};
 }
 
 // "get_request": the name of the envelope's body field, for error messages.
@@ -57,7 +64,17 @@ asio::awaitable<v1::Envelope> PeerService::Handle(v1::Envelope request) {
           .warn("node={} refused a peer message claiming node {}: {}{}", options_.self, from,
                 header.ToString(), LogLimiter::SuppressedNote(suppressed));
     }
-    SetError(header, &reply);
+    if (request.has_peer_batch_request()) {
+      // Every item's caller waits for its own answer.
+      v1::PeerBatch* items = reply.mutable_peer_batch_reply();
+      for (const v1::Envelope& item : request.peer_batch_request().items()) {
+        v1::Envelope* answer = items->add_items();
+        answer->set_id(item.id());
+        SetError(header, answer);
+      }
+    } else {
+      SetError(header, &reply);
+    }
   } else {
     if (Status folded = hlc_.Observe(request.peer().hlc()); !folded.ok()) {
       // Served all the same: the versions it carries face the guard on their own.
@@ -76,6 +93,10 @@ asio::awaitable<v1::Envelope> PeerService::Handle(v1::Envelope request) {
       case v1::Envelope::kReplicaWriteRequest:
         co_await ServeWrite(from, std::move(*request.mutable_replica_write_request()),
                             reply.mutable_replica_write_reply());
+        break;
+      case v1::Envelope::kPeerBatchRequest:
+        co_await ServeBatch(from, std::move(*request.mutable_peer_batch_request()),
+                            reply.mutable_peer_batch_reply());
         break;
       case v1::Envelope::kGossipRequest:
         if (gossip_) {
@@ -109,7 +130,60 @@ asio::awaitable<v1::Envelope> PeerService::Handle(v1::Envelope request) {
     }
   }
   net::StampPeerHeader(&reply, options_.cluster_name, options_.self, hlc_);
+  reply.mutable_peer()->set_serves_batches(true);
   co_return reply;
+}
+
+asio::awaitable<void> PeerService::ServeBatch(NodeId from, v1::PeerBatch batch,
+                                              v1::PeerBatch* reply) {
+  std::vector<LocalReplica::KeyedWrite> writes;
+  std::vector<v1::ReplicaWriteReply*> write_replies;  // Point into `reply`'s items, which stay.
+  for (v1::Envelope& item : *batch.mutable_items()) {
+    v1::Envelope* answer = reply->add_items();
+    answer->set_id(item.id());
+    switch (item.body_case()) {
+      case v1::Envelope::kReplicaReadRequest:
+        co_await ServeRead(from, std::move(*item.mutable_replica_read_request()),
+                           answer->mutable_replica_read_reply());
+        break;
+      case v1::Envelope::kReplicaWriteRequest: {
+        v1::ReplicaWriteRequest& request = *item.mutable_replica_write_request();
+        if (Status invalid = CheckWrite(request); !invalid.ok()) {
+          net::ToProto(invalid, answer->mutable_replica_write_reply()->mutable_status());
+          break;
+        }
+        writes.push_back(
+            {std::move(*request.mutable_key()), TakeVersion(request.mutable_version())});
+        write_replies.push_back(answer->mutable_replica_write_reply());
+        break;
+      }
+      case v1::Envelope::kGossipRequest:
+        if (gossip_) {
+          *answer->mutable_gossip_reply() = gossip_(item.gossip_request());
+        } else {
+          SetError(Status::Unavailable("gossip is not served by this node"), answer);
+        }
+        break;
+      default:
+        SetError(Status::InvalidArgument(BodyName(item) +
+                                         " is not served in a peer batch (replica reads and "
+                                         "writes and gossip are)"),
+                 answer);
+        break;
+    }
+  }
+  if (writes.empty()) co_return;
+  // Keys only for the debug lines of failed writes, which a Release build compiles out.
+  std::vector<std::string> keys;
+  if (kDebugLogCompiledIn) {
+    for (const LocalReplica::KeyedWrite& write : writes) keys.push_back(write.key);
+  }
+  std::vector<Result<storage::ApplyOutcome>> applied =
+      co_await local_.ApplyAll(std::move(writes), OpDeadline());
+  for (size_t i = 0; i < applied.size(); ++i) {
+    AnswerWrite(from, keys.empty() ? std::string_view() : std::string_view(keys[i]), applied[i],
+                write_replies[i]);
+  }
 }
 
 Status PeerService::CheckKey(std::string_view what, const std::string& key) const {
@@ -149,42 +223,53 @@ asio::awaitable<void> PeerService::ServeRead([[maybe_unused]] NodeId from,
   reply->mutable_status()->set_code(v1::STATUS_OK);
 }
 
-asio::awaitable<void> PeerService::ServeWrite([[maybe_unused]] NodeId from,
-                                              v1::ReplicaWriteRequest request,
-                                              v1::ReplicaWriteReply* reply) {
-  Version version = FromProto(request.version());
+Status PeerService::CheckWrite(const v1::ReplicaWriteRequest& request) const {
   Status invalid = CheckKey("replica write", request.key());  // Counted there.
-  const bool key_ok = invalid.ok();
-  if (invalid.ok() && version.value.size() > options_.max_value_bytes) {
-    invalid = Status::InvalidArgument("replica write of a " + std::to_string(version.value.size()) +
-                                      "-byte value, over this node's --max-value-bytes " +
-                                      std::to_string(options_.max_value_bytes));
-  } else if (invalid.ok() && version.timestamp.IsZero()) {
+  if (!invalid.ok()) return invalid;
+  const v1::Version& version = request.version();
+  if (version.value().size() > options_.max_value_bytes) {
+    invalid =
+        Status::InvalidArgument("replica write of a " + std::to_string(version.value().size()) +
+                                "-byte value, over this node's --max-value-bytes " +
+                                std::to_string(options_.max_value_bytes));
+  } else if (net::FromProto(version.timestamp()).IsZero()) {
     invalid = Status::InvalidArgument("replica write without a timestamp");
-  } else if (invalid.ok() && version.tombstone && !version.value.empty()) {
+  } else if (version.tombstone() && !version.value().empty()) {
     invalid = Status::InvalidArgument("replica write of a tombstone that carries a value");
   }
-  if (!invalid.ok()) {
-    if (key_ok && options_.invalid_requests != nullptr) options_.invalid_requests->Inc();
-    net::ToProto(invalid, reply->mutable_status());
-    co_return;
-  }
-  // Only for the debug line below (the key is moved into Apply): not hashed where it is compiled
-  // out.
-  [[maybe_unused]] const uint64_t key_hash = kDebugLogCompiledIn ? KeyHash(request.key()) : 0;
-  Result<storage::ApplyOutcome> applied =
-      co_await local_.Apply(std::move(*request.mutable_key()), std::move(version), OpDeadline());
+  if (!invalid.ok() && options_.invalid_requests != nullptr) options_.invalid_requests->Inc();
+  return invalid;
+}
+
+// `from` and `key` are only in debug lines, which a Release build compiles out.
+void PeerService::AnswerWrite([[maybe_unused]] NodeId from, [[maybe_unused]] std::string_view key,
+                              const Result<storage::ApplyOutcome>& applied,
+                              v1::ReplicaWriteReply* reply) const {
   if (!applied.ok()) {
     DIALKV_LOG_DEBUG(Log(Subsystem::kRepl),
                      "node={} from={} key_hash={:016x} replica write failed: {}", options_.self,
-                     from, key_hash, applied.status().ToString());
+                     from, KeyHash(key), applied.status().ToString());
     net::ToProto(applied.status(), reply->mutable_status());
     // LocalReplica::Apply answers kInvalidArgument only for its skew guard.
     reply->set_clock_refused(applied.code() == Code::kInvalidArgument);
-    co_return;
+    return;
   }
   // Applied or superseded: either way this replica now holds that version or a newer one.
   reply->mutable_status()->set_code(v1::STATUS_OK);
+}
+
+asio::awaitable<void> PeerService::ServeWrite(NodeId from, v1::ReplicaWriteRequest request,
+                                              v1::ReplicaWriteReply* reply) {
+  if (Status invalid = CheckWrite(request); !invalid.ok()) {
+    net::ToProto(invalid, reply->mutable_status());
+    co_return;
+  }
+  Version version = TakeVersion(request.mutable_version());
+  // Only for the debug line (the key is moved into Apply): not copied where it is compiled out.
+  const std::string key = kDebugLogCompiledIn ? request.key() : std::string();
+  Result<storage::ApplyOutcome> applied =
+      co_await local_.Apply(std::move(*request.mutable_key()), std::move(version), OpDeadline());
+  AnswerWrite(from, key, applied, reply);
 }
 
 }  // namespace dialkv::replication

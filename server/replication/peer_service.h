@@ -24,7 +24,14 @@ namespace dialkv::replication {
 // injected handler, and the anti-entropy requests (AeDigests, AeBuckets, AeKeys, AePush, AePull)
 // to the anti-entropy handler (SetAntiEntropyHandler; without one they are answered
 // UNAVAILABLE). Client-port requests, replies and empty envelopes get an ErrorReply
-// (INVALID_ARGUMENT). Every reply carries the request's id and this node's PeerHeader.
+// (INVALID_ARGUMENT). Every reply carries the request's id and this node's PeerHeader, which
+// says that this node serves batches.
+//
+// A PeerBatch is checked and folded in once, by its envelope's header; its items (replica
+// reads and writes, gossip; anything else gets an ErrorReply of its own) are served in order,
+// the replica writes together, in one LocalReplica::ApplyAll after every other item, and the
+// reply carries one item per request item. A batch refused by its header gets that refusal as
+// every item's ErrorReply, so each caller learns it.
 //
 // Thread-safe: Handle may run on any executor that runs one handler at a time; the objects
 // passed in must outlive every call.
@@ -73,6 +80,14 @@ class PeerService {
                                   v1::ReplicaReadReply* reply);
   asio::awaitable<void> ServeWrite(NodeId from, v1::ReplicaWriteRequest request,
                                    v1::ReplicaWriteReply* reply);
+  // Every item of a batch, its replica writes in one LocalReplica::ApplyAll.
+  asio::awaitable<void> ServeBatch(NodeId from, v1::PeerBatch batch, v1::PeerBatch* reply);
+  // A replica write's checks before storage (counted when refused): the key, the value's size,
+  // the timestamp, a tombstone without a value.
+  Status CheckWrite(const v1::ReplicaWriteRequest& request) const;
+  // The reply to a replica write that storage answered with `applied`.
+  void AnswerWrite(NodeId from, std::string_view key, const Result<storage::ApplyOutcome>& applied,
+                   v1::ReplicaWriteReply* reply) const;
   Deadline OpDeadline() const;
 
   const Options options_;

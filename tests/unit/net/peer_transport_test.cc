@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <atomic>
@@ -10,8 +11,10 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "server/common/clock.h"
 #include "server/common/hlc.h"
@@ -51,9 +54,12 @@ struct Callee {
   std::string reply_cluster = "test";  // The cluster its replies claim. Set before serving.
   NodeId reply_node = kPeer;           // The node id its replies claim. Set before serving.
   NodeId member = kSelf;               // The only caller it accepts. Set before serving.
-  std::atomic<int> requests{0};
-  std::atomic<int> held{0};  // Requests for key "hold" waiting for `release`.
+  std::atomic<int> requests{0};        // Served, each request of a batch counted.
+  std::atomic<int> held{0};            // Requests for key "hold" waiting for `release`.
   std::atomic<bool> release{false};
+  std::atomic<bool> serves_batches{false};  // Says so in its replies, and serves them.
+  std::atomic<int> batches{0};              // Batches served.
+  std::atomic<int> batch_items{0};          // Requests they carried.
 };
 
 // Waits on the caller's executor until `*flag` is set (polled every millisecond, for the test
@@ -68,24 +74,40 @@ asio::awaitable<void> WaitFor(const std::atomic<bool>* flag) {
 
 // Serves a peer request as the peer service does: checks the header, folds in the caller's
 // hlc, answers a ReplicaReadRequest with the key as the value, and stamps its own header.
-asio::awaitable<v1::Envelope> Serve(Callee* callee, v1::Envelope request) {
+asio::awaitable<void> Answer(Callee* callee, const v1::Envelope& request, v1::Envelope* reply) {
   callee->requests.fetch_add(1);
+  const std::string& key = request.replica_read_request().key();
+  if (key == "hold") {
+    callee->held.fetch_add(1);
+    co_await WaitFor(&callee->release);
+  }
+  reply->mutable_replica_read_reply()->mutable_version()->set_value(key);
+}
+
+// A batch (when the callee serves them) is served item by item, as the peer service does.
+asio::awaitable<v1::Envelope> Serve(Callee* callee, v1::Envelope request) {
   v1::Envelope reply;
   const NodeId member = callee->member;
   const Status checked =
       CheckPeerHeader(request, "test", [member](NodeId n) { return n == member; });
   if (!checked.ok()) {
+    callee->requests.fetch_add(1);
     ToProto(checked, reply.mutable_error_reply()->mutable_status());
+  } else if (request.has_peer_batch_request() && callee->serves_batches.load()) {
+    (void)callee->hlc.Observe(request.peer().hlc());
+    callee->batches.fetch_add(1);
+    for (const v1::Envelope& item : request.peer_batch_request().items()) {
+      callee->batch_items.fetch_add(1);
+      v1::Envelope* answer = reply.mutable_peer_batch_reply()->add_items();
+      answer->set_id(item.id());
+      co_await Answer(callee, item, answer);
+    }
   } else {
     (void)callee->hlc.Observe(request.peer().hlc());
-    const std::string& key = request.replica_read_request().key();
-    if (key == "hold") {
-      callee->held.fetch_add(1);
-      co_await WaitFor(&callee->release);
-    }
-    reply.mutable_replica_read_reply()->mutable_version()->set_value(key);
+    co_await Answer(callee, request, &reply);
   }
   StampPeerHeader(&reply, callee->reply_cluster, callee->reply_node, callee->hlc);
+  reply.mutable_peer()->set_serves_batches(callee->serves_batches.load());
   co_return reply;
 }
 
@@ -116,7 +138,11 @@ class PeerTransportTest : public ::testing::Test {
     pool_.Start();
   }
 
-  ~PeerTransportTest() override {
+  ~PeerTransportTest() override { Shutdown(); }
+
+  // Stops the server, the transport and the io threads, then destroys the transport. Once is
+  // enough; a second call does nothing.
+  void Shutdown() {
     callee_.release.store(true);
     server_.reset();
     if (transport_ != nullptr) transport_->Stop();
@@ -200,6 +226,40 @@ class PeerTransportTest : public ::testing::Test {
     if (at == std::string::npos) return 0;
     return std::stoull(text.substr(at + prefix.size()));
   }
+  // Starts one call per key on the link's io_context (context 0) from one handler there, so that
+  // they are all queued before the link's next flush, and waits for every result, in key order.
+  std::vector<CallResult> CallTogether(const std::vector<std::string>& keys,
+                                       milliseconds timeout = kCallTimeout) {
+    struct Results {
+      std::mutex mu;
+      std::vector<CallResult> results;
+      size_t done = 0;
+      std::promise<void> all;
+    };
+    auto shared = std::make_shared<Results>();
+    shared->results.resize(keys.size());
+    std::future<void> all = shared->all.get_future();
+    asio::post(pool_.At(0), [this, shared, keys, timeout] {
+      for (size_t i = 0; i < keys.size(); ++i) {
+        Start(0, kPeer, keys[i], timeout, [shared, i, n = keys.size()](CallResult r) {
+          std::lock_guard<std::mutex> lock(shared->mu);
+          shared->results[i] = std::move(r);
+          if (++shared->done == n) shared->all.set_value();
+        });
+      }
+    });
+    if (all.wait_for(kTestDeadline) != std::future_status::ready) {
+      ADD_FAILURE() << "the calls did not finish within the test deadline";
+      return {};
+    }
+    std::lock_guard<std::mutex> lock(shared->mu);
+    return shared->results;
+  }
+  uint64_t Batches() const { return Metric("dialkv_peer_batches_total{peer=\"2\"}"); }
+  uint64_t BatchedRequests() const {
+    return Metric("dialkv_peer_batched_requests_total{peer=\"2\"}");
+  }
+
   uint64_t ConnectAttempts() const {
     return Metric("dialkv_peer_connect_attempts_total{peer=\"2\"}");
   }
@@ -609,6 +669,122 @@ TEST_F(PeerTransportTest, PeerPortLosesInboundRequestsAndOutboundRepliesOfABlock
   ASSERT_OK(CallPeer("k").status);
   EXPECT_EQ(ConnectAttempts(), 1u);
 }
+
+std::vector<std::string> Keys(const std::string& prefix, int n) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < n; ++i) keys.push_back(prefix + std::to_string(i));
+  return keys;
+}
+
+// Once the peer's replies say it serves batches, the requests queued for it in one pass of the
+// link's event loop go in one frame, and each caller gets its own reply.
+TEST_F(PeerTransportTest, CallsQueuedTogetherGoInOneBatchOnceThePeerServesBatches) {
+  callee_.serves_batches.store(true);
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  ASSERT_OK(CallPeer("first").status);  // Alone: the peer has not said it serves batches yet.
+  EXPECT_EQ(callee_.batches.load(), 0);
+
+  const std::vector<std::string> keys = Keys("k", 20);
+  const std::vector<CallResult> results = CallTogether(keys);
+  ASSERT_EQ(results.size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_OK(results[i].status);
+    EXPECT_EQ(results[i].reply.replica_read_reply().version().value(), keys[i]);
+    EXPECT_EQ(results[i].reply.peer().node_id(), kPeer) << "each reply carries the batch's header";
+  }
+  EXPECT_EQ(callee_.batches.load(), 1);
+  EXPECT_EQ(callee_.batch_items.load(), 20);
+  EXPECT_EQ(Batches(), 1u);
+  EXPECT_EQ(BatchedRequests(), 20u);
+}
+
+// A peer of an older release, which does not say it serves batches, gets every request alone.
+TEST_F(PeerTransportTest, APeerThatDoesNotServeBatchesGetsEveryRequestAlone) {
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  ASSERT_OK(CallPeer("first").status);
+  for (const CallResult& result : CallTogether(Keys("k", 20))) ASSERT_OK(result.status);
+  EXPECT_EQ(callee_.requests.load(), 21);
+  EXPECT_EQ(callee_.batches.load(), 0);
+  EXPECT_EQ(Batches(), 0u);
+}
+
+// A batch lost as a whole (the connection broke after it was sent) fails every call of it as
+// one that may have been delivered: never as "not sent", which would let a CP coordinator
+// answer UNAVAILABLE for a write that was maybe applied.
+TEST_F(PeerTransportTest, ABatchLostWithItsConnectionFailsEveryCallAsMaybeDelivered) {
+  callee_.serves_batches.store(true);
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  ASSERT_OK(CallPeer("first").status);
+
+  auto shared = std::make_shared<std::vector<std::promise<CallResult>>>(5);
+  std::vector<std::future<CallResult>> futures;
+  for (auto& promise : *shared) futures.push_back(promise.get_future());
+  asio::post(pool_.At(0), [this, shared] {
+    for (size_t i = 0; i < shared->size(); ++i) {
+      Start(0, kPeer, i == 0 ? "hold" : "k" + std::to_string(i), kCallTimeout,
+            [shared, i](CallResult r) { (*shared)[i].set_value(std::move(r)); });
+    }
+  });
+  ASSERT_TRUE(PollUntil([&] { return callee_.held.load() == 1; }));
+  server_->Stop();  // Closes the connection under the batch, whose reply waits for "hold".
+  for (auto& future : futures) {
+    ASSERT_EQ(future.wait_for(kTestDeadline), std::future_status::ready);
+    const CallResult lost = future.get();
+    ASSERT_CODE(lost.status, Code::kUnavailable);
+    EXPECT_THAT(lost.status.message(), HasSubstr("may have been delivered"));
+  }
+  EXPECT_EQ(callee_.batches.load(), 1);
+}
+
+// The fault injector judges every request of a batch on its own: a lost one is never served
+// and its caller times out, while the others of the same batch are answered. `faults` is the
+// sender's (requests out) or the receiver's (requests in).
+class BatchFaultTest : public PeerTransportTest {
+ protected:
+  void DropHalf(bool at_receiver) {
+    callee_.serves_batches.store(true);
+    FaultInjector& faults = at_receiver ? receiver_faults_ : sender_faults_;
+    ASSERT_TRUE(StartServer(0, at_receiver ? &faults : nullptr));
+    MakeTransport(at_receiver ? TransportOptions(server_port())
+                              : WithInjector(TransportOptions(server_port()), &faults));
+    ASSERT_OK(CallPeer("first").status);
+    LinkFaultsPatch patch = Patch(at_receiver ? kSelf : kPeer);
+    if (at_receiver) {
+      patch.drop_in = 0.5;
+    } else {
+      patch.drop_out = 0.5;
+    }
+    ASSERT_OK(faults.Apply({patch}, std::nullopt));
+    const std::vector<CallResult> results = CallTogether(Keys("k", 40), milliseconds(300));
+    int answered = 0;
+    int timed_out = 0;
+    for (const CallResult& result : results) {
+      if (result.status.ok()) {
+        ++answered;
+      } else {
+        ASSERT_CODE(result.status, Code::kTimeout);
+        ++timed_out;
+      }
+    }
+    EXPECT_GT(answered, 0);
+    EXPECT_GT(timed_out, 0);
+    EXPECT_EQ(answered + timed_out, 40);
+    EXPECT_EQ(callee_.requests.load(), 1 + answered) << "the lost ones were never served";
+    EXPECT_GE(callee_.batches.load(), 1);
+  }
+
+  ~BatchFaultTest() override { Shutdown(); }  // Before the injectors go.
+
+  FaultInjector sender_faults_{InjectorOf(kSelf), nullptr};
+  FaultInjector receiver_faults_{InjectorOf(kPeer), nullptr};
+};
+
+TEST_F(BatchFaultTest, TheSenderJudgesEachRequestOfABatchOnItsOwn) { DropHalf(false); }
+
+TEST_F(BatchFaultTest, TheReceiverJudgesEachRequestOfABatchOnItsOwn) { DropHalf(true); }
 
 }  // namespace
 }  // namespace dialkv::net

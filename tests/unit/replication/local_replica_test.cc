@@ -11,9 +11,11 @@
 #include <asio/thread_pool.hpp>
 #include <condition_variable>
 #include <functional>
+#include <initializer_list>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/common/clock.h"
@@ -183,6 +185,64 @@ TEST_F(LocalReplicaTest, CallsWhoseDeadlineAlreadyPassedAreNotStarted) {
   ASSERT_CODE(engine_.inner().Get("k"), Code::kNotFound);
 }
 
+using Outcomes = std::vector<Result<storage::ApplyOutcome>>;
+
+std::vector<LocalReplica::KeyedWrite> Writes(
+    std::initializer_list<std::pair<std::string, Version>> items) {
+  std::vector<LocalReplica::KeyedWrite> writes;
+  for (const auto& [key, version] : items) writes.push_back({key, version});
+  return writes;
+}
+
+// A peer's batch of replica writes goes to storage as one write; each item gets Apply's answer,
+// a later item of a key compares against the earlier one, and the clock guard refuses an item
+// on its own.
+TEST_F(LocalReplicaTest, ApplyAllWritesABatchInOneStorageWriteWithAnAnswerPerItem) {
+  const Version v1{"v1", Timestamp{Hlc(kStartMs), 2}, false};
+  const Version v2{"v2", Timestamp{Hlc(kStartMs + 1), 3}, false};
+  const Version wild{"wild", Timestamp{Hlc(kStartMs + 3'600'000), 2}, false};
+  ASSERT_OK(engine_.inner().ApplyIfNewer("old", v2));
+  std::vector<LocalReplica::KeyedWrite> writes =
+      Writes({{"a", v1}, {"b", v1}, {"a", v2}, {"wild", wild}, {"a", v1}, {"old", v1}});
+  const Outcomes outcomes = Run(local_->ApplyAll(std::move(writes), Later()));
+  ASSERT_EQ(outcomes.size(), 6u);
+  EXPECT_EQ(*outcomes[0], storage::ApplyOutcome::kApplied);
+  EXPECT_EQ(*outcomes[1], storage::ApplyOutcome::kApplied);
+  EXPECT_EQ(*outcomes[2], storage::ApplyOutcome::kApplied);
+  ASSERT_CODE(outcomes[3], Code::kInvalidArgument);
+  EXPECT_EQ(*outcomes[4], storage::ApplyOutcome::kSuperseded) << "v2 came before it in the batch";
+  EXPECT_EQ(*outcomes[5], storage::ApplyOutcome::kSuperseded) << "the stored version is newer";
+  EXPECT_EQ(engine_.batch_sizes(), (std::vector<size_t>{5})) << "the refused item left out";
+  EXPECT_EQ(*engine_.inner().Get("a"), v2);
+  EXPECT_EQ(*engine_.inner().Get("old"), v2);
+  ASSERT_CODE(engine_.inner().Get("wild"), Code::kNotFound);
+  EXPECT_GT(hlc_.Now(), v2.timestamp) << "the applied versions were folded into the clock";
+}
+
+// A failed storage write fails every item it carried, each saying it may have been applied (the
+// coordinator then answers UNKNOWN for a CP write, or hints the version); one that never
+// started, its deadline passed, says it was not applied.
+TEST_F(LocalReplicaTest, ApplyAllFailsEveryItemOfAFailedWriteAndStartsNoneAfterItsDeadline) {
+  const Version v{"v", Timestamp{Hlc(kStartMs), 2}, false};
+  engine_.FailWith(Status::IOError("the disk went away"));
+  std::vector<LocalReplica::KeyedWrite> writes = Writes({{"a", v}, {"b", v}, {"c", v}});
+  for (const auto& outcome : Run(local_->ApplyAll(std::move(writes), Later()))) {
+    ASSERT_CODE(outcome, Code::kIOError);
+    EXPECT_EQ(outcome.status().message(),
+              "storage write failed (it may have been applied): the disk went away");
+  }
+  engine_.FailWith(Status::Ok());
+  const Deadline past = std::chrono::steady_clock::now() - std::chrono::milliseconds(1);
+  std::vector<LocalReplica::KeyedWrite> late = Writes({{"a", v}, {"b", v}});
+  for (const auto& outcome : Run(local_->ApplyAll(std::move(late), past))) {
+    ASSERT_CODE(outcome, Code::kUnavailable);
+    EXPECT_EQ(outcome.status().message(),
+              "the deadline passed before the write reached storage; it was not applied");
+  }
+  EXPECT_EQ(engine_.batch_sizes(), (std::vector<size_t>{3}));
+  ASSERT_CODE(engine_.inner().Get("a"), Code::kNotFound);
+}
+
 // Deadlines need a storage thread that can be blocked while the io thread keeps going.
 class LocalReplicaPoolTest : public LocalReplicaTest {
  protected:
@@ -303,6 +363,28 @@ TEST_F(LocalReplicaPoolTest, WritesWhoseDeadlinePassedWhileQueuedAreNotWritten) 
   ASSERT_CODE(engine_.inner().Get("late1"), Code::kNotFound);
   ASSERT_CODE(engine_.inner().Get("late2"), Code::kNotFound);
   EXPECT_OK(engine_.inner().Get("on-time"));
+}
+
+// On the storage pool, a batch's items join the group-commit queue together and go to storage
+// in one group.
+TEST_F(LocalReplicaPoolTest, ApplyAllQueuesEveryItemIntoOneGroup) {
+  engine_.Close();
+  const Version v{"v", Timestamp{Hlc(kStartMs), 2}, false};
+  ApplyResult first;
+  Start(local_->Apply("first", v, Later()), &first);
+  RunUntil([&] { return engine_.waiting() == 1; });
+  std::vector<LocalReplica::KeyedWrite> writes;
+  for (int i = 0; i < 8; ++i) writes.push_back({"k" + std::to_string(i), v});
+  std::optional<Outcomes> outcomes;
+  Start(local_->ApplyAll(std::move(writes), Later()), &outcomes);
+  io_.restart();
+  io_.poll();
+  engine_.Open();
+  RunUntil([&] { return first.has_value() && outcomes.has_value(); });
+  ASSERT_OK(*first);
+  ASSERT_EQ(outcomes->size(), 8u);
+  for (const auto& outcome : *outcomes) EXPECT_EQ(*outcome, storage::ApplyOutcome::kApplied);
+  EXPECT_EQ(engine_.batch_sizes(), (std::vector<size_t>{1, 8}));
 }
 
 TEST_F(LocalReplicaPoolTest, HintsAreStoredOnThePoolUnderTheSameDeadlineRules) {
