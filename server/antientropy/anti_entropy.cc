@@ -3,12 +3,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/post.hpp>
-#include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
-#include <exception>
+#include <functional>
 #include <limits>
 #include <utility>
 
@@ -41,15 +36,17 @@ bool Contains(std::span<const NodeId> nodes, NodeId node) {
   return std::find(nodes.begin(), nodes.end(), node) != nodes.end();
 }
 
-void LogException(std::exception_ptr error, std::string_view what) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    Log(Subsystem::kAe).error("{} threw: {}", what, e.what());
-  } catch (...) {
-    Log(Subsystem::kAe).error("{} threw a non-standard exception", what);
-  }
+BackgroundService::Options ServiceOptions(const AntiEntropy::Options& options) {
+  BackgroundService::Options service;
+  service.name = "the anti-entropy loop";
+  service.subsystem = Subsystem::kAe;
+  service.interval_ms = options.interval_ms;  // 0: no periodic rounds.
+  service.max_tasks = kMaxTasks;
+  return service;
 }
+
+// The run-now key of repair rounds (the only one).
+constexpr uint64_t kRepairKey = 0;
 
 }  // namespace
 
@@ -123,7 +120,7 @@ struct AntiEntropy::Metrics {
 Result<std::unique_ptr<AntiEntropy>> AntiEntropy::Create(
     Options options, storage::Engine& engine, const cluster::Ring& ring,
     cluster::Membership& membership, net::Transport& transport, replication::LocalReplica& local,
-    const Clock& clock, metrics::Registry* metrics) {
+    const Clock& clock, metrics::Registry* metrics, const MonotonicClock& steady) {
   if (options.buckets == 0 || options.buckets > DigestTable::kMaxBuckets) {
     return Status::InvalidArgument("anti-entropy buckets must be between 1 and " +
                                    std::to_string(DigestTable::kMaxBuckets));
@@ -133,8 +130,8 @@ Result<std::unique_ptr<AntiEntropy>> AntiEntropy::Create(
         "anti-entropy call_timeout_ms must be > 0 and max_message_bytes >= 1024");
   }
   std::unique_ptr<AntiEntropy> ae(
-      new AntiEntropy(options, engine, ring, membership, transport, local, clock, metrics));
-  const auto started = std::chrono::steady_clock::now();
+      new AntiEntropy(options, engine, ring, membership, transport, local, clock, metrics, steady));
+  const MonotonicClock::TimePoint started = steady.Now();
   DIALKV_RETURN_IF_ERROR(ae->digests_.Rebuild(engine));
   if (!engine.SetChangeObserver(&ae->digests_)) {
     return Status::InvalidArgument("this storage engine cannot report changes to anti-entropy");
@@ -145,9 +142,7 @@ Result<std::unique_ptr<AntiEntropy>> AntiEntropy::Create(
           "node={} digests of {} ranges x {} buckets rebuilt in {} ms; interval {} ms, gc grace {} "
           "s, at most {} keys/s",
           options.self, ae->digests_.ranges(), options.buckets,
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                started)
-              .count(),
+          std::chrono::duration_cast<std::chrono::milliseconds>(steady.Now() - started).count(),
           options.interval_ms, options.gc_grace_s, options.max_keys_per_s);
   return ae;
 }
@@ -155,7 +150,7 @@ Result<std::unique_ptr<AntiEntropy>> AntiEntropy::Create(
 AntiEntropy::AntiEntropy(Options options, storage::Engine& engine, const cluster::Ring& ring,
                          cluster::Membership& membership, net::Transport& transport,
                          replication::LocalReplica& local, const Clock& clock,
-                         metrics::Registry* metrics)
+                         metrics::Registry* metrics, const MonotonicClock& steady)
     : options_(options),
       engine_(engine),
       ring_(ring),
@@ -163,11 +158,12 @@ AntiEntropy::AntiEntropy(Options options, storage::Engine& engine, const cluster
       transport_(transport),
       local_(local),
       clock_(clock),
+      steady_(steady),
       ring_fingerprint_(RingFingerprint(ring)),
       digests_(ring, options.buckets, clock, int64_t{options.gc_grace_s} * 1000),
-      limiter_(options.max_keys_per_s),
-      tracker_(kMaxTasks),
-      random_(options.seed) {
+      limiter_(options.max_keys_per_s, steady),
+      random_(options.seed),
+      service_(ServiceOptions(options), steady, [this] { return Tick(); }) {
   if (metrics != nullptr) {
     metrics_ = std::make_unique<Metrics>(*metrics);
     metrics_->per_range.assign(ring.tokens().size(), nullptr);
@@ -189,36 +185,10 @@ AntiEntropy::~AntiEntropy() {
   if (observing_) engine_.SetChangeObserver(nullptr);
 }
 
-void AntiEntropy::Start(asio::any_io_executor executor) {
-  std::shared_ptr<asio::steady_timer> timer;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    DIALKV_CHECK(!started_);
-    started_ = true;
-    executor_ = executor;
-    if (options_.interval_ms == 0) return;
-    timer_ = std::make_shared<asio::steady_timer>(executor);
-    timer = timer_;
-  }
-  if (!tracker_.TryAcquire()) return;
-  auto loop = Loop(std::move(timer));
-  asio::co_spawn(executor, std::move(loop), [this](std::exception_ptr error) {
-    if (error) LogException(error, "the anti-entropy loop");
-    tracker_.Release();  // Last: Stop() may return and destroy this object.
-  });
-}
+void AntiEntropy::Start(asio::any_io_executor executor) { (void)service_.Start(executor); }
 
 void AntiEntropy::Stop() {
-  tracker_.RefuseNew();
-  std::shared_ptr<asio::steady_timer> timer;
-  asio::any_io_executor executor;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    timer = std::exchange(timer_, nullptr);
-    executor = executor_;
-  }
-  if (timer != nullptr) asio::post(executor, [timer] { timer->cancel(); });
-  tracker_.WaitIdle();
+  service_.Stop();
   bool join = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -228,24 +198,19 @@ void AntiEntropy::Stop() {
   if (join && storage_ != nullptr) storage_->join();  // Nothing is queued: every task ended.
 }
 
-asio::awaitable<void> AntiEntropy::Loop(std::shared_ptr<asio::steady_timer> timer) {
-  while (!tracker_.stopping()) {
-    timer->expires_after(std::chrono::milliseconds(options_.interval_ms));
-    co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (tracker_.stopping()) break;
-    if (std::optional<NodeId> peer = NextPeer(); peer.has_value()) {
-      RoundReport report = co_await RunExchange(*peer);
-      if (!report.status.ok()) {
-        DIALKV_LOG_DEBUG(Log(Subsystem::kAe), "node={} peer={} exchange failed: {}", options_.self,
-                         *peer, report.status.ToString());
-      }
+asio::awaitable<void> AntiEntropy::Tick() {
+  if (std::optional<NodeId> peer = NextPeer(); peer.has_value()) {
+    RoundReport report = co_await RunExchange(*peer);
+    if (!report.status.ok()) {
+      DIALKV_LOG_DEBUG(Log(Subsystem::kAe), "node={} peer={} exchange failed: {}", options_.self,
+                       *peer, report.status.ToString());
     }
-    if (tracker_.stopping()) break;
-    GcReport gc = co_await RunGc();
-    if (!gc.status.ok()) {
-      Log(Subsystem::kAe)
-          .warn("node={} tombstone collection failed: {}", options_.self, gc.status.ToString());
-    }
+  }
+  if (service_.stopping()) co_return;
+  GcReport gc = co_await RunGc();
+  if (!gc.status.ok()) {
+    Log(Subsystem::kAe)
+        .warn("node={} tombstone collection failed: {}", options_.self, gc.status.ToString());
   }
 }
 
@@ -288,140 +253,68 @@ std::optional<NodeId> AntiEntropy::NextPeer() {
 // started after its request arrived, and any number of requests cost at most two rounds: the
 // running one and the next.
 asio::awaitable<std::vector<AntiEntropy::RoundReport>> AntiEntropy::RunRoundNow() {
-  const asio::any_io_executor executor = co_await asio::this_coro::executor;
-  // The wake-up: a timer of this request's executor, cancelled there when its round ended.
-  auto wake = std::make_shared<asio::steady_timer>(executor);
-  wake->expires_at(asio::steady_timer::time_point::max());
-  std::shared_ptr<RepairRound> round;
-  bool start = false;
-  bool coalesced = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (repair_current_ == nullptr) {
-      repair_current_ = std::make_shared<RepairRound>();
-      round = repair_current_;
-      start = true;
-    } else if (!repair_current_->started) {
-      round = repair_current_;
-      coalesced = true;
-    } else {
-      coalesced = repair_next_ != nullptr;
-      if (repair_next_ == nullptr) repair_next_ = std::make_shared<RepairRound>();
-      round = repair_next_;
-    }
-    round->waiters.push_back(wake);
-    if (coalesced) ++repair_coalesced_;
-  }
-  if (coalesced && metrics_ != nullptr) metrics_->repair_coalesced.Inc();
-  if (start) {
-    if (tracker_.TryAcquire()) {
-      auto rounds = RunRepairRounds(round);
-      asio::co_spawn(executor, std::move(rounds), [this](std::exception_ptr error) {
-        if (error) {
-          LogException(error, "a repair round");
-          AbandonRepairRounds();
-        }
-        tracker_.Release();  // Last: Stop() may return and destroy this object.
-      });
-    } else {
-      AbandonRepairRounds();  // Stopping: answered with no exchanges.
-    }
-  }
-  // Posted cancels run on this executor only once this coroutine is suspended in the wait, so
-  // a round that ended since the lock was released still wakes it.
-  for (;;) {
-    (void)co_await wake->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    std::lock_guard<std::mutex> lock(mu_);
-    if (round->done) co_return round->reports;
-  }
-}
-
-asio::awaitable<void> AntiEntropy::RunRepairRounds(std::shared_ptr<RepairRound> round) {
-  // co_spawn may start this inline; one pass of the event loop first lets the requests already
-  // queued on this executor (a burst) join the first round.
-  const asio::any_io_executor executor = co_await asio::this_coro::executor;
-  co_await asio::post(executor, asio::use_awaitable);
-  while (round != nullptr) {
+  // A repair round is a run-now key of the service, whose runs coalesce exactly so.
+  std::function<asio::awaitable<std::vector<RoundReport>>()> round = [this] {
+    return RunRepairRound();
+  };
+  std::string what = "a repair round";  // Named: a coroutine's prvalue argument (GCC 12).
+  BackgroundService::Answer<std::vector<RoundReport>> answer =
+      co_await service_.RunNowAndWait(kRepairKey, std::move(what), std::move(round));
+  if (answer.joined) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      round->started = true;  // From here on, new requests wait for the next round.
-      ++repair_rounds_;
+      ++repair_coalesced_;
     }
-    if (metrics_ != nullptr) metrics_->repair_rounds.Inc();
-    std::vector<RoundReport> reports = co_await RunRound();
-    round = FinishRepairRound(std::move(reports));
+    if (metrics_ != nullptr) metrics_->repair_coalesced.Inc();
   }
+  // Empty: stopping (answered with no exchanges), or the round threw (logged).
+  co_return answer.result.has_value() ? std::move(*answer.result) : std::vector<RoundReport>();
 }
 
-std::shared_ptr<AntiEntropy::RepairRound> AntiEntropy::FinishRepairRound(
-    std::vector<RoundReport> reports) {
-  std::vector<std::shared_ptr<asio::steady_timer>> waiters;
-  std::shared_ptr<RepairRound> next;
+asio::awaitable<std::vector<AntiEntropy::RoundReport>> AntiEntropy::RunRepairRound() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (repair_current_ == nullptr) return nullptr;
-    RepairRound& done = *repair_current_;
-    done.done = true;
-    done.reports = std::move(reports);
-    waiters.swap(done.waiters);
-    repair_current_ = std::exchange(repair_next_, nullptr);
-    next = repair_current_;
+    ++repair_rounds_;
   }
-  for (const std::shared_ptr<asio::steady_timer>& wake : waiters) {
-    asio::post(wake->get_executor(), [wake] { wake->cancel(); });
-  }
-  return next;
-}
-
-void AntiEntropy::AbandonRepairRounds() {
-  // The current round, then the next one if any (no third can be made meanwhile: requests
-  // join a round that has not started).
-  if (FinishRepairRound({}) != nullptr) (void)FinishRepairRound({});
-}
-
-asio::awaitable<std::vector<AntiEntropy::RoundReport>> AntiEntropy::RunRound() {
+  if (metrics_ != nullptr) metrics_->repair_rounds.Inc();
   std::vector<RoundReport> reports;
-  if (!tracker_.TryAcquire()) co_return reports;
   for (NodeId node : ring_.nodes()) {
     if (node == options_.self || !membership_.IsAlive(node) ||
         SharedRanges(options_.self, node).empty()) {
       continue;
     }
     reports.push_back(co_await RunExchange(node));
-    if (tracker_.stopping()) break;
+    if (service_.stopping()) break;
   }
-  if (!tracker_.stopping()) {
+  if (!service_.stopping()) {
     GcReport gc = co_await RunGc();
     if (!gc.status.ok()) {
       Log(Subsystem::kAe)
           .warn("node={} tombstone collection failed: {}", options_.self, gc.status.ToString());
     }
   }
-  tracker_.Release();
   co_return reports;
 }
 
 asio::awaitable<AntiEntropy::RoundReport> AntiEntropy::ExchangeWith(NodeId peer) {
-  if (!tracker_.TryAcquire()) {
+  BackgroundService::Slot slot = service_.TryEnter();
+  if (!slot) {
     RoundReport refused;
     refused.peer = peer;
     refused.status = Status::Unavailable("anti-entropy is stopping");
     co_return refused;
   }
-  RoundReport report = co_await RunExchange(peer);
-  tracker_.Release();
-  co_return report;
+  co_return co_await RunExchange(peer);
 }
 
 asio::awaitable<AntiEntropy::GcReport> AntiEntropy::CollectGarbage() {
-  if (!tracker_.TryAcquire()) {
+  BackgroundService::Slot slot = service_.TryEnter();
+  if (!slot) {
     GcReport refused;
     refused.status = Status::Unavailable("anti-entropy is stopping");
     co_return refused;
   }
-  GcReport report = co_await RunGc();
-  tracker_.Release();
-  co_return report;
+  co_return co_await RunGc();
 }
 
 uint64_t AntiEntropy::Combined(const std::vector<size_t>& ranges) const {
@@ -549,7 +442,7 @@ asio::awaitable<AntiEntropy::GcReport> AntiEntropy::RunGc() {
     ~Done() { running->store(false); }
   } done{&gc_running_};
   const int64_t grace_ms = int64_t{options_.gc_grace_s} * 1000;
-  for (size_t r = 0; r < ring_.tokens().size() && !tracker_.stopping(); ++r) {
+  for (size_t r = 0; r < ring_.tokens().size() && !service_.stopping(); ++r) {
     if (!Contains(ring_.ReplicasOfRange(r), options_.self) || digests_.tombstones(r) == 0) {
       continue;
     }

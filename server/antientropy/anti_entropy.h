@@ -20,16 +20,17 @@
 // It never decides who is alive (Membership does) and never writes but through LocalReplica
 // (skew guard, HLC) and Engine::PurgeTombstone.
 //
-// Threading: rounds run on the executor given to Start(); RunRoundNow and Handle on the
-// caller's. Engine scans and reads run on a thread owned by this object (Options::
-// storage_thread), never on an io thread; applies go through LocalReplica, which follows the
-// node's rule. Shared state is atomics (digests, counters) or guarded by mu_ (below).
-// REQUIRES: callers' executors run one handler at a time. The engine, ring, membership,
-// transport, local replica and clock outlive this object.
+// Threading: periodic rounds run on a strand of the executor given to Start(); RunRoundNow
+// and Handle on the caller's. The periodic rounds, the repair rounds and the tracking that lets
+// Stop() drain them are a BackgroundService (its header has the lifecycle and lifetime rules),
+// timed on the MonotonicClock given to Create(). Engine scans and reads run on a thread owned by
+// this object (Options:: storage_thread), never on an io thread; applies go through LocalReplica,
+// which follows the node's rule. Shared state is atomics (digests, counters) or guarded by mu_
+// (below). REQUIRES: callers' executors run one handler at a time. The engine, ring, membership,
+// transport, local replica and clocks outlive this object.
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 #include <atomic>
 #include <cstdint>
@@ -45,13 +46,13 @@
 #include "server/antientropy/rate_limiter.h"
 #include "server/cluster/membership.h"
 #include "server/cluster/ring.h"
+#include "server/common/background_service.h"
 #include "server/common/clock.h"
 #include "server/common/metrics.h"
 #include "server/common/random.h"
 #include "server/common/status.h"
 #include "server/net/transport.h"
 #include "server/replication/local_replica.h"
-#include "server/replication/task_tracker.h"
 #include "server/storage/engine.h"
 
 namespace dialkv::antientropy {
@@ -141,7 +142,9 @@ class AntiEntropy {
       net::Transport& transport,                 // Not owned.
       replication::LocalReplica& local,          // Not owned.
       const Clock& clock,                        // Not owned; the HLC's wall clock.
-      metrics::Registry* metrics);               // Not owned; null: not exported.
+      metrics::Registry* metrics,                // Not owned; null: not exported.
+      // Not owned; times the rounds, the rate limit and the calls' deadlines.
+      const MonotonicClock& steady = MonotonicClock::Real());
 
   // Stops, then removes the engine observer. REQUIRES: nothing writes to the engine any more
   // (the node stopped serving) or the engine is about to be closed.
@@ -149,7 +152,7 @@ class AntiEntropy {
   AntiEntropy(const AntiEntropy&) = delete;
   AntiEntropy& operator=(const AntiEntropy&) = delete;
 
-  // Starts the periodic rounds on `executor`. REQUIRES: called once.
+  // Starts the periodic rounds on a strand of `executor`. REQUIRES: called once.
   void Start(asio::any_io_executor executor);
 
   // Stops the periodic rounds, refuses new exchanges and requests (UNAVAILABLE), and waits for
@@ -188,27 +191,13 @@ class AntiEntropy {
 
   AntiEntropy(Options options, storage::Engine& engine, const cluster::Ring& ring,
               cluster::Membership& membership, net::Transport& transport,
-              replication::LocalReplica& local, const Clock& clock, metrics::Registry* metrics);
+              replication::LocalReplica& local, const Clock& clock, metrics::Registry* metrics,
+              const MonotonicClock& steady);
 
-  // A repair round and the requests waiting for it (RunRoundNow). Guarded by mu_.
-  struct RepairRound {
-    bool started = false;  // Its exchanges began: new requests wait for the next round.
-    bool done = false;     // `reports` are final.
-    std::vector<RoundReport> reports;
-    // One per waiting request, on its executor; cancelled (there) when the round is done.
-    std::vector<std::shared_ptr<asio::steady_timer>> waiters;
-  };
-
-  asio::awaitable<void> Loop(std::shared_ptr<asio::steady_timer> timer);
-  // Runs `round`, then each round that requests made meanwhile, until none is pending.
-  asio::awaitable<void> RunRepairRounds(std::shared_ptr<RepairRound> round);
-  // The work of one repair round (see RunRoundNow).
-  asio::awaitable<std::vector<RoundReport>> RunRound();
-  // Completes the current repair round with `reports`, wakes its requests, and returns the
-  // next round (now current), or null when none is pending.
-  std::shared_ptr<RepairRound> FinishRepairRound(std::vector<RoundReport> reports);
-  // Answers the current and the next repair round with no reports (stopping, or a round threw).
-  void AbandonRepairRounds();
+  // One periodic round: an exchange with the next peer, then a tombstone collection pass.
+  asio::awaitable<void> Tick();
+  // The work of one repair round (see RunRoundNow), counted.
+  asio::awaitable<std::vector<RoundReport>> RunRepairRound();
   std::optional<NodeId> NextPeer();
   asio::awaitable<RoundReport> RunExchange(NodeId peer);
   // Records the outcome of a finished exchange (stats, metrics, last-full-round times).
@@ -247,20 +236,17 @@ class AntiEntropy {
   net::Transport& transport_;
   replication::LocalReplica& local_;
   const Clock& clock_;
+  const MonotonicClock& steady_;
   const uint64_t ring_fingerprint_;
   DigestTable digests_;
   RateLimiter limiter_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<asio::thread_pool> storage_;  // Null without Options::storage_thread.
-  replication::TaskTracker tracker_;            // Loop, exchanges, collections, served requests.
   bool observing_ = false;
 
   mutable std::mutex mu_;
   // Guarded by mu_:
-  bool started_ = false;
   bool joined_ = false;  // The storage thread was joined (by the first Stop()).
-  asio::any_io_executor executor_;
-  std::shared_ptr<asio::steady_timer> timer_;  // The loop's; cancelled (cleared) by Stop().
   SeededRandom random_;
   std::vector<NodeId> peer_order_;  // The rest of the current cycle, next peer last.
   // last_full_ms_[range][i]: start of the last complete exchange with the range's i-th replica
@@ -268,10 +254,12 @@ class AntiEntropy {
   std::vector<std::vector<int64_t>> last_full_ms_;
   uint64_t rounds_ = 0;
   uint64_t purged_ = 0;
-  std::shared_ptr<RepairRound> repair_current_;  // Running or about to; null: none.
-  std::shared_ptr<RepairRound> repair_next_;     // Waits for repair_current_ to end.
   uint64_t repair_rounds_ = 0;
   uint64_t repair_coalesced_ = 0;
+
+  // The periodic rounds (Tick), repair rounds (RunRoundNow, one run-now key) and the tracking
+  // of exchanges, collections and served requests. Last: destroyed first.
+  BackgroundService service_;
 };
 
 }  // namespace dialkv::antientropy

@@ -38,7 +38,7 @@ class AntiEntropy::Exchange {
     if (report_.status.ok()) report_.status = std::move(status);
     return false;
   }
-  bool stopping() const { return ae_.tracker_.stopping(); }
+  bool stopping() const { return ae_.service_.stopping(); }
 
   AntiEntropy& ae_;
   const NodeId peer_;
@@ -70,8 +70,7 @@ const v1::Status& StatusOf(const v1::Envelope& reply) {
 asio::awaitable<Result<v1::Envelope>> AntiEntropy::Exchange::Call(v1::Envelope request,
                                                                   v1::Envelope::BodyCase expected) {
   report_.bytes_sent += request.ByteSizeLong();
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(ae_.options_.call_timeout_ms);
+  const auto deadline = ae_.steady_.Now() + std::chrono::milliseconds(ae_.options_.call_timeout_ms);
   Result<v1::Envelope> reply = co_await ae_.transport_.Call(peer_, std::move(request), deadline);
   if (!reply.ok()) co_return reply.status();
   report_.bytes_received += reply->ByteSizeLong();
@@ -334,8 +333,8 @@ asio::awaitable<bool> AntiEntropy::Exchange::Pull(std::vector<std::string> keys)
       if (item.key().empty() || (version.tombstone && !version.value.empty())) {
         co_return Fail(Status::Internal("the peer sent an invalid version in a pull reply"));
       }
-      const auto deadline = std::chrono::steady_clock::now() +
-                            std::chrono::milliseconds(ae_.options_.call_timeout_ms);
+      const auto deadline =
+          ae_.steady_.Now() + std::chrono::milliseconds(ae_.options_.call_timeout_ms);
       Result<storage::ApplyOutcome> applied =
           co_await ae_.ApplyRepair(std::move(*item.mutable_key()), std::move(version), deadline);
       if (!applied.ok()) {

@@ -1,11 +1,8 @@
 #include "server/antientropy/rate_limiter.h"
 
 #include <algorithm>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
-#include <utility>
+#include <memory>
 
 namespace dialkv::antientropy {
 namespace {
@@ -15,16 +12,16 @@ constexpr auto kMaxWait = std::chrono::milliseconds(100);
 
 }  // namespace
 
-RateLimiter::RateLimiter(uint64_t per_second, Now now)
+RateLimiter::RateLimiter(uint64_t per_second, const MonotonicClock& clock)
     : per_second_(per_second),
-      now_(now ? std::move(now) : Now([] { return std::chrono::steady_clock::now(); })),
+      clock_(clock),
       tokens_(static_cast<double>(per_second)),
-      last_(now_()) {}
+      last_(clock.Now()) {}
 
 std::chrono::steady_clock::duration RateLimiter::TryTake(uint64_t n) {
   if (per_second_ == 0) return std::chrono::steady_clock::duration::zero();
   std::lock_guard<std::mutex> lock(mu_);
-  const auto now = now_();
+  const auto now = clock_.Now();
   const double elapsed_s = std::chrono::duration<double>(now - last_).count();
   last_ = now;
   const auto rate = static_cast<double>(per_second_);
@@ -43,9 +40,9 @@ asio::awaitable<void> RateLimiter::Take(uint64_t n, std::function<bool()> stoppi
   for (;;) {
     const auto wait = TryTake(n);
     if (wait == std::chrono::steady_clock::duration::zero() || stopping()) co_return;
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    timer.expires_after(std::min<std::chrono::steady_clock::duration>(wait, kMaxWait));
-    co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    std::unique_ptr<Timer> timer = clock_.NewTimer(co_await asio::this_coro::executor);
+    (void)co_await timer->WaitUntil(clock_.Now() +
+                                    std::min<std::chrono::steady_clock::duration>(wait, kMaxWait));
   }
 }
 

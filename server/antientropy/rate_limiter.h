@@ -15,14 +15,14 @@
 #include <functional>
 #include <mutex>
 
+#include "server/common/clock.h"
+
 namespace dialkv::antientropy {
 
 class RateLimiter {
  public:
-  using Now = std::function<std::chrono::steady_clock::time_point()>;
-
-  // `per_second` = 0: unlimited. `now`: the time source (default steady_clock::now).
-  explicit RateLimiter(uint64_t per_second, Now now = {});
+  // `per_second` = 0: unlimited. `clock` (not owned) measures the refill and the waits.
+  explicit RateLimiter(uint64_t per_second, const MonotonicClock& clock = MonotonicClock::Real());
 
   // How long the caller must wait before taking `n` tokens (zero: taken now). Call again after
   // waiting; the tokens are taken by the call that answers zero.
@@ -33,7 +33,7 @@ class RateLimiter {
 
  private:
   const uint64_t per_second_;
-  const Now now_;
+  const MonotonicClock& clock_;
   std::mutex mu_;
   double tokens_;                               // Guarded by mu_. May be negative (debt).
   std::chrono::steady_clock::time_point last_;  // Guarded by mu_.

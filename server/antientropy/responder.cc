@@ -34,15 +34,14 @@ bool Contains(std::span<const NodeId> nodes, NodeId node) {
 }  // namespace
 
 asio::awaitable<v1::Envelope> AntiEntropy::Handle(NodeId from, v1::Envelope request) {
-  if (!tracker_.TryAcquire()) {
+  BackgroundService::Slot slot = service_.TryEnter();
+  if (!slot) {
     v1::Envelope reply;
     net::ToProto(Status::Unavailable("anti-entropy is stopping or not running on this node"),
                  reply.mutable_error_reply()->mutable_status());
     co_return reply;
   }
-  v1::Envelope reply = co_await Serve(from, std::move(request));
-  tracker_.Release();
-  co_return reply;
+  co_return co_await Serve(from, std::move(request));
 }
 
 asio::awaitable<v1::Envelope> AntiEntropy::Serve(NodeId from, v1::Envelope request) {
@@ -192,8 +191,7 @@ asio::awaitable<v1::AeKeysReply> AntiEntropy::ServeKeys(NodeId from, v1::AeKeysR
 
 asio::awaitable<v1::AePushReply> AntiEntropy::ServePush(NodeId from, v1::AePushRequest request) {
   v1::AePushReply reply;
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.call_timeout_ms);
+  const auto deadline = steady_.Now() + std::chrono::milliseconds(options_.call_timeout_ms);
   uint32_t applied = 0;
   uint32_t superseded = 0;
   uint32_t refused = 0;

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/post.hpp>
-#include <asio/strand.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <exception>
@@ -16,22 +14,6 @@
 
 namespace dialkv::cluster {
 
-// Passed to Loop() by value, so it lives in the coroutine frame from the moment co_spawn
-// creates it: destroying the frame marks the loop exited, even when the io_context is destroyed
-// before the loop ever ran. Move-only; a moved-from notice does nothing.
-class Gossiper::ExitNotice {
- public:
-  explicit ExitNotice(Gossiper* gossiper) : gossiper_(gossiper) {}
-  ExitNotice(ExitNotice&& other) noexcept : gossiper_(std::exchange(other.gossiper_, nullptr)) {}
-  ExitNotice& operator=(ExitNotice&&) = delete;
-  ~ExitNotice() {
-    if (gossiper_ != nullptr) gossiper_->MarkExited();
-  }
-
- private:
-  Gossiper* gossiper_;
-};
-
 // The calls of one round in flight. Used only on the round's executor, which runs one handler
 // at a time, so `pending` needs no lock.
 struct Gossiper::Round {
@@ -41,13 +23,34 @@ struct Gossiper::Round {
   asio::steady_timer done;  // Cancelled when pending drops to 0, which wakes the round.
 };
 
+namespace {
+
+BackgroundService::Options ServiceOptions(const Gossiper::Options& options, Random& random,
+                                          const Membership& membership) {
+  BackgroundService::Options service;
+  service.name = "node=" + std::to_string(membership.self()) + " gossip loop";
+  service.subsystem = Subsystem::kCluster;
+  service.interval_ms = options.interval_ms;
+  // A round ends by its calls' deadline (one interval), so ticks keep a fixed rate; the random
+  // first offset spreads nodes started together, and the fixed rate then keeps them apart.
+  service.fixed_rate = true;
+  service.first_offset = &random;
+  const NodeId self = membership.self();
+  service.on_stop = [self] { Log(Subsystem::kCluster).info("node={} gossip stopped", self); };
+  return service;
+}
+
+}  // namespace
+
 Gossiper::Gossiper(Options options, Membership& membership, net::Transport& transport,
-                   Random& random, std::function<uint64_t()> live_keys)
+                   Random& random, std::function<uint64_t()> live_keys,
+                   const MonotonicClock& steady)
     : options_(options),
       membership_(membership),
       transport_(transport),
-      random_(random),
-      live_keys_(std::move(live_keys)) {
+      live_keys_(std::move(live_keys)),
+      steady_(steady),
+      service_(ServiceOptions(options, random, membership), steady, [this] { return RunRound(); }) {
   DIALKV_CHECK(options_.interval_ms > 0);
   DIALKV_CHECK(live_keys_ != nullptr);
 }
@@ -55,88 +58,13 @@ Gossiper::Gossiper(Options options, Membership& membership, net::Transport& tran
 Gossiper::~Gossiper() { DIALKV_CHECK(exited()); }
 
 void Gossiper::Start(asio::any_io_executor executor) {
-  const asio::any_io_executor strand = asio::make_strand(executor);
-  auto timer = std::make_shared<asio::steady_timer>(strand);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (started_ || stop_requested_) return;
-    started_ = true;
-    exited_ = false;
-    wait_timer_ = timer;
-  }
-  // Outside mu_: the loop and its ExitNotice take it. A Stop() from now on finds the timer.
-  const NodeId self = membership_.self();
+  if (!service_.Start(executor)) return;
   Log(Subsystem::kCluster)
-      .info("node={} gossiping with {} peers every {} ms", self, membership_.members().size() - 1,
-            options_.interval_ms);
-  // Named, not written in the call: GCC 12 may copy a prvalue argument of a coroutine bitwise.
-  ExitNotice notice(this);
-  asio::co_spawn(
-      strand, Loop(std::move(timer), std::move(notice)), [self](const std::exception_ptr& e) {
-        if (e) {
-          Log(Subsystem::kCluster)
-              .error("node={} gossip loop threw: {}; gossip stopped", self, DescribeException(e));
-        }
-      });
+      .info("node={} gossiping with {} peers every {} ms", membership_.self(),
+            membership_.members().size() - 1, options_.interval_ms);
 }
 
-void Gossiper::Stop() {
-  std::shared_ptr<asio::steady_timer> timer;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stop_requested_) return;
-    stop_requested_ = true;
-    timer = wait_timer_.lock();
-  }
-  // The timer belongs to the loop's strand: cancel it there. Either the loop is waiting and
-  // wakes, or it is busy on the strand and sees stop_requested() before it waits again.
-  if (timer != nullptr) {
-    const asio::any_io_executor executor = timer->get_executor();
-    asio::post(executor, [timer = std::move(timer)] { timer->cancel(); });
-  }
-}
-
-bool Gossiper::stop_requested() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stop_requested_;
-}
-
-bool Gossiper::exited() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return exited_;
-}
-
-void Gossiper::MarkExited() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    exited_ = true;
-  }
-  exited_cv_.notify_all();
-}
-
-bool Gossiper::WaitExited(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return exited_cv_.wait_for(lock, timeout, [this] { return exited_; });
-}
-
-asio::awaitable<void> Gossiper::Loop(std::shared_ptr<asio::steady_timer> timer, ExitNotice notice) {
-  (void)notice;  // Its destructor is the point.
-  const auto interval = std::chrono::milliseconds(options_.interval_ms);
-  // A random first offset spreads nodes started together; the fixed rate then keeps them apart.
-  auto next_round = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(random_.Uniform(options_.interval_ms));
-  while (!stop_requested()) {
-    timer->expires_at(next_round);
-    co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (stop_requested()) break;
-    next_round += interval;
-    co_await RunRound();
-    // A round ends by its calls' deadline, so it overruns by a hair at most; never make up for
-    // it with a burst of rounds.
-    next_round = std::max(next_round, std::chrono::steady_clock::now());
-  }
-  Log(Subsystem::kCluster).info("node={} gossip stopped", membership_.self());
-}
+void Gossiper::Stop() { service_.RequestStop(); }
 
 asio::awaitable<void> Gossiper::RunRound() {
   membership_.Tick(live_keys_());
@@ -146,8 +74,7 @@ asio::awaitable<void> Gossiper::RunRound() {
   for (v1::MemberState& s : membership_.Snapshot()) *gossip->add_members() = std::move(s);
 
   const asio::any_io_executor executor = co_await asio::this_coro::executor;
-  const net::Deadline deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.interval_ms);
+  const net::Deadline deadline = steady_.Now() + std::chrono::milliseconds(options_.interval_ms);
   auto round = std::make_shared<Round>(executor);
   const NodeId self = membership_.self();
   for (const Member& member : membership_.members()) {

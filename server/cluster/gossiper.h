@@ -14,8 +14,9 @@
 // round starts after a random offset in [0, interval), so nodes started together do not
 // gossip in lockstep.
 //
-// Lifetime rule: the loop started by Start() uses this object, the Membership, the Transport,
-// the Random and `live_keys`. Before destroying any of them, either
+// Lifetime rule: the loop started by Start() (a BackgroundService, whose header has the rules)
+// uses this object, the Membership, the Transport, the Random and `live_keys`. Before
+// destroying any of them, either
 //   (a) Stop() and wait until the loop has exited (WaitExited() from a thread that does not
 //       run its executor, or poll exited() while running the io_context), or
 //   (b) destroy the io_context that runs the loop (which destroys the loop without resuming
@@ -23,21 +24,20 @@
 // The destructor checks that the loop has exited.
 //
 // Thread-safe: every method may be called from any thread. The loop and its calls run on a
-// strand of the executor given to Start().
+// strand of the executor given to Start(); rounds are timed on the MonotonicClock given at
+// construction.
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/steady_timer.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <memory>
-#include <mutex>
 
 #include "proto/dialkv.pb.h"
 #include "server/cluster/clock_offsets.h"
 #include "server/cluster/membership.h"
+#include "server/common/background_service.h"
+#include "server/common/clock.h"
 #include "server/common/random.h"
 #include "server/net/transport.h"
 
@@ -55,9 +55,10 @@ class Gossiper {
   // None of the references is owned; all must outlive the loop (see the lifetime rule).
   // `random` is used on the loop's strand only. `live_keys` is called once per round, on the
   // thread running the round; it must be quick and must not block (Engine::LiveKeyCount is a
-  // good one).
+  // good one). `steady` times the rounds and their calls' deadlines.
   Gossiper(Options options, Membership& membership, net::Transport& transport, Random& random,
-           std::function<uint64_t()> live_keys);
+           std::function<uint64_t()> live_keys,
+           const MonotonicClock& steady = MonotonicClock::Real());
   // REQUIRES: exited() (the lifetime rule above).
   ~Gossiper();
   Gossiper(const Gossiper&) = delete;
@@ -76,10 +77,10 @@ class Gossiper {
   // once; a round in progress finishes first (at most one interval: its calls' deadline).
   void Stop();
   // True once the loop has exited, or when it was never started.
-  bool exited() const;
+  bool exited() const { return service_.idle(); }
   // Blocks until exited() or `timeout` passed; returns exited(). The loop's executor must be
   // running meanwhile. REQUIRES: not called from a thread that runs that executor.
-  bool WaitExited(std::chrono::milliseconds timeout);
+  bool WaitExited(std::chrono::milliseconds timeout) { return service_.WaitIdleFor(timeout); }
 
   // One round: Tick, send this node's view to every other member concurrently, merge each
   // reply; returns when every call has finished (at most one interval). Start()'s loop runs it
@@ -94,32 +95,18 @@ class Gossiper {
   const Options& options() const { return options_; }
 
  private:
-  class ExitNotice;
   struct Round;
-  // `timer` is the wait between rounds (shared with Stop() through wait_timer_); `notice`
-  // marks the loop exited when the frame goes, whether it finished or was destroyed unrun.
-  asio::awaitable<void> Loop(std::shared_ptr<asio::steady_timer> timer, ExitNotice notice);
   asio::awaitable<void> CallPeer(NodeId peer, v1::Envelope request, net::Deadline deadline);
-  bool stop_requested() const;
-  void MarkExited();
 
   const Options options_;
   Membership& membership_;
   net::Transport& transport_;
-  Random& random_;
   const std::function<uint64_t()> live_keys_;
+  const MonotonicClock& steady_;
   PeerClockOffsets* offsets_ = nullptr;  // Set before start-up, then read-only.
-
-  mutable std::mutex mu_;
-  std::condition_variable exited_cv_;
-  // Guarded by mu_:
-  bool started_ = false;
-  bool stop_requested_ = false;
-  bool exited_ = true;
-  // The loop's wait between rounds (on the loop's strand), so Stop() can cut it short. Weak:
-  // the loop owns the timer and, through it, the strand; neither may outlive the io_context,
-  // and this object may (lifetime rule (b)).
-  std::weak_ptr<asio::steady_timer> wait_timer_;
+  // The loop: RunRound() every interval, at a fixed rate, after a random first offset. Last:
+  // destroyed first.
+  BackgroundService service_;
 };
 
 }  // namespace dialkv::cluster

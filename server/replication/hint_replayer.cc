@@ -1,16 +1,9 @@
 #include "server/replication/hint_replayer.h"
 
-#include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/post.hpp>
-#include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
-#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "server/common/check.h"
 #include "server/common/hash.h"
 #include "server/common/logging.h"
 #include "server/replication/wire.h"
@@ -22,26 +15,26 @@ namespace {
 // backstop against a membership of thousands.
 constexpr size_t kMaxConcurrentReplays = 1024;
 
-void LogException(std::exception_ptr error, std::string_view what) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    Log(Subsystem::kRepl).error("{} threw: {}", what, e.what());
-  } catch (...) {
-    Log(Subsystem::kRepl).error("{} threw a non-standard exception", what);
-  }
+BackgroundService::Options ServiceOptions(const HintReplayer::Options& options) {
+  BackgroundService::Options service;
+  service.name = "the periodic hint replay";
+  service.subsystem = Subsystem::kRepl;
+  service.interval_ms = options.replay_interval_ms;
+  service.max_tasks = kMaxConcurrentReplays;
+  return service;
 }
 
 }  // namespace
 
 HintReplayer::HintReplayer(Options options, HintStore& hints, cluster::Membership& membership,
-                           net::Transport& transport)
+                           net::Transport& transport, const MonotonicClock& steady)
     : options_(options),
       hints_(hints),
       membership_(membership),
       transport_(transport),
+      steady_(steady),
       link_(std::make_shared<Link>()),
-      tracker_(kMaxConcurrentReplays) {
+      service_(ServiceOptions(options), steady, [this] { return Retry(); }) {
   link_->replayer = this;
   membership_.AddListener(
       [link = link_](NodeId node, cluster::MemberState, cluster::MemberState to) {
@@ -60,74 +53,18 @@ HintReplayer::~HintReplayer() {
 }
 
 void HintReplayer::Start(asio::any_io_executor executor) {
-  std::shared_ptr<asio::steady_timer> timer;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    DIALKV_CHECK(!started_);
-    started_ = true;
-    executor_ = executor;
-    retry_timer_ = std::make_shared<asio::steady_timer>(executor);
-    timer = retry_timer_;
-  }
-  if (tracker_.TryAcquire()) {
-    auto retry = RetryPeriodically(std::move(timer));
-    asio::co_spawn(executor, std::move(retry), [this](std::exception_ptr error) {
-      if (error) LogException(error, "the periodic hint replay");
-      tracker_.Release();  // Last: Stop() may return and destroy this object.
-    });
-  }
+  if (!service_.Start(executor)) return;
   for (NodeId peer : hints_.PeersWithHints()) {
     if (membership_.IsAlive(peer)) Replay(peer);
   }
 }
 
-void HintReplayer::Stop() {
-  tracker_.RefuseNew();
-  std::shared_ptr<asio::steady_timer> timer;
-  asio::any_io_executor executor;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    // Only the first call touches the executor: later ones (the destructor's) may come after
-    // it was destroyed.
-    timer = std::exchange(retry_timer_, nullptr);
-    executor = executor_;
-  }
-  // The timer belongs to the executor: cancel it there. The handler owns the timer, not this.
-  if (timer != nullptr) asio::post(executor, [timer] { timer->cancel(); });
-  tracker_.WaitIdle();
-}
+void HintReplayer::Stop() { service_.Stop(); }
 
 void HintReplayer::Replay(NodeId peer) {
   if (peer == options_.self) return;
-  asio::any_io_executor executor;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!started_) return;
-    if (running_.count(peer) > 0) {
-      again_.insert(peer);
-      return;
-    }
-    // Refused when stopping; past the bound, the periodic retry gets to it.
-    if (!tracker_.TryAcquire()) return;
-    running_.insert(peer);
-    executor = executor_;
-  }
-  auto replay = ReplayPeer(peer);
-  asio::co_spawn(executor, std::move(replay), [this, peer](std::exception_ptr error) {
-    if (error) LogException(error, "a hint replay");
-    Finished(peer);
-  });
-}
-
-void HintReplayer::Finished(NodeId peer) {
-  bool again = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    running_.erase(peer);
-    again = again_.erase(peer) > 0;
-  }
-  if (again) Replay(peer);  // Before our slot is released, while this object surely lives.
-  tracker_.Release();
+  // Ignored before Start() and when stopping; past the bound, the periodic retry gets to it.
+  (void)service_.RunNow(peer, "a hint replay", [this, peer] { return ReplayPeer(peer); });
 }
 
 bool HintReplayer::Removed(NodeId peer, const HintStore::Hint& hint) {
@@ -153,16 +90,13 @@ bool HintReplayer::Dropped(NodeId peer, const HintStore::Hint& hint) {
 }
 
 asio::awaitable<void> HintReplayer::ReplayPeer(NodeId peer) {
-  // Leave the caller's stack first: Replay() may run in a membership listener, which must not
-  // block (co_spawn starts a coroutine inline when called on its executor's thread).
-  co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
   uint64_t delivered = 0;
   uint64_t expired = 0;
   uint64_t refused = 0;
   Status failure;
   bool stop = false;
   // Each round removes hints or stops; hints added meanwhile are picked up by the next scan.
-  while (!stop && !tracker_.stopping() && membership_.IsAlive(peer)) {
+  while (!stop && !service_.stopping() && membership_.IsAlive(peer)) {
     Result<std::vector<HintStore::Hint>> batch = hints_.Peek(peer, options_.batch_hints);
     if (!batch.ok()) {
       failure = batch.status();
@@ -170,7 +104,7 @@ asio::awaitable<void> HintReplayer::ReplayPeer(NodeId peer) {
     }
     if (batch->empty()) break;
     for (const HintStore::Hint& hint : *batch) {
-      if (tracker_.stopping()) {
+      if (service_.stopping()) {
         stop = true;
         break;
       }
@@ -183,8 +117,7 @@ asio::awaitable<void> HintReplayer::ReplayPeer(NodeId peer) {
         continue;
       }
       v1::Envelope request = ReplicaWriteEnvelope(hint.key, hint.version);
-      const auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.call_timeout_ms);
+      const auto deadline = steady_.Now() + std::chrono::milliseconds(options_.call_timeout_ms);
       Result<v1::Envelope> reply = co_await transport_.Call(peer, std::move(request), deadline);
       Status written = ReplicaWriteResult(reply);
       if (!written.ok()) {
@@ -253,25 +186,16 @@ void HintReplayer::DropExpired(NodeId peer) {
             peer, expired, hints_.options().max_age.count());
 }
 
-asio::awaitable<void> HintReplayer::RetryPeriodically(std::shared_ptr<asio::steady_timer> timer) {
-  while (!tracker_.stopping()) {
-    timer->expires_after(std::chrono::milliseconds(options_.replay_interval_ms));
-    co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (tracker_.stopping()) break;
-    for (NodeId peer : hints_.PeersWithHints()) {
-      if (membership_.IsAlive(peer)) {
-        Replay(peer);
-        continue;
-      }
-      bool running = false;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        running = running_.count(peer) > 0;
-      }
-      // A replay still running owns the hints it read; it stops at its next step.
-      if (!running) DropExpired(peer);
+asio::awaitable<void> HintReplayer::Retry() {
+  for (NodeId peer : hints_.PeersWithHints()) {
+    if (membership_.IsAlive(peer)) {
+      Replay(peer);
+      continue;
     }
+    // A replay still running owns the hints it read; it stops at its next step.
+    if (!service_.Running(peer)) DropExpired(peer);
   }
+  co_return;
 }
 
 HintReplayer::Stats HintReplayer::stats() const {

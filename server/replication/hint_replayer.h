@@ -1,19 +1,18 @@
 #pragma once
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/steady_timer.hpp>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <set>
 
 #include "dialkv/types.h"
 #include "server/cluster/membership.h"
+#include "server/common/background_service.h"
+#include "server/common/clock.h"
 #include "server/common/log_limiter.h"
 #include "server/net/transport.h"
 #include "server/replication/hint_store.h"
-#include "server/replication/task_tracker.h"
 
 namespace dialkv::replication {
 
@@ -31,12 +30,12 @@ namespace dialkv::replication {
 //
 // It never decides whether a peer is alive: Membership does.
 //
-// Threading: replays run on the executor given to Start(), one coroutine per peer at most;
-// REQUIRES: it runs one handler at a time (an io_context run by one thread, or a strand).
-// Their engine calls (scanning and deleting hints) run inline there, so with --sync give it an
-// executor that may block (a strand of the storage pool); without, an io_context is fine.
-// Replay() and the membership listener may be called from any thread. The store, membership
-// and transport must outlive this object.
+// Threading: replays run on a strand of the executor given to Start(), one coroutine per peer
+// at most (a BackgroundService: its header has the lifecycle and lifetime rules). Their engine
+// calls (scanning and deleting hints) run inline there, so with --sync give it an executor
+// that may block (the storage pool); without, an io_context is fine. Replay() and the
+// membership listener may be called from any thread. The store, membership, transport and
+// monotonic clock must outlive this object.
 class HintReplayer {
  public:
   struct Options {
@@ -61,7 +60,9 @@ class HintReplayer {
   // node starts serving (Membership::AddListener).
   HintReplayer(Options options, HintStore& hints,  // Not owned.
                cluster::Membership& membership,    // Not owned.
-               net::Transport& transport);         // Not owned.
+               net::Transport& transport,          // Not owned.
+               // Not owned; times the periodic retry and the calls' deadlines.
+               const MonotonicClock& steady = MonotonicClock::Real());
   HintReplayer(const HintReplayer&) = delete;
   HintReplayer& operator=(const HintReplayer&) = delete;
   ~HintReplayer();  // Stops, and unsubscribes (later state changes are ignored).
@@ -92,8 +93,8 @@ class HintReplayer {
   };
 
   asio::awaitable<void> ReplayPeer(NodeId peer);
-  asio::awaitable<void> RetryPeriodically(std::shared_ptr<asio::steady_timer> timer);
-  void Finished(NodeId peer);
+  // The periodic retry: replays live peers with hints, drops expired hints of the others.
+  asio::awaitable<void> Retry();
   // Removes `peer`'s hints that are older than max_age, oldest first, up to the first one
   // that is not. Runs inline.
   void DropExpired(NodeId peer);
@@ -104,23 +105,16 @@ class HintReplayer {
   HintStore& hints_;
   cluster::Membership& membership_;
   net::Transport& transport_;
+  const MonotonicClock& steady_;
   std::shared_ptr<Link> link_;
-  TaskTracker tracker_;  // Replays and the periodic retry.
-
-  mutable std::mutex mu_;
-  // Guarded by mu_:
-  bool started_ = false;
-  asio::any_io_executor executor_;
-  // The periodic retry's; cancelled (and cleared) by the first Stop().
-  std::shared_ptr<asio::steady_timer> retry_timer_;
-  std::set<NodeId> running_;  // Peers with a replay in progress.
-  std::set<NodeId> again_;    // Peers to replay again when their current replay ends.
 
   std::atomic<uint64_t> replayed_{0};
   std::atomic<uint64_t> expired_{0};
   std::atomic<uint64_t> refused_{0};
   std::atomic<uint64_t> failures_{0};
   LogLimiter clock_refusal_log_limiter_{std::chrono::seconds(1)};
+  // The periodic retry, and one run-now key per peer (its replay). Last: destroyed first.
+  BackgroundService service_;
 };
 
 }  // namespace dialkv::replication

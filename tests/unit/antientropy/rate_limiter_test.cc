@@ -6,6 +6,8 @@
 
 #include <chrono>
 
+#include "server/common/clock.h"
+
 namespace dialkv::antientropy {
 namespace {
 
@@ -18,29 +20,29 @@ TEST(RateLimiterTest, ZeroMeansUnlimited) {
 }
 
 TEST(RateLimiterTest, ABurstOfOneSecondPassesThenCallersWaitForTheDebt) {
-  Clock::time_point now{};
-  RateLimiter limiter(100, [&now] { return now; });
+  ManualMonotonicClock clock;
+  RateLimiter limiter(100, clock);
   EXPECT_EQ(limiter.TryTake(60), Clock::duration::zero());
   EXPECT_EQ(limiter.TryTake(60), Clock::duration::zero());  // Into debt: 100 - 120 = -20.
   const Clock::duration wait = limiter.TryTake(1);
   EXPECT_GE(wait, milliseconds(200));  // 20 tokens at 100/s.
   EXPECT_LE(wait, milliseconds(201));
-  now += milliseconds(200);
+  clock.Advance(milliseconds(200));
   EXPECT_EQ(limiter.TryTake(1), Clock::duration::zero());
 }
 
 TEST(RateLimiterTest, LongRunRateIsTheLimit) {
-  Clock::time_point now{};
-  RateLimiter limiter(1000, [&now] { return now; });
+  ManualMonotonicClock clock;
+  RateLimiter limiter(1000, clock);
   uint64_t taken = 0;
   // Ten simulated seconds of a caller that takes 50 whenever allowed and otherwise waits.
-  for (int step = 0; step < 100'000 && now < Clock::time_point{} + std::chrono::seconds(10);
+  for (int step = 0; step < 100'000 && clock.Now() < Clock::time_point{} + std::chrono::seconds(10);
        ++step) {
     const Clock::duration wait = limiter.TryTake(50);
     if (wait == Clock::duration::zero()) {
       taken += 50;
     } else {
-      now += wait;
+      clock.Advance(wait);
     }
   }
   // One second of burst plus ten seconds at the rate, give or take one batch.

@@ -71,11 +71,13 @@ asio::awaitable<v1::Envelope> Serve(Gossiper* gossiper, v1::Envelope request) {
 // One node: its membership, transport, random source and gossiper.
 struct TestNode {
   TestNode(NodeId id, uint64_t generation, std::vector<NodeId> ids, FakeNetwork& network,
-           const Clock& clock, Gossiper::Options options)
+           const Clock& clock, Gossiper::Options options,
+           const MonotonicClock& steady = MonotonicClock::Real())
       : membership(id, generation, Members(std::move(ids)), clock, MembershipOptions()),
         transport(network.TransportFor(id)),
         random(id),
-        gossiper(options, membership, *transport, random, [this] { return live_keys; }) {
+        gossiper(
+            options, membership, *transport, random, [this] { return live_keys; }, steady) {
     const Clock* c = &clock;
     membership.AddListener([this, c](NodeId node, MemberState from, MemberState to) {
       seen.push_back({c->NowMs(), node, from, to});
@@ -105,11 +107,12 @@ struct TestNode {
 class GossipTest : public ::testing::Test {
  protected:
   TestNode& AddNode(NodeId id, uint64_t generation = 1, std::vector<NodeId> ids = {1, 2, 3},
-                    uint32_t interval_ms = kIntervalMs) {
+                    uint32_t interval_ms = kIntervalMs,
+                    const MonotonicClock& steady = MonotonicClock::Real()) {
     Gossiper::Options options;
     options.interval_ms = interval_ms;
-    auto node =
-        std::make_unique<TestNode>(id, generation, std::move(ids), network_, clock_, options);
+    auto node = std::make_unique<TestNode>(id, generation, std::move(ids), network_, clock_,
+                                           options, steady);
     network_.Register(id, node->Handler());
     TestNode& ref = *node;
     nodes_[id] = std::move(node);
@@ -401,6 +404,34 @@ TEST_F(GossipTest, StopWaitsForTheRoundInProgressAtMostOneInterval) {
   node.gossiper.Stop();
   ASSERT_TRUE(RunUntil([&] { return node.gossiper.exited(); }, milliseconds(5000)));
   EXPECT_LT(std::chrono::steady_clock::now() - stop_at, milliseconds(2000));
+}
+
+// The loop's timing comes from its MonotonicClock: on a manual one, exactly one round per
+// interval of manual time, whatever the real time (a minute: real time never gets there).
+TEST_F(GossipTest, StartedLoopRunsOneRoundPerIntervalOfItsMonotonicClock) {
+  constexpr uint32_t kMinuteMs = 60'000;
+  ManualMonotonicClock steady(std::chrono::steady_clock::now());  // Deadlines reach the network.
+  for (NodeId id : {1u, 2u, 3u}) AddNode(id, 1, {1, 2, 3}, kMinuteMs, steady);
+  TestNode& node = *nodes_.at(1);
+  auto own_heartbeat = [this] { return M(1).Views()[0].heartbeat; };
+  const uint64_t before = own_heartbeat();
+  node.gossiper.Start(io_.get_executor());
+  io_.restart();
+  io_.poll();  // The loop reads the start time and waits.
+  // The first round comes after a random offset below one interval, then one per interval.
+  for (uint64_t round = 1; round <= 3; ++round) {
+    steady.Advance(milliseconds(round == 1 ? kMinuteMs - 1 : kMinuteMs));
+    ASSERT_TRUE(RunUntil([&] { return own_heartbeat() >= before + round; }, milliseconds(5000)));
+    io_.restart();
+    io_.run_for(milliseconds(20));
+    EXPECT_EQ(own_heartbeat(), before + round) << "one round per interval";
+  }
+  node.gossiper.Stop();
+  ASSERT_TRUE(RunUntil([&] { return node.gossiper.exited(); }, milliseconds(5000)));
+  steady.Advance(std::chrono::seconds(10));
+  io_.restart();
+  io_.run_for(milliseconds(20));
+  EXPECT_EQ(own_heartbeat(), before + 3) << "no round after the loop exited";
 }
 
 // Lifetime rule (b): destroying the io_context destroys the loop, which counts as exited, so

@@ -1,8 +1,8 @@
-#include "server/replication/task_tracker.h"
+#include "server/common/task_tracker.h"
 
 #include "server/common/check.h"
 
-namespace dialkv::replication {
+namespace dialkv {
 
 bool TaskTracker::TryAcquire(size_t n) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -29,6 +29,11 @@ void TaskTracker::WaitIdle() {
   idle_.wait(lock, [this] { return in_flight_ == 0; });
 }
 
+bool TaskTracker::WaitIdleFor(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return idle_.wait_for(lock, timeout, [this] { return in_flight_ == 0; });
+}
+
 bool TaskTracker::stopping() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stopping_;
@@ -39,4 +44,4 @@ size_t TaskTracker::in_flight() const {
   return in_flight_;
 }
 
-}  // namespace dialkv::replication
+}  // namespace dialkv
