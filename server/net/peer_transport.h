@@ -12,6 +12,13 @@
 // at once with kUnavailable, so a dead peer costs one attempt per pause, not a connect timeout
 // per call. Every wait of a call ends at its deadline.
 //
+// Batching (docs/architecture.md, "Batches"): once the peer's replies on the open connection
+// say it serves batches, the replica reads and writes and gossip requests queued for it in one
+// pass of its io_context go out as one PeerBatch frame, with one header; each call still gets
+// its own reply, error and deadline. A request whose deadline passed while it waited for the
+// flush is not sent (kUnavailable), and a batch lost with its connection fails each of its
+// calls as a lost single request does (may have been delivered).
+//
 // The transport stamps each request's header (this node's cluster, id and hlc) and checks
 // each reply's: a reply from another cluster, or from a node other than the one --peers names
 // at that address, is refused; the reply's hlc is folded into this node's clock unless it is
@@ -21,7 +28,7 @@
 //
 // Fault injection: with Options::faults, every outbound request and every inbound reply is
 // judged by the FaultInjector (fault_injector.h) in one place, the RoundTrip of a peer's link
-// (peer_transport.cc). A request or reply it loses makes the call wait for its deadline and
+// (peer_transport.cc), each request of a batch on its own, before it joins the batch. A request or reply it loses makes the call wait for its deadline and
 // fail with kTimeout, exactly like a message lost by the network; a delayed request is held
 // before it is sent (past the deadline, it is not sent: kTimeout too).
 //
@@ -30,6 +37,8 @@
 //                                                  "timeout", "permission_denied", ...)
 //   dialkv_peer_connect_attempts_total{peer}       connection attempts started
 //   dialkv_peer_connect_failures_total{peer}       attempts that failed
+//   dialkv_peer_batches_total{peer}                batch frames sent
+//   dialkv_peer_batched_requests_total{peer}       requests they carried
 //
 // Thread-safe: Call() and Stop() may be called from any thread. Lifetime: call Stop(), then
 // stop and join the pool, then destroy the transport, then the pool (docs/architecture.md,
