@@ -14,6 +14,7 @@
 #   REPEAT         (default 3)     OPS (default 50000) per run
 #   CONNECTIONS    (default 16)    KEYS (default 10000)  VALUE_BYTES (default 100)
 #   SERVER_THREADS (default 1)     --threads of every server
+#   SERVER_ARGS    (default none)  more flags for every server, space-separated
 # Stops what it started, by pid.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,6 +27,8 @@ connections=${CONNECTIONS:-16}
 keys=${KEYS:-10000}
 value_bytes=${VALUE_BYTES:-100}
 server_threads=${SERVER_THREADS:-1}
+server_args=()
+for arg in ${SERVER_ARGS:-}; do server_args+=("--server-arg=$arg"); done
 ticks_per_s=$(getconf CLK_TCK)
 
 abs() { case $1 in /*) echo "$1" ;; *) echo "$root/$1" ;; esac; }
@@ -50,7 +53,7 @@ for i in $(seq 1 "$count"); do
   [ -x "$server" ] || { echo "cpu_per_op.sh: $server is missing" >&2; exit 2; }
   "$jepsen" --hold --nodes 3 --server "$server" --out "$work/$i" \
     --server-arg=--log-level=warn --server-arg=--threads="$server_threads" \
-    --server-arg=--ae-interval-ms=5000 >"$work/$i.log" 2>&1 &
+    --server-arg=--ae-interval-ms=5000 "${server_args[@]}" >"$work/$i.log" 2>&1 &
   pids+=($!)
 done
 for i in $(seq 1 "$count"); do
@@ -87,7 +90,7 @@ measure() {  # measure I MODE OP
     'BEGIN { printf "%s %s %s %.0f %.3f %.1f\n", i, m, o, r, p, t / hz * 1e6 / n }'
 }
 
-echo "cpu_per_op.sh: servers: $servers; --threads=$server_threads; $repeat runs of $ops operations each; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cpu_per_op.sh: servers: $servers; --threads=$server_threads ${SERVER_ARGS:-}; $repeat runs of $ops operations each; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # Puts first, so the gets find every key.
 for rep in $(seq 1 "$repeat"); do
   for op in put get; do

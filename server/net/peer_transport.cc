@@ -5,12 +5,14 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <atomic>
 #include <cctype>
 #include <chrono>
 #include <exception>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -532,10 +534,22 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Call(NodeId peer, v1::Envel
                                  " calls awaiting replies (max_calls_per_peer); not sent");
   }
   // Hop to the link's io_context and back to ours (use_awaitable resumes on the caller's
-  // executor). The operation is a named local (docs/architecture.md, coroutine rules).
+  // executor), unless the caller runs there already (always with one io thread): then the
+  // call runs inline, without a coroutine spawned and a post each way. The operation is a named
+  // local (docs/architecture.md, coroutine rules).
   asio::awaitable<Outcome> operation = link->Run(std::move(request), deadline);
-  auto [error, outcome] = co_await asio::co_spawn(
-      link->executor(), std::move(operation), asio::experimental::as_tuple(asio::use_awaitable));
+  std::exception_ptr error;
+  Outcome outcome;
+  if (co_await asio::this_coro::executor == link->executor()) {
+    try {
+      outcome = co_await std::move(operation);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  } else {
+    std::tie(error, outcome) = co_await asio::co_spawn(
+        link->executor(), std::move(operation), asio::experimental::as_tuple(asio::use_awaitable));
+  }
   // Not in a destructor: a call still pending when the pool is destroyed has its frame
   // destroyed after the transport (see the header's lifetime rule), and must not touch it.
   link->Leave();
