@@ -19,6 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
+# shellcheck source=bench/compare/lib.sh
+source bench/compare/lib.sh
 servers=${SERVERS:-build/server/dialkv-server}
 build_dir=${BUILD_DIR:-build}
 repeat=${REPEAT:-3}
@@ -31,21 +33,13 @@ server_args=()
 for arg in ${SERVER_ARGS:-}; do server_args+=("--server-arg=$arg"); done
 ticks_per_s=$(getconf CLK_TCK)
 
-abs() { case $1 in /*) echo "$1" ;; *) echo "$root/$1" ;; esac; }
 jepsen=$(abs "$build_dir/jepsen-like/dialkv-jepsen")
 bench=$(abs "$build_dir/bench/load/dialkv-bench")
 for bin in "$jepsen" "$bench"; do
   [ -x "$bin" ] || { echo "cpu_per_op.sh: $bin is missing (build first, or set BUILD_DIR)" >&2; exit 2; }
 done
 
-work=$(mktemp -d /tmp/dialkv-cpu-per-op.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+bench_work_dir dialkv-cpu-per-op
 
 count=$(wc -w <<<"$servers")
 for i in $(seq 1 "$count"); do
@@ -61,7 +55,6 @@ for i in $(seq 1 "$count"); do
   [ -s "$work/$i/endpoints" ] || { cat "$work/$i.log" >&2; exit 1; }
 done
 
-field() { sed -n "s/.*\"$1\": *\"\\{0,1\\}\\([^,\"}]*\\).*/\\1/p" "$2" | head -1; }
 # The three servers' CPU ticks, summed.
 cpu_ticks() {
   local i=$1 total=0 n pid
@@ -108,11 +101,7 @@ echo
 echo "| server | mode | op | ops/s (median) | p99 ms (median) | servers' CPU us per op (median) | CPU vs server 1 |"
 echo "|---|---|---|---:|---:|---:|---:|"
 # Per mode, operation and server, the median of each column.
-sort -k2,2 -k3,3r -k1,1n "$work/runs" | awk '
-  function median(v, n,    i, j, t) {
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-  }
+sort -k2,2 -k3,3r -k1,1n "$work/runs" | awk "$MEDIAN_AWK"'
   function flush(    cpu) {
     if (n == 0) return
     cpu = median(us, n)

@@ -14,6 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
+# shellcheck source=bench/compare/lib.sh
+source bench/compare/lib.sh
 build_dirs=${BUILD_DIRS:-build-bench}
 repeat=${REPEAT:-3}
 commands=${COMMANDS:-50000}
@@ -23,16 +25,8 @@ value_bytes=${VALUE_BYTES:-100}
 command -v redis-benchmark >/dev/null || { echo "resp_cpu.sh: redis-benchmark is missing (apt install redis-tools)" >&2; exit 2; }
 ticks_per_s=$(getconf CLK_TCK)
 
-work=$(mktemp -d /tmp/dialkv-resp-cpu.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+bench_work_dir dialkv-resp-cpu
 
-abs() { case $1 in /*) echo "$1" ;; *) echo "$root/$1" ;; esac; }
 # Starts build I's cluster in $work/I.
 for i in $(seq 1 "$(wc -w <<<"$build_dirs")"); do
   dir=$(abs "$(cut -d' ' -f"$i" <<<"$build_dirs")")
@@ -49,7 +43,6 @@ for i in $(seq 1 "${#pids[@]}"); do
   [ -s "$work/$i/endpoints" ] || { cat "$work/$i.log" >&2; exit 1; }
 done
 
-field() { sed -n "s/.*\"$1\":\"\\{0,1\\}\\([^,\"}]*\\).*/\\1/p" "$2"; }
 port_of() { field "$1" "$2" | sed 's/.*://'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
@@ -99,11 +92,7 @@ echo
 echo "| build | protocol | command | ops/s (median) | node 1 CPU us per command (median) |"
 echo "|---|---|---|---:|---:|"
 # Per build, protocol and command, the median of each column.
-sort -k1,1 -k3,3r -k2,2r "$work/runs" | awk '
-  function median(v, n,    i, j, t) {
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-  }
+sort -k1,1 -k3,3r -k2,2r "$work/runs" | awk "$MEDIAN_AWK"'
   function flush() {
     if (n == 0) return
     printf "| %s | %s | %s | %.0f | %.1f |\n", build, protocol, command, median(ops, n), median(us, n)
