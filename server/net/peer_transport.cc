@@ -74,6 +74,8 @@ class PeerTransport::Link {
   // One call, from the hop onto this link's io_context to the checked reply.
   asio::awaitable<Outcome> Run(v1::Envelope request, Deadline deadline);
 
+  bool serves_batches() const { return serves_batches_.load(std::memory_order_relaxed); }
+
   void Close() {
     connection_.Close(StoppedStatus());
     FailQueued(StoppedStatus());
@@ -139,6 +141,7 @@ class PeerTransport::Link {
   // Connection::sessions() of the connection on which the peer's replies said it serves
   // batches (0: none yet). A new connection starts unbatched until its first reply says so.
   uint64_t batches_session_ = 0;
+  std::atomic<bool> serves_batches_{false};  // What the peer's latest reply said; any thread.
   metrics::Counter* batches_ = nullptr;
   metrics::Counter* batched_ = nullptr;
 };
@@ -389,6 +392,7 @@ Result<v1::Envelope> PeerTransport::Link::CheckReply(v1::Envelope reply) {
     // Most likely from the connection open now; if not, a batch refused by a node of an older
     // release costs the calls of one connection, which then starts unbatched again.
     if (header.serves_batches()) batches_session_ = connection_.sessions();
+    serves_batches_.store(header.serves_batches(), std::memory_order_relaxed);
     if (const Status folded = transport_->hlc_.Observe(header.hlc()); !folded.ok()) {
       uint64_t suppressed = 0;
       if (skew_log_.Allow(&suppressed)) {
@@ -561,6 +565,11 @@ asio::awaitable<Result<v1::Envelope>> PeerTransport::Call(NodeId peer, v1::Envel
   }
   if (!outcome.status.ok()) co_return std::move(outcome.status);
   co_return std::move(outcome.reply);
+}
+
+bool PeerTransport::ServesBatches(NodeId peer) const {
+  const auto it = links_.find(peer);
+  return it != links_.end() && it->second->serves_batches();
 }
 
 void PeerTransport::PeerIsBack(NodeId peer) {

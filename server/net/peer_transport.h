@@ -28,9 +28,10 @@
 //
 // Fault injection: with Options::faults, every outbound request and every inbound reply is
 // judged by the FaultInjector (fault_injector.h) in one place, the RoundTrip of a peer's link
-// (peer_transport.cc), each request of a batch on its own, before it joins the batch. A request or reply it loses makes the call wait for its deadline and
-// fail with kTimeout, exactly like a message lost by the network; a delayed request is held
-// before it is sent (past the deadline, it is not sent: kTimeout too).
+// (peer_transport.cc), each request of a batch on its own, before it joins the batch. A request or
+// reply it loses makes the call wait for its deadline and fail with kTimeout, exactly like a
+// message lost by the network; a delayed request is held before it is sent (past the deadline, it
+// is not sent: kTimeout too).
 //
 // Metrics (when a registry is given), labelled by peer id:
 //   dialkv_peer_calls_total{peer,outcome}          outcome: "ok" or the error ("unavailable",
@@ -145,6 +146,9 @@ class PeerTransport final : public Transport {
   //   kInternal    — the reply carries no PeerHeader (the address is not a peer port).
   asio::awaitable<Result<v1::Envelope>> Call(NodeId peer, v1::Envelope request,
                                              Deadline deadline) override;
+
+  // See Transport::ServesBatches.
+  bool ServesBatches(NodeId peer) const override;
 
   // Tells the transport that `peer` is reachable again (its gossip reached this node), so the
   // next call to it connects at once instead of waiting out a backoff pause that grew while it

@@ -35,6 +35,11 @@ class Transport {
   // Callers must treat every error as "may have been delivered" unless they know otherwise.
   virtual asio::awaitable<Result<v1::Envelope>> Call(NodeId peer, v1::Envelope request,
                                                      Deadline deadline) = 0;
+
+  // Whether `peer`'s latest reply said it serves PeerBatch requests (a node of an older release
+  // does not), so a caller may send it one of its own. Any thread; false for an unknown peer,
+  // or before any reply.
+  virtual bool ServesBatches(NodeId /*peer*/) const { return false; }
 };
 
 }  // namespace dialkv::net

@@ -10,6 +10,7 @@
 #include "server/common/log_limiter.h"
 #include "server/common/logging.h"
 #include "server/net/listener.h"
+#include "server/replication/replica_stream.h"
 #include "server/replication/wire.h"
 
 namespace dialkv::replication {
@@ -32,7 +33,8 @@ Coordinator::Coordinator(Options options, const cluster::Ring& ring,
       hlc_(hlc),
       transport_(transport),
       hints_(options.hinted_handoff ? hints : nullptr),
-      tracker_(options.max_replica_calls_in_flight) {}
+      tracker_(options.max_replica_calls_in_flight),
+      streams_(std::make_unique<Streams>(*this)) {}
 
 Coordinator::~Coordinator() { Stop(); }
 
@@ -259,12 +261,13 @@ asio::awaitable<void> Coordinator::ReplicateInBackground(std::vector<NodeId> rep
       std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.replica_timeout_ms);
   std::vector<NodeId> not_called;
   for (NodeId replica : replicas) {
+    const bool try_replica =
+        !hinting() || membership_.StateOf(replica) != cluster::MemberState::kDead;
+    if (try_replica && !tracker_.stopping() && streams_->Offer(executor, replica, write)) continue;
     if (!tracker_.TryAcquire()) {
       not_called.push_back(replica);
       continue;
     }
-    const bool try_replica =
-        !hinting() || membership_.StateOf(replica) != cluster::MemberState::kDead;
     auto call = Deliver(replica, write, deadline, deadline, try_replica);
     SpawnCall<Delivery>(executor, &tracker_, replica, std::move(call));
   }

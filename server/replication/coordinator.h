@@ -272,7 +272,8 @@ class Coordinator {
                                                             const SharedWrite& write, size_t needed,
                                                             Deadline deadline,
                                                             std::string_view outcome);
-  // Sends `version` to `replicas` in the background (tracked, not awaited). Replicas it has
+  // Sends `version` to `replicas` in the background (tracked, not awaited): through the
+  // replica's stream (Streams) when it takes it, otherwise by a call of its own. Replicas it has
   // no slot for are hinted now, before it returns.
   asio::awaitable<void> ReplicateInBackground(std::vector<NodeId> replicas, SharedWrite write,
                                               Deadline request_deadline);
@@ -294,6 +295,10 @@ class Coordinator {
   cluster::PeerClockOffsets* clock_offsets_ = nullptr;  // Set before serving, then read-only.
   storage::DiskHealth* disk_ = nullptr;                 // Set before serving, then read-only.
   TaskTracker tracker_;                                 // One slot per replica call in flight.
+  // Background replication of AP writes, one stream per peer (replica_stream.h). After
+  // tracker_: destroyed first, once Stop() waited for its senders.
+  class Streams;
+  std::unique_ptr<Streams> streams_;
   metrics::Counter fast_failures_;
   std::atomic<bool> bug_skip_read_repair_{false};
   std::atomic<bool> bug_skip_write_timestamp_phase_{false};

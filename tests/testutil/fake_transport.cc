@@ -24,6 +24,7 @@ class FakeNetwork::Endpoint final : public net::Transport {
                                              net::Deadline deadline) override {
     return network_->Call(self_, peer, std::move(request), deadline);
   }
+  bool ServesBatches(NodeId /*peer*/) const override { return network_->serves_batches(); }
 
  private:
   FakeNetwork* network_;

@@ -54,8 +54,13 @@ class FakeNetwork {
   }
   void HealAll();
 
-  // How many requests were delivered on from -> to.
+  // How many requests were delivered on from -> to (a batch counts once).
   int delivered(NodeId from, NodeId to) const;
+
+  // What every node's transport says of its peers' batches (Transport::ServesBatches); true
+  // unless set otherwise, as between nodes of this release.
+  void SetServesBatches(bool serves) { serves_batches_ = serves; }
+  bool serves_batches() const { return serves_batches_; }
 
   // The Transport node `self` uses. The network must outlive it.
   std::unique_ptr<net::Transport> TransportFor(NodeId self);
@@ -78,6 +83,7 @@ class FakeNetwork {
   std::map<Link, std::chrono::milliseconds> delay_;
   std::map<Link, int> delivered_;
   uint64_t next_id_ = 1;
+  bool serves_batches_ = true;
 };
 
 }  // namespace dialkv::testutil
