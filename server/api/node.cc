@@ -759,6 +759,8 @@ Status Node::InitCluster(const std::vector<PeerSpec>& peers) {
   coordinator_options.self = options_.node_id;
   coordinator_options.hinted_handoff = options_.hinted_handoff;
   coordinator_options.replica_timeout_ms = options_.replica_timeout_ms;
+  coordinator_options.stream_batch_bytes =
+      std::min<uint32_t>(1u << 20, options_.max_frame_bytes / 4);
   coordinator_options.speculative_retry_ms = options_.speculative_retry_ms;
   coordinator_options.fast_failures =
       &metrics_

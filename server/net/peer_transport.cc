@@ -148,12 +148,15 @@ class PeerTransport::Link {
 
 namespace {
 
-// Requests a batch carries: the replica calls of client requests, and gossip. Anti-entropy
-// exchanges go alone: they are few, large, and slow to serve, and a batch is answered only once
-// every item was served.
+// Requests a batch carries: those whose replies are small, so that a batch's reply (one frame)
+// stays far below the frame limit however many it carries: replica writes, the timestamp reads
+// of CP writes, and gossip. A read of a value goes alone (a few reads of large values would
+// make a reply over the limit, refused as a whole), and so do anti-entropy exchanges: they are
+// few, large, and slow to serve, and a batch is answered only once every item was served.
 bool Batchable(const v1::Envelope& request) {
   switch (request.body_case()) {
     case v1::Envelope::kReplicaReadRequest:
+      return request.replica_read_request().timestamp_only();
     case v1::Envelope::kReplicaWriteRequest:
     case v1::Envelope::kGossipRequest:
       return true;

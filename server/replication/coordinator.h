@@ -87,6 +87,10 @@ class Coordinator {
     // kOverloaded, and an AP write hints the replicas it could not call (without hinted
     // handoff, they wait for anti-entropy).
     uint32_t max_replica_calls_in_flight = 10'000;
+    // The AP replication stream (replica_stream.h) stops adding writes to a call once their keys
+    // and values reach this (one write always goes). Keep it well under the peers'
+    // --max-frame-bytes.
+    uint32_t stream_batch_bytes = 1u << 20;
     // Counts CP requests (reads and either write phase) refused at once because the failure
     // detector held too many replicas dead for a quorum. Not owned; null: not exported.
     metrics::Counter* fast_failures = nullptr;

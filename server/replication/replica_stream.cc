@@ -28,6 +28,10 @@ Result<v1::Envelope> ItemResult(const v1::Envelope& item) {
 
 }  // namespace
 
+size_t Coordinator::Streams::BytesOf(const KeyVersion& write) {
+  return write.key.size() + write.version.value.size();
+}
+
 Coordinator::Streams::Peer& Coordinator::Streams::PeerOf(NodeId replica) {
   std::lock_guard<std::mutex> lock(mu_);
   std::unique_ptr<Peer>& peer = peers_[replica];
@@ -41,13 +45,18 @@ bool Coordinator::Streams::Offer(const asio::any_io_executor& executor, NodeId r
   Peer& peer = PeerOf(replica);
   {
     std::lock_guard<std::mutex> lock(peer.mu);
-    if (peer.queue.size() >= kMaxQueued) return false;
+    const size_t bytes = BytesOf(*write);
+    if (peer.queue.size() >= kMaxQueued || peer.queued_bytes + bytes > kMaxQueuedBytes) {
+      return false;
+    }
     if (peer.sender_pending || peer.senders >= kMaxSenders) {
       peer.queue.push_back(write);  // A sender takes it: one not started yet, or one that ends.
+      peer.queued_bytes += bytes;
       return true;
     }
     if (!coordinator_.tracker_.TryAcquire()) return false;
     peer.queue.push_back(write);
+    peer.queued_bytes += bytes;
     peer.sender_pending = true;
     ++peer.senders;
   }
@@ -83,14 +92,16 @@ asio::awaitable<void> Coordinator::Streams::Send(NodeId replica, Peer* peer) {
         --peer->senders;
         break;
       }
+      const size_t max_bytes = coordinator_.options_.stream_batch_bytes;
       size_t count = 0;
       size_t bytes = 0;
-      while (count < peer->queue.size() && count < kMaxBatch &&
-             (count == 0 || bytes < kMaxBatchBytes)) {
-        const KeyVersion& write = *peer->queue[count];
-        bytes += write.key.size() + write.version.value.size();
+      while (count < peer->queue.size() && count < kMaxBatch) {
+        const size_t next = BytesOf(*peer->queue[count]);
+        if (count > 0 && bytes + next > max_bytes) break;
+        bytes += next;
         ++count;
       }
+      peer->queued_bytes -= bytes;
       writes.assign(std::make_move_iterator(peer->queue.begin()),
                     std::make_move_iterator(peer->queue.begin() + static_cast<ptrdiff_t>(count)));
       peer->queue.erase(peer->queue.begin(), peer->queue.begin() + static_cast<ptrdiff_t>(count));

@@ -34,14 +34,16 @@ namespace dialkv::replication {
 
 class Coordinator::Streams {
  public:
-  // Writes waiting for one peer at most; beyond, Offer() declines.
+  // Writes, and bytes of their keys and values, waiting for one peer at most; beyond, Offer()
+  // declines (the write is then delivered by a call of its own, which takes a slot of the
+  // coordinator's budget, or hinted when none is left).
   static constexpr size_t kMaxQueued = 10'000;
+  static constexpr size_t kMaxQueuedBytes = size_t{64} << 20;
   // Calls out to one peer at once.
   static constexpr size_t kMaxSenders = 4;
-  // A call carries at most this many writes, and stops adding writes once their keys and
-  // values reach kMaxBatchBytes (well under the peers' frame limit); one write always goes.
+  // A call carries at most this many writes, and no write that would take their keys and
+  // values past Options::stream_batch_bytes (one write always goes).
   static constexpr size_t kMaxBatch = 512;
-  static constexpr size_t kMaxBatchBytes = 1u << 20;
 
   explicit Streams(Coordinator& coordinator) : coordinator_(coordinator) {}
 
@@ -52,10 +54,12 @@ class Coordinator::Streams {
   struct Peer {
     std::mutex mu;
     std::vector<SharedWrite> queue;  // Guarded by mu.
+    size_t queued_bytes = 0;         // Guarded by mu: keys and values in `queue`.
     size_t senders = 0;              // Guarded by mu: senders started and not finished.
     bool sender_pending = false;     // Guarded by mu: one was started and has not taken yet.
   };
 
+  static size_t BytesOf(const KeyVersion& write);  // Its key's and value's.
   Peer& PeerOf(NodeId replica);
   // A sender: takes what is queued and sends it, until the queue is empty.
   asio::awaitable<void> Send(NodeId replica, Peer* peer);

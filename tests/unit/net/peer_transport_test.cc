@@ -211,6 +211,8 @@ class PeerTransportTest : public ::testing::Test {
   void Start(size_t context, NodeId peer, std::string key, milliseconds timeout,
              std::function<void(CallResult)> done) {
     v1::Envelope request = ReadRequest(std::move(key));
+    // A timestamp read, which a batch may carry, unless the test reads values.
+    request.mutable_replica_read_request()->set_timestamp_only(!read_values_);
     const Deadline deadline = SteadyClock::now() + timeout;
     asio::co_spawn(pool_.At(context), DoCall(transport_.get(), peer, std::move(request), deadline),
                    [done = std::move(done)](std::exception_ptr e, CallResult r) {
@@ -274,6 +276,7 @@ class PeerTransportTest : public ::testing::Test {
   IoContextPool pool_{2};
   std::unique_ptr<FrameServer> server_;
   std::unique_ptr<PeerTransport> transport_;
+  bool read_values_ = false;  // Start() sends reads of values, which never go in batches.
 };
 
 TEST_F(PeerTransportTest, CallSucceedsAndFoldsTheCalleesClockIntoTheCallers) {
@@ -697,6 +700,19 @@ TEST_F(PeerTransportTest, CallsQueuedTogetherGoInOneBatchOnceThePeerServesBatche
   EXPECT_EQ(callee_.batch_items.load(), 20);
   EXPECT_EQ(Batches(), 1u);
   EXPECT_EQ(BatchedRequests(), 20u);
+}
+
+// A read of a value goes alone even to a peer that serves batches: a few reads of large values
+// in one batch would make its reply (one frame) too large.
+TEST_F(PeerTransportTest, ReadsOfValuesGoAloneEvenToAPeerThatServesBatches) {
+  callee_.serves_batches.store(true);
+  ASSERT_TRUE(StartServer());
+  MakeTransport(server_port());
+  ASSERT_OK(CallPeer("first").status);
+  read_values_ = true;
+  for (const CallResult& result : CallTogether(Keys("k", 20))) ASSERT_OK(result.status);
+  EXPECT_EQ(callee_.requests.load(), 21);
+  EXPECT_EQ(callee_.batches.load(), 0);
 }
 
 // A peer of an older release, which does not say it serves batches, gets every request alone.
