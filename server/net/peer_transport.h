@@ -14,10 +14,10 @@
 //
 // Batching (docs/architecture.md, "Batches"): once the peer's replies on the open connection
 // say it serves batches, the requests with small replies (replica writes, timestamp reads,
-// gossip) queued for it in one pass of its io_context go out as one PeerBatch frame, with one header; each call still gets
-// its own reply, error and deadline. A request whose deadline passed while it waited for the
-// flush is not sent (kUnavailable), and a batch lost with its connection fails each of its
-// calls as a lost single request does (may have been delivered).
+// gossip) queued for it in one pass of its io_context go out as one PeerBatch frame, with one
+// header; each call still gets its own reply, error and deadline. A request whose deadline
+// passed while it waited for the flush is not sent (kUnavailable), and a batch lost with its
+// connection fails each of its calls as a lost single request does (may have been delivered).
 //
 // The transport stamps each request's header (this node's cluster, id and hlc) and checks
 // each reply's: a reply from another cluster, or from a node other than the one --peers names
