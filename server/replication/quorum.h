@@ -94,22 +94,24 @@ void SpawnCall(const asio::any_io_executor& executor, TaskTracker* tracker, Node
                asio::awaitable<Result<T>> call,
                std::shared_ptr<internal::GatherState<T>> state = nullptr) {
   auto run = internal::RunCall<T>(state, replica, std::move(call));
-  asio::co_spawn(executor, std::move(run), [state, replica, tracker](std::exception_ptr error) {
-    if (error) {
-      // Our code does not throw; this is an allocation failure or a bug below us.
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        Log(Subsystem::kRepl).error("peer={} replica call threw: {}", replica, e.what());
-      } catch (...) {
-        Log(Subsystem::kRepl).error("peer={} replica call threw a non-standard exception", replica);
-      }
-      if (state != nullptr) {
-        state->Add(replica, Status::Internal("the replica call failed with an exception"));
-      }
-    }
-    tracker->Release();
-  });
+  asio::co_spawn(
+      executor, std::move(run), [state, replica, tracker](const std::exception_ptr& error) {
+        if (error) {
+          // Our code does not throw; this is an allocation failure or a bug below us.
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            Log(Subsystem::kRepl).error("peer={} replica call threw: {}", replica, e.what());
+          } catch (...) {
+            Log(Subsystem::kRepl)
+                .error("peer={} replica call threw a non-standard exception", replica);
+          }
+          if (state != nullptr) {
+            state->Add(replica, Status::Internal("the replica call failed with an exception"));
+          }
+        }
+        tracker->Release();
+      });
 }
 
 // Calls gathered toward one request: started in one or more waves, all their replies collected
