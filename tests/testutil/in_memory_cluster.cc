@@ -15,7 +15,7 @@ using replication::LocalReplica;
 using replication::PeerService;
 using replication::WriteOutcome;
 
-InMemoryCluster::InMemoryCluster(Config config) : config_(std::move(config)) {
+InMemoryCluster::InMemoryCluster(Config config) : config_(config) {
   std::vector<NodeId> ids;
   for (NodeId id = 1; id <= config_.nodes; ++id) ids.push_back(id);
   cluster::Ring::Options ring_options;
@@ -83,13 +83,19 @@ FakeNetwork::Handler InMemoryCluster::HandlerOf(NodeId id) {
 }
 
 InMemoryCluster::~InMemoryCluster() {
-  RunUntilIdle();
-  StopWhileRunning([this] {
-    for (auto& n : nodes_) {
-      n->coordinator->Stop();
-      n->replayer->Stop();
-    }
-  });
+  try {
+    RunUntilIdle();
+    StopWhileRunning([this] {
+      for (auto& n : nodes_) {
+        n->coordinator->Stop();
+        n->replayer->Stop();
+      }
+    });
+  } catch (...) {
+    // A helper thread that cannot start: the nodes cannot be stopped, and must not be freed.
+    ADD_FAILURE() << "stopping the in-memory cluster threw";
+    std::abort();
+  }
 }
 
 std::vector<NodeId> InMemoryCluster::ids() const {
