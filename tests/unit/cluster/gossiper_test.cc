@@ -50,9 +50,8 @@ struct Seen {
   }
 };
 
-std::vector<Member> Members(const std::vector<NodeId>& ids) {
+std::vector<Member> Members(std::vector<NodeId> ids) {
   std::vector<Member> out;
-  out.reserve(ids.size());
   for (NodeId id : ids) out.push_back({id, "127.0.0.1:" + std::to_string(7380 + id)});
   return out;
 }
