@@ -390,7 +390,7 @@ struct Client::Impl {
     ++calls;
     asio::co_spawn(
         executor, Guarded(std::move(op)),
-        [this, promise = std::move(promise)](std::exception_ptr e, Outcome<T> out) mutable {
+        [this, promise = std::move(promise)](const std::exception_ptr& e, Outcome<T> out) mutable {
           --calls;  // Nothing of the call runs any more; the client may be freed after this.
           promise.set_value(e ? Result<T>(Status::Internal(DescribeException(e)))
                               : Unwrap(std::move(out)));
@@ -505,21 +505,20 @@ Result<ClusterStatus> Client::ClusterStatus(const RequestOptions& options) {
 }
 
 asio::awaitable<Result<GetResult>> Client::AsyncGet(std::string key, RequestOptions options) {
-  return impl_->Async(GetRequest(std::move(key)), std::move(options), &ToGetResult);
+  return impl_->Async(GetRequest(std::move(key)), options, &ToGetResult);
 }
 
 asio::awaitable<Result<WriteResult>> Client::AsyncPut(std::string key, std::string value,
                                                       RequestOptions options) {
-  return impl_->Async(PutRequest(std::move(key), std::move(value)), std::move(options),
-                      &ToPutResult);
+  return impl_->Async(PutRequest(std::move(key), std::move(value)), options, &ToPutResult);
 }
 
 asio::awaitable<Result<WriteResult>> Client::AsyncDelete(std::string key, RequestOptions options) {
-  return impl_->Async(DeleteRequest(std::move(key)), std::move(options), &ToDeleteResult);
+  return impl_->Async(DeleteRequest(std::move(key)), options, &ToDeleteResult);
 }
 
 asio::awaitable<Result<ClusterStatus>> Client::AsyncClusterStatus(RequestOptions options) {
-  return impl_->Async(ClusterStatusRequest(), std::move(options), &ToClusterStatus);
+  return impl_->Async(ClusterStatusRequest(), options, &ToClusterStatus);
 }
 
 Result<FaultState> Client::SetBugSwitches(const BugSwitches& switches,
@@ -542,7 +541,7 @@ Result<FaultState> Client::SetDiskFault(DiskFault fault, const RequestOptions& o
   return impl_->Sync(std::move(request), options, &ToFaultState);
 }
 
-Result<FaultState> Client::SetFaults(std::vector<LinkFaultsPatch> patches,
+Result<FaultState> Client::SetFaults(const std::vector<LinkFaultsPatch>& patches,
                                      std::optional<uint64_t> seed, const RequestOptions& options) {
   return impl_->Sync(SetFaultsRequest(patches, seed), options, &ToFaultState);
 }
@@ -567,28 +566,28 @@ Result<LocalVersion> Client::ReadLocal(std::string_view key, const RequestOption
   return impl_->Sync(ReadLocalRequest(std::string(key)), options, &ToLocalVersion);
 }
 
-asio::awaitable<Result<FaultState>> Client::AsyncSetFaults(std::vector<LinkFaultsPatch> patches,
-                                                           std::optional<uint64_t> seed,
-                                                           RequestOptions options) {
-  return impl_->Async(SetFaultsRequest(patches, seed), std::move(options), &ToFaultState);
+asio::awaitable<Result<FaultState>> Client::AsyncSetFaults(
+    const std::vector<LinkFaultsPatch>& patches, std::optional<uint64_t> seed,
+    RequestOptions options) {
+  return impl_->Async(SetFaultsRequest(patches, seed), options, &ToFaultState);
 }
 
 asio::awaitable<Result<FaultState>> Client::AsyncClearFaults(RequestOptions options) {
-  return impl_->Async(ClearFaultsRequest(), std::move(options), &ToFaultState);
+  return impl_->Async(ClearFaultsRequest(), options, &ToFaultState);
 }
 
 asio::awaitable<Result<FaultState>> Client::AsyncGetFaults(RequestOptions options) {
-  return impl_->Async(GetFaultsRequest(), std::move(options), &ToFaultState);
+  return impl_->Async(GetFaultsRequest(), options, &ToFaultState);
 }
 
 asio::awaitable<Result<FaultState>> Client::AsyncSetClockOffset(int64_t offset_ms,
                                                                 RequestOptions options) {
-  return impl_->Async(SetClockOffsetRequest(offset_ms), std::move(options), &ToFaultState);
+  return impl_->Async(SetClockOffsetRequest(offset_ms), options, &ToFaultState);
 }
 
 asio::awaitable<Result<LocalVersion>> Client::AsyncReadLocal(std::string key,
                                                              RequestOptions options) {
-  return impl_->Async(ReadLocalRequest(std::move(key)), std::move(options), &ToLocalVersion);
+  return impl_->Async(ReadLocalRequest(std::move(key)), options, &ToLocalVersion);
 }
 
 }  // namespace dialkv

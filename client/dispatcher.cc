@@ -153,7 +153,7 @@ class InflightGuard {
 }  // namespace
 
 Dispatcher::Dispatcher(asio::any_io_executor executor, std::vector<Endpoint> endpoints,
-                       Options options)
+                       const Options& options)
     : executor_(std::move(executor)), options_(options), token_(options.token) {
   Connection::Options connection_options{options.connect_timeout_ms, options.max_frame_bytes};
   connection_options.tls = options.tls;

@@ -47,7 +47,8 @@ class Dispatcher {
   };
 
   // REQUIRES: !endpoints.empty().
-  Dispatcher(asio::any_io_executor executor, std::vector<Endpoint> endpoints, Options options);
+  Dispatcher(asio::any_io_executor executor, std::vector<Endpoint> endpoints,
+             const Options& options);
   ~Dispatcher();
 
   // Sends `request` (any request of the client port; its id, and for a get, put or delete its

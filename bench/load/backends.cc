@@ -21,14 +21,14 @@ class DialkvConnection final : public BenchConnection {
     // outside the measurement.
     if (client_ == nullptr) co_return Status::Unavailable("connection closed");
     RequestOptions options = options_;
-    Result<ClusterStatus> status = co_await client_->AsyncClusterStatus(std::move(options));
+    Result<ClusterStatus> status = co_await client_->AsyncClusterStatus(options);
     co_return status.status();
   }
 
   asio::awaitable<Code> Get(std::string key, std::string* value) override {
     if (client_ == nullptr) co_return Code::kUnavailable;
     RequestOptions options = options_;
-    Result<GetResult> got = co_await client_->AsyncGet(std::move(key), std::move(options));
+    Result<GetResult> got = co_await client_->AsyncGet(std::move(key), options);
     if (got.ok() && value != nullptr) *value = std::move(got->value);
     co_return got.code();
   }
@@ -36,8 +36,7 @@ class DialkvConnection final : public BenchConnection {
   asio::awaitable<Code> Put(std::string key, std::string value) override {
     if (client_ == nullptr) co_return Code::kUnavailable;
     RequestOptions options = options_;
-    Result<WriteResult> put =
-        co_await client_->AsyncPut(std::move(key), std::move(value), std::move(options));
+    Result<WriteResult> put = co_await client_->AsyncPut(std::move(key), std::move(value), options);
     co_return put.code();
   }
 

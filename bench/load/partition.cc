@@ -29,7 +29,7 @@ asio::awaitable<Status> IsolateNode::Inject() {
     if (i == isolated_) continue;
     // The node id behind each endpoint, from its own answer.
     RequestOptions options;
-    Result<FaultState> state = co_await admins_[i]->AsyncGetFaults(std::move(options));
+    Result<FaultState> state = co_await admins_[i]->AsyncGetFaults(options);
     if (!state.ok()) co_return state.status();
     LinkFaultsPatch patch;
     patch.peer = state->node_id;
@@ -39,14 +39,13 @@ asio::awaitable<Status> IsolateNode::Inject() {
   }
   std::optional<uint64_t> seed;
   RequestOptions options;
-  Result<FaultState> set = co_await admins_[isolated_]->AsyncSetFaults(
-      std::move(patches), std::move(seed), std::move(options));
+  Result<FaultState> set = co_await admins_[isolated_]->AsyncSetFaults(patches, seed, options);
   co_return set.status();
 }
 
 asio::awaitable<Status> IsolateNode::Heal() {
   RequestOptions options;
-  Result<FaultState> cleared = co_await admins_[isolated_]->AsyncClearFaults(std::move(options));
+  Result<FaultState> cleared = co_await admins_[isolated_]->AsyncClearFaults(options);
   co_return cleared.status();
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <utility>
 
 #include "bench/load/staleness.h"
 
@@ -333,7 +334,7 @@ Result<RunResult> RunLoad(const LoadOptions& load, const BackendOptions& backend
   asio::io_context io;
   State state(load, backend, fault, io);
   std::exception_ptr thrown;
-  asio::co_spawn(io, Run(&state), [&thrown](std::exception_ptr e) { thrown = e; });
+  asio::co_spawn(io, Run(&state), [&thrown](std::exception_ptr e) { thrown = std::move(e); });
   io.run();
   if (thrown) {
     try {

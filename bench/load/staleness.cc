@@ -49,9 +49,9 @@ std::optional<uint64_t> StalenessTracker::TagOf(std::string_view value) {
     const char c = value[i];
     uint64_t digit;
     if (c >= '0' && c <= '9') {
-      digit = static_cast<uint64_t>(c - '0');
+      digit = static_cast<unsigned char>(c) - uint64_t{'0'};
     } else if (c >= 'a' && c <= 'f') {
-      digit = static_cast<uint64_t>(c - 'a' + 10);
+      digit = static_cast<unsigned char>(c) - uint64_t{'a'} + 10;
     } else {
       return std::nullopt;
     }

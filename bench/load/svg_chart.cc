@@ -256,8 +256,8 @@ std::string TimelineChart(std::span<const RunSummary> runs, std::string_view tit
     const std::string label = RunLabel(run);
     std::vector<Series> series;
     double max_y = 1;
-    const auto add_successes = [&](const std::vector<SecondSummary>& timeline, std::string side,
-                                   bool dashed) {
+    const auto add_successes = [&](const std::vector<SecondSummary>& timeline,
+                                   const std::string& side, bool dashed) {
       Series line{.id = label + "|ops/s|" + side, .colour = colours[r], .dashed = dashed};
       for (const SecondSummary& s : timeline) {
         line.points.emplace_back(s.t_s, static_cast<double>(s.successes));
@@ -310,7 +310,7 @@ std::string TimelineChart(std::span<const RunSummary> runs, std::string_view tit
   for (size_t r = 0; r < runs.size(); ++r) {
     const RunSummary& run = runs[r];
     const std::string label = RunLabel(run);
-    const auto add_rate = [&](const std::vector<SecondSummary>& timeline, std::string side,
+    const auto add_rate = [&](const std::vector<SecondSummary>& timeline, const std::string& side,
                               bool dashed) {
       Series line{.id = label + "|success%|" + side, .colour = colours[r], .dashed = dashed};
       for (const SecondSummary& s : timeline)

@@ -113,6 +113,7 @@ void BM_ApplyFreshKeys(benchmark::State& state, EngineKind kind) {
   if (engine == nullptr) return;
   const std::string value(static_cast<size_t>(state.range(0)), 'v');
   uint64_t i = 0;
+  // NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores): the benchmark loop idiom.
   for (auto _ : state) {
     Result<ApplyOutcome> r = engine->ApplyIfNewer(KeyOf(i), VersionAt(i + 1, value));
     ++i;
@@ -133,6 +134,7 @@ void BM_ApplyOverwrite(benchmark::State& state, EngineKind kind) {
   const std::string value(static_cast<size_t>(state.range(0)), 'v');
   if (!Preload(*engine, value, state)) return;
   uint64_t i = 0;
+  // NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores): the benchmark loop idiom.
   for (auto _ : state) {
     // hlc 2.. : always newer than the preloaded version and than the key's previous overwrite.
     Result<ApplyOutcome> r = engine->ApplyIfNewer(KeyOf(Scatter(i)), VersionAt(i + 2, value));
@@ -159,6 +161,7 @@ void BM_ApplyBatchFreshKeys(benchmark::State& state, EngineKind kind) {
   std::vector<KeyedVersion> items;
   items.reserve(batch_size);
   uint64_t i = 0;
+  // NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores): the benchmark loop idiom.
   for (auto _ : state) {
     state.PauseTiming();
     items.clear();
@@ -186,6 +189,7 @@ void BM_Get(benchmark::State& state, EngineKind kind) {
   const std::string value(static_cast<size_t>(state.range(0)), 'v');
   if (!Preload(*engine, value, state)) return;
   uint64_t i = 0;
+  // NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores): the benchmark loop idiom.
   for (auto _ : state) {
     Result<Version> r = engine->Get(KeyOf(Scatter(i++)));
     if (!r.ok()) {

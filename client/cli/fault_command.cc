@@ -99,6 +99,7 @@ Result<std::vector<Node>> Connect(const std::vector<std::string>& endpoints,
 // Nodes as the output lists them: known ids ascending, then the others in endpoint order.
 std::vector<const Node*> OutputOrder(const std::vector<Node>& nodes) {
   std::vector<const Node*> order;
+  order.reserve(nodes.size());
   for (const Node& node : nodes) order.push_back(&node);
   std::stable_sort(order.begin(), order.end(), [](const Node* a, const Node* b) {
     if (a->id.has_value() != b->id.has_value()) return a->id.has_value();
@@ -479,7 +480,10 @@ int FaultCommands::RunFault(const std::vector<std::string>& endpoints, const Cli
   if (!changes.ok()) return Fail(changes.status());
   for (auto& [id, change] : *changes) {
     for (Node& node : *nodes) {
-      if (node.id == id) steps.push_back(Step{&node, std::move(change)});
+      if (node.id == id) {
+        steps.push_back(Step{&node, std::move(change)});
+        break;  // One node per id (checked above).
+      }
     }
   }
   return ApplyAndReport(&*nodes, steps, "cannot change ", format);

@@ -312,6 +312,7 @@ int RunStatus(dialkv::Client& client, const std::vector<std::string>& endpoints,
     return Fail(status.status());
   }
   std::vector<dialkv::cli::EndpointStatus> answers;
+  answers.reserve(endpoints.size());
   for (const std::string& endpoint : endpoints) {
     answers.push_back({endpoint, [&]() -> dialkv::Result<dialkv::ClusterStatus> {
                          auto node = NodeClient(endpoint, base);

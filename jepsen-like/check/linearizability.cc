@@ -154,6 +154,7 @@ class WitnessFinder {
   std::vector<size_t> EarliestViolatingPrefix(const std::vector<size_t>& searched,
                                               size_t* culprit) {
     std::vector<int64_t> instants;
+    instants.reserve(searched.size());
     for (size_t i : searched) instants.push_back(Settles(i));
     std::sort(instants.begin(), instants.end());
     instants.erase(std::unique(instants.begin(), instants.end()), instants.end());

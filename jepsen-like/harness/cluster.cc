@@ -306,7 +306,7 @@ Status Cluster::ApplyFaults(NodeId node, const NodeFaults& faults, std::optional
                                       .jitter_ms = link.jitter_ms});
   }
   Client& c = client(node);
-  Result<FaultState> links = c.SetFaults(std::move(patches), seed, AdminRequest());
+  Result<FaultState> links = c.SetFaults(patches, seed, AdminRequest());
   if (!links.ok()) return links.status();
   if (links->clock_offset_ms != faults.clock_offset_ms) {
     DIALKV_RETURN_IF_ERROR(c.SetClockOffset(faults.clock_offset_ms, AdminRequest()).status());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <set>
 #include <utility>
 
@@ -65,7 +66,7 @@ void Choose(Fault& fault, const ScheduleOptions& options, Random& random) {
   switch (fault.kind) {
     case NemesisKind::kDrop: {
       fault.drop_probability = options.drop_probability;
-      fault.description = std::to_string(static_cast<int>(options.drop_probability * 100 + 0.5)) +
+      fault.description = std::to_string(std::lround(options.drop_probability * 100)) +
                           "% of messages lost on every link";
       return;
     }

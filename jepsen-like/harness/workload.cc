@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <system_error>
+#include <utility>
 
 #include "server/common/random.h"
 
@@ -105,7 +106,7 @@ Result<std::vector<Op>> Recorder::Finish() {
 }
 
 Workload::Workload(WorkloadOptions options, const Cluster& cluster, Recorder& recorder)
-    : options_(options), cluster_(cluster), recorder_(recorder) {
+    : options_(std::move(options)), cluster_(cluster), recorder_(recorder) {
   for (auto& counters : slot_ops_) {
     counters = std::make_unique<std::atomic<uint64_t>[]>(static_cast<size_t>(options_.keys));
   }

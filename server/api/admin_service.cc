@@ -65,7 +65,7 @@ v1::DiskFault ToProto(storage::DiskFault fault) {
 AdminService::AdminService(Options options, net::FaultInjector* injector, SystemClock* clock,
                            replication::LocalReplica& local, replication::Coordinator& coordinator,
                            metrics::Registry& metrics)
-    : options_(std::move(options)),
+    : options_(options),
       injector_(injector),
       clock_(clock),
       local_(local),

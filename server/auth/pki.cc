@@ -129,7 +129,7 @@ Result<GeneralNamesPtr> AltNames(const std::vector<std::string>& names) {
     if (sk_GENERAL_NAME_push(entries.get(), entry.get()) == 0) {
       return OpenSslError("adding subjectAltName entry '" + name + "'");
     }
-    entry.release();  // Owned by `entries` now.
+    (void)entry.release();  // Owned by `entries` now.
   }
   return entries;
 }

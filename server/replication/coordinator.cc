@@ -6,6 +6,7 @@
 #include <asio/this_coro.hpp>
 #include <utility>
 
+#include "server/common/check.h"
 #include "server/common/hash.h"
 #include "server/common/log_limiter.h"
 #include "server/common/logging.h"
@@ -91,6 +92,7 @@ bool Coordinator::RetryAfter(NodeId replica, const Result<v1::Envelope>& reply,
   if (std::chrono::steady_clock::now() + kMinAttempt >= retry_until) return false;
   if (membership_.StateOf(replica) == cluster::MemberState::kDead) return false;
   *next = CallDeadline(retry_until);
+  DIALKV_DCHECK(*next <= retry_until);  // Retries never outlast their bound.
   return true;
 }
 
@@ -250,6 +252,18 @@ Coordinator::Waves Coordinator::PlanWaves(std::span<const NodeId> replicas, size
   } else {
     waves.first = std::move(alive);
   }
+  // Every replica is in exactly one wave: none is left out (each may be needed for the quorum)
+  // and none is called twice (its success would count twice). Replicas are held back only when
+  // those held alive can make `needed` without them.
+  DIALKV_DCHECK(waves.first.size() + waves.speculative.size() + waves.held_back.size() ==
+                replicas.size());
+  DIALKV_DCHECK(std::all_of(replicas.begin(), replicas.end(), [&waves](NodeId r) {
+    const auto in = [r](const std::vector<NodeId>& wave) {
+      return std::count(wave.begin(), wave.end(), r);
+    };
+    return in(waves.first) + in(waves.speculative) + in(waves.held_back) == 1;
+  }));
+  DIALKV_DCHECK(waves.held_back.empty() || waves.first.size() + waves.speculative.size() >= needed);
   return waves;
 }
 

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "server/common/check.h"
 #include "server/common/hash.h"
 #include "server/common/logging.h"
 #include "server/replication/coordinator.h"
@@ -35,6 +36,15 @@ std::vector<NodeId> Without(std::span<const NodeId> replicas, NodeId node) {
 }
 
 Timestamp TimestampOf(const Result<Version>& r) { return r.ok() ? r->timestamp : Timestamp{}; }
+
+// What Ring promises a CP request: `quorum` of the key's `replicas` (all distinct, as many as
+// the replication factor) exist, and any two quorums share a replica.
+bool QuorumFits(uint32_t quorum, std::span<const NodeId> replicas) {
+  std::vector<NodeId> sorted(replicas.begin(), replicas.end());
+  std::sort(sorted.begin(), sorted.end());
+  return quorum >= 1 && quorum <= replicas.size() && 2 * size_t{quorum} > replicas.size() &&
+         std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
+}
 
 }  // namespace
 
@@ -82,6 +92,10 @@ asio::awaitable<Result<Gathered<T>>> Coordinator::GatherInWaves(
     }
   }
   Gathered<T> got = gathering.Finish();
+  // Only `replicas` were called, and each success is a distinct replica's (the waves do not
+  // overlap, and a hint-only call of the first wave is never a success).
+  DIALKV_DCHECK(RepliesFrom(got, replicas));
+  DIALKV_DCHECK(SucceededReplicas(got, is_success) == got.successes);
   got.deadline_passed = std::chrono::steady_clock::now() >= deadline;
   co_return got;
 }
@@ -279,6 +293,7 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCp(std::string key, Vers
                                                            Deadline deadline) {
   const std::span<const NodeId> replicas = ring_.ReplicasFor(key);
   const uint32_t quorum = ring_.quorum();
+  DIALKV_DCHECK(replicas.size() == ring_.replication_factor() && QuorumFits(quorum, replicas));
 
   // Phase 1: the highest timestamp a quorum knows of. Only reads: failing here is definite.
   if (skip_write_timestamp_phase()) {
@@ -299,6 +314,7 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCp(std::string key, Vers
         Quorum(quorum, replicas.size()) + " not reached for the write's timestamp read (" +
         DescribeFailures(seen, replicas, &IsAnswer) + "); the write was not applied");
   }
+  DIALKV_DCHECK(SucceededReplicas(seen, &IsAnswer) >= quorum);
   Timestamp highest;
   for (const ReplicaReply<Version>& r : seen.replies) {
     highest = std::max(highest, TimestampOf(r.result));
@@ -312,6 +328,13 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCp(std::string key, Vers
   version.timestamp = hlc_.Now();
   version.timestamp.hlc = std::max(version.timestamp.hlc, highest.hlc + 1);
   version.timestamp.node_id = options_.self;
+  // The write's timestamp is above every one the quorum reported, so that it supersedes every
+  // write a quorum acknowledged before it began.
+  DIALKV_DCHECK(version.timestamp.hlc > highest.hlc);
+  DIALKV_DCHECK(std::all_of(seen.replies.begin(), seen.replies.end(),
+                            [&version](const ReplicaReply<Version>& r) {
+                              return TimestampOf(r.result) < version.timestamp;
+                            }));
   co_return co_await WriteCpPhase2(std::move(key), std::move(version), deadline);
 }
 
@@ -320,6 +343,8 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCpPhase2(std::string key
   const std::span<const NodeId> replicas = ring_.ReplicasFor(key);
   const uint32_t quorum = ring_.quorum();
   const Timestamp ts = version.timestamp;
+  DIALKV_DCHECK(QuorumFits(quorum, replicas));
+  DIALKV_DCHECK(ts.node_id == options_.self && ts.hlc != 0);
 
   // Phase 2: a quorum of acks. Until DeliverQuorum, nothing of the write was sent: the two
   // refusals below are definite. From DeliverQuorum on, the outcome is never kUnavailable.
@@ -339,7 +364,11 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCpPhase2(std::string key
       co_await DeliverQuorum(replicas, write, quorum, deadline, "the write was not applied");
   if (!gathered.ok()) co_return gathered.status();
   const Gathered<Delivery>& acked = *gathered;
-  if (acked.successes >= quorum) co_return WriteOutcome{ts, false};
+  if (acked.successes >= quorum) {
+    // Acknowledged: a quorum of distinct replicas of the key holds the version.
+    DIALKV_DCHECK(RepliesFrom(acked, replicas) && SucceededReplicas(acked, &IsAck) >= quorum);
+    co_return WriteOutcome{ts, false};
+  }
   co_return Status::Unknown(Quorum(quorum, replicas.size()) + " not reached for write " +
                             ToString(ts) + " (" + DescribeFailures(acked, replicas, &IsAck) +
                             "); it may have been applied on some replicas and may still spread");
@@ -348,6 +377,7 @@ asio::awaitable<Result<WriteOutcome>> Coordinator::WriteCpPhase2(std::string key
 asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline deadline) {
   const std::span<const NodeId> replicas = ring_.ReplicasFor(key);
   const uint32_t quorum = ring_.quorum();
+  DIALKV_DCHECK(replicas.size() == ring_.replication_factor() && QuorumFits(quorum, replicas));
   if (Status fast = FailFast(replicas, quorum, "the read was not served"); !fast.ok()) {
     co_return fast;
   }
@@ -359,6 +389,8 @@ asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline d
     co_return Status::Unavailable(Quorum(quorum, replicas.size()) + " not reached for the read (" +
                                   DescribeFailures(got, replicas, &IsAnswer) + ")");
   }
+  // A read quorum answered: only then is there an answer.
+  DIALKV_DCHECK(SucceededReplicas(got, &IsAnswer) >= quorum);
   const Result<Version>* newest = nullptr;
   bool agree = true;
   for (const ReplicaReply<Version>& r : got.replies) {
@@ -366,6 +398,7 @@ asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline d
     if (newest != nullptr && TimestampOf(r.result) != TimestampOf(*newest)) agree = false;
     if (newest == nullptr || TimestampOf(r.result) > TimestampOf(*newest)) newest = &r.result;
   }
+  DIALKV_DCHECK(newest != nullptr);
   if (agree) co_return *newest;               // The version, or kNotFound from every replica asked.
   if (skip_read_repair()) co_return *newest;  // Test-only bug (SetBugs): no write-back.
 
@@ -374,6 +407,8 @@ asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline d
   // the replicas the read did not ask (it asks a quorum first), which may hold it already:
   // writing it to them is harmless (a replica keeps the newer version) and their acks count,
   // as each then holds it.
+  // Replies disagree, so the newest is above another answer's timestamp: a version, not kNotFound.
+  DIALKV_DCHECK(newest->ok());
   Version version = newest->value();
   std::vector<NodeId> lacking;
   size_t holders = 0;
@@ -388,7 +423,10 @@ asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline d
       lacking.push_back(replica);
     }
   }
+  // The replica that answered the newest holds it; every replica either holds it or is repaired.
+  DIALKV_DCHECK(holders >= 1 && holders + lacking.size() == replicas.size());
   const size_t needed = holders >= quorum ? 0 : quorum - holders;
+  DIALKV_DCHECK(needed <= lacking.size());
   DIALKV_LOG_DEBUG(Log(Subsystem::kRepl),
                    "node={} key_hash={:016x} cp read repairs {} on {} replicas", options_.self,
                    KeyHash(key), ToString(version.timestamp), lacking.size());
@@ -400,7 +438,12 @@ asio::awaitable<Result<Version>> Coordinator::ReadCp(std::string key, Deadline d
     co_return gathered_repairs.status();
   }
   const Gathered<Delivery>& repaired = *gathered_repairs;
-  if (repaired.successes >= needed) co_return version;
+  if (repaired.successes >= needed) {
+    // Answered once a quorum holds it: the holders, and the lacking replicas that acked.
+    DIALKV_DCHECK(RepliesFrom(repaired, lacking) &&
+                  holders + SucceededReplicas(repaired, &IsAck) >= quorum);
+    co_return version;
+  }
   co_return Status::Unavailable("the read's repair of " + ToString(version.timestamp) +
                                 " did not reach a " + Quorum(quorum, replicas.size()) + " (" +
                                 DescribeFailures(repaired, lacking, &IsAck) + ")");

@@ -14,6 +14,7 @@
 // REQUIRES: the caller's executor runs one handler at a time (an io_context run by one thread,
 // or a strand), and the calls resume on it (Transport::Call and LocalReplica do).
 
+#include <algorithm>
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
@@ -33,6 +34,7 @@
 
 #include "dialkv/status.h"
 #include "dialkv/types.h"
+#include "server/common/check.h"
 #include "server/common/logging.h"
 #include "server/replication/task_tracker.h"
 
@@ -92,22 +94,24 @@ void SpawnCall(const asio::any_io_executor& executor, TaskTracker* tracker, Node
                asio::awaitable<Result<T>> call,
                std::shared_ptr<internal::GatherState<T>> state = nullptr) {
   auto run = internal::RunCall<T>(state, replica, std::move(call));
-  asio::co_spawn(executor, std::move(run), [state, replica, tracker](std::exception_ptr error) {
-    if (error) {
-      // Our code does not throw; this is an allocation failure or a bug below us.
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        Log(Subsystem::kRepl).error("peer={} replica call threw: {}", replica, e.what());
-      } catch (...) {
-        Log(Subsystem::kRepl).error("peer={} replica call threw a non-standard exception", replica);
-      }
-      if (state != nullptr) {
-        state->Add(replica, Status::Internal("the replica call failed with an exception"));
-      }
-    }
-    tracker->Release();
-  });
+  asio::co_spawn(
+      executor, std::move(run), [state, replica, tracker](const std::exception_ptr& error) {
+        if (error) {
+          // Our code does not throw; this is an allocation failure or a bug below us.
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            Log(Subsystem::kRepl).error("peer={} replica call threw: {}", replica, e.what());
+          } catch (...) {
+            Log(Subsystem::kRepl)
+                .error("peer={} replica call threw a non-standard exception", replica);
+          }
+          if (state != nullptr) {
+            state->Add(replica, Status::Internal("the replica call failed with an exception"));
+          }
+        }
+        tracker->Release();
+      });
 }
 
 // Calls gathered toward one request: started in one or more waves, all their replies collected
@@ -128,6 +132,7 @@ class Gathering {
   // Starts every call of `calls` at once.
   // REQUIRES: `tracker` holds one slot per call for this gathering (TryAcquire(calls.size())).
   void Start(std::vector<ReplicaCall<T>> calls) {
+    DIALKV_DCHECK(tracker_->in_flight() >= calls.size());
     calls_ += calls.size();
     for (ReplicaCall<T>& c : calls) {
       SpawnCall<T>(executor_, tracker_, c.replica, std::move(c.call), state_);
@@ -146,6 +151,8 @@ class Gathering {
       for (; counted_ < state_->replies.size(); ++counted_) {
         successes_ += is_success_(state_->replies[counted_].result) ? 1 : 0;
       }
+      // One reply per call started, never more.
+      DIALKV_DCHECK(successes_ <= state_->replies.size() && state_->replies.size() <= calls_);
       const size_t failures = state_->replies.size() - successes_;
       if (successes_ >= needed || calls_ - failures < needed || state_->replies.size() == calls_) {
         break;
@@ -173,6 +180,7 @@ class Gathering {
     out.calls = calls_;
     out.successes = 0;
     for (const ReplicaReply<T>& r : out.replies) out.successes += is_success_(r.result) ? 1 : 0;
+    DIALKV_DCHECK(out.replies.size() <= out.calls);
     out.deadline_passed = until_passed_;
     counted_ = 0;
     successes_ = 0;
@@ -202,6 +210,29 @@ asio::awaitable<Gathered<T>> Gather(std::vector<ReplicaCall<T>> calls, size_t ne
   gathering.Start(std::move(calls));
   co_await gathering.Wait(needed, deadline);
   co_return gathering.Finish();
+}
+
+// How many distinct replicas have a reply in `gathered` that passed `is_success`: a quorum is
+// one of replicas, not of replies. For invariant checks (DIALKV_DCHECK).
+template <typename T>
+size_t SucceededReplicas(const Gathered<T>& gathered, bool (*is_success)(const Result<T>&)) {
+  std::vector<NodeId> succeeded;
+  for (const ReplicaReply<T>& r : gathered.replies) {
+    if (is_success(r.result) &&
+        std::find(succeeded.begin(), succeeded.end(), r.replica) == succeeded.end()) {
+      succeeded.push_back(r.replica);
+    }
+  }
+  return succeeded.size();
+}
+
+// Whether every reply in `gathered` came from one of `replicas`. For invariant checks.
+template <typename T>
+bool RepliesFrom(const Gathered<T>& gathered, std::span<const NodeId> replicas) {
+  return std::all_of(
+      gathered.replies.begin(), gathered.replies.end(), [replicas](const ReplicaReply<T>& r) {
+        return std::find(replicas.begin(), replicas.end(), r.replica) != replicas.end();
+      });
 }
 
 // "node 2: UNAVAILABLE: ...; node 3: TIMEOUT: ..." for the replies that failed `is_success`,

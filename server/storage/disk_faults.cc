@@ -78,8 +78,9 @@ class FaultWritableFile final : public rocksdb::FSWritableFileOwnerWrapper {
 
 class FaultFileSystem final : public rocksdb::FileSystemWrapper {
  public:
-  FaultFileSystem(std::shared_ptr<rocksdb::FileSystem> base, std::shared_ptr<DiskFaults> faults)
-      : FileSystemWrapper(std::move(base)), faults_(std::move(faults)) {}
+  FaultFileSystem(const std::shared_ptr<rocksdb::FileSystem>& base,
+                  std::shared_ptr<DiskFaults> faults)
+      : FileSystemWrapper(base), faults_(std::move(faults)) {}
 
   static const char* kClassName() { return "DialkvFaultFileSystem"; }
   const char* Name() const override { return kClassName(); }

@@ -235,14 +235,15 @@ Status PrepareDataDir(const std::string& path) {
     return Status::IOError("data dir " + path + " exists but is not a directory");
   }
   if (fs::exists(fs::path(path) / "CURRENT", ec)) return Status::Ok();
+  const auto not_a_database = [&path](const std::string& name) {
+    return Status::Corruption("data dir " + path + " holds '" + name +
+                              "' but no database (no CURRENT file); point --data-dir at an "
+                              "empty directory or at an existing dialkv data dir");
+  };
   fs::directory_iterator it(path, ec);
   for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (!IsRocksDbFileName(name)) {
-      return Status::Corruption("data dir " + path + " holds '" + name +
-                                "' but no database (no CURRENT file); point --data-dir at an "
-                                "empty directory or at an existing dialkv data dir");
-    }
+    if (!IsRocksDbFileName(name)) return not_a_database(name);
   }
   if (ec) return Status::IOError("cannot list data dir " + path + ": " + ec.message());
   return Status::Ok();

@@ -37,7 +37,7 @@ std::string KeyWhere(const std::string& prefix, int nodes, int rf, NodeId node, 
       cluster::Ring::Build(ids, cluster::Ring::Options{16, static_cast<uint32_t>(rf)});
   EXPECT_OK(ring.status());
   for (int i = 0; ring.ok() && i < 10'000; ++i) {
-    const std::string key = prefix + std::to_string(i);
+    std::string key = prefix + std::to_string(i);
     bool found = false;
     for (NodeId r : ring->ReplicasFor(key)) found = found || r == node;
     if (found == replica) return key;

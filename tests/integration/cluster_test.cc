@@ -132,6 +132,7 @@ TEST(ClusterTest, ConcurrentApWritesToOneKeyConvergeToTheHighestTimestamp) {
   constexpr int kWritesPerNode = 100;
   std::vector<Timestamp> highest(3);
   std::vector<std::thread> writers;
+  writers.reserve(3);
   for (int n = 0; n < 3; ++n) {
     writers.emplace_back([&, n] {
       for (int i = 0; i < kWritesPerNode; ++i) {

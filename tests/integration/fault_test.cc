@@ -622,10 +622,12 @@ TEST(FaultTest, ManyConcurrentRepairRequestsCostAtMostTwoRounds) {
       {{.peer = 1, .delay_ms = uint32_t{200}}, {.peer = 3, .delay_ms = uint32_t{200}}}));
   constexpr int kRequests = 32;
   std::vector<std::unique_ptr<Client>> clients;
+  clients.reserve(kRequests);
   for (int i = 0; i < kRequests; ++i)
     clients.push_back(cluster->ClientFor(2, Consistency::kCp, 30000));
   std::vector<int> ok(kRequests, 0);
   std::vector<std::thread> threads;
+  threads.reserve(kRequests);
   for (int i = 0; i < kRequests; ++i) {
     threads.emplace_back([&ok, &clients, i] { ok[i] = clients[i]->Repair().ok() ? 1 : 0; });
   }

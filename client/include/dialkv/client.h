@@ -332,7 +332,7 @@ class Client {
   // Applies `patches` in order (each peer at most once) and, when `seed` is set, reseeds the
   // node's fault injector. Refused as a whole, changing nothing, with kInvalidArgument when a
   // peer is not another member of the cluster or a value is out of range (LinkFaultsPatch).
-  Result<FaultState> SetFaults(std::vector<LinkFaultsPatch> patches,
+  Result<FaultState> SetFaults(const std::vector<LinkFaultsPatch>& patches,
                                std::optional<uint64_t> seed = std::nullopt,
                                const RequestOptions& options = {});
 
@@ -362,7 +362,7 @@ class Client {
   Result<LocalVersion> ReadLocal(std::string_view key, const RequestOptions& options = {});
 
   // Coroutine forms of five of the calls above, as for AsyncGet.
-  asio::awaitable<Result<FaultState>> AsyncSetFaults(std::vector<LinkFaultsPatch> patches,
+  asio::awaitable<Result<FaultState>> AsyncSetFaults(const std::vector<LinkFaultsPatch>& patches,
                                                      std::optional<uint64_t> seed = std::nullopt,
                                                      RequestOptions options = {});
   asio::awaitable<Result<FaultState>> AsyncClearFaults(RequestOptions options = {});

@@ -17,13 +17,13 @@
 #include <vector>
 
 #include "server/common/metrics.h"
+#include "tests/testutil/in_memory_cluster.h"
 #include "tests/testutil/status_matchers.h"
-#include "tests/unit/replication/test_cluster.h"
 
 namespace dialkv::antientropy {
 namespace {
 
-using replication::testing::TestCluster;
+using testutil::InMemoryCluster;
 
 constexpr uint32_t kGraceS = 60;
 constexpr int kMaxIterations = 5;  // Bounds every convergence loop.
@@ -34,11 +34,11 @@ class AntiEntropyTest : public ::testing::Test {
  protected:
   // Builds a 3-node cluster (hints off) and anti-entropy on every node.
   void Build(AntiEntropy::Options base = {}) {
-    TestCluster::Config config;
+    InMemoryCluster::Config config;
     config.hinted_handoff = false;
-    cluster_ = std::make_unique<TestCluster>(config);
+    cluster_ = std::make_unique<InMemoryCluster>(config);
     for (NodeId id : cluster_->ids()) {
-      replication::testing::TestNode& n = cluster_->node(id);
+      testutil::InMemoryNode& n = cluster_->node(id);
       AntiEntropy::Options options = base;
       options.self = id;
       options.interval_ms = 0;  // Rounds only when a test runs them.
@@ -67,7 +67,7 @@ class AntiEntropyTest : public ::testing::Test {
     });
   }
 
-  TestCluster& cluster() { return *cluster_; }
+  InMemoryCluster& cluster() { return *cluster_; }
   AntiEntropy& ae(NodeId id) { return *aes_.at(id - 1); }
 
   void Write(NodeId coordinator, const std::string& key, const std::string& value) {
@@ -157,7 +157,7 @@ class AntiEntropyTest : public ::testing::Test {
     cluster().net().HealAll();
   }
 
-  std::unique_ptr<TestCluster> cluster_;
+  std::unique_ptr<InMemoryCluster> cluster_;
   std::vector<std::unique_ptr<metrics::Registry>> registries_;
   std::vector<std::unique_ptr<AntiEntropy>> aes_;  // Destroyed before the cluster.
 };
@@ -219,7 +219,7 @@ TEST_F(AntiEntropyTest, SmallMessagesSplitKeyListsAndStillConverge) {
 
 // Writes `count` keys through rotating coordinators, each after a short pause, while an
 // exchange runs on the same io_context.
-asio::awaitable<void> WriteDuring(TestCluster* cluster, int count, bool* done) {
+asio::awaitable<void> WriteDuring(InMemoryCluster* cluster, int count, bool* done) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (int i = 0; i < count; ++i) {
     timer.expires_after(std::chrono::microseconds(200));

@@ -22,7 +22,7 @@ std::vector<int> Counts(const KeyChooser& chooser) {
 
 TEST(KeyChooserTest, UniformSpreadsDrawsEvenly) {
   const std::vector<int> counts = Counts(KeyChooser(Distribution::kUniform, 100));
-  for (int c : counts) EXPECT_NEAR(c, kDraws / 100, kDraws / 100 * 0.2);
+  for (int c : counts) EXPECT_NEAR(c, kDraws / 100.0, kDraws / 100.0 * 0.2);
 }
 
 TEST(KeyChooserTest, ZipfFavoursLowRanksByThePowerLaw) {

@@ -99,6 +99,7 @@ TEST(ClientTest, PipelinedRequestsFromManyThreadsGetTheirOwnRepliesOutOfOrder) {
 
   std::vector<std::vector<std::string>> errors(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&client, &errors, t] {
       for (int i = 0; i < kRequestsPerThread; ++i) {
@@ -621,7 +622,7 @@ asio::awaitable<void> AwaitClusterStatus(Client* client,
                                          std::optional<Result<ClusterStatus>>* out) {
   RequestOptions options;
   options.timeout_ms = 2000;
-  *out = co_await client->AsyncClusterStatus(std::move(options));
+  *out = co_await client->AsyncClusterStatus(options);
 }
 
 TEST(ClientTest, AsyncClusterStatusDecodesEveryField) {

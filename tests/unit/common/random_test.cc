@@ -11,6 +11,7 @@ namespace {
 std::vector<uint64_t> Draw(uint64_t seed, int n) {
   SeededRandom random(seed);
   std::vector<uint64_t> out;
+  out.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) out.push_back(random.Next());
   return out;
 }

@@ -29,7 +29,7 @@ Version Tombstone(uint64_t hlc, NodeId node) { return Version{"", Timestamp{hlc,
 
 // Every node in `nodes` holds `version` of `key`.
 void HoldEverywhere(FinalState& s, const std::string& key, const std::optional<Version>& version,
-                    std::vector<NodeId> nodes = {1, 2, 3}) {
+                    const std::vector<NodeId>& nodes = {1, 2, 3}) {
   for (NodeId n : nodes) s.replicas[n][key] = version;
 }
 

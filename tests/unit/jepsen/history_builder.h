@@ -117,6 +117,7 @@ inline std::vector<Op> MakeHistory(const std::vector<Spec>& specs) {
     return a.time_ns != b.time_ns ? a.time_ns < b.time_ns : a.order < b.order;
   });
   std::vector<Op> out;
+  out.reserve(events.size());
   for (Timed& t : events) out.push_back(std::move(t.op));
   return out;
 }

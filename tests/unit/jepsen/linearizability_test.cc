@@ -269,6 +269,7 @@ TEST(LinearizabilityTest, KeysWithApWritesAreSkippedAndApReadsIgnored) {
 // has to visit every subset of the writes before it can say so.
 std::vector<Spec> Pathological(int writers) {
   std::vector<Spec> specs;
+  specs.reserve(static_cast<size_t>(writers));
   for (int i = 0; i < writers; ++i) {
     specs.push_back(W(i, "k", "v" + std::to_string(i), 0, 100));
   }

@@ -129,7 +129,7 @@ class PeerAuthTest : public ::testing::Test {
     socket.socket().connect(Loopback(server_->local_endpoint().port()));
     Status result = Status::Internal("did not finish");
     asio::co_spawn(io, auth.Dial(socket, reader, kAcceptor),
-                   [&result](std::exception_ptr e, Status s) {
+                   [&result](const std::exception_ptr& e, Status s) {
                      result = e ? Status::Internal("threw") : std::move(s);
                    });
     io.run_for(std::chrono::seconds(10));

@@ -111,7 +111,7 @@ class TestClient {
   Status Run(asio::awaitable<Status> op) {
     // Shared: an aborted operation may complete during a later Run().
     auto result = std::make_shared<std::optional<Status>>();
-    asio::co_spawn(io_, std::move(op), [result](std::exception_ptr e, Status s) {
+    asio::co_spawn(io_, std::move(op), [result](const std::exception_ptr& e, Status s) {
       *result = e ? Status::Internal("test client operation threw") : std::move(s);
     });
     io_.restart();

@@ -5,11 +5,16 @@
 #include <algorithm>
 #include <chrono>
 
+#include "tests/testutil/in_memory_cluster.h"
 #include "tests/testutil/status_matchers.h"
-#include "tests/unit/replication/test_cluster.h"
 
 namespace dialkv::replication::testing {
 namespace {
+
+using testutil::Hlc;
+using testutil::InMemoryCluster;
+using testutil::kStartMs;
+using testutil::StoreResult;
 
 using std::chrono::milliseconds;
 
@@ -21,7 +26,7 @@ bool Contains(std::span<const NodeId> replicas, NodeId node) {
 }
 
 TEST(CoordinatorApTest, ApWriteOnAReplicaAnswersWithoutWaitingAndReplicatesInBackground) {
-  TestCluster c({.replica_timeout_ms = 2000});
+  InMemoryCluster c({.replica_timeout_ms = 2000});
   c.net().SetDelay(1, 2, milliseconds(100));
   c.net().SetDelay(1, 3, milliseconds(100));
   Result<WriteOutcome> put = c.Write(1, "k", "v", kAp);
@@ -40,7 +45,7 @@ TEST(CoordinatorApTest, ApWriteOnAReplicaAnswersWithoutWaitingAndReplicatesInBac
 }
 
 TEST(CoordinatorApTest, ApWriteFromANonReplicaAnswersAtTheFirstAck) {
-  TestCluster c({.nodes = 5, .replication_factor = 3, .replica_timeout_ms = 2000});
+  InMemoryCluster c({.nodes = 5, .replication_factor = 3, .replica_timeout_ms = 2000});
   const std::string key = c.KeyWhere([](std::span<const NodeId> r) { return !Contains(r, 1); });
   const std::span<const NodeId> replicas = c.ring().ReplicasFor(key);
   c.net().SetDelay(1, replicas[1], milliseconds(300));
@@ -57,7 +62,7 @@ TEST(CoordinatorApTest, ApWriteFromANonReplicaAnswersAtTheFirstAck) {
 }
 
 TEST(CoordinatorApTest, ApWriteWithEveryReplicaUnreachableIsHintedAndStoresHints) {
-  TestCluster c({.nodes = 5, .replication_factor = 3});
+  InMemoryCluster c({.nodes = 5, .replication_factor = 3});
   const std::string key = c.KeyWhere([](std::span<const NodeId> r) { return !Contains(r, 1); });
   const std::span<const NodeId> replicas = c.ring().ReplicasFor(key);
   for (NodeId r : replicas) c.net().Down(r);
@@ -78,7 +83,7 @@ TEST(CoordinatorApTest, ApWriteWithEveryReplicaUnreachableIsHintedAndStoresHints
 }
 
 TEST(CoordinatorApTest, ApWriteWithoutHintedHandoffAndWithoutAnAckIsUnknown) {
-  TestCluster c({.nodes = 5, .replication_factor = 3, .hinted_handoff = false});
+  InMemoryCluster c({.nodes = 5, .replication_factor = 3, .hinted_handoff = false});
   const std::string key = c.KeyWhere([](std::span<const NodeId> r) { return !Contains(r, 1); });
   for (NodeId r : c.ring().ReplicasFor(key)) c.net().Down(r);
   ASSERT_CODE(c.Write(1, key, "v", kAp), Code::kUnknown);
@@ -86,7 +91,7 @@ TEST(CoordinatorApTest, ApWriteWithoutHintedHandoffAndWithoutAnAckIsUnknown) {
 }
 
 TEST(CoordinatorApTest, ApWriteHintsADeadReplicaWithoutTryingIt) {
-  TestCluster c({});
+  InMemoryCluster c({});
   c.MarkDead(1, 3);
   ASSERT_EQ(c.node(1).membership->StateOf(3), cluster::MemberState::kDead);
   ASSERT_OK(c.Write(1, "k", "v", kAp));
@@ -171,7 +176,7 @@ TEST(CoordinatorApTest, AStreamedCallThatFailsAsAWholeHintsEveryWriteItCarried) 
 }
 
 TEST(CoordinatorApTest, ApReadOnAReplicaAnswersFromItsOwnStoreEvenWhenNotFound) {
-  TestCluster c({});
+  InMemoryCluster c({});
   const Version v{"elsewhere", Timestamp{Hlc(kStartMs), 2}, false};
   ASSERT_OK(c.node(2).engine.ApplyIfNewer("k", v));
   ASSERT_OK(c.node(3).engine.ApplyIfNewer("k", v));
@@ -181,7 +186,7 @@ TEST(CoordinatorApTest, ApReadOnAReplicaAnswersFromItsOwnStoreEvenWhenNotFound) 
 }
 
 TEST(CoordinatorApTest, ApReadOnANonReplicaReturnsTheFirstAnswerAskingAliveReplicasFirst) {
-  TestCluster c({.nodes = 5, .replication_factor = 3});
+  InMemoryCluster c({.nodes = 5, .replication_factor = 3});
   const std::string key = c.KeyWhere([](std::span<const NodeId> r) { return !Contains(r, 1); });
   const std::span<const NodeId> replicas = c.ring().ReplicasFor(key);
   const Version v{"v", Timestamp{Hlc(kStartMs), 2}, false};
@@ -200,7 +205,7 @@ TEST(CoordinatorApTest, ApReadOnANonReplicaReturnsTheFirstAnswerAskingAliveRepli
 }
 
 TEST(CoordinatorApTest, ApReadWithNoReplicaReachableIsUnavailableOrTimeout) {
-  TestCluster c({.nodes = 5, .replication_factor = 3, .replica_timeout_ms = 5000});
+  InMemoryCluster c({.nodes = 5, .replication_factor = 3, .replica_timeout_ms = 5000});
   const std::string key = c.KeyWhere([](std::span<const NodeId> r) { return !Contains(r, 1); });
   const std::span<const NodeId> replicas = c.ring().ReplicasFor(key);
   for (NodeId r : replicas) c.net().Down(r);
@@ -216,7 +221,7 @@ TEST(CoordinatorApTest, ApReadWithNoReplicaReachableIsUnavailableOrTimeout) {
 }
 
 TEST(CoordinatorApTest, AVersionFromANodeWhoseClockIsFarAheadIsRefusedAndCannotWin) {
-  TestCluster c({});
+  InMemoryCluster c({});
   c.node(3).clock.Advance(3'600'000);  // An hour ahead: far beyond the 500 ms guard.
   Result<WriteOutcome> wild = c.Write(3, "k", "wild", kAp);
   ASSERT_OK(wild);  // Node 3 applies its own write; nobody else takes it.
@@ -240,7 +245,7 @@ TEST(CoordinatorApTest, AVersionFromANodeWhoseClockIsFarAheadIsRefusedAndCannotW
 }
 
 TEST(CoordinatorApTest, ANodeWithASlowClockOrdersItsNextWriteAfterAVersionItReceived) {
-  TestCluster c({});
+  InMemoryCluster c({});
   c.node(2).clock.Advance(-400);  // Behind, within the guard.
   Result<WriteOutcome> first = c.Write(1, "k", "from-1", kAp);
   ASSERT_OK(first);
@@ -255,7 +260,7 @@ TEST(CoordinatorApTest, ANodeWithASlowClockOrdersItsNextWriteAfterAVersionItRece
 }
 
 TEST(CoordinatorApTest, ConcurrentApWritesToOneKeyFromEveryNodeConvergeToTheMaxTimestamp) {
-  TestCluster c({});
+  InMemoryCluster c({});
   for (NodeId a : c.ids()) {
     for (NodeId b : c.ids()) {
       if (a != b) c.net().SetDelay(a, b, milliseconds(10 * a + b));
@@ -289,7 +294,7 @@ TEST(CoordinatorApTest, ConcurrentApWritesToOneKeyFromEveryNodeConvergeToTheMaxT
 }
 
 TEST(CoordinatorApTest, EqualHlcWritesConvergeToTheHighestNodeId) {
-  TestCluster c({});
+  InMemoryCluster c({});
   // No message has moved any clock: every node's first timestamp is the same hlc. Cut every
   // link so the writes only meet later, through hints.
   for (NodeId a : c.ids()) {
@@ -320,7 +325,7 @@ TEST(CoordinatorApTest, EqualHlcWritesConvergeToTheHighestNodeId) {
 }
 
 TEST(CoordinatorApTest, StopWaitsForBackgroundReplicationAndThenRefusesRequests) {
-  TestCluster c({.replica_timeout_ms = 2000});
+  InMemoryCluster c({.replica_timeout_ms = 2000});
   c.net().SetDelay(1, 2, milliseconds(100));
   ASSERT_OK(c.Write(1, "k", "v", kAp));
   ASSERT_GT(c.node(1).coordinator->calls_in_flight(), 0u);

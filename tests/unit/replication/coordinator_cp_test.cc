@@ -9,11 +9,15 @@
 #include <asio/use_awaitable.hpp>
 #include <chrono>
 
+#include "tests/testutil/in_memory_cluster.h"
 #include "tests/testutil/status_matchers.h"
-#include "tests/unit/replication/test_cluster.h"
 
 namespace dialkv::replication::testing {
 namespace {
+
+using testutil::Hlc;
+using testutil::InMemoryCluster;
+using testutil::kStartMs;
 
 using std::chrono::milliseconds;
 
@@ -24,7 +28,7 @@ milliseconds Since(std::chrono::steady_clock::time_point start) {
 }
 
 TEST(CoordinatorCpTest, CpWriteThenCpReadFromEveryNodeReturnsIt) {
-  TestCluster c({});
+  InMemoryCluster c({});
   Result<WriteOutcome> put = c.Write(1, "k", "v1", kCp);
   ASSERT_OK(put);
   EXPECT_FALSE(put->hinted);
@@ -45,7 +49,7 @@ TEST(CoordinatorCpTest, CpWriteThenCpReadFromEveryNodeReturnsIt) {
 }
 
 TEST(CoordinatorCpTest, FiveNodesWithThreeReplicasServeCpFromEveryNode) {
-  TestCluster c({.nodes = 5, .replication_factor = 3});
+  InMemoryCluster c({.nodes = 5, .replication_factor = 3});
   const std::string key = c.KeyWhere([](std::span<const NodeId> r) {
     return std::find(r.begin(), r.end(), NodeId{1}) == r.end();
   });
@@ -66,7 +70,7 @@ TEST(CoordinatorCpTest, FiveNodesWithThreeReplicasServeCpFromEveryNode) {
 }
 
 TEST(CoordinatorCpTest, CpWriteWithOneReplicaBlackHoledSucceedsOnceTheQuorumAnswers) {
-  TestCluster c({.replica_timeout_ms = 400});
+  InMemoryCluster c({.replica_timeout_ms = 400});
   c.net().BlackHole(1, 3);
   c.net().SetDelay(1, 2, milliseconds(50));  // The quorum completes with the slower replica.
   const auto start = std::chrono::steady_clock::now();
@@ -85,7 +89,7 @@ TEST(CoordinatorCpTest, CpWriteWithOneReplicaBlackHoledSucceedsOnceTheQuorumAnsw
 }
 
 TEST(CoordinatorCpTest, CpWriteWithTwoOfThreeReplicasDownIsUnavailableAndWritesNothing) {
-  TestCluster c({});
+  InMemoryCluster c({});
   c.net().Down(2);
   c.net().Down(3);
   const auto start = std::chrono::steady_clock::now();
@@ -102,7 +106,7 @@ TEST(CoordinatorCpTest, CpWriteWithTwoOfThreeReplicasDownIsUnavailableAndWritesN
 }
 
 TEST(CoordinatorCpTest, CpWriteWithTwoReplicasBlackHoledIsUnavailableAtTheDeadline) {
-  TestCluster c({.replica_timeout_ms = 5000});
+  InMemoryCluster c({.replica_timeout_ms = 5000});
   c.net().BlackHole(1, 2);
   c.net().BlackHole(1, 3);
   const auto start = std::chrono::steady_clock::now();
@@ -127,7 +131,7 @@ asio::awaitable<v1::Envelope> LoseWriteReplies(PeerService* service, testutil::F
 }
 
 TEST(CoordinatorCpTest, CpWriteWhosePhaseTwoReachesOnlyOneReplicaIsUnknownNeverUnavailable) {
-  TestCluster c({.nodes = 5, .replication_factor = 3, .replica_timeout_ms = 100});
+  InMemoryCluster c({.nodes = 5, .replication_factor = 3, .replica_timeout_ms = 100});
   const std::string key = c.KeyWhere([](std::span<const NodeId> r) {
     return std::find(r.begin(), r.end(), NodeId{1}) == r.end();
   });
@@ -172,9 +176,9 @@ TEST(CoordinatorCpTest, CpWriteWhosePhaseTwoReachesOnlyOneReplicaIsUnknownNeverU
 // fill max_replica_calls_in_flight, after which requests are refused with OVERLOADED. Node 1
 // is made to hold node 3 in `state` by `hold_back`; node 3 gets requests (they are counted)
 // but its replies never return.
-void ExpectCpRequestsLeaveOutReplicaHeldBack(void (TestCluster::*hold_back)(NodeId, NodeId),
+void ExpectCpRequestsLeaveOutReplicaHeldBack(void (InMemoryCluster::*hold_back)(NodeId, NodeId),
                                              cluster::MemberState state) {
-  TestCluster c({.replica_timeout_ms = 5000});
+  InMemoryCluster c({.replica_timeout_ms = 5000});
   c.net().LoseReplies(1, 3);
   (c.*hold_back)(1, 3);
   ASSERT_EQ(c.node(1).membership->StateOf(3), state);
@@ -190,18 +194,18 @@ void ExpectCpRequestsLeaveOutReplicaHeldBack(void (TestCluster::*hold_back)(Node
 }
 
 TEST(CoordinatorCpTest, CpRequestsDoNotCallAReplicaHeldDeadWhileTheOthersMakeAQuorum) {
-  ExpectCpRequestsLeaveOutReplicaHeldBack(&TestCluster::MarkDead, cluster::MemberState::kDead);
+  ExpectCpRequestsLeaveOutReplicaHeldBack(&InMemoryCluster::MarkDead, cluster::MemberState::kDead);
 }
 
 // The failure detector suspects a cut-off replica well before it holds it dead, and calls to it
 // in between would each wait out the replica timeout as well.
 TEST(CoordinatorCpTest, CpRequestsDoNotCallASuspectReplicaWhileTheOthersMakeAQuorum) {
-  ExpectCpRequestsLeaveOutReplicaHeldBack(&TestCluster::MarkSuspect,
+  ExpectCpRequestsLeaveOutReplicaHeldBack(&InMemoryCluster::MarkSuspect,
                                           cluster::MemberState::kSuspect);
 }
 
 TEST(CoordinatorCpTest, CpRequestsAskAReplicaWronglyHeldDeadWhenTheOthersCannotMakeAQuorum) {
-  TestCluster c({});
+  InMemoryCluster c({});
   c.MarkDead(1, 3);  // Wrongly: node 3 is up.
   c.net().Down(2);
   ASSERT_OK(c.Write(1, "k", "v", kCp));
@@ -212,7 +216,7 @@ TEST(CoordinatorCpTest, CpRequestsAskAReplicaWronglyHeldDeadWhenTheOthersCannotM
 }
 
 TEST(CoordinatorCpTest, CpRequestsAskAReplicaWronglyHeldDeadOnceALiveOneHasNotAnswered) {
-  TestCluster c({.replica_timeout_ms = 200});
+  InMemoryCluster c({.replica_timeout_ms = 200});
   c.MarkDead(1, 3);         // Wrongly: node 3 is up.
   c.net().BlackHole(1, 2);  // Node 2 is held alive but never answers; it would be retried.
   Result<WriteOutcome> put = c.Write(1, "k", "v", kCp, std::chrono::seconds(2));
@@ -225,7 +229,7 @@ TEST(CoordinatorCpTest, CpRequestsAskAReplicaWronglyHeldDeadOnceALiveOneHasNotAn
 }
 
 TEST(CoordinatorCpTest, CpReadRepairsAStaleReplica) {
-  TestCluster c({});
+  InMemoryCluster c({});
   c.net().Cut(1, 3);
   ASSERT_OK(c.Write(1, "k", "v1", kCp));
   ASSERT_TRUE(c.RunUntilIdle());
@@ -240,7 +244,7 @@ TEST(CoordinatorCpTest, CpReadRepairsAStaleReplica) {
 }
 
 TEST(CoordinatorCpTest, CpReadAfterAnIndeterminateWriteNeverReturnsOlderData) {
-  TestCluster c({.replica_timeout_ms = 100});
+  InMemoryCluster c({.replica_timeout_ms = 100});
   ASSERT_OK(c.Write(1, "k", "old", kCp));
   // Phase 2 reaches only node 1 itself: nodes 2 and 3 drop the write and the reply is lost.
   for (NodeId id : {NodeId{2}, NodeId{3}}) {
@@ -269,7 +273,7 @@ TEST(CoordinatorCpTest, CpReadAfterAnIndeterminateWriteNeverReturnsOlderData) {
 }
 
 TEST(CoordinatorCpTest, CpReadsAfterCpWritesNeverReturnOlderDataWhateverTheQuorum) {
-  TestCluster c({});
+  InMemoryCluster c({});
   // Each round cuts one coordinator -> replica link for the writer and another for the
   // reader, so writes and reads land on different quorums.
   for (int round = 0; round < 12; ++round) {
@@ -292,7 +296,7 @@ TEST(CoordinatorCpTest, CpReadsAfterCpWritesNeverReturnOlderDataWhateverTheQuoru
 }
 
 TEST(CoordinatorCpTest, CpReadWithoutAQuorumIsUnavailable) {
-  TestCluster c({});
+  InMemoryCluster c({});
   ASSERT_OK(c.Write(1, "k", "v", kCp));
   c.net().Down(2);
   c.net().Down(3);
@@ -300,7 +304,7 @@ TEST(CoordinatorCpTest, CpReadWithoutAQuorumIsUnavailable) {
 }
 
 TEST(CoordinatorCpTest, CpWriteOrdersAfterTheHighestTimestampAQuorumHolds) {
-  TestCluster c({});
+  InMemoryCluster c({});
   // Node 2 holds a version from node 3 stamped 400 ms ahead of node 1's clock (within the
   // guard), which node 1 has never heard of.
   const Version ahead{"ahead", Timestamp{Hlc(kStartMs + 400), 3}, false};
@@ -316,7 +320,7 @@ TEST(CoordinatorCpTest, CpWriteOrdersAfterTheHighestTimestampAQuorumHolds) {
 // ---- Fast failure: the failure detector holds too many replicas dead for a quorum ----
 
 // Makes node `on` hold every other node dead: time passes everywhere and `on` hears no one.
-void HoldEveryPeerDead(TestCluster& c, NodeId on) {
+void HoldEveryPeerDead(InMemoryCluster& c, NodeId on) {
   for (NodeId id : c.ids()) {
     c.node(id).clock.Advance(cluster::Membership::Options().dead_after_ms + 1);
   }
@@ -324,7 +328,7 @@ void HoldEveryPeerDead(TestCluster& c, NodeId on) {
 }
 
 TEST(CoordinatorCpTest, CpRequestsFailFastWithoutSendingWhenTheDetectorHoldsNoQuorumAlive) {
-  TestCluster c({});
+  InMemoryCluster c({});
   ASSERT_OK(c.Write(1, "k", "before", kCp));
   ASSERT_TRUE(c.RunUntilIdle());
   HoldEveryPeerDead(c, 1);
@@ -361,7 +365,7 @@ TEST(CoordinatorCpTest, CpRequestsFailFastWithoutSendingWhenTheDetectorHoldsNoQu
 }
 
 TEST(CoordinatorCpTest, CpRequestsDoNotFailFastWhileAQuorumIsNotHeldDead) {
-  TestCluster c({});
+  InMemoryCluster c({});
   c.MarkDead(1, 3);  // One dead of three: a quorum is left.
   ASSERT_OK(c.Write(1, "k", "v", kCp));
   ASSERT_OK(c.Read(1, "k", kCp));
@@ -378,7 +382,7 @@ TEST(CoordinatorCpTest, CpRequestsDoNotFailFastWhileAQuorumIsNotHeldDead) {
   EXPECT_EQ(c.node(1).coordinator->fast_failures(), 0u);
 }
 
-asio::awaitable<void> HoldEveryPeerDeadAfter(TestCluster* c, NodeId on, milliseconds delay) {
+asio::awaitable<void> HoldEveryPeerDeadAfter(InMemoryCluster* c, NodeId on, milliseconds delay) {
   asio::steady_timer timer(co_await asio::this_coro::executor, delay);
   co_await timer.async_wait(asio::use_awaitable);
   HoldEveryPeerDead(*c, on);
@@ -387,7 +391,7 @@ asio::awaitable<void> HoldEveryPeerDeadAfter(TestCluster* c, NodeId on, millisec
 // Phase 1 can last long enough for the detector to find replicas dead; phase 2 then refuses
 // before sending the version anywhere, so the refusal is still definite.
 TEST(CoordinatorCpTest, CpWriteFailsFastBeforePhaseTwoWhenReplicasWereFoundDeadDuringPhaseOne) {
-  TestCluster c({});
+  InMemoryCluster c({});
   c.net().Down(3);
   c.net().SetDelay(1, 2, milliseconds(100));  // Node 2's timestamp completes the quorum late.
   asio::co_spawn(c.io(), HoldEveryPeerDeadAfter(&c, 1, milliseconds(20)), asio::detached);
@@ -410,7 +414,7 @@ struct QuorumFirst {
   NodeId asked;
   NodeId held_back;
 };
-QuorumFirst QuorumFirstOf(const TestCluster& c, NodeId coordinator, const std::string& key) {
+QuorumFirst QuorumFirstOf(const InMemoryCluster& c, NodeId coordinator, const std::string& key) {
   const std::span<const NodeId> r = c.ring().ReplicasFor(key);
   const auto i = static_cast<size_t>(std::find(r.begin(), r.end(), coordinator) - r.begin());
   return {r[(i + 1) % r.size()], r[(i + 2) % r.size()]};
@@ -423,7 +427,7 @@ asio::awaitable<v1::Envelope> FailReads(PeerService* service, v1::Envelope reque
   co_return co_await service->Handle(std::move(request));
 }
 
-void FailReadsAt(TestCluster& c, NodeId id) {
+void FailReadsAt(InMemoryCluster& c, NodeId id) {
   PeerService* service = c.node(id).peer.get();
   c.net().Register(
       id, [service](v1::Envelope e) { return FailReads(service, std::move(e)); }, &c.node(id).hlc);
@@ -431,7 +435,7 @@ void FailReadsAt(TestCluster& c, NodeId id) {
 
 TEST(CoordinatorCpTest, HealthyCpRequestsAskAQuorumAndWritesReachEveryReplica) {
   // A speculative delay no healthy exchange comes near, even on a loaded machine.
-  TestCluster c({.speculative_retry_ms = 5000});
+  InMemoryCluster c({.speculative_retry_ms = 5000});
   const QuorumFirst q = QuorumFirstOf(c, 1, "k");
   ASSERT_OK(c.Write(1, "k", "v", kCp));
   ASSERT_TRUE(c.RunUntilIdle());
@@ -451,7 +455,7 @@ TEST(CoordinatorCpTest, HealthyCpRequestsAskAQuorumAndWritesReachEveryReplica) {
 }
 
 TEST(CoordinatorCpTest, HealthyCpRequestsAtANonReplicaAskTheFirstQuorumInRingOrder) {
-  TestCluster c({.nodes = 5, .replication_factor = 3, .speculative_retry_ms = 5000});
+  InMemoryCluster c({.nodes = 5, .replication_factor = 3, .speculative_retry_ms = 5000});
   const std::string key = c.KeyWhere([](std::span<const NodeId> r) {
     return std::find(r.begin(), r.end(), NodeId{1}) == r.end();
   });
@@ -467,7 +471,7 @@ TEST(CoordinatorCpTest, HealthyCpRequestsAtANonReplicaAskTheFirstQuorumInRingOrd
 }
 
 TEST(CoordinatorCpTest, CpRequestsAskTheHeldBackReplicaWhenOneOfTheQuorumIsSlow) {
-  TestCluster c({.replica_timeout_ms = 2000, .speculative_retry_ms = 20});
+  InMemoryCluster c({.replica_timeout_ms = 2000, .speculative_retry_ms = 20});
   const QuorumFirst q = QuorumFirstOf(c, 1, "k");
   ASSERT_OK(c.Write(1, "k", "v1", kCp));
   ASSERT_TRUE(c.RunUntilIdle());
@@ -493,7 +497,7 @@ TEST(CoordinatorCpTest, CpRequestsAskTheHeldBackReplicaWhenOneOfTheQuorumIsSlow)
 TEST(CoordinatorCpTest, CpRequestsAskTheHeldBackReplicaAtOnceWhenOneOfTheQuorumFails) {
   // The delay alone would outlast the requests' deadline: only the failure can start the
   // second wave.
-  TestCluster c({.speculative_retry_ms = 60'000});
+  InMemoryCluster c({.speculative_retry_ms = 60'000});
   const QuorumFirst q = QuorumFirstOf(c, 1, "k");
   ASSERT_OK(c.Write(1, "k", "v1", kCp));
   ASSERT_TRUE(c.RunUntilIdle());
@@ -514,7 +518,7 @@ TEST(CoordinatorCpTest, CpRequestsAskTheHeldBackReplicaAtOnceWhenOneOfTheQuorumF
 }
 
 TEST(CoordinatorCpTest, CpRequestsCountALateReplyOfTheQuorumAskedFirst) {
-  TestCluster c({.replica_timeout_ms = 2000, .speculative_retry_ms = 20});
+  InMemoryCluster c({.replica_timeout_ms = 2000, .speculative_retry_ms = 20});
   const QuorumFirst q = QuorumFirstOf(c, 1, "k");
   ASSERT_OK(c.Write(1, "k", "v1", kCp));
   ASSERT_TRUE(c.RunUntilIdle());
@@ -545,7 +549,7 @@ TEST(CoordinatorCpTest, CpRequestsCountALateReplyOfTheQuorumAskedFirst) {
 }
 
 TEST(CoordinatorCpTest, CpRequestsWithoutSpeculativeRetryAskEveryReplicaAtOnce) {
-  TestCluster c({.speculative_retry_ms = 0});
+  InMemoryCluster c({.speculative_retry_ms = 0});
   ASSERT_OK(c.Write(1, "k", "v", kCp));
   ASSERT_TRUE(c.RunUntilIdle());
   EXPECT_EQ(c.net().delivered(1, 2), 2) << "the timestamp read, then the write";
@@ -559,7 +563,7 @@ TEST(CoordinatorCpTest, CpRequestsWithoutSpeculativeRetryAskEveryReplicaAtOnce) 
 // A read repair also writes to the replica the read did not ask, and answers once a quorum
 // holds the newest version.
 TEST(CoordinatorCpTest, CpReadRepairAlsoWritesTheReplicaItDidNotAsk) {
-  TestCluster c({.speculative_retry_ms = 5000});
+  InMemoryCluster c({.speculative_retry_ms = 5000});
   const QuorumFirst q = QuorumFirstOf(c, 1, "k");
   // Only the replica asked first holds a version.
   const Version v{"only-there", Timestamp{Hlc(kStartMs), 2}, false};

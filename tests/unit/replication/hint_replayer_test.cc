@@ -8,11 +8,16 @@
 #include <thread>
 #include <vector>
 
+#include "tests/testutil/in_memory_cluster.h"
 #include "tests/testutil/status_matchers.h"
-#include "tests/unit/replication/test_cluster.h"
 
 namespace dialkv::replication::testing {
 namespace {
+
+using testutil::Hlc;
+using testutil::InMemoryCluster;
+using testutil::kStartMs;
+using testutil::kTestDeadline;
 
 constexpr Consistency kAp = Consistency::kAp;
 
@@ -28,7 +33,7 @@ asio::awaitable<v1::Envelope> Record(PeerService* service, std::vector<std::stri
 
 // Node 3 is down and dead in node 1's view; node 1 coordinates AP writes of `writes`
 // ("key=value"), so each leaves a hint for node 3.
-void WriteWhileNode3IsDown(TestCluster& c, const std::vector<std::string>& writes) {
+void WriteWhileNode3IsDown(InMemoryCluster& c, const std::vector<std::string>& writes) {
   c.net().Down(3);
   c.MarkDead(1, 3);
   for (const std::string& w : writes) {
@@ -40,12 +45,12 @@ void WriteWhileNode3IsDown(TestCluster& c, const std::vector<std::string>& write
   ASSERT_EQ(c.net().delivered(1, 3), 0);
 }
 
-bool NoHintsFor(TestCluster& c, NodeId peer) {
+bool NoHintsFor(InMemoryCluster& c, NodeId peer) {
   return c.RunUntil([&] { return c.node(1).hints->StatsFor(peer).hints == 0; });
 }
 
 TEST(HintReplayerTest, ReplaysInSequenceOrderWhenThePeerComesBackAndDeletesEachAfterItsAck) {
-  TestCluster c({});
+  InMemoryCluster c({});
   const std::vector<std::string> writes = {"a=1", "b=2", "c=3", "a=4"};
   WriteWhileNode3IsDown(c, writes);
   std::vector<std::string> seen;
@@ -67,7 +72,7 @@ TEST(HintReplayerTest, ReplaysInSequenceOrderWhenThePeerComesBackAndDeletesEachA
 }
 
 TEST(HintReplayerTest, StopsAtTheFirstFailureAndRetriesPeriodically) {
-  TestCluster c({.replayer = {.replay_interval_ms = 20}});
+  InMemoryCluster c({.replayer = {.replay_interval_ms = 20}});
   WriteWhileNode3IsDown(c, {"a=1", "b=2", "c=3"});
   c.MarkAlive(1, {3});  // Alive per gossip, but still unreachable: the replay fails.
   ASSERT_TRUE(c.RunUntil([&] { return c.node(1).replayer->stats().failures >= 1; }));
@@ -79,7 +84,7 @@ TEST(HintReplayerTest, StopsAtTheFirstFailureAndRetriesPeriodically) {
 }
 
 TEST(HintReplayerTest, HintsOlderThanMaxAgeAreDroppedNotSent) {
-  TestCluster c({.hints = {.max_age = std::chrono::minutes(1)}});
+  InMemoryCluster c({.hints = {.max_age = std::chrono::minutes(1)}});
   WriteWhileNode3IsDown(c, {"a=1", "b=2"});
   c.node(1).clock.Advance(2 * 60'000);
   c.net().Up(3);
@@ -91,7 +96,7 @@ TEST(HintReplayerTest, HintsOlderThanMaxAgeAreDroppedNotSent) {
 }
 
 TEST(HintReplayerTest, ExpiredHintsOfAPeerThatStaysDeadAreDroppedPeriodically) {
-  TestCluster c(
+  InMemoryCluster c(
       {.hints = {.max_age = std::chrono::minutes(1)}, .replayer = {.replay_interval_ms = 20}});
   WriteWhileNode3IsDown(c, {"a=1", "b=2"});
   c.node(1).clock.Advance(2 * 60'000);
@@ -103,7 +108,7 @@ TEST(HintReplayerTest, ExpiredHintsOfAPeerThatStaysDeadAreDroppedPeriodically) {
 }
 
 TEST(HintReplayerTest, AHintThePeersClockRefusesIsKeptAndDeliveredOnceItsClockCatchesUp) {
-  TestCluster c({.replayer = {.replay_interval_ms = 20}});
+  InMemoryCluster c({.replayer = {.replay_interval_ms = 20}});
   c.net().Down(3);
   c.MarkDead(1, 3);
   const int64_t now = c.node(1).clock.NowMs();
@@ -130,7 +135,7 @@ TEST(HintReplayerTest, AHintThePeersClockRefusesIsKeptAndDeliveredOnceItsClockCa
 // peer that could not parse the request (an older version, say) made the replayer drop the
 // hint — possibly the only copy of an acknowledged write.
 TEST(HintReplayerTest, AHintIsKeptWhenThePeerRefusesTheRequestForAnyReasonButItsClock) {
-  TestCluster c({});
+  InMemoryCluster c({});
   WriteWhileNode3IsDown(c, {"a=1"});
   c.net().Register(3, [](v1::Envelope request) -> asio::awaitable<v1::Envelope> {
     v1::Envelope reply;
@@ -148,7 +153,7 @@ TEST(HintReplayerTest, AHintIsKeptWhenThePeerRefusesTheRequestForAnyReasonButIts
 }
 
 TEST(HintReplayerTest, StopEndsAReplayAfterItsCurrentCallAndKeepsTheRest) {
-  TestCluster c({});
+  InMemoryCluster c({});
   WriteWhileNode3IsDown(c, {"a=1", "b=2", "c=3"});
   c.net().Up(3);
   c.net().SetDelay(1, 3, std::chrono::milliseconds(50));

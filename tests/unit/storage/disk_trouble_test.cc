@@ -168,13 +168,16 @@ TEST_F(DiskTroubleTest, BatchOnAFullDiskFailsEveryItemAndStoresNoneOfThem) {
     CountingObserver observer;
     ASSERT_TRUE(engine->SetChangeObserver(&observer));
     std::vector<Version> versions;
+    versions.reserve(8);
     for (int i = 0; i < 8; ++i) {
       versions.push_back(Live(Incompressible(4096, static_cast<uint64_t>(i)), 10));
     }
     std::vector<KeyedVersion> items;
     std::vector<std::string> keys;
+    keys.reserve(8);
     for (int i = 0; i < 7; ++i) keys.push_back("fresh" + std::to_string(i));
     keys.emplace_back("stored");
+    items.reserve(keys.size());
     for (size_t i = 0; i < keys.size(); ++i) items.push_back({keys[i], versions[i]});
     faults_->Set(DiskFault::kFull, 0);
     std::vector<Result<ApplyOutcome>> outcomes = engine->ApplyBatch(items);

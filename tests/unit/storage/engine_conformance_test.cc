@@ -261,6 +261,7 @@ TEST_P(EngineConformanceTest, ConcurrentAppliesInShuffledOrderLeaveTheMaximum) {
   std::atomic<int> errors{0};
 
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       std::vector<Item> order = items;
@@ -314,6 +315,7 @@ TEST_P(EngineConformanceTest, ConcurrentBatchesInShuffledOrderLeaveTheMaximum) {
   }
   std::atomic<int> errors{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       std::vector<std::pair<std::string, Version>> order = items;

@@ -1,4 +1,4 @@
-#include "tests/unit/replication/test_cluster.h"
+#include "tests/testutil/in_memory_cluster.h"
 
 #include <asio/executor_work_guard.hpp>
 #include <atomic>
@@ -6,9 +6,16 @@
 
 #include "tests/testutil/status_matchers.h"
 
-namespace dialkv::replication::testing {
+namespace dialkv::testutil {
 
-TestCluster::TestCluster(Config config) : config_(std::move(config)) {
+using replication::Coordinator;
+using replication::HintReplayer;
+using replication::HintStore;
+using replication::LocalReplica;
+using replication::PeerService;
+using replication::WriteOutcome;
+
+InMemoryCluster::InMemoryCluster(Config config) : config_(config) {
   std::vector<NodeId> ids;
   for (NodeId id = 1; id <= config_.nodes; ++id) ids.push_back(id);
   cluster::Ring::Options ring_options;
@@ -30,9 +37,9 @@ TestCluster::TestCluster(Config config) : config_(std::move(config)) {
   }
 }
 
-void TestCluster::Build(NodeId id) {
-  nodes_.push_back(std::make_unique<TestNode>(id));
-  TestNode& n = *nodes_.back();
+void InMemoryCluster::Build(NodeId id) {
+  nodes_.push_back(std::make_unique<InMemoryNode>(id));
+  InMemoryNode& n = *nodes_.back();
   n.local = std::make_unique<LocalReplica>(LocalReplica::Options(), n.engine, n.hlc);
   Result<std::unique_ptr<HintStore>> hints = HintStore::Open(config_.hints, n.engine, n.clock);
   if (!hints.ok()) {
@@ -70,28 +77,34 @@ void TestCluster::Build(NodeId id) {
   net_.Register(id, HandlerOf(id), &n.hlc);
 }
 
-testutil::FakeNetwork::Handler TestCluster::HandlerOf(NodeId id) {
+FakeNetwork::Handler InMemoryCluster::HandlerOf(NodeId id) {
   PeerService* service = node(id).peer.get();
   return [service](v1::Envelope request) { return service->Handle(std::move(request)); };
 }
 
-TestCluster::~TestCluster() {
-  RunUntilIdle();
-  StopWhileRunning([this] {
-    for (auto& n : nodes_) {
-      n->coordinator->Stop();
-      n->replayer->Stop();
-    }
-  });
+InMemoryCluster::~InMemoryCluster() {
+  try {
+    RunUntilIdle();
+    StopWhileRunning([this] {
+      for (auto& n : nodes_) {
+        n->coordinator->Stop();
+        n->replayer->Stop();
+      }
+    });
+  } catch (...) {
+    // A helper thread that cannot start: the nodes cannot be stopped, and must not be freed.
+    ADD_FAILURE() << "stopping the in-memory cluster threw";
+    std::abort();
+  }
 }
 
-std::vector<NodeId> TestCluster::ids() const {
+std::vector<NodeId> InMemoryCluster::ids() const {
   std::vector<NodeId> out;
   for (const auto& n : nodes_) out.push_back(n->id);
   return out;
 }
 
-bool TestCluster::RunUntil(const std::function<bool()>& done) {
+bool InMemoryCluster::RunUntil(const std::function<bool()>& done) {
   // The guard keeps run_one_for() waiting for work instead of returning at once.
   auto guard = asio::make_work_guard(io_);
   const auto limit = std::chrono::steady_clock::now() + kTestDeadline;
@@ -103,7 +116,7 @@ bool TestCluster::RunUntil(const std::function<bool()>& done) {
   return true;
 }
 
-bool TestCluster::RunUntilIdle() {
+bool InMemoryCluster::RunUntilIdle() {
   return RunUntil([this] {
     for (const auto& n : nodes_) {
       if (n->coordinator->calls_in_flight() > 0) return false;
@@ -112,43 +125,43 @@ bool TestCluster::RunUntilIdle() {
   });
 }
 
-Result<WriteOutcome> TestCluster::Write(NodeId coordinator, std::string key, std::string value,
-                                        Consistency consistency,
-                                        std::chrono::milliseconds timeout) {
+Result<WriteOutcome> InMemoryCluster::Write(NodeId coordinator, std::string key, std::string value,
+                                            Consistency consistency,
+                                            std::chrono::milliseconds timeout) {
   auto op = node(coordinator)
                 .coordinator->Write(std::move(key), std::move(value), false, consistency,
                                     std::chrono::steady_clock::now() + timeout);
   return Run(std::move(op));
 }
 
-Result<WriteOutcome> TestCluster::Delete(NodeId coordinator, std::string key,
-                                         Consistency consistency,
-                                         std::chrono::milliseconds timeout) {
+Result<WriteOutcome> InMemoryCluster::Delete(NodeId coordinator, std::string key,
+                                             Consistency consistency,
+                                             std::chrono::milliseconds timeout) {
   auto op = node(coordinator)
                 .coordinator->Write(std::move(key), "", true, consistency,
                                     std::chrono::steady_clock::now() + timeout);
   return Run(std::move(op));
 }
 
-Result<Version> TestCluster::Read(NodeId coordinator, std::string key, Consistency consistency,
-                                  std::chrono::milliseconds timeout) {
+Result<Version> InMemoryCluster::Read(NodeId coordinator, std::string key, Consistency consistency,
+                                      std::chrono::milliseconds timeout) {
   auto op = node(coordinator)
                 .coordinator->Read(std::move(key), consistency,
                                    std::chrono::steady_clock::now() + timeout);
   return Run(std::move(op));
 }
 
-Result<Version> TestCluster::Stored(NodeId id, std::string_view key) {
+Result<Version> InMemoryCluster::Stored(NodeId id, std::string_view key) {
   return node(id).engine.Get(key);
 }
 
-std::string TestCluster::StoredValue(NodeId id, std::string_view key) {
+std::string InMemoryCluster::StoredValue(NodeId id, std::string_view key) {
   Result<Version> v = Stored(id, key);
   if (!v.ok()) return "<none>";
   return v->tombstone ? "<tombstone>" : v->value;
 }
 
-void TestCluster::MarkAlive(NodeId on, const std::vector<NodeId>& peers) {
+void InMemoryCluster::MarkAlive(NodeId on, const std::vector<NodeId>& peers) {
   google::protobuf::RepeatedPtrField<v1::MemberState> states;
   for (NodeId peer : peers) {
     v1::MemberState* s = states.Add();
@@ -159,15 +172,15 @@ void TestCluster::MarkAlive(NodeId on, const std::vector<NodeId>& peers) {
   node(on).membership->Merge(states);
 }
 
-void TestCluster::MarkDead(NodeId on, NodeId peer) {
+void InMemoryCluster::MarkDead(NodeId on, NodeId peer) {
   MarkUnheard(on, peer, cluster::Membership::Options().dead_after_ms + 1);
 }
 
-void TestCluster::MarkSuspect(NodeId on, NodeId peer) {
+void InMemoryCluster::MarkSuspect(NodeId on, NodeId peer) {
   MarkUnheard(on, peer, cluster::Membership::Options().suspect_after_ms + 1);
 }
 
-void TestCluster::MarkUnheard(NodeId on, NodeId peer, int64_t ms) {
+void InMemoryCluster::MarkUnheard(NodeId on, NodeId peer, int64_t ms) {
   // Time passes everywhere (clocks stay in step); only `on` evaluates its failure detector.
   for (auto& n : nodes_) n->clock.Advance(ms);
   std::vector<NodeId> others;
@@ -178,7 +191,8 @@ void TestCluster::MarkUnheard(NodeId on, NodeId peer, int64_t ms) {
   node(on).membership->Tick(0);
 }
 
-std::string TestCluster::KeyWhere(const std::function<bool(std::span<const NodeId>)>& pred) const {
+std::string InMemoryCluster::KeyWhere(
+    const std::function<bool(std::span<const NodeId>)>& pred) const {
   for (int i = 0; i < 100'000; ++i) {
     std::string key = "key-" + std::to_string(i);
     if (pred(ring_->ReplicasFor(key))) return key;
@@ -187,7 +201,7 @@ std::string TestCluster::KeyWhere(const std::function<bool(std::span<const NodeI
   return "key-none";
 }
 
-void TestCluster::StopWhileRunning(const std::function<void()>& stop) {
+void InMemoryCluster::StopWhileRunning(const std::function<void()>& stop) {
   std::atomic<bool> done{false};
   std::thread stopper([&] {
     stop();
@@ -197,4 +211,4 @@ void TestCluster::StopWhileRunning(const std::function<void()>& stop) {
   stopper.join();
 }
 
-}  // namespace dialkv::replication::testing
+}  // namespace dialkv::testutil

@@ -1,8 +1,9 @@
 #pragma once
-// A whole cluster in one io_context for replication tests: per node a MemoryEngine, an HLC on
-// its own ManualClock, LocalReplica, HintStore, Membership, PeerService, Coordinator and
-// HintReplayer, all talking over one FakeNetwork. Everything runs on the test thread; every
-// wait is bounded by kTestDeadline.
+// A whole cluster in one process and one io_context, for tests of replication and of what is
+// built on it: per node a MemoryEngine, an HLC on its own ManualClock, LocalReplica, HintStore,
+// Membership, PeerService, Coordinator and HintReplayer, all talking over one FakeNetwork.
+// Everything runs on the test thread; every wait is bounded by kTestDeadline. (The cluster of
+// real server processes is TestCluster, in test_cluster.h.)
 
 #include <gtest/gtest.h>
 
@@ -33,7 +34,7 @@
 #include "server/storage/memory_engine.h"
 #include "tests/testutil/fake_transport.h"
 
-namespace dialkv::replication::testing {
+namespace dialkv::testutil {
 
 inline constexpr int64_t kStartMs = 1'700'000'000'000;
 inline constexpr auto kTestDeadline = std::chrono::seconds(20);  // Bounds every wait.
@@ -50,44 +51,44 @@ asio::awaitable<void> StoreResult(asio::awaitable<T> op, std::optional<T>* out) 
   out->emplace(co_await std::move(op));
 }
 
-struct TestNode {
-  explicit TestNode(NodeId node_id)
+struct InMemoryNode {
+  explicit InMemoryNode(NodeId node_id)
       : id(node_id), clock(kStartMs), hlc(clock, node_id, HybridLogicalClock::Options()) {}
 
   const NodeId id;
   ManualClock clock;
   HybridLogicalClock hlc;
   storage::MemoryEngine engine;
-  std::unique_ptr<LocalReplica> local;
-  std::unique_ptr<HintStore> hints;
+  std::unique_ptr<replication::LocalReplica> local;
+  std::unique_ptr<replication::HintStore> hints;
   std::unique_ptr<cluster::Membership> membership;
   std::unique_ptr<net::Transport> transport;
-  std::unique_ptr<PeerService> peer;
-  std::unique_ptr<Coordinator> coordinator;
-  std::unique_ptr<HintReplayer> replayer;
+  std::unique_ptr<replication::PeerService> peer;
+  std::unique_ptr<replication::Coordinator> coordinator;
+  std::unique_ptr<replication::HintReplayer> replayer;
 };
 
-class TestCluster {
+class InMemoryCluster {
  public:
   struct Config {
     size_t nodes = 3;  // Ids 1..nodes.
     uint32_t replication_factor = 3;
     bool hinted_handoff = true;
     uint32_t replica_timeout_ms = 200;
-    uint32_t speculative_retry_ms = Coordinator::Options().speculative_retry_ms;
-    HintStore::Options hints = {};
-    HintReplayer::Options replayer = {};
+    uint32_t speculative_retry_ms = replication::Coordinator::Options().speculative_retry_ms;
+    replication::HintStore::Options hints = {};
+    replication::HintReplayer::Options replayer = {};
   };
 
-  explicit TestCluster(Config config);
-  ~TestCluster();  // Drains and stops every coordinator and replayer.
-  TestCluster(const TestCluster&) = delete;
-  TestCluster& operator=(const TestCluster&) = delete;
+  explicit InMemoryCluster(Config config);
+  ~InMemoryCluster();  // Drains and stops every coordinator and replayer.
+  InMemoryCluster(const InMemoryCluster&) = delete;
+  InMemoryCluster& operator=(const InMemoryCluster&) = delete;
 
   asio::io_context& io() { return io_; }
-  testutil::FakeNetwork& net() { return net_; }
+  FakeNetwork& net() { return net_; }
   const cluster::Ring& ring() const { return *ring_; }
-  TestNode& node(NodeId id) { return *nodes_.at(id - 1); }
+  InMemoryNode& node(NodeId id) { return *nodes_.at(id - 1); }
   std::vector<NodeId> ids() const;
 
   // Runs `op` on the io_context until it completes (bounded) and returns its result.
@@ -107,11 +108,12 @@ class TestCluster {
   // Runs until no coordinator has a replica call in flight.
   bool RunUntilIdle();
 
-  Result<WriteOutcome> Write(NodeId coordinator, std::string key, std::string value,
-                             Consistency consistency,
-                             std::chrono::milliseconds timeout = std::chrono::seconds(5));
-  Result<WriteOutcome> Delete(NodeId coordinator, std::string key, Consistency consistency,
-                              std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  Result<replication::WriteOutcome> Write(
+      NodeId coordinator, std::string key, std::string value, Consistency consistency,
+      std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  Result<replication::WriteOutcome> Delete(
+      NodeId coordinator, std::string key, Consistency consistency,
+      std::chrono::milliseconds timeout = std::chrono::seconds(5));
   Result<Version> Read(NodeId coordinator, std::string key, Consistency consistency,
                        std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // What `node`'s engine holds for `key` (kNotFound: nothing).
@@ -136,7 +138,7 @@ class TestCluster {
   void StopWhileRunning(const std::function<void()>& stop);
 
   // Node `id`'s FakeNetwork handler: its PeerService.
-  testutil::FakeNetwork::Handler HandlerOf(NodeId id);
+  FakeNetwork::Handler HandlerOf(NodeId id);
 
  private:
   void Build(NodeId id);
@@ -145,10 +147,10 @@ class TestCluster {
 
   const Config config_;
   asio::io_context io_;
-  testutil::FakeNetwork net_{kClusterName};
+  FakeNetwork net_{kClusterName};
   std::optional<cluster::Ring> ring_;
-  std::vector<std::unique_ptr<TestNode>> nodes_;  // nodes_[i] has id i + 1.
-  std::map<NodeId, uint64_t> heartbeats_;         // Gossiped by MarkAlive.
+  std::vector<std::unique_ptr<InMemoryNode>> nodes_;  // nodes_[i] has id i + 1.
+  std::map<NodeId, uint64_t> heartbeats_;             // Gossiped by MarkAlive.
 };
 
-}  // namespace dialkv::replication::testing
+}  // namespace dialkv::testutil
