@@ -104,7 +104,7 @@ TEST(CoordinatorApTest, ApWriteHintsADeadReplicaWithoutTryingIt) {
 
 // Starts `n` AP writes on `coordinator` together (keys "k0".."k{n-1}", value "v"), so that
 // they run in one pass of the io_context; `results` receives their outcomes.
-void StartWrites(TestCluster& c, NodeId coordinator, int n,
+void StartWrites(InMemoryCluster& c, NodeId coordinator, int n,
                  std::vector<std::optional<Result<WriteOutcome>>>* results) {
   results->resize(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
@@ -119,7 +119,7 @@ void StartWrites(TestCluster& c, NodeId coordinator, int n,
 // The background copies of AP writes made together go to each replica in one call (its
 // stream), and every copy arrives.
 TEST(CoordinatorApTest, BackgroundCopiesOfWritesMadeTogetherTravelInOneCallPerReplica) {
-  TestCluster c({.replica_timeout_ms = 2000});
+  InMemoryCluster c({.replica_timeout_ms = 2000});
   std::vector<std::optional<Result<WriteOutcome>>> results;
   StartWrites(c, 1, 10, &results);
   ASSERT_TRUE(c.RunUntil([&] {
@@ -141,7 +141,7 @@ TEST(CoordinatorApTest, BackgroundCopiesOfWritesMadeTogetherTravelInOneCallPerRe
 
 // A peer of an older release (it does not serve batches) gets each copy in a call of its own.
 TEST(CoordinatorApTest, BackgroundCopiesGoOneCallEachToAPeerThatDoesNotServeBatches) {
-  TestCluster c({.replica_timeout_ms = 2000});
+  InMemoryCluster c({.replica_timeout_ms = 2000});
   c.net().SetServesBatches(false);
   std::vector<std::optional<Result<WriteOutcome>>> results;
   StartWrites(c, 1, 10, &results);
@@ -156,7 +156,7 @@ TEST(CoordinatorApTest, BackgroundCopiesGoOneCallEachToAPeerThatDoesNotServeBatc
 // A streamed call that fails as a whole (here: its request lost, so it times out) leaves every
 // write it carried hinted, and the hints deliver them once the replica is reachable.
 TEST(CoordinatorApTest, AStreamedCallThatFailsAsAWholeHintsEveryWriteItCarried) {
-  TestCluster c({.replica_timeout_ms = 200});
+  InMemoryCluster c({.replica_timeout_ms = 200});
   c.net().BlackHole(1, 2);
   std::vector<std::optional<Result<WriteOutcome>>> results;
   StartWrites(c, 1, 10, &results);
