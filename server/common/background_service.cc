@@ -47,7 +47,7 @@ bool BackgroundService::Start(const asio::any_io_executor& executor) {
     std::lock_guard<std::mutex> lock(mu_);
     if (started_ || stop_requested_) return false;
     started_ = true;
-    strand_ = strand;
+    executor_ = executor;
     if (options_.interval_ms == 0 || tick_ == nullptr) return true;
     ticker = std::make_shared<Ticker>(strand, clock_.NewTimer(strand));
     ticker_ = ticker;
@@ -108,12 +108,17 @@ asio::awaitable<void> BackgroundService::TickLoop(std::shared_ptr<Ticker> ticker
 }
 
 bool BackgroundService::RunNow(uint64_t key, std::string what, Work work) {
-  asio::any_io_executor strand;
+  std::shared_ptr<Ticker> ticker;
+  asio::any_io_executor executor;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!started_) return false;
-    strand = strand_;
+    ticker = ticker_.lock();
+    executor = executor_;
   }
+  // The tick loop's strand while it runs, so runs and ticks take turns.
+  const asio::any_io_executor strand =
+      ticker != nullptr ? ticker->strand : asio::make_strand(executor);
   bool caused = false;
   bool joined = false;
   if (Request(key, nullptr, &caused, &joined) == nullptr) return false;

@@ -9,7 +9,8 @@
 //     Options::first_offset is set (nodes started together then do not tick in lockstep).
 //     Fixed delay (default): the next interval starts when a tick ends. Fixed rate: ticks start
 //     at start + offset + k * interval; one that overran delays the next, never a burst.
-//   - run-now requests, by key: RunNow(key) runs the key's work on the strand now, unless a run
+//   - run-now requests, by key: RunNow(key) runs the key's work on the tick's strand (a strand
+//     of its own when no tick loop runs) now, unless a run
 //     of that key has not begun yet (the request joins it) or is running (the request makes,
 //     or joins, one more run that begins when it ends). Each request is thus served by a run
 //     that began after it arrived, and any number of requests cost at most two runs.
@@ -187,7 +188,10 @@ class BackgroundService {
   // Guarded by mu_:
   bool started_ = false;
   bool stop_requested_ = false;
-  asio::any_io_executor strand_;
+  // The executor given to Start(). Not a strand of it: a strand may not outlive its io_context
+  // (destroying it then touches the context's strand service), and this object may. The strand
+  // lives in the tick loop's Ticker; without one, each run gets a strand of its own.
+  asio::any_io_executor executor_;
   // The tick loop's timer and strand, owned by the loop's frame, so Stop() can cut the wait
   // short. Weak: neither may outlive the io_context, and this object may.
   std::weak_ptr<Ticker> ticker_;
